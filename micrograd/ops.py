@@ -1,0 +1,297 @@
+"""The op table: every scalar op of micrograd, defined once.
+
+Each op is a row of ``OPS``: an opcode, a name, an arity, micrograd's ``_op``
+symbol, and two plain numeric functions with one uniform signature:
+
+    forward(x, y, arg)       -> out                 value of the op
+    backward(x, y, arg, out) -> (dout/dx, dout/dy)  local derivatives
+
+``x`` and ``y`` are the operands' data (``y`` is 0.0 for unary ops and its
+derivative is ignored), ``arg`` is a constant parameter of the op (the
+exponent of ``x ** c``, the slope of leaky ReLU, ...), ``out`` is the forward
+result. The functions use only ``math`` and float arithmetic, so the Value
+path calls them as Python and ``micrograd.compiler.kernels`` compiles the very
+same functions with Numba: the two paths cannot drift.
+
+Contract:
+- Numerically stable for any float64 input (sigmoid, softplus, tanh and
+  logaddexp never overflow; ``exp`` overflows to inf as IEEE does).
+- NaN in, NaN out (comparisons are written so NaN takes the arithmetic branch).
+- ``invalid(x, y, arg)`` (Python only) flags a domain error that the Value
+  path reports with ``error``; compiled kernels follow IEEE instead.
+
+Adding an op: one row here, one branch in ``compiler/kernels.py``, one entry
+in ``tests/op_cases.py``; a test fails if any of the three is missing.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple, Optional
+
+# exp(x) overflows float64 above this; Python's math.exp raises there, IEEE gives inf.
+EXP_MAX = 709.782712893384
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+# ---------------------------------------------------------------- helpers
+def exp_(x):
+    """exp with IEEE overflow to inf (math.exp raises OverflowError in Python)."""
+    if x > EXP_MAX:
+        return math.inf
+    return math.exp(x)
+
+
+def sigmoid_(x):
+    """1 / (1 + e^-x) without overflow: the exponent is never positive."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)  # NaN lands here too and propagates
+    return e / (1.0 + e)
+
+
+# ---------------------------------------------------------------- binary ops
+def add(x, y, arg):
+    return x + y
+
+
+def add_back(x, y, arg, out):
+    return 1.0, 1.0
+
+
+def sub(x, y, arg):
+    return x - y
+
+
+def sub_back(x, y, arg, out):
+    return 1.0, -1.0
+
+
+def mul(x, y, arg):
+    return x * y
+
+
+def mul_back(x, y, arg, out):
+    return y, x
+
+
+def div(x, y, arg):
+    return x / y
+
+
+def div_back(x, y, arg, out):
+    return 1.0 / y, -x / (y * y)
+
+
+def powv(x, y, arg):
+    return math.pow(x, y)
+
+
+def powv_back(x, y, arg, out):
+    return y * math.pow(x, y - 1.0), out * math.log(x)
+
+
+def prelu(x, y, arg):
+    if x > 0.0:
+        return x
+    return y * x
+
+
+def prelu_back(x, y, arg, out):
+    if x > 0.0:
+        return 1.0, 0.0
+    return y, x
+
+
+def logaddexp(x, y, arg):
+    m = x if x > y else y
+    return m + math.log1p(math.exp(-abs(x - y)))
+
+
+def logaddexp_back(x, y, arg, out):
+    return math.exp(x - out), math.exp(y - out)
+
+
+# ---------------------------------------------------------------- unary ops
+def pow(x, y, arg):  # noqa: A001 - the op's name
+    return math.pow(x, arg)
+
+
+def pow_back(x, y, arg, out):
+    return arg * math.pow(x, arg - 1.0), 0.0
+
+
+def neg(x, y, arg):
+    return -x
+
+
+def neg_back(x, y, arg, out):
+    return -1.0, 0.0
+
+
+def exp(x, y, arg):
+    return exp_(x)
+
+
+def exp_back(x, y, arg, out):
+    return out, 0.0
+
+
+def log(x, y, arg):
+    return math.log(x)
+
+
+def log_back(x, y, arg, out):
+    return 1.0 / x, 0.0
+
+
+def tanh(x, y, arg):
+    return math.tanh(x)
+
+
+def tanh_back(x, y, arg, out):
+    return 1.0 - out * out, 0.0
+
+
+def sigmoid(x, y, arg):
+    return sigmoid_(x)
+
+
+def sigmoid_back(x, y, arg, out):
+    return out * (1.0 - out), 0.0
+
+
+def relu(x, y, arg):
+    if x <= 0.0:
+        return 0.0
+    return x
+
+
+def relu_back(x, y, arg, out):
+    return (1.0 if out > 0.0 else 0.0), 0.0
+
+
+def leaky_relu(x, y, arg):
+    if x > 0.0:
+        return x
+    return arg * x
+
+
+def leaky_relu_back(x, y, arg, out):
+    return (1.0 if x > 0.0 else arg), 0.0
+
+
+def elu(x, y, arg):
+    if x > 0.0:
+        return x
+    return arg * math.expm1(x)
+
+
+def elu_back(x, y, arg, out):
+    return (1.0 if x > 0.0 else out + arg), 0.0
+
+
+def selu(x, y, arg):
+    if x > 0.0:
+        return SELU_SCALE * x
+    return SELU_SCALE * SELU_ALPHA * math.expm1(x)
+
+
+def selu_back(x, y, arg, out):
+    return (SELU_SCALE if x > 0.0 else out + SELU_SCALE * SELU_ALPHA), 0.0
+
+
+def softplus(x, y, arg):
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def softplus_back(x, y, arg, out):
+    return sigmoid_(x), 0.0
+
+
+def abs_(x, y, arg):
+    return abs(x)
+
+
+def abs_back(x, y, arg, out):
+    if x > 0.0:
+        return 1.0, 0.0
+    if x < 0.0:
+        return -1.0, 0.0
+    return 0.0, 0.0
+
+
+# ---------------------------------------------------------------- domain checks (Value path only)
+def _zero_divisor(x, y, arg):
+    return y == 0.0
+
+
+def _nonpositive(x, y, arg):
+    return x <= 0.0
+
+
+def _bad_pow(x, y, arg):
+    return (x == 0.0 and arg < 0.0) or (x < 0.0 and not float(arg).is_integer())
+
+
+def _nonpositive_base(x, y, arg):
+    return x <= 0.0
+
+
+# ---------------------------------------------------------------- the table
+class Op(NamedTuple):
+    code: int                 # opcode, the index in OPS and in the IR
+    name: str                 # Value method / IR mnemonic
+    arity: int                # 1 or 2 Value operands
+    symbol: str               # micrograd's _op string ('{arg}' is filled in)
+    forward: Callable         # forward(x, y, arg) -> out
+    backward: Callable        # backward(x, y, arg, out) -> (d/dx, d/dy)
+    grad_text: tuple          # local derivatives in symbols, for diagrams
+    invalid: Optional[Callable] = None  # invalid(x, y, arg) -> True on a domain error
+    error: Optional[str] = None         # message for that error ({x}, {y}, {arg})
+    error_type: type = ValueError
+
+
+_ROWS = [
+    # name, arity, symbol, forward, backward, grad_text, invalid, error[, error_type]
+    ("add", 2, "+", add, add_back, ("1", "1")),
+    ("sub", 2, "-", sub, sub_back, ("1", "-1")),
+    ("mul", 2, "*", mul, mul_back, ("{y}", "{x}")),
+    ("div", 2, "/", div, div_back, ("1/{y}", "-{x}/{y}²"), _zero_divisor,
+     "division by zero: {x!r} / {y!r}", ZeroDivisionError),
+    ("powv", 2, "**", powv, powv_back, ("{y}·{x}^({y}-1)", "out·log({x})"), _nonpositive_base,
+     "{x!r} ** Value: a Value exponent needs a positive base; use a plain number as exponent"),
+    ("prelu", 2, "prelu", prelu, prelu_back, ("1 if {x}>0 else {y}", "0 if {x}>0 else {x}")),
+    ("logaddexp", 2, "logaddexp", logaddexp, logaddexp_back, ("exp({x}-out)", "exp({y}-out)")),
+    ("pow", 1, "**{arg}", pow, pow_back, ("{arg}·{x}^({arg}-1)",), _bad_pow,
+     "{x!r} ** {arg!r} is undefined (zero to a negative power, or a negative base to a fractional power)"),
+    ("neg", 1, "neg", neg, neg_back, ("-1",)),
+    ("exp", 1, "exp", exp, exp_back, ("out",)),
+    ("log", 1, "log", log, log_back, ("1/{x}",), _nonpositive,
+     "log({x!r}): log needs a positive input"),
+    ("tanh", 1, "tanh", tanh, tanh_back, ("1 - out²",)),
+    ("sigmoid", 1, "sigmoid", sigmoid, sigmoid_back, ("out·(1 - out)",)),
+    ("relu", 1, "ReLU", relu, relu_back, ("1 if out>0 else 0",)),
+    ("leaky_relu", 1, "leaky_relu", leaky_relu, leaky_relu_back, ("1 if {x}>0 else {arg}",)),
+    ("elu", 1, "elu", elu, elu_back, ("1 if {x}>0 else out+{arg}",)),
+    ("selu", 1, "selu", selu, selu_back, ("λ if {x}>0 else out+λα",)),
+    ("softplus", 1, "softplus", softplus, softplus_back, ("sigmoid({x})",)),
+    ("abs", 1, "abs", abs_, abs_back, ("sign({x})",)),
+]
+
+OPS: tuple = tuple(Op(code, *row) for code, row in enumerate(_ROWS))
+BY_NAME: dict = {op.name: op for op in OPS}
+# opcodes as module constants (ADD, MUL, ...), for kernels and passes
+globals().update({op.name.upper(): op.code for op in OPS})
+
+UNARY = frozenset(op.code for op in OPS if op.arity == 1)
+BINARY = frozenset(op.code for op in OPS if op.arity == 2)
+COMMUTATIVE = frozenset({BY_NAME["add"].code, BY_NAME["mul"].code, BY_NAME["logaddexp"].code})
+
+# Functions the kernels call from compiled code (see compiler/kernels.py).
+HELPERS = (exp_, sigmoid_)
+
+
+def symbol(op: Op, arg) -> str:
+    """micrograd's _op string for op with argument arg ('**2', '+', 'ReLU', ...)."""
+    return op.symbol.format(arg=arg) if "{" in op.symbol else op.symbol
