@@ -1,0 +1,26 @@
+"""micrograd: scalar autograd for learning, with diagrams and a compiled fast path.
+
+    from micrograd.engine import Value      # the scalar autograd engine
+    from micrograd import nn, losses, optim  # Module / Neuron / Layer / MLP, losses, SGD / Adam
+    micrograd.gradcheck(f, inputs)           # backprop against central differences
+    micrograd.compile(model)                 # the same graph lowered to Numba kernels
+
+Submodules that pull in heavy dependencies (Numba, Graphviz) load on first use.
+"""
+from micrograd.engine import Value
+
+__version__ = "0.1.0"
+__all__ = ["Value", "nn", "losses", "optim", "data", "viz", "gradcheck", "compile"]
+
+
+def __getattr__(name):
+    import importlib
+    if name in ("nn", "losses", "optim", "data", "viz", "compiler"):
+        return importlib.import_module(f"micrograd.{name}")
+    if name == "gradcheck":
+        from micrograd.gradcheck import gradcheck
+        return gradcheck
+    if name == "compile":
+        from micrograd.compiler import compile
+        return compile
+    raise AttributeError(f"module 'micrograd' has no attribute {name!r}")
