@@ -1,0 +1,273 @@
+"""The command line: ``python -m micrograd demo | draw | bench``.
+
+    python -m micrograd demo --list                       the lessons, one line each
+    python -m micrograd demo moons [--out DIR] [--quick]  run one
+    python -m micrograd draw "tanh(x1*w1 + x2*w2 + b)" --set x1=2 w1=-3 x2=0 w2=1 b=6.88 -o neuron.svg
+    python -m micrograd bench [ARGS...]                   bench/run.py of a source checkout
+
+Contract: ``main(argv) -> int`` (the exit status). A usage error, an unknown
+demo or a malformed expression prints one line ``micrograd: error: ...`` on
+stderr and returns 2, never a traceback.
+
+``draw`` never evaluates the text it is given: ``parse_expression`` walks
+Python's ``ast`` and accepts only numbers, names, + - * / **, unary minus and
+plus, and calls of the Value methods in ``FUNCTIONS``; anything else is refused.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from micrograd.engine import Value
+
+# function name in an expression -> (Value method, how many Value operands, how many number arguments allowed)
+FUNCTIONS = {
+    "tanh": ("tanh", 1, 0), "exp": ("exp", 1, 0), "log": ("log", 1, 0), "relu": ("relu", 1, 0),
+    "sigmoid": ("sigmoid", 1, 0), "selu": ("selu", 1, 0), "softplus": ("softplus", 1, 0),
+    "abs": ("__abs__", 1, 0), "leaky_relu": ("leaky_relu", 1, 1), "elu": ("elu", 1, 1),
+    "prelu": ("prelu", 2, 0), "logaddexp": ("logaddexp", 2, 0),
+}
+_BINARY = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__", ast.Div: "__truediv__",
+           ast.Pow: "__pow__"}
+MAX_EXPRESSION = 2000  # characters; a lesson's expression is short, and this bounds the parser's work
+
+
+class UsageError(Exception):
+    """A mistake in what the user typed: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (and exit status 2) instead of usage + message."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# ---------------------------------------------------------------- expressions
+def parse_expression(text: str, values: Dict[str, float]) -> Value:
+    """Build the Value graph of ``text`` with leaves from ``values`` (name -> number). Raises UsageError."""
+    if len(text) > MAX_EXPRESSION:
+        raise UsageError(f"expression too long ({len(text)} characters, at most {MAX_EXPRESSION})")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        raise UsageError(f"malformed expression {text!r}: {getattr(e, 'msg', e)}") from None
+    names = _check(tree)
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise UsageError(f"no value for {', '.join(missing)}: add --set " + " ".join(f"{n}=..." for n in missing))
+    unused = [n for n in values if n not in names]
+    if unused:
+        raise UsageError(f"--set {', '.join(unused)}: not in the expression {text!r}")
+    leaves = {n: Value(values[n], label=n) for n in names}
+    try:
+        return _build(tree.body, leaves)
+    except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
+        raise UsageError(f"cannot evaluate {text!r}: {e}") from None
+
+
+_ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Constant, ast.Load,
+            ast.USub, ast.UAdd, *_BINARY)
+
+
+def _check(tree: ast.Expression) -> List[str]:
+    """Refuse every construct outside the allowed subset, before anything is built; return the variable names."""
+    functions = set()
+    for node in ast.walk(tree):  # ast.walk is iterative (a queue)
+        if isinstance(node, ast.Call):
+            if not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
+                raise UsageError(f"unknown function in {_source(node)!r}: use one of {', '.join(FUNCTIONS)}")
+            functions.add(id(node.func))
+        elif not isinstance(node, _ALLOWED) or (isinstance(node, ast.Constant)
+                                                and type(node.value) not in (int, float)):
+            raise UsageError(f"{_source(node)!r} is not allowed: use numbers, names, + - * / **, "
+                             f"and {', '.join(FUNCTIONS)}")
+    return sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in functions})
+
+
+def _number(node: ast.AST) -> Optional[float]:
+    """The value of a literal number (with unary signs), else None."""
+    sign = 1.0
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign = -sign if isinstance(node.op, ast.USub) else sign
+        node = node.operand
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return sign * float(node.value)
+    return None
+
+
+def _build(root: ast.AST, leaves: Dict[str, Value]) -> Value:
+    """Evaluate the allowed subset of Python expressions into Values, iteratively (post-order)."""
+    done: Dict[int, object] = {}  # id(ast node) -> Value or float
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if not expanded:
+            stack.append((node, True))
+            stack.extend((c, False) for c in reversed(_operands(node)))
+            continue
+        done[id(node)] = _combine(node, [done[id(c)] for c in _operands(node)], leaves)
+    out = done[id(root)]
+    return out if isinstance(out, Value) else Value(out)
+
+
+def _operands(node: ast.AST) -> list:
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Call):
+        return list(node.args)
+    return []
+
+
+def _combine(node: ast.AST, args: list, leaves: Dict[str, Value]):
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return float(node.value)
+    if isinstance(node, ast.Name):
+        return leaves[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return -args[0] if isinstance(node.op, ast.USub) else args[0]
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left, right = args
+        if isinstance(right, float) and isinstance(node.op, ast.Pow):
+            return _as_value(left) ** right  # x ** 2 keeps the exponent as the op's constant
+        return getattr(_as_value(left), _BINARY[type(node.op)])(_as_value(right))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
+        method, n_values, n_numbers = FUNCTIONS[node.func.id]
+        if node.keywords or not n_values <= len(args) <= n_values + n_numbers:
+            want = f"{n_values}" + (f" or {n_values + n_numbers}" if n_numbers else "")
+            raise UsageError(f"{node.func.id}() takes {want} arguments, got {_source(node)}")
+        if any(_number(a) is None for a in node.args[n_values:]):
+            raise UsageError(f"{node.func.id}(): its extra argument must be a number, got {_source(node)}")
+        first = _as_value(args[0])
+        return getattr(first, method)(*[_as_value(a) for a in args[1:n_values]], *args[n_values:])
+    raise UsageError(f"{_source(node)!r} is not allowed")  # _check refuses it first
+
+
+def _source(node: ast.AST) -> str:
+    """The text of a node for an error message, shortened (ast.unparse recurses: guard it)."""
+    try:
+        text = ast.unparse(node)
+    except RecursionError:
+        return type(node).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _as_value(x) -> Value:
+    return x if isinstance(x, Value) else Value(x)
+
+
+def _assignments(pairs: Sequence[str]) -> Dict[str, float]:
+    values = {}
+    for pair in pairs:
+        name, sep, number = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--set takes NAME=NUMBER, got {pair!r}")
+        try:
+            values[name] = float(number)
+        except ValueError:
+            raise UsageError(f"--set {pair!r}: {number!r} is not a number") from None
+    return values
+
+
+# ---------------------------------------------------------------- commands
+def _demo(args) -> int:
+    from micrograd import demos
+    if args.list or not args.name:
+        width = max(map(len, demos.DEMOS))
+        for name, line in demos.DEMOS.items():
+            print(f"{name:<{width}}  {line}")
+        if not args.list:
+            print("\nrun one with: python -m micrograd demo NAME [--out DIR] [--quick]")
+        return 0
+    try:
+        module = demos.load(args.name)
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+    module.run(quick=args.quick, out=args.out)
+    return 0
+
+
+def _draw(args) -> int:
+    root = parse_expression(args.expression, _assignments(args.set))
+    if not args.no_backward:
+        root.backward()
+    leaves = {}
+    for node in _walk(root):
+        if node.label and not node._children:
+            leaves[node.label] = node
+    print(f"{args.expression} = {root.data:.6g}")
+    if not args.no_backward:
+        print("  " + "   ".join(f"d/d{n} = {v.grad:.6g}" for n, v in sorted(leaves.items())))
+    from micrograd.viz import save_graph
+    path = save_graph(root, args.output)
+    print(f"  wrote {path}")
+    return 0
+
+
+def _walk(root: Value):
+    from micrograd.engine import topological_order
+    return topological_order([root])
+
+
+def find_bench() -> Path:
+    """bench/run.py of the source checkout this package was installed from (editable install), or of the cwd."""
+    here = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+    for path in (here, Path.cwd() / "bench" / "run.py"):
+        if path.is_file():
+            return path
+    raise UsageError("bench/run.py not found: the benchmark ships with the source checkout "
+                     "(git clone the repository and run this from it, or install it with pip install -e .)")
+
+
+def _bench(args) -> int:
+    path = find_bench()
+    extra = args.args[1:] if args.args[:1] == ["--"] else args.args
+    return subprocess.call([sys.executable, str(path), *extra])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from micrograd.demos._common import add_demo_arguments
+    parser = _Parser(prog="python -m micrograd",
+                     description="micrograd: scalar autograd for learning, with diagrams and a compiled fast path.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    demo = sub.add_parser("demo", help="run a lesson (demo --list shows them)",
+                          description="Run a lesson: it prints what happens and writes pictures to --out.")
+    demo.add_argument("name", nargs="?", metavar="NAME", help="which demo (see --list)")
+    demo.add_argument("--list", action="store_true", help="list the demos, one line each")
+    add_demo_arguments(demo)
+    demo.set_defaults(func=_demo)
+    draw = sub.add_parser("draw", help="draw the graph of an expression, with gradients",
+                          description="Build an expression as a Value graph, backpropagate, and draw it "
+                                      "(SVG, PNG or PDF from the file name). Allowed: numbers, names, "
+                                      "+ - * / **, unary -, and " + ", ".join(FUNCTIONS) + ".")
+    draw.add_argument("expression", help='e.g. "tanh(x1*w1 + x2*w2 + b)"')
+    draw.add_argument("--set", nargs="*", default=[], metavar="NAME=NUMBER", help="a value for each name")
+    draw.add_argument("-o", "--output", default="micrograd-out/expression.svg",
+                      help="picture to write (default: micrograd-out/expression.svg)")
+    draw.add_argument("--no-backward", action="store_true", help="draw the forward values only")
+    draw.set_defaults(func=_draw)
+    bench = sub.add_parser("bench", help="run the benchmark (bench/run.py of the source checkout)",
+                           description="Run bench/run.py of the source checkout; the arguments after "
+                                       "'bench' are passed on to it (use 'bench -- --help' for its own help).")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for bench/run.py")
+    bench.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UsageError as e:
+        print(f"micrograd: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("micrograd: interrupted", file=sys.stderr)
+        return 130

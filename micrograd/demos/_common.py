@@ -1,0 +1,106 @@
+"""What every demo shares: its command line, its output folder, progress lines and plotting.
+
+Contract:
+- ``demo_main(run, description, argv)`` parses ``--out DIR`` and ``--quick`` and
+  calls ``run(quick=..., out=...)``: every demo's ``main`` is this one line.
+- ``output_dir(out)`` creates the folder (default ``./micrograd-out/``) and returns it.
+- ``progress(iterable, desc, total)`` shows a tqdm bar on stderr when tqdm is
+  installed (the ``demos`` extra), else a compact live line; it yields the items.
+- ``pyplot()`` returns matplotlib's pyplot on the Agg backend (files only, no window),
+  or raises an ImportError that says which extra to install.
+- ``Timer`` measures wall time with ``time.perf_counter``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional, Sequence
+
+DEFAULT_OUT = "micrograd-out"
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every demo takes (shared by the scripts and ``python -m micrograd demo``)."""
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                        help=f"folder for the pictures (default: ./{DEFAULT_OUT}/)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer steps, same code path (what the test suite runs)")
+
+
+def demo_main(run: Callable[..., dict], description: str, argv: Optional[Sequence[str]] = None) -> dict:
+    """Parse a demo's command line and run it."""
+    parser = argparse.ArgumentParser(description=description)
+    add_demo_arguments(parser)
+    args = parser.parse_args(argv)
+    return run(quick=args.quick, out=args.out)
+
+
+def output_dir(out) -> Path:
+    path = Path(out)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def progress(iterable: Iterable, desc: str, total: Optional[int] = None) -> Iterator:
+    """Yield the items of iterable while showing progress on stderr."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        yield from _live_line(iterable, desc, total)
+        return
+    yield from tqdm(iterable, desc=desc, total=total, leave=False, file=sys.stderr,
+                    dynamic_ncols=True, mininterval=0.2)
+
+
+def _live_line(iterable: Iterable, desc: str, total: Optional[int]) -> Iterator:
+    # Without tqdm: one line rewritten in place (carriage return), at most 5 times a second.
+    last = 0.0
+    n = 0
+    for n, item in enumerate(iterable, 1):
+        now = time.perf_counter()
+        if now - last > 0.2:
+            of = f"/{total}" if total else ""
+            sys.stderr.write(f"\r{desc}: {n}{of}")
+            sys.stderr.flush()
+            last = now
+        yield item
+    sys.stderr.write("\r" + " " * (len(desc) + 24) + "\r")
+    sys.stderr.flush()
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("the demos draw with matplotlib: pip install 'micrograd-compiled[demos]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Write a matplotlib figure and close it (figures are not garbage-collected while open)."""
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    pyplot().close(fig)
+    return path
+
+
+def wrote(paths: Iterable[Path]) -> None:
+    """Tell the learner where the pictures are."""
+    for p in paths:
+        print(f"  wrote {p}")
+
+
+class Timer:
+    """with Timer() as t: ...; t.seconds"""
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self._start
+        return False

@@ -1,0 +1,97 @@
+"""The command line: help at every level, one-line errors with exit status 2, a safe expression parser.
+
+Errors are checked through a real subprocess (``python -m micrograd``), so what
+the user sees (stderr, exit status, no traceback) is what is asserted.
+"""
+import math
+import subprocess
+import sys
+
+import pytest
+
+from micrograd.cli import UsageError, main, parse_expression
+from micrograd.demos import DEMOS
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "micrograd", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["demo", "no_such_demo"], "no demo named 'no_such_demo'"),
+    (["draw", "tanh(x1*w1", "--set", "x1=1", "w1=2"], "malformed expression"),
+    (["draw", "__import__('os').system('echo hacked')"], "unknown function"),
+    (["draw", "x*y", "--set", "x=1"], "no value for y"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_cli_errors_are_one_line_with_status_2(args, fragment, tmp_path):
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and "hacked" not in r.stdout
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("micrograd: error:") and fragment in lines[0]
+
+
+def test_help_at_every_level(capsys):
+    for argv in ([], ["demo"], ["draw"], ["bench"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv + ["--help"])
+        assert e.value.code == 0
+        assert "usage: python -m micrograd" in capsys.readouterr().out
+
+
+def test_demo_list_names_every_demo(capsys):
+    assert main(["demo", "--list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == list(DEMOS)
+
+
+def test_expression_matches_the_hand_written_neuron():
+    env = dict(x1=2.0, w1=-3.0, x2=0.0, w2=1.0, b=6.8813735870195432)
+    out = parse_expression("tanh(x1*w1 + x2*w2 + b)", env)
+    n = env["x1"] * env["w1"] + env["x2"] * env["w2"] + env["b"]
+    assert out.data == pytest.approx(math.tanh(n), abs=1e-15)
+    out.backward()
+    leaves = {v.label: v for v in _leaves(out)}
+    dn = 1 - math.tanh(n) ** 2  # d tanh(n) / dn
+    assert leaves["w1"].grad == pytest.approx(dn * env["x1"], abs=1e-15)
+    assert leaves["x1"].grad == pytest.approx(dn * env["w1"], abs=1e-15)
+    assert leaves["b"].grad == pytest.approx(dn, abs=1e-15)
+
+
+def test_expression_operators_and_functions_against_math():
+    x, y = 1.5, -0.5
+    text = "-x**2 + 2**x - y/x + exp(y) * log(x) + sigmoid(y) + relu(y) + leaky_relu(y, 0.2) + abs(y)"
+    want = (-x ** 2 + 2 ** x - y / x + math.exp(y) * math.log(x) + 1 / (1 + math.exp(-y)) + max(y, 0)
+            + 0.2 * y + abs(y))
+    assert parse_expression(text, {"x": x, "y": y}).data == pytest.approx(want, rel=1e-14)
+
+
+def test_a_name_used_twice_is_one_leaf():
+    out = parse_expression("x*x + x", {"x": 3.0})
+    out.backward()
+    (leaf,) = _leaves(out)
+    assert leaf.grad == 2 * 3.0 + 1
+
+
+@pytest.mark.parametrize("text", [
+    "x.__class__", "x[0]", "[x]", "lambda: x", "x if x else x", "'x'", "True", "x @ x", "x // 2",
+    "open('f')", "tanh(x)(x)", "tanh(x, x)", "leaky_relu(x, x)", "tanh(x=x)", "x +", "x" + "+x" * 2000,
+])
+def test_parser_refuses_everything_else(text):
+    with pytest.raises(UsageError):
+        parse_expression(text, {"x": 1.0})
+
+
+def test_domain_errors_are_usage_errors():
+    with pytest.raises(UsageError, match="division by zero"):
+        parse_expression("1/x", {"x": 0.0})
+    with pytest.raises(UsageError, match="not in the expression"):
+        parse_expression("x", {"x": 1.0, "z": 2.0})
+
+
+def _leaves(root):
+    from micrograd.engine import topological_order
+    return [v for v in topological_order([root]) if not v._children and v.label]
