@@ -1,0 +1,137 @@
+"""Loss functions on the Value path, one example at a time, plus batch helpers.
+
+Every per-example loss has one signature, ``loss(outputs, target) -> Value``:
+``outputs`` is a Value or a list of Values (one model output row), ``target``
+a number, a Value, or a list of numbers/Values. Targets may be Values because
+the compiler traces these functions with Value placeholders; so a loss never
+branches on a target's value (the one exception: an int class index for
+``cross_entropy`` picks a logit, which is fixed at trace time).
+
+- ``hinge(score, y)``        = (1 + -y*score).relu()      micrograd's demo, y in {-1, +1}
+- ``mse(pred, target)``      = mean_k (p_k - t_k)**2       PyTorch MSELoss once averaged over the batch
+- ``bce_with_logits(z, y)``  = softplus(z) - y*z           PyTorch BCEWithLogitsLoss, stable
+- ``cross_entropy(l, y)``    = logsumexp(l) - l[y]  (int y) or logsumexp(l) - sum_k y_k*l_k (y a distribution)
+- ``softmax``, ``log_softmax``, ``logsumexp`` (a left fold of the stable ``Value.logaddexp``:
+  logits of 1000 give finite losses and gradients)
+- ``mean``, ``l2``, ``batch_loss``: micrograd's demo forms.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Callable, List, Sequence, Union
+
+from micrograd.engine import Value
+
+Scalar = Union[int, float, Value]
+Outputs = Union[Value, Sequence[Scalar]]
+Target = Union[Scalar, Sequence[Scalar]]
+
+
+def _row(outputs: Outputs) -> list:
+    """One output row as a list of Values (a lone Value is a row of one)."""
+    if isinstance(outputs, Value):
+        return [outputs]
+    if isinstance(outputs, numbers.Real):
+        return [Value(outputs)]
+    return [o if isinstance(o, Value) else Value(o) for o in outputs]
+
+
+def _one(outputs: Outputs, what: str) -> Value:
+    row = _row(outputs)
+    if len(row) != 1:
+        raise ValueError(f"{what} takes one output per example, got {len(row)}; "
+                         f"use cross_entropy or mse for several outputs")
+    return row[0]
+
+
+def _targets(target: Target, k: int, what: str) -> list:
+    """The target as a list of k numbers/Values (a scalar target is broadcast only when k == 1)."""
+    if isinstance(target, (numbers.Real, Value)):
+        ts = [target]
+    else:
+        ts = list(target)
+    if len(ts) != k:
+        raise ValueError(f"{what}: {k} outputs but {len(ts)} targets")
+    return ts
+
+
+def mean(values: Sequence[Value]) -> Value:
+    """sum(values) * (1.0 / len(values)), micrograd's demo form."""
+    if len(values) == 0:
+        raise ValueError("mean of an empty list of losses")
+    return sum(values) * (1.0 / len(values))
+
+
+def l2(params: Sequence[Value], alpha: float) -> Value:
+    """alpha * sum(p*p), micrograd's demo regularization (it uses alpha = 1e-4)."""
+    return alpha * sum((p*p for p in params))
+
+
+def hinge(score: Outputs, y: Scalar) -> Value:
+    """Max-margin loss (1 - y*score)+ for y in {-1, +1}, written as micrograd's demo does."""
+    score = _one(score, "hinge")
+    return (1 + -y*score).relu()
+
+
+def mse(pred: Outputs, target: Target) -> Value:
+    """Mean over the K outputs of (p - t)**2."""
+    ps = _row(pred)
+    ts = _targets(target, len(ps), "mse")
+    if len(ps) == 1:
+        return (ps[0] - ts[0])**2
+    return mean([(p - t)**2 for p, t in zip(ps, ts)])
+
+
+def bce_with_logits(logit: Outputs, y: Scalar) -> Value:
+    """Binary cross-entropy of a logit z and a label y in [0, 1]: softplus(z) - y*z (never overflows)."""
+    z = _one(logit, "bce_with_logits")
+    return z.softplus() - y*z
+
+
+def logsumexp(values: Sequence[Scalar]) -> Value:
+    """log(sum_k exp(v_k)) as a left fold of Value.logaddexp (stable for any magnitude)."""
+    row = _row(values)
+    if not row:
+        raise ValueError("logsumexp of an empty list")
+    acc = row[0]
+    for v in row[1:]:
+        acc = acc.logaddexp(v)
+    return acc
+
+
+def log_softmax(logits: Sequence[Scalar]) -> List[Value]:
+    """[l_k - logsumexp(l)]."""
+    row = _row(logits)
+    lse = logsumexp(row)
+    return [l - lse for l in row]
+
+
+def softmax(logits: Sequence[Scalar]) -> List[Value]:
+    """[exp(l_k - logsumexp(l))]: probabilities that sum to 1, no overflow."""
+    return [v.exp() for v in log_softmax(logits)]
+
+
+def cross_entropy(logits: Outputs, y: Target) -> Value:
+    """-log softmax(logits)[y] for an int class y; for y a distribution (one-hot or probabilities), -sum_k y_k log p_k."""
+    row = _row(logits)
+    lse = logsumexp(row)
+    if isinstance(y, Value):
+        raise TypeError("cross_entropy: a single Value target is ambiguous; pass an int class index, "
+                        "or a one-hot list of numbers/Values with one entry per logit")
+    if isinstance(y, numbers.Real) and not isinstance(y, bool):
+        if float(y) != int(y) or not 0 <= int(y) < len(row):
+            raise ValueError(f"cross_entropy: class index {y!r} is not an integer in [0, {len(row)})")
+        return lse - row[int(y)]
+    ys = _targets(y, len(row), "cross_entropy")
+    return lse - sum((yk*lk for yk, lk in zip(ys, row)))
+
+
+def batch_loss(loss_fn: Callable[[Outputs, Target], Value], outputs_rows: Sequence[Outputs],
+               targets: Sequence[Target]) -> Value:
+    """mean([loss_fn(o, t) for each example]): the batch loss as micrograd's demo averages it."""
+    if len(outputs_rows) != len(targets):
+        raise ValueError(f"batch_loss: {len(outputs_rows)} output rows but {len(targets)} targets")
+    return mean([loss_fn(o, t) for o, t in zip(outputs_rows, targets)])
+
+
+BY_NAME = {"mse": mse, "hinge": hinge, "bce_with_logits": bce_with_logits, "cross_entropy": cross_entropy}

@@ -1,0 +1,272 @@
+"""Neural-network building blocks on the Value path: Module, Neuron, Layer, MLP.
+
+A drop-in superset of Karpathy's micrograd ``nn``: with the defaults,
+``random.seed(1337); MLP(2, [16, 16, 1])`` draws micrograd's very weights
+(``random.uniform(-1, 1)`` from Python's global ``random``, in micrograd's
+order; bias ``Value(0)``), computes the same numbers and has the same repr.
+
+Contract:
+- ``Neuron.__call__`` computes exactly
+  ``act = sum((wi*xi for wi, xi in zip(self.w, x)), self.b)`` then the
+  activation (the compiler's fusion pass recognizes that chain).
+- Extra keywords: ``activation=`` identity | sigmoid | tanh | relu |
+  leaky_relu | prelu | elu | selu (``nonlin=False`` still means identity);
+  ``prelu='neuron'`` (a learnable slope per neuron, default) or ``'layer'``
+  (one slope shared by the layer); ``init=`` uniform | xavier | he;
+  ``rng=`` a ``random.Random`` or an int seed (None: the global ``random``).
+- ``parameters()`` order: per neuron w then b (then its prelu slope), layer by
+  layer; a layer-shared slope comes after the layer's neurons.
+- Every Neuron, Layer and MLP call records ``self._last_io = (inputs, outputs)``,
+  both tuples of Values (numbers given as inputs are wrapped first), for diagrams.
+- ``state_dict`` / ``load_state_dict`` / ``save`` / ``load`` round-trip exactly
+  (``.npz`` or ``.json``, floats written with ``repr``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import random
+from typing import Dict, Iterable, List, Sequence, Tuple, Union
+
+from micrograd.engine import Value
+
+ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu")
+INITS = ("uniform", "xavier", "he")
+_REPR_NAME = {"identity": "Linear", "relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh",
+              "leaky_relu": "LeakyReLU", "prelu": "PReLU", "elu": "ELU", "selu": "SELU"}
+PRELU_INIT = 0.25  # PyTorch's nn.PReLU default slope
+
+RngLike = Union[None, int, random.Random]
+
+
+def _as_rng(rng: RngLike):
+    """None -> Python's global random module (micrograd's behaviour); int -> a seeded Random."""
+    if rng is None or rng is random or isinstance(rng, random.Random):
+        return random if rng is None else rng
+    if isinstance(rng, numbers.Integral):
+        return random.Random(int(rng))
+    raise TypeError(f"rng must be None, an int seed or a random.Random, got {rng!r}")
+
+
+def _as_values(x: Iterable) -> tuple:
+    """The inputs as a tuple of Values, numbers wrapped once (so all neurons share the same leaves)."""
+    if isinstance(x, Value):  # the single output of a one-neuron layer feeding the next layer
+        return (x,)
+    return tuple(xi if isinstance(xi, Value) else Value(xi) for xi in x)
+
+
+class Module:
+    """Base class: parameters, gradients, names and (de)serialization of the weights."""
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def parameters(self) -> List[Value]:
+        return []
+
+    # ------------------------------------------------------------ names
+    def named_parameters(self) -> List[Tuple[str, Value]]:
+        """(dotted name, Value) in parameters() order, e.g. 'layers.0.neurons.3.w.1'.
+
+        Subclasses written for micrograd (no ``_fields``) get their parameters
+        numbered '0', '1', ... instead.
+        """
+        fields = getattr(self, "_fields", None)
+        if fields is None:
+            return [(str(i), p) for i, p in enumerate(self.parameters())]
+        out: List[Tuple[str, Value]] = []
+        for field in fields:
+            item = getattr(self, field, None)
+            if item is None:
+                continue
+            if isinstance(item, (list, tuple)):
+                entries = [(f"{field}.{i}", it) for i, it in enumerate(item)]
+            else:
+                entries = [(field, item)]
+            for name, it in entries:
+                if isinstance(it, Value):
+                    out.append((name, it))
+                else:
+                    out.extend((f"{name}.{sub}", p) for sub, p in it.named_parameters())
+        return out
+
+    # ------------------------------------------------------------ state
+    def state_dict(self) -> Dict[str, float]:
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Dict[str, float]) -> None:
+        """Set every parameter from ``state`` (name -> number); keys must match exactly."""
+        named = self.named_parameters()
+        names = [n for n, _ in named]
+        missing = [n for n in names if n not in state]
+        unexpected = [k for k in state if k not in set(names)]
+        if missing or unexpected:
+            raise KeyError(f"state_dict does not match {type(self).__name__}: "
+                           f"missing keys {missing}, unexpected keys {unexpected}")
+        values = []
+        for name in names:
+            v = state[name]
+            if hasattr(v, "shape") and getattr(v, "shape") == ():  # a 0-d numpy array from .npz
+                v = v.item()
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise ValueError(f"state_dict[{name!r}] must be a real number, got {v!r}")
+            values.append(float(v))
+        for (_, p), v in zip(named, values):  # only after every value was checked
+            p.data = v
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Write the weights to ``path`` (.npz or .json), exactly (JSON floats are repr'd)."""
+        kind = _file_kind(path)
+        state = self.state_dict()
+        if kind == ".json":
+            with open(path, "w") as f:
+                json.dump(state, f, indent=1)
+        else:
+            import numpy as np
+            with open(path, "wb") as f:  # a file object: np.savez would append .npz to a str path
+                np.savez(f, **{k: np.float64(v) for k, v in state.items()})
+
+    def load_state_dict_from(self, path: Union[str, os.PathLike]) -> "Module":
+        """Load weights written by ``save`` into this module; returns the module."""
+        self.load_state_dict(load_state(path))
+        return self
+
+    load = load_state_dict_from
+
+
+def load_state(path: Union[str, os.PathLike]) -> Dict[str, float]:
+    """Read a state dict written by ``Module.save`` (.npz or .json)."""
+    if _file_kind(path) == ".json":
+        with open(path) as f:
+            return json.load(f)
+    import numpy as np
+    with np.load(path) as z:
+        return {k: float(z[k]) for k in z.files}
+
+
+def _file_kind(path) -> str:
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in (".npz", ".json"):
+        raise ValueError(f"cannot tell the format of {os.fspath(path)!r}: use a .npz or .json file name")
+    return ext
+
+
+class Neuron(Module):
+    """One neuron: act = b + sum_i w_i * x_i, then its activation (ReLU by default, as micrograd)."""
+
+    _fields = ("w", "b", "slope")
+
+    def __init__(self, nin: int, nonlin: bool = True, *, activation: str = "relu", init: str = "uniform",
+                 rng: RngLike = None, prelu: str = "neuron", negative_slope: float = 0.01,
+                 alpha: float = 1.0, fan_out: int = 1, _shared_slope: Value = None):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {ACTIVATIONS}")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
+        if prelu not in ("neuron", "layer"):
+            raise ValueError(f"prelu must be 'neuron' or 'layer', got {prelu!r}")
+        r = _as_rng(rng)
+        bound = 1.0 if init == "uniform" else math.sqrt(6.0 / ((nin + fan_out) if init == "xavier" else nin))
+        self.w = [Value(r.uniform(-bound, bound)) for _ in range(nin)]
+        self.b = Value(0)
+        self.nonlin = nonlin
+        self.activation = activation if nonlin else "identity"
+        self.negative_slope = float(negative_slope)
+        self.alpha = float(alpha)
+        # A neuron owns its slope (listed in its parameters) unless the layer shares one.
+        self.slope = None
+        self._shared_slope = None
+        if self.activation == "prelu":
+            if _shared_slope is not None:
+                self._shared_slope = _shared_slope
+            else:
+                self.slope = Value(PRELU_INIT)
+        self._last_io = None
+
+    def __call__(self, x):
+        x = _as_values(x)
+        act = sum((wi*xi for wi, xi in zip(self.w, x)), self.b)
+        a = self.activation
+        if a == "relu":
+            out = act.relu()
+        elif a == "identity":
+            out = act
+        elif a == "tanh":
+            out = act.tanh()
+        elif a == "sigmoid":
+            out = act.sigmoid()
+        elif a == "leaky_relu":
+            out = act.leaky_relu(self.negative_slope)
+        elif a == "prelu":
+            out = act.prelu(self.slope if self.slope is not None else self._shared_slope)
+        elif a == "elu":
+            out = act.elu(self.alpha)
+        else:
+            out = act.selu()
+        self._last_io = (x, (out,))
+        return out
+
+    def parameters(self) -> List[Value]:
+        return self.w + [self.b] if self.slope is None else self.w + [self.b, self.slope]
+
+    def __repr__(self):
+        return f"{_REPR_NAME[self.activation]}Neuron({len(self.w)})"
+
+
+class Layer(Module):
+    """nout neurons reading the same inputs; a layer of one neuron returns a single Value."""
+
+    _fields = ("neurons", "slope")
+
+    def __init__(self, nin: int, nout: int, **kwargs):
+        kwargs["rng"] = _as_rng(kwargs.get("rng"))  # one generator for all neurons: micrograd's draw order
+        kwargs.setdefault("fan_out", nout)
+        nonlin = kwargs.get("nonlin", True)
+        self.slope = None
+        if nonlin and kwargs.get("activation") == "prelu" and kwargs.get("prelu", "neuron") == "layer":
+            self.slope = Value(PRELU_INIT)
+            kwargs["_shared_slope"] = self.slope
+        self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+        self._last_io = None
+
+    def __call__(self, x):
+        x = _as_values(x)
+        out = [n(x) for n in self.neurons]
+        self._last_io = (x, tuple(out))
+        return out[0] if len(out) == 1 else out
+
+    def parameters(self) -> List[Value]:
+        params = [p for n in self.neurons for p in n.parameters()]
+        return params if self.slope is None else params + [self.slope]
+
+    def __repr__(self):
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+
+class MLP(Module):
+    """Layers of sizes nouts; hidden layers use ``activation`` (ReLU by default), the last is linear."""
+
+    _fields = ("layers",)
+
+    def __init__(self, nin: int, nouts: Sequence[int], **kwargs):
+        kwargs["rng"] = _as_rng(kwargs.get("rng"))
+        sz = [nin] + list(nouts)
+        self.layers = [Layer(sz[i], sz[i+1], nonlin=i != len(nouts)-1, **kwargs) for i in range(len(nouts))]
+        self._last_io = None
+
+    def __call__(self, x):
+        x = _as_values(x)
+        inputs = x
+        for layer in self.layers:
+            x = layer(x)
+        self._last_io = (inputs, tuple(x) if isinstance(x, list) else (x,))
+        return x
+
+    def parameters(self) -> List[Value]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def __repr__(self):
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"

@@ -1,0 +1,131 @@
+"""Optimizers: SGD (momentum, dampening, Nesterov, weight decay) and Adam, as in PyTorch.
+
+The update formulas are defined once, as plain float functions (only
+arithmetic and ``math``; bools may be passed as 0/1), so the compiled path
+compiles the very same functions with Numba:
+
+    sgd_update(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first) -> (p, buf)
+    adam_update(p, g, m, v, t, lr, beta1, beta2, eps, weight_decay)              -> (p, m, v)
+
+They follow the operation order of ``torch.optim.SGD`` / ``torch.optim.Adam``
+(the default single-tensor path on CPU: ``_single_tensor_sgd``,
+``_single_tensor_adam``), so 20 steps agree with PyTorch float64 to round-off.
+
+The classes hold the state as plain attributes (lists of floats:
+``momentum_buffer``; ``m``, ``v``; the step count ``t``) over a list of Values
+(``params``). ``lr`` is a float or a schedule ``lr(step) -> float`` of the
+0-based step number; ``current_lr()`` is the rate the next ``step()`` uses.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable, List, Tuple, Union
+
+from micrograd.engine import Value
+
+LR = Union[float, Callable[[int], float]]
+
+
+def sgd_update(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
+    """One SGD step for one parameter; ``first`` is true on the first step (the buffer starts as the gradient)."""
+    if weight_decay != 0.0:
+        g = g + weight_decay * p                          # grad.add(param, alpha=weight_decay)
+    if momentum != 0.0:
+        if first:
+            buf = g                                        # buf = grad.clone()
+        else:
+            buf = buf * momentum + (1.0 - dampening) * g  # buf.mul_(momentum).add_(grad, alpha=1-dampening)
+        if nesterov:
+            g = g + momentum * buf                         # grad.add(buf, alpha=momentum)
+        else:
+            g = buf
+    return p + (-lr) * g, buf                              # param.add_(grad, alpha=-lr)
+
+
+def adam_update(p, g, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    """One Adam step for one parameter; t is the 1-based step number (after incrementing)."""
+    if weight_decay != 0.0:
+        g = g + weight_decay * p                          # grad.add(param, alpha=weight_decay)
+    w = 1.0 - beta1                                        # exp_avg.lerp_(grad, 1 - beta1), ATen's two branches
+    if abs(w) < 0.5:
+        m = m + w * (g - m)
+    else:
+        m = g - (g - m) * (1.0 - w)
+    v = v * beta2 + (1.0 - beta2) * g * g                  # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1-beta2)
+    bias_correction1 = 1.0 - math.pow(beta1, t)
+    bias_correction2 = 1.0 - math.pow(beta2, t)
+    step_size = lr / bias_correction1
+    bias_correction2_sqrt = math.pow(bias_correction2, 0.5)  # torch writes bias_correction2**0.5
+    denom = math.sqrt(v) / bias_correction2_sqrt + eps
+    return p + (-step_size) * m / denom, m, v              # param.addcdiv_(exp_avg, denom, value=-step_size)
+
+
+class Optimizer:
+    """What SGD and Adam share: the parameter list, the learning rate or schedule, the step count t."""
+
+    def __init__(self, params: Iterable[Value], lr: LR):
+        self.params: List[Value] = list(params)
+        if not self.params:
+            raise ValueError("optimizer got an empty parameter list")
+        bad = [p for p in self.params if not isinstance(p, Value)]
+        if bad:
+            raise TypeError(f"optimizer parameters must be Values, got {bad[0]!r}; pass model.parameters()")
+        if not callable(lr) and not (isinstance(lr, (int, float)) and lr >= 0.0):
+            raise ValueError(f"lr must be a non-negative number or a callable lr(step), got {lr!r}")
+        self.lr = lr
+        self.t = 0  # steps taken so far
+
+    def current_lr(self) -> float:
+        """The learning rate of the next step: lr, or lr(t) for a schedule (t = 0 on the first step)."""
+        return float(self.lr(self.t)) if callable(self.lr) else float(self.lr)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = 0.0
+
+
+class SGD(Optimizer):
+    """torch.optim.SGD: p -= lr * (g + momentum terms), with optional Nesterov and weight decay."""
+
+    def __init__(self, params: Iterable[Value], lr: LR, momentum: float = 0.0, dampening: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        if nesterov and (momentum <= 0.0 or dampening != 0.0):
+            raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening (as in PyTorch)")
+        self.momentum = float(momentum)
+        self.dampening = float(dampening)
+        self.nesterov = bool(nesterov)
+        self.weight_decay = float(weight_decay)
+        self.momentum_buffer: List[float] = [0.0] * len(self.params)
+
+    def step(self) -> None:
+        lr = self.current_lr()
+        first = self.t == 0
+        buf = self.momentum_buffer
+        for i, p in enumerate(self.params):
+            p.data, buf[i] = sgd_update(p.data, p.grad, buf[i], lr, self.momentum, self.dampening,
+                                        self.nesterov, self.weight_decay, first)
+        self.t += 1
+
+
+class Adam(Optimizer):
+    """torch.optim.Adam (L2 weight decay added to the gradient, not AdamW's decoupled decay)."""
+
+    def __init__(self, params: Iterable[Value], lr: LR = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
+            raise ValueError(f"Adam betas must be in [0, 1), got {betas}")
+        self.beta1, self.beta2 = float(betas[0]), float(betas[1])
+        self.eps = float(eps)
+        self.weight_decay = float(weight_decay)
+        self.m: List[float] = [0.0] * len(self.params)
+        self.v: List[float] = [0.0] * len(self.params)
+
+    def step(self) -> None:
+        lr = self.current_lr()
+        self.t += 1
+        m, v = self.m, self.v
+        for i, p in enumerate(self.params):
+            p.data, m[i], v[i] = adam_update(p.data, p.grad, m[i], v[i], self.t, lr, self.beta1, self.beta2,
+                                             self.eps, self.weight_decay)
