@@ -105,11 +105,15 @@ def prelu_back(x, y, arg, out):
 
 def logaddexp(x, y, arg):
     m = x if x > y else y
+    if x == y:  # equal infinities would give inf - inf = NaN below; log(2 e^x) = x + log 2
+        return m + 0.6931471805599453
     return m + math.log1p(math.exp(-abs(x - y)))
 
 
 def logaddexp_back(x, y, arg, out):
-    return math.exp(x - out), math.exp(y - out)
+    # sigmoid(x - y), not exp(x - out): out's rounding error (ulp(out), >= 1 for |out| > 2**53) would
+    # enter the exponent; x - y is exact enough at every magnitude.
+    return sigmoid_(x - y), sigmoid_(y - x)
 
 
 # ---------------------------------------------------------------- unary ops
