@@ -1,0 +1,234 @@
+"""CompiledModel: a traced, lowered model with its parameter vector, buffers and training loop.
+
+Contract (see ``micrograd.compile`` for the user-facing story):
+- ``cm(X)`` -> (N, nout) outputs for X (N, nin); ``cm.loss_and_grad(X, y, loss, l2)``
+  -> (batch loss, gradients in ``model.parameters()`` order) with the batch loss
+  ``mean_i loss(model(X[i]), y[i]) + l2 * sum(p*p)``, what the Value path gives;
+  ``cm.fit(...)`` trains in compiled code and writes the weights back.
+- The parameters live in ``cm.theta`` (the forward program's layout, a
+  permutation of the model's order); ``sync_from_model`` / ``sync_to_model``
+  copy them from / to the model's Values. ``__call__`` and ``loss_and_grad``
+  read ``theta`` and do not sync by themselves.
+- Buffers are allocated per (program, batch size) and reused.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+
+from micrograd import losses as _losses
+from micrograd.compiler import kernels
+from micrograd.compiler.ir import Program
+from micrograd.compiler.passes import lower
+from micrograd.compiler.trace import call_model, trace_model
+
+LossArg = Union[str, Callable]
+
+
+def _input_width(model, n_inputs: Optional[int]) -> int:
+    if n_inputs is not None:
+        return int(n_inputs)
+    nin = getattr(model, "nin", None)
+    if nin is None:
+        try:
+            nin = len(model.layers[0].neurons[0].w)
+        except (AttributeError, IndexError, TypeError):
+            nin = len(getattr(model, "w", ())) or None
+    if nin is None:
+        raise ValueError("micrograd.compile: cannot tell the model's input width; pass n_inputs=")
+    return int(nin)
+
+
+def _check(status: int, prog: Program) -> None:
+    if status >= 0:
+        from micrograd.compiler.ir import format_instruction
+        raise RuntimeError(f"compiled kernel cannot run instruction {status}: {format_instruction(prog, status)}")
+
+
+class CompiledModel:
+    """A model lowered to a Program and run by the generic kernels (see the module docstring)."""
+
+    def __init__(self, model, n_inputs: Optional[int] = None, params: Optional[Sequence] = None,
+                 dtype=np.float64):
+        if params is None:
+            if not hasattr(model, "parameters"):
+                raise ValueError("micrograd.compile(fn, ...): pass params=[...] (the parameter Values), "
+                                 "or [] if the function has none")
+            params = model.parameters()
+        self.model = model
+        self.params = list(params)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float64, np.float32):
+            raise ValueError(f"dtype must be np.float64 or np.float32, got {dtype!r}")
+        self.n_inputs = _input_width(model, n_inputs)
+        self._inputs, self._outputs = call_model(model, self.n_inputs)
+        self.n_outputs = len(self._outputs)
+        self.program: Program = lower(trace_model(self._inputs, self._outputs, self.params))
+        self.theta = np.empty(len(self.params), dtype=self.dtype)
+        self._pos = np.empty(len(self.params), dtype=np.int64)  # model index -> theta position
+        self._pos[self.program.perm] = np.arange(len(self.params))
+        self._programs: dict = {}
+        self._buffers: dict = {}
+        self.sync_from_model()
+
+    # ------------------------------------------------------------ parameters
+    def sync_from_model(self) -> None:
+        """theta <- the model's parameter Values."""
+        self.theta[:] = [self.params[j].data for j in self.program.perm]
+
+    def sync_to_model(self) -> None:
+        """The model's parameter Values <- theta."""
+        for p, x in zip(self.params, self.theta[self._pos].tolist()):
+            p.data = x
+
+    # ------------------------------------------------------------ programs and buffers
+    def training_program(self, loss: LossArg = "hinge", target_width: Optional[int] = None) -> Program:
+        """The program of model + per-example loss (cached); its last instruction computes the loss."""
+        fn, width, scalar = self._loss_spec(loss, target_width)
+        key = (fn, width, scalar)
+        if key not in self._programs:
+            prog = lower(trace_model(self._inputs, self._outputs, self.params, fn, width, scalar), has_loss=True)
+            if not np.array_equal(prog.perm, self.program.perm):
+                raise AssertionError("internal error: the loss changed the parameter layout")
+            self._programs[key] = prog
+        return self._programs[key]
+
+    def _loss_spec(self, loss: LossArg, target_width: Optional[int]) -> tuple:
+        if isinstance(loss, str):
+            if loss not in _losses.BY_NAME:
+                raise ValueError(f"unknown loss {loss!r}; use one of {sorted(_losses.BY_NAME)} or a function")
+            fn = _losses.BY_NAME[loss]
+            if loss in ("hinge", "bce_with_logits"):
+                return fn, 1, True
+            return fn, self.n_outputs, loss == "mse" and self.n_outputs == 1
+        if not callable(loss):
+            raise TypeError(f"loss must be a name or a function loss(outputs, target), got {loss!r}")
+        width = 1 if target_width is None else int(target_width)
+        return loss, width, target_width is None
+
+    def _buffers_for(self, prog: Program, batch: int) -> tuple:
+        key = (id(prog), batch)
+        if key not in self._buffers:
+            shape = (prog.n_slots, batch)
+            self._buffers[key] = (np.zeros(shape, self.dtype), np.zeros(shape, self.dtype),
+                                  np.zeros(len(self.theta), self.dtype))
+        return self._buffers[key]
+
+    @staticmethod
+    def _kernel_args(prog: Program) -> tuple:
+        return ((prog.op, prog.out, prog.a, prog.b, prog.n, prog.k, prog.p, prog.arg, prog.gidx),
+                (prog.input_slots, prog.target_slots, prog.const_slots, prog.const_vals,
+                 prog.param_slots, prog.param_index))
+
+    # ------------------------------------------------------------ validation
+    def _check_X(self, X) -> np.ndarray:
+        X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"X must hold real numbers, got dtype {X.dtype}; expected shape (N, {self.n_inputs})")
+        if X.ndim != 2 or X.shape[1] != self.n_inputs or X.shape[0] == 0:
+            raise ValueError(f"X has shape {X.shape}; expected (N, {self.n_inputs}) with N >= 1 "
+                             f"(one row per example; reshape a single example with X.reshape(1, -1))")
+        return np.ascontiguousarray(X, dtype=self.dtype)
+
+    def _targets(self, y, N: int, loss: LossArg, target_width: Optional[int]) -> tuple:
+        """(Y as an (N, width) array, target_width for the program) following PyTorch's conventions."""
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"y must hold numbers, got dtype {y.dtype}")
+        if y.shape[:1] != (N,):
+            raise ValueError(f"y has shape {y.shape}; expected {N} rows, one per row of X")
+        if loss == "cross_entropy" and y.ndim == 1:
+            k = self.n_outputs
+            if not np.all((y == np.round(y)) & (y >= 0) & (y < k)):
+                raise ValueError(f"cross_entropy: y must hold integer class indices in [0, {k}) of shape (N,), "
+                                 f"or (N, {k}) probabilities")
+            Y = np.zeros((N, k), self.dtype)
+            Y[np.arange(N), y.astype(np.int64)] = 1.0
+            return Y, None
+        if y.ndim == 1:
+            y = y.reshape(N, 1)
+        if y.ndim != 2:
+            raise ValueError(f"y has shape {y.shape}; expected (N,) or (N, width)")
+        if isinstance(loss, str):
+            want = 1 if loss in ("hinge", "bce_with_logits") else self.n_outputs
+            if y.shape[1] != want:
+                raise ValueError(f"y has shape {y.shape} for loss {loss!r}; expected (N,) or (N, {want})"
+                                 if want == 1 else f"y has shape {y.shape}; expected (N, {want}) for {loss!r}")
+            return np.ascontiguousarray(y, dtype=self.dtype), None
+        width = None if (target_width is None and y.shape[1] == 1) else y.shape[1]
+        return np.ascontiguousarray(y, dtype=self.dtype), width
+
+    # ------------------------------------------------------------ running
+    def __call__(self, X) -> np.ndarray:
+        """(N, nout) outputs of the model for the rows of X (N, nin)."""
+        X = self._check_X(X)
+        prog = self.program
+        V, _, _ = self._buffers_for(prog, X.shape[0])
+        code, leaves = self._kernel_args(prog)
+        kernels.load(V, X, np.zeros((X.shape[0], 0), self.dtype), np.arange(X.shape[0]), leaves, self.theta)
+        _check(kernels.forward(code, self.theta, V), prog)
+        return V[prog.output_slots].T.astype(np.float64 if self.dtype == np.float64 else self.dtype)
+
+    def loss_and_grad(self, X, y, loss: LossArg = "hinge", l2: float = 0.0,
+                      target_width: Optional[int] = None) -> tuple:
+        """(batch loss, grads) with grads[i] = d loss / d model.parameters()[i] (float64 array)."""
+        X = self._check_X(X)
+        Y, width = self._targets(y, X.shape[0], loss, target_width)
+        prog = self.training_program(loss, width)
+        V, G, gtheta = self._buffers_for(prog, X.shape[0])
+        code, leaves = self._kernel_args(prog)
+        value, status = kernels.step(code, leaves, prog.requires_grad, prog.loss_slot, self.theta, X, Y,
+                                     np.arange(X.shape[0]), float(l2), V, G, gtheta)
+        _check(status, prog)
+        return float(value), gtheta[self._pos].astype(np.float64)
+
+    def fit(self, X, y, loss: LossArg = "hinge", optimizer=None, epochs: int = 1,
+            batch_size: Optional[int] = None, rng: Union[int, np.random.Generator, None] = 0,
+            l2: float = 0.0, shuffle: bool = True, target_width: Optional[int] = None) -> np.ndarray:
+        """Train in compiled code; returns the loss of every step (mini-batch), shape (epochs * batches,)."""
+        from micrograd import optim
+        X = self._check_X(X)
+        N = X.shape[0]
+        Y, width = self._targets(y, N, loss, target_width)
+        prog = self.training_program(loss, width)
+        if optimizer is None:
+            raise ValueError("fit needs an optimizer, e.g. micrograd.optim.SGD(model.parameters(), lr=0.1)")
+        if len(optimizer.params) != len(self.params) or any(p is not q for p, q in zip(optimizer.params, self.params)):
+            raise ValueError("the optimizer must hold the model's parameters in model.parameters() order")
+        bs = N if batch_size is None else int(batch_size)
+        if not 1 <= bs:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        bs = min(bs, N)
+        per_epoch = -(-N // bs)
+        steps = int(epochs) * per_epoch
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        order = np.concatenate([gen.permutation(N) if shuffle else np.arange(N) for _ in range(int(epochs))]
+                               ) if steps else np.zeros(0, np.int64)
+        t0 = int(optimizer.t)
+        lr = optimizer.lr
+        lrs = np.array([float(lr(t0 + s)) if callable(lr) else float(lr) for s in range(steps)])
+        pos = self._pos
+        if isinstance(optimizer, optim.Adam):
+            kind, hyper = kernels.ADAM, [optimizer.beta1, optimizer.beta2, optimizer.eps, optimizer.weight_decay]
+            s1, s2 = np.array(optimizer.m)[self.program.perm], np.array(optimizer.v)[self.program.perm]
+        elif isinstance(optimizer, optim.SGD):
+            kind = kernels.SGD
+            hyper = [optimizer.momentum, optimizer.dampening, float(optimizer.nesterov), optimizer.weight_decay]
+            s1, s2 = np.array(optimizer.momentum_buffer)[self.program.perm], np.zeros(1)
+        else:
+            raise TypeError(f"fit supports micrograd.optim.SGD and Adam, got {type(optimizer).__name__}")
+        history = np.zeros(steps)
+        code, leaves = self._kernel_args(prog)
+        status = kernels.fit(code, leaves, prog.requires_grad, prog.loss_slot, self.theta, X, Y,
+                             order.astype(np.int64), bs, lrs, kind, np.array(hyper, dtype=np.float64),
+                             s1, s2, t0, float(l2), history)
+        _check(status, prog)
+        if kind == kernels.ADAM:
+            optimizer.m, optimizer.v = s1[pos].tolist(), s2[pos].tolist()
+        else:
+            optimizer.momentum_buffer = s1[pos].tolist()
+        optimizer.t = t0 + steps
+        self.sync_to_model()
+        return history
