@@ -1,0 +1,166 @@
+"""nn: micrograd's Neuron/Layer/MLP surface, activations, inits, seeds, names, state round trips."""
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+
+from micrograd.engine import Value
+from micrograd.nn import MLP, Layer, Module, Neuron, load_state
+
+SELU = (1.0507009873554804934193349852946, 1.6732632423543772848170429916717)
+
+
+def test_repr_and_structure_like_micrograd():
+    model = MLP(2, [3, 1])
+    assert repr(model) == ("MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2)], "
+                           "Layer of [LinearNeuron(3)]]")
+    assert len(model.parameters()) == 3 * 3 + 4
+    assert isinstance(model([1.0, 2.0]), Value)  # a layer of one neuron gives a single Value
+    assert isinstance(Layer(2, 2)([1.0, 2.0]), list)
+
+
+def test_default_weights_come_from_global_random_in_micrograd_order():
+    random.seed(7)
+    model = MLP(3, [4, 2])
+    random.seed(7)
+    draws = [random.uniform(-1, 1) for _ in range(3 * 4 + 4 * 2)]
+    weights = [w.data for layer in model.layers for n in layer.neurons for w in n.w]
+    assert weights == draws
+    assert all(n.b.data == 0.0 for layer in model.layers for n in layer.neurons)
+    assert model.parameters() == [p for layer in model.layers for n in layer.neurons for p in n.w + [n.b]]
+
+
+def test_rng_seed_or_generator_is_reproducible_and_leaves_global_random_alone():
+    random.seed(3)
+    before = random.getstate()
+    a, b = MLP(2, [5, 1], rng=11), MLP(2, [5, 1], rng=random.Random(11))
+    assert random.getstate() == before
+    assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
+    assert [p.data for p in a.parameters()] != [p.data for p in MLP(2, [5, 1], rng=12).parameters()]
+
+
+@pytest.mark.parametrize("init, bound", [("uniform", 1.0), ("xavier", math.sqrt(6 / (4 + 3))),
+                                         ("he", math.sqrt(6 / 4))])
+def test_inits_draw_uniform_in_their_bound(init, bound):
+    layer = Layer(4, 3, init=init, rng=5)
+    r = random.Random(5)
+    assert [w.data for n in layer.neurons for w in n.w] == [r.uniform(-bound, bound) for _ in range(12)]
+
+
+def _reference_activation(name, z, slope=0.25):
+    return {"identity": z, "relu": max(z, 0.0), "tanh": math.tanh(z), "sigmoid": 1 / (1 + math.exp(-z)),
+            "leaky_relu": z if z > 0 else 0.01 * z, "prelu": z if z > 0 else slope * z,
+            "elu": z if z > 0 else math.exp(z) - 1, "selu": SELU[0] * (z if z > 0 else SELU[1] * (math.exp(z) - 1))}[name]
+
+
+@pytest.mark.parametrize("name", ["identity", "relu", "tanh", "sigmoid", "leaky_relu", "prelu", "elu", "selu"])
+def test_activations_compute_their_formula(name):
+    x = [0.3, -1.2, 2.0]
+    for seed in range(6):  # both signs of the pre-activation
+        n = Neuron(3, activation=name, rng=seed)
+        z = sum(w.data * xi for w, xi in zip(n.w, x))
+        assert abs(n(x).data - _reference_activation(name, z)) < 1e-15
+    assert Neuron(2, nonlin=False, activation="tanh").activation == "identity"
+    assert repr(Neuron(2, activation="tanh")) == "TanhNeuron(2)"
+
+
+def test_mlp_applies_activation_to_hidden_layers_only():
+    model = MLP(2, [3, 2], activation="tanh", rng=0)
+    assert [n.activation for n in model.layers[0].neurons] == ["tanh"] * 3
+    assert [n.activation for n in model.layers[1].neurons] == ["identity"] * 2
+
+
+def test_prelu_slopes_per_neuron_or_per_layer():
+    layer = Layer(2, 3, activation="prelu", rng=0)
+    assert len(layer.parameters()) == 3 * 4 and layer.parameters()[3] is layer.neurons[0].slope
+    assert layer.neurons[0].slope.data == 0.25
+    shared = Layer(2, 3, activation="prelu", prelu="layer", rng=0)
+    assert len(shared.parameters()) == 3 * 3 + 1 and shared.parameters()[-1] is shared.slope
+    out = shared([-1.0, -1.0])
+    sum(out).backward()
+    zs = [n.w[0].data * -1 + n.w[1].data * -1 for n in shared.neurons]
+    assert shared.slope.grad == sum(z for z in zs if z <= 0)  # d/dslope of slope*z on the negative side
+    assert [name for name, _ in shared.named_parameters()][-1] == "slope"
+
+
+def test_bad_keywords_raise():
+    for kwargs in ({"activation": "swish"}, {"init": "orthogonal"}, {"rng": "seed"}, {"prelu": "global"}):
+        with pytest.raises((ValueError, TypeError)) as info:
+            Neuron(2, **kwargs)
+        assert str(list(kwargs.values())[0]) in str(info.value)
+
+
+def test_named_parameters_follow_parameters_order():
+    model = MLP(3, [4, 2], rng=1)
+    named = model.named_parameters()
+    assert [p for _, p in named] == model.parameters()
+    assert named[0][0] == "layers.0.neurons.0.w.0" and named[3][0] == "layers.0.neurons.0.b"
+    assert named[-1][0] == "layers.1.neurons.1.b" and len({n for n, _ in named}) == len(named)
+
+
+def test_last_io_records_inputs_and_outputs_as_values():
+    model = MLP(2, [3, 1], rng=0)
+    out = model([1.0, Value(2.0)])
+    ins, outs = model._last_io
+    assert all(isinstance(v, Value) for v in ins) and [v.data for v in ins] == [1.0, 2.0]
+    assert outs == (out,)
+    assert model.layers[0]._last_io[0] == ins and len(model.layers[0]._last_io[1]) == 3
+    neuron = model.layers[1].neurons[0]
+    assert neuron._last_io == (model.layers[0]._last_io[1], (out,))
+
+
+def test_micrograd_style_subclass_gets_numbered_names():
+    class Affine(Module):
+        def __init__(self):
+            self.a, self.b = Value(2.0), Value(1.0)
+
+        def parameters(self):
+            return [self.a, self.b]
+
+    m = Affine()
+    assert m.state_dict() == {"0": 2.0, "1": 1.0}
+    m.zero_grad()
+    assert m.a.grad == 0.0
+
+
+AWKWARD = [0.1 + 0.2, 1e-300, -5e-324, 1 / 3, math.nextafter(1.0, 2.0), -0.0, 123456789.123456789]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_save_and_load_round_trip_exactly(tmp_path, suffix):
+    model = MLP(2, [3, 1], rng=0)
+    for p, v in zip(model.parameters(), AWKWARD * 3):
+        p.data = v
+    path = tmp_path / f"weights{suffix}"
+    model.save(path)
+    other = MLP(2, [3, 1], rng=99).load(path)
+    assert [p.data for p in other.parameters()] == [p.data for p in model.parameters()]
+    assert [math.copysign(1, p.data) for p in other.parameters()] == [math.copysign(1, p.data) for p in model.parameters()]
+    if suffix == ".json":
+        assert json.loads(path.read_text()) == model.state_dict()
+    else:
+        with np.load(path) as z:
+            assert set(z.files) == set(model.state_dict())
+    assert load_state(path) == model.state_dict()
+
+
+def test_load_state_dict_reports_missing_unexpected_and_bad_values():
+    model = MLP(2, [2, 1], rng=0)
+    state = model.state_dict()
+    missing = dict(state)
+    del missing["layers.1.neurons.0.b"]
+    with pytest.raises(KeyError, match="missing keys \\['layers.1.neurons.0.b'\\]"):
+        model.load_state_dict(missing)
+    with pytest.raises(KeyError, match="unexpected keys \\['extra'\\]"):
+        model.load_state_dict({**state, "extra": 1.0})
+    bad = {**state, "layers.0.neurons.0.w.0": "0.5"}
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(ValueError, match="layers.0.neurons.0.w.0"):
+        model.load_state_dict(bad)
+    assert [p.data for p in model.parameters()] == before  # nothing half-loaded
+    with pytest.raises(KeyError, match="missing keys"):
+        MLP(2, [3, 1]).load_state_dict(state)  # another architecture
+    with pytest.raises(ValueError, match=".txt"):
+        model.save("weights.txt")
