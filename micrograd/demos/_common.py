@@ -5,7 +5,8 @@ Contract:
   calls ``run(quick=..., out=...)``: every demo's ``main`` is this one line.
 - ``output_dir(out)`` creates the folder (default ``./micrograd-out/``) and returns it.
 - ``progress(iterable, desc, total)`` shows a tqdm bar on stderr when tqdm is
-  installed (the ``demos`` extra), else a compact live line; it yields the items.
+  installed (the ``demos`` extra), else a compact live line; it yields the items,
+  and ``.note(text)`` shows a status (the loss) beside the bar.
 - ``pyplot()`` returns matplotlib's pyplot on the Agg backend (files only, no window),
   or raises an ImportError that says which extra to install.
 - ``Timer`` measures wall time with ``time.perf_counter``.
@@ -43,31 +44,43 @@ def output_dir(out) -> Path:
     return path
 
 
-def progress(iterable: Iterable, desc: str, total: Optional[int] = None) -> Iterator:
-    """Yield the items of iterable while showing progress on stderr."""
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        yield from _live_line(iterable, desc, total)
-        return
-    yield from tqdm(iterable, desc=desc, total=total, leave=False, file=sys.stderr,
-                    dynamic_ncols=True, mininterval=0.2)
+class progress:
+    """for item in progress(iterable, desc, total): ...; bar.note("loss 0.31") shows a status beside the bar.
 
+    A tqdm bar on stderr when tqdm is installed (the ``demos`` extra), else a
+    compact live line rewritten in place at most 5 times a second.
+    """
 
-def _live_line(iterable: Iterable, desc: str, total: Optional[int]) -> Iterator:
-    # Without tqdm: one line rewritten in place (carriage return), at most 5 times a second.
-    last = 0.0
-    n = 0
-    for n, item in enumerate(iterable, 1):
-        now = time.perf_counter()
-        if now - last > 0.2:
-            of = f"/{total}" if total else ""
-            sys.stderr.write(f"\r{desc}: {n}{of}")
-            sys.stderr.flush()
-            last = now
-        yield item
-    sys.stderr.write("\r" + " " * (len(desc) + 24) + "\r")
-    sys.stderr.flush()
+    def __init__(self, iterable: Iterable, desc: str, total: Optional[int] = None):
+        self.iterable, self.desc, self.total, self.text = iterable, desc, total, ""
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            self._bar = None
+        else:
+            self._bar = tqdm(iterable, desc=desc, total=total, leave=False, file=sys.stderr,
+                             dynamic_ncols=True, mininterval=0.2)
+
+    def note(self, text: str) -> None:
+        self.text = text
+        if self._bar is not None:
+            self._bar.set_postfix_str(text, refresh=False)
+
+    def __iter__(self) -> Iterator:
+        if self._bar is not None:
+            yield from self._bar
+            return
+        last, n = 0.0, 0
+        for n, item in enumerate(self.iterable, 1):
+            now = time.perf_counter()
+            if now - last > 0.2:
+                of = f"/{self.total}" if self.total else ""
+                sys.stderr.write(f"\r{self.desc}: {n}{of} {self.text}")
+                sys.stderr.flush()
+                last = now
+            yield item
+        sys.stderr.write("\r" + " " * (len(self.desc) + len(self.text) + 24) + "\r")
+        sys.stderr.flush()
 
 
 def pyplot():
