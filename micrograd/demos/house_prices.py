@@ -6,7 +6,7 @@ The features are standardized, a ``Layer(10, 1, nonlin=False)`` predicts the
 price, the loss is the mean squared error and ``optim.SGD`` (lr 0.1, full
 batch) updates the weights. The first step is narrated in words (forward pass,
 loss, backward pass checked against the closed form, update); then 100 steps
-(30 with ``quick``) train, and the learned weights, turned back into raw units,
+(50 with ``quick``) train, and the learned weights, turned back into raw units,
 are compared with the true ones. Writes ``house_prices.png``.
 
 ``run`` returns {'losses', 'learned', 'true', 'bias', 'true_bias', 'names', 'files'}.
@@ -52,7 +52,7 @@ def narrate_first_step(model, X, y, names) -> None:
 
 
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:
-    n, steps = (100, 30) if quick else (200, 100)
+    n, steps = (100, 50) if quick else (200, 100)
     data = make_house_prices(n=n, n_features=10, rng=SEED)
     Xs, mean, std = standardize(data.X)
     print(f"{n} synthetic houses with {len(data.names)} features ({', '.join(data.names)}); "
