@@ -60,7 +60,7 @@ step = st.tuples(st.sampled_from(OPNAMES), st.integers(0, 10**6), st.integers(0,
                  st.sampled_from(["both", "left", "right"]), st.floats(-2.0, 2.0))
 
 
-@settings(max_examples=200)
+@settings(max_examples=300)
 @given(st.lists(st.floats(0.5, 2.0), min_size=1, max_size=4), st.lists(step, min_size=1, max_size=14))
 def test_random_graphs_backward_matches_central_differences(leaves, steps):
     nodes, plan = run_program(leaves, steps)
