@@ -6,12 +6,13 @@ is the compiled parameter vector, ``gtheta`` its gradient. The instruction
 arrays are those of ``ir.Program`` (``prog`` below is the tuple
 ``(op, out, a, b, n, k, p, arg, gidx)``).
 
-- ``op_forward`` / ``op_backward``: one branch per op of the op table, each
-  calling the very function the Value path calls (``ops.mul``,
-  ``ops.mul_back``, ...). An unknown opcode gives NaN, never 0, and the
+- ``vec_forward`` / ``vec_backward``: one branch per op of the op table, each
+  a loop calling the very function the Value path calls (``ops.mul``,
+  ``ops.mul_back``, ...). An unknown opcode is reported, never run as 0: the
   interpreters return the index of an instruction they cannot run.
 - ``forward`` / ``backward``: the interpreters. DENSE runs ``np.dot`` on
-  contiguous 2-D views (Numba calls BLAS); backward accumulates (+=) into
+  contiguous 2-D views (Numba calls BLAS), or plain loops when the layer is
+  so small that a BLAS call costs more than its work; backward accumulates (+=) into
   rows zeroed by ``zero_grads`` and reduces parameter gradients over the batch
   only after the instruction loop (``reduce_param_slots``).
 - ``step`` (load a batch, forward, loss, backward, L2) and ``fit`` (all epochs
@@ -34,91 +35,197 @@ SGD, ADAM = 0, 1
 
 
 @jit()
-def op_forward(c, x, y, arg):
-    """out = OPS[c].forward(x, y, arg); NaN for an unknown opcode."""
+def vec_forward(c, x, y, out, w):
+    """out[e] = OPS[c].forward(x[e], y[e], w) over 1-D views (y ignored by unary ops). False: unknown c."""
     if c == ops.ADD:
-        return ops.add(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.add(x[e], y[e], w)
     elif c == ops.SUB:
-        return ops.sub(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.sub(x[e], y[e], w)
     elif c == ops.MUL:
-        return ops.mul(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.mul(x[e], y[e], w)
     elif c == ops.DIV:
-        return ops.div(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.div(x[e], y[e], w)
     elif c == ops.POWV:
-        return ops.powv(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.powv(x[e], y[e], w)
     elif c == ops.PRELU:
-        return ops.prelu(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.prelu(x[e], y[e], w)
     elif c == ops.LOGADDEXP:
-        return ops.logaddexp(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.logaddexp(x[e], y[e], w)
     elif c == ops.POW:
-        return ops.pow(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.pow(x[e], 0.0, w)
     elif c == ops.NEG:
-        return ops.neg(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.neg(x[e], 0.0, w)
     elif c == ops.EXP:
-        return ops.exp(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.exp(x[e], 0.0, w)
     elif c == ops.LOG:
-        return ops.log(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.log(x[e], 0.0, w)
     elif c == ops.TANH:
-        return ops.tanh(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.tanh(x[e], 0.0, w)
     elif c == ops.SIGMOID:
-        return ops.sigmoid(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.sigmoid(x[e], 0.0, w)
     elif c == ops.RELU:
-        return ops.relu(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.relu(x[e], 0.0, w)
     elif c == ops.LEAKY_RELU:
-        return ops.leaky_relu(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.leaky_relu(x[e], 0.0, w)
     elif c == ops.ELU:
-        return ops.elu(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.elu(x[e], 0.0, w)
     elif c == ops.SELU:
-        return ops.selu(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.selu(x[e], 0.0, w)
     elif c == ops.SOFTPLUS:
-        return ops.softplus(x, y, arg)
+        for e in range(out.shape[0]):
+            out[e] = ops.softplus(x[e], 0.0, w)
     elif c == ops.ABS:
-        return ops.abs_(x, y, arg)
-    return np.nan
+        for e in range(out.shape[0]):
+            out[e] = ops.abs_(x[e], 0.0, w)
+    else:
+        return False
+    return True
+
+@jit()
+def vec_backward(c, x, y, out, w, gout, gx, gy):
+    """gx[e] += d/dx * gout[e], gy[e] += d/dy * gout[e] with OPS[c].backward, over 1-D views. False: unknown c."""
+    if c == ops.ADD:
+        for e in range(out.shape[0]):
+            dx, dy = ops.add_back(x[e], y[e], w, out[e])
+            gx[e] += dx * gout[e]
+            gy[e] += dy * gout[e]
+    elif c == ops.SUB:
+        for e in range(out.shape[0]):
+            dx, dy = ops.sub_back(x[e], y[e], w, out[e])
+            gx[e] += dx * gout[e]
+            gy[e] += dy * gout[e]
+    elif c == ops.MUL:
+        for e in range(out.shape[0]):
+            dx, dy = ops.mul_back(x[e], y[e], w, out[e])
+            gx[e] += dx * gout[e]
+            gy[e] += dy * gout[e]
+    elif c == ops.DIV:
+        for e in range(out.shape[0]):
+            dx, dy = ops.div_back(x[e], y[e], w, out[e])
+            gx[e] += dx * gout[e]
+            gy[e] += dy * gout[e]
+    elif c == ops.POWV:
+        for e in range(out.shape[0]):
+            dx, dy = ops.powv_back(x[e], y[e], w, out[e])
+            gx[e] += dx * gout[e]
+            gy[e] += dy * gout[e]
+    elif c == ops.PRELU:
+        for e in range(out.shape[0]):
+            dx, dy = ops.prelu_back(x[e], y[e], w, out[e])
+            gx[e] += dx * gout[e]
+            gy[e] += dy * gout[e]
+    elif c == ops.LOGADDEXP:
+        for e in range(out.shape[0]):
+            dx, dy = ops.logaddexp_back(x[e], y[e], w, out[e])
+            gx[e] += dx * gout[e]
+            gy[e] += dy * gout[e]
+    elif c == ops.POW:
+        for e in range(out.shape[0]):
+            gx[e] += ops.pow_back(x[e], 0.0, w, out[e])[0] * gout[e]
+    elif c == ops.NEG:
+        for e in range(out.shape[0]):
+            gx[e] += ops.neg_back(x[e], 0.0, w, out[e])[0] * gout[e]
+    elif c == ops.EXP:
+        for e in range(out.shape[0]):
+            gx[e] += ops.exp_back(x[e], 0.0, w, out[e])[0] * gout[e]
+    elif c == ops.LOG:
+        for e in range(out.shape[0]):
+            gx[e] += ops.log_back(x[e], 0.0, w, out[e])[0] * gout[e]
+    elif c == ops.TANH:
+        for e in range(out.shape[0]):
+            gx[e] += ops.tanh_back(x[e], 0.0, w, out[e])[0] * gout[e]
+    elif c == ops.SIGMOID:
+        for e in range(out.shape[0]):
+            gx[e] += ops.sigmoid_back(x[e], 0.0, w, out[e])[0] * gout[e]
+    elif c == ops.RELU:
+        for e in range(out.shape[0]):
+            gx[e] += ops.relu_back(x[e], 0.0, w, out[e])[0] * gout[e]
+    elif c == ops.LEAKY_RELU:
+        for e in range(out.shape[0]):
+            gx[e] += ops.leaky_relu_back(x[e], 0.0, w, out[e])[0] * gout[e]
+    elif c == ops.ELU:
+        for e in range(out.shape[0]):
+            gx[e] += ops.elu_back(x[e], 0.0, w, out[e])[0] * gout[e]
+    elif c == ops.SELU:
+        for e in range(out.shape[0]):
+            gx[e] += ops.selu_back(x[e], 0.0, w, out[e])[0] * gout[e]
+    elif c == ops.SOFTPLUS:
+        for e in range(out.shape[0]):
+            gx[e] += ops.softplus_back(x[e], 0.0, w, out[e])[0] * gout[e]
+    elif c == ops.ABS:
+        for e in range(out.shape[0]):
+            gx[e] += ops.abs_back(x[e], 0.0, w, out[e])[0] * gout[e]
+    else:
+        return False
+    return True
+
+SMALL = 1 << 16  # DENSE ops with m*k*B below this run as loops (a BLAS call costs more than the work)
 
 
 @jit()
-def op_backward(c, x, y, arg, out):
-    """(d out/dx, d out/dy) = OPS[c].backward(x, y, arg, out); NaNs for an unknown opcode."""
-    if c == ops.ADD:
-        return ops.add_back(x, y, arg, out)
-    elif c == ops.SUB:
-        return ops.sub_back(x, y, arg, out)
-    elif c == ops.MUL:
-        return ops.mul_back(x, y, arg, out)
-    elif c == ops.DIV:
-        return ops.div_back(x, y, arg, out)
-    elif c == ops.POWV:
-        return ops.powv_back(x, y, arg, out)
-    elif c == ops.PRELU:
-        return ops.prelu_back(x, y, arg, out)
-    elif c == ops.LOGADDEXP:
-        return ops.logaddexp_back(x, y, arg, out)
-    elif c == ops.POW:
-        return ops.pow_back(x, y, arg, out)
-    elif c == ops.NEG:
-        return ops.neg_back(x, y, arg, out)
-    elif c == ops.EXP:
-        return ops.exp_back(x, y, arg, out)
-    elif c == ops.LOG:
-        return ops.log_back(x, y, arg, out)
-    elif c == ops.TANH:
-        return ops.tanh_back(x, y, arg, out)
-    elif c == ops.SIGMOID:
-        return ops.sigmoid_back(x, y, arg, out)
-    elif c == ops.RELU:
-        return ops.relu_back(x, y, arg, out)
-    elif c == ops.LEAKY_RELU:
-        return ops.leaky_relu_back(x, y, arg, out)
-    elif c == ops.ELU:
-        return ops.elu_back(x, y, arg, out)
-    elif c == ops.SELU:
-        return ops.selu_back(x, y, arg, out)
-    elif c == ops.SOFTPLUS:
-        return ops.softplus_back(x, y, arg, out)
-    elif c == ops.ABS:
-        return ops.abs_back(x, y, arg, out)
-    return np.nan, np.nan
+def dense_forward(W, bias, X, Y, has_bias):
+    """Y (m, B) = W (m, k) @ X (k, B) + bias, bias first as a Neuron sums (b + w0*x0 + w1*x1 + ...)."""
+    m, k = W.shape
+    if m * k * X.shape[1] >= SMALL:
+        np.dot(W, X, Y)
+        if has_bias:
+            for r in range(m):
+                Y[r] += bias[r]
+        return
+    B = X.shape[1]
+    for r in range(m):
+        y = Y[r]
+        y[:] = bias[r] if has_bias else 0.0
+        for j in range(k):
+            w, x = W[r, j], X[j]
+            for e in range(B):
+                y[e] += w * x[e]
+
+
+@jit(fastmath={"reassoc", "contract"})
+def dense_backward(W, X, Gy, gW, gbias, Gx, has_bias, need_x):
+    """gW = Gy @ X.T and gbias = Gy summed over the batch (written); Gx += W.T @ Gy when need_x.
+    fastmath only lets LLVM vectorize the batch sums (round-off order, nothing else)."""
+    m, k = W.shape
+    B = X.shape[1]
+    if has_bias:
+        for r in range(m):
+            gbias[r] = Gy[r].sum()
+    if m * k * B >= SMALL:
+        np.dot(Gy, X.T, gW)
+        if need_x:
+            Gx += np.dot(W.T, Gy)
+        return
+    for r in range(m):
+        for j in range(k):
+            acc = 0.0
+            for e in range(B):
+                acc += Gy[r, e] * X[j, e]
+            gW[r, j] = acc
+    if need_x:
+        for r in range(m):
+            g = Gy[r]
+            for j in range(k):
+                w, gx = W[r, j], Gx[j]
+                for e in range(B):
+                    gx[e] += w * g[e]
 
 
 @jit()
@@ -131,78 +238,62 @@ def forward(prog, theta, V):
         c, o, m = op[i], out[i], n[i]
         if c == DENSE:
             kk, pp, bb = k[i], p[i], b[i]
-            Y = V[o:o + m]                                     # (m, B)
-            np.dot(theta[pp:pp + m * kk].reshape((m, kk)), V[a[i]:a[i] + kk], Y)
-            if bb >= 0:
-                for r in range(m):
-                    br = theta[bb + r]
-                    for e in range(B):
-                        Y[r, e] += br
+            dense_forward(theta[pp:pp + m * kk].reshape((m, kk)), theta[max(bb, 0):max(bb, 0) + m],
+                          V[a[i]:a[i] + kk], V[o:o + m], bb >= 0)
         elif c == GATHER:
             for j in range(m):
                 V[o + j] = V[gidx[a[i] + j]]
-        elif 0 <= c < NOPS:
-            x0, y0, o0, w = a[i] * B, b[i] * B, o * B, arg[i]
-            if y0 >= 0:
-                for e in range(m * B):
-                    Vf[o0 + e] = op_forward(c, Vf[x0 + e], Vf[y0 + e], w)
-            else:
-                for e in range(m * B):
-                    Vf[o0 + e] = op_forward(c, Vf[x0 + e], 0.0, w)
         else:
-            return i
+            x0, y0 = a[i] * B, max(b[i], 0) * B
+            if not vec_forward(c, Vf[x0:x0 + m * B], Vf[y0:y0 + m * B], Vf[o * B:(o + m) * B], arg[i]):
+                return i
     return -1
 
 
 @jit()
 def backward(prog, theta, V, G, gtheta, rg):
-    """Accumulate gradients from G's seeded rows back to every slot and DENSE block. -1 or a bad index."""
+    """Accumulate (+=) gradients from G's seeded rows back to every slot; write each DENSE block's W and bias
+    gradients into gtheta (each block belongs to one instruction). Returns -1 or a bad instruction's index."""
     op, out, a, b, n, k, p, arg, gidx = prog
     B = V.shape[1]
     Vf, Gf = V.reshape(-1), G.reshape(-1)
     for i in range(op.shape[0] - 1, -1, -1):
         c, o, m = op[i], out[i], n[i]
         if not rg[o:o + m].any():
-            continue  # nothing here depends on a parameter
+            continue  # nothing here depends on a parameter (DENSE outputs always do)
         if c == DENSE:
             kk, pp, bb, x0 = k[i], p[i], b[i], a[i]
-            Gy = G[o:o + m]                                    # (m, B)
-            gW = gtheta[pp:pp + m * kk].reshape((m, kk))
-            gW += np.dot(Gy, V[x0:x0 + kk].T)
-            if bb >= 0:
-                for r in range(m):
-                    gtheta[bb + r] += Gy[r].sum()
-            if rg[x0:x0 + kk].any():
-                G[x0:x0 + kk] += np.dot(theta[pp:pp + m * kk].reshape((m, kk)).T, Gy)
+            dense_backward(theta[pp:pp + m * kk].reshape((m, kk)), V[x0:x0 + kk], G[o:o + m],
+                           gtheta[pp:pp + m * kk].reshape((m, kk)), gtheta[max(bb, 0):max(bb, 0) + m],
+                           G[x0:x0 + kk], bb >= 0, rg[x0:x0 + kk].any())
         elif c == GATHER:
             for j in range(m):
                 G[gidx[a[i] + j]] += G[o + j]
-        elif 0 <= c < NOPS:
-            x0, y0, o0, w = a[i] * B, b[i] * B, o * B, arg[i]
-            for e in range(m * B):
-                g = Gf[o0 + e]
-                if y0 >= 0:
-                    dx, dy = op_backward(c, Vf[x0 + e], Vf[y0 + e], w, Vf[o0 + e])
-                    Gf[x0 + e] += dx * g
-                    Gf[y0 + e] += dy * g
-                else:
-                    dx, dy = op_backward(c, Vf[x0 + e], 0.0, w, Vf[o0 + e])
-                    Gf[x0 + e] += dx * g
         else:
-            return i
+            x0, y0, o0, e1 = a[i] * B, max(b[i], 0) * B, o * B, m * B
+            if not vec_backward(c, Vf[x0:x0 + e1], Vf[y0:y0 + e1], Vf[o0:o0 + e1], arg[i],
+                                Gf[o0:o0 + e1], Gf[x0:x0 + e1], Gf[y0:y0 + e1]):
+                return i
     return -1
+
+
+@jit()
+def transpose_rows(V, X, rows, slots):
+    """V[slots[j], e] = X[rows[e], j], in tiles of 32 columns so the strided writes stay in cache."""
+    for j0 in range(0, slots.shape[0], 32):
+        j1 = min(j0 + 32, slots.shape[0])
+        for e in range(rows.shape[0]):
+            r = rows[e]
+            for j in range(j0, j1):
+                V[slots[j], e] = X[r, j]
 
 
 @jit()
 def load(V, X, Y, rows, leaves, theta):
     """Fill the leaf slots for the examples X[rows], Y[rows]; leaves = the Program's slot maps."""
     in_slots, t_slots, c_slots, c_vals, p_slots, p_index = leaves
-    for e in range(rows.shape[0]):
-        r = rows[e]
-        for j in range(in_slots.shape[0]):
-            V[in_slots[j], e] = X[r, j]
-        for j in range(t_slots.shape[0]):
-            V[t_slots[j], e] = Y[r, j]
+    transpose_rows(V, X, rows, in_slots)
+    transpose_rows(V, Y, rows, t_slots)
     for j in range(c_slots.shape[0]):
         V[c_slots[j]] = c_vals[j]
     for j in range(p_slots.shape[0]):
