@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from micrograd.engine import Value
+from micrograd.engine import Value, topological_order
 
 # function name in an expression -> (Value method, how many Value operands, how many number arguments allowed)
 FUNCTIONS = {
@@ -194,25 +194,25 @@ def _demo(args) -> int:
 
 
 def _draw(args) -> int:
+    from micrograd.viz.dot import FORMATS, save_graph
+    out = Path(args.output)
+    if out.suffix.lower() not in FORMATS:
+        raise UsageError(f"-o {args.output}: the file name must end in one of {', '.join(sorted(FORMATS))}")
     root = parse_expression(args.expression, _assignments(args.set))
     if not args.no_backward:
         root.backward()
-    leaves = {}
-    for node in _walk(root):
-        if node.label and not node._children:
-            leaves[node.label] = node
+    leaves = {v.label: v for v in topological_order([root]) if v.label and not v._children}
     print(f"{args.expression} = {root.data:.6g}")
     if not args.no_backward:
         print("  " + "   ".join(f"d/d{n} = {v.grad:.6g}" for n, v in sorted(leaves.items())))
-    from micrograd.viz import save_graph
-    path = save_graph(root, args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path = save_graph(root, out, color_by="grad" if args.color else None)
+    except RuntimeError as e:  # Graphviz's dot program is missing: the message says how to install it
+        print(f"micrograd: error: {e}", file=sys.stderr)
+        return 1
     print(f"  wrote {path}")
     return 0
-
-
-def _walk(root: Value):
-    from micrograd.engine import topological_order
-    return topological_order([root])
 
 
 def find_bench() -> Path:
@@ -225,9 +225,9 @@ def find_bench() -> Path:
                      "(git clone the repository and run this from it, or install it with pip install -e .)")
 
 
-def _bench(args) -> int:
+def _bench(extra: List[str]) -> int:
     path = find_bench()
-    extra = args.args[1:] if args.args[:1] == ["--"] else args.args
+    extra = extra[1:] if extra[:1] == ["--"] else extra
     return subprocess.call([sys.executable, str(path), *extra])
 
 
@@ -252,17 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("-o", "--output", default="micrograd-out/expression.svg",
                       help="picture to write (default: micrograd-out/expression.svg)")
     draw.add_argument("--no-backward", action="store_true", help="draw the forward values only")
+    draw.add_argument("--color", action="store_true", help="fill the nodes by the size of their gradient")
     draw.set_defaults(func=_draw)
     bench = sub.add_parser("bench", help="run the benchmark (bench/run.py of the source checkout)",
                            description="Run bench/run.py of the source checkout; the arguments after "
-                                       "'bench' are passed on to it (use 'bench -- --help' for its own help).")
+                                       "'bench' are passed on to it (e.g. 'bench --quick'; "
+                                       "'bench -- --help' shows its own help).")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for bench/run.py")
-    bench.set_defaults(func=_bench)
+    bench.set_defaults(func=lambda args: _bench(args.args))
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if argv[:1] == ["bench"] and argv[1:2] not in (["-h"], ["--help"]):
+            return _bench(argv[1:])  # everything after 'bench' belongs to bench/run.py, options included
         args = build_parser().parse_args(argv)
         return args.func(args)
     except UsageError as e:

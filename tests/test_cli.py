@@ -95,3 +95,27 @@ def test_domain_errors_are_usage_errors():
 def _leaves(root):
     from micrograd.engine import topological_order
     return [v for v in topological_order([root]) if not v._children and v.label]
+
+
+def test_draw_writes_the_graph_with_gradients(tmp_path, capsys):
+    out = tmp_path / "sub" / "neuron.svg"
+    assert main(["draw", "tanh(x1*w1 + b)", "--set", "x1=2", "w1=-3", "b=6.5", "-o", str(out), "--color"]) == 0
+    svg = out.read_text()
+    assert svg.lstrip().startswith(("<?xml", "<svg")) and "x1" in svg and "tanh" in svg
+    printed = capsys.readouterr().out
+    dn = 1 - math.tanh(0.5) ** 2
+    assert f"d/dw1 = {dn * 2:.6g}" in printed and f"d/db = {dn:.6g}" in printed
+
+
+def test_draw_refuses_an_unknown_picture_format(tmp_path, capsys):
+    assert main(["draw", "x", "--set", "x=1", "-o", str(tmp_path / "x.txt")]) == 2
+    assert "must end in one of" in capsys.readouterr().err
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_bench_outside_a_source_checkout_says_where_it_ships(tmp_path, monkeypatch, capsys):
+    import micrograd.cli as cli
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages" / "micrograd" / "cli.py"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--quick"]) == 2
+    assert "ships with the source checkout" in capsys.readouterr().err
