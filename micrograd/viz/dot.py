@@ -1,0 +1,304 @@
+"""draw_dot and save_graph: a Value graph as a Graphviz diagram, micrograd's look and more.
+
+``draw_dot(root)`` returns a ``graphviz.Digraph`` (it renders inline in
+Jupyter) drawn as micrograd draws it: one record node ``label | data | grad``
+per Value, a small node with the op symbol for each computed Value, edges from
+operands to the op. A Value used twice by one op (``x*x``) gets two edges.
+Node ids are positions in ``topological_order`` (``v0``, ``v0op``, ...), so
+the same graph gives the same DOT source byte for byte.
+
+Options (keywords): ``show_grad``; ``color_by='grad'`` (fill by log10 |grad|,
+with a legend); ``model=`` an nn module with ``cluster_modules=True`` (a
+labelled box per module call) and ``collapse=`` a module kind ('neuron',
+'layer', 'mlp'; None: automatic when the drawing would exceed ``max_nodes``;
+False: never) drawing one summary node per call; ``highlight=`` Values (a set
+or a path) drawn with a thick red outline; ``layout='dot' | 'fast' | 'auto'``
+('fast' places nodes in Python and lets Graphviz only draw: big graphs in
+seconds instead of minutes; 'auto' picks it above ``FAST_ABOVE`` nodes).
+
+``save_graph(root, path, **draw_kwargs)`` writes .svg, .png, .pdf, .dot or .gv
+by the suffix. Without Graphviz's ``dot`` program it writes the DOT source
+next to the path and raises a RuntimeError that says how to install Graphviz.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Dict, Iterable, Optional, Union
+
+import graphviz
+
+from micrograd.engine import Value, topological_order
+from micrograd.viz.colors import GradScale
+from micrograd.viz.layout import layered_positions
+from micrograd.viz.modules import Grouping
+
+FAST_ABOVE = 1500  # drawn nodes above which layout='auto' skips dot's own layout
+MISSING_DOT = ("Graphviz's 'dot' program was not found; install it (apt-get install graphviz / "
+               "brew install graphviz / conda install graphviz). The DOT source was written to {}")
+FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": None, ".gv": None}
+HIGHLIGHT = {"color": "#d62728", "penwidth": "3"}
+
+
+class Diagram(graphviz.Digraph):
+    """A graphviz.Digraph whose rendering says how to install Graphviz when ``dot`` is missing."""
+
+    def pipe(self, *args, **kwargs):
+        try:
+            return super().pipe(*args, **kwargs)
+        except graphviz.ExecutableNotFound:
+            raise RuntimeError(MISSING_DOT.format("nowhere yet: it is in the .source attribute")) from None
+
+    def render(self, filename=None, *args, **kwargs):
+        try:
+            return super().render(filename, *args, **kwargs)
+        except graphviz.ExecutableNotFound:  # render saved the source before running dot
+            raise RuntimeError(MISSING_DOT.format(self.filepath)) from None
+
+
+def _esc(text: str) -> str:
+    """Escape the characters that structure a record label."""
+    for ch in "\\{}|<>":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def _record(fields, braces: bool) -> str:
+    body = " | ".join(fields)
+    return "{ %s }" % body if braces else body
+
+
+def _fmt(x: float) -> str:
+    return "%.4f" % x
+
+
+def draw_dot(root: Union[Value, Iterable[Value]], format: str = "svg", rankdir: str = "LR", *,
+             show_grad: bool = True, color_by: Optional[str] = None, model=None,
+             cluster_modules: bool = False, collapse: Union[str, None, bool] = None, max_nodes: int = 200,
+             highlight: Optional[Iterable[Value]] = None, layout: str = "auto",
+             names: Optional[Dict[Value, str]] = None, svg_ids: bool = False) -> Diagram:
+    """Draw the graph of root (a Value, or several) as a Graphviz Digraph; see the module docstring.
+
+    names: labels to show instead of Value.label. svg_ids: give every SVG element its node id.
+    """
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
+    if color_by not in (None, "grad"):
+        raise ValueError(f"color_by must be None or 'grad', got {color_by!r}")
+    if layout not in ("auto", "dot", "fast"):
+        raise ValueError(f"layout must be 'auto', 'dot' or 'fast', got {layout!r}")
+    if (cluster_modules or collapse) and model is None:
+        raise ValueError("cluster_modules and collapse need the model: draw_dot(loss, model=model, ...)")
+    roots = [root] if isinstance(root, Value) else list(root)
+    topo = topological_order(roots)
+    index = {v: i for i, v in enumerate(topo)}
+    hl = set(highlight) if highlight is not None else set()
+    stray = [v for v in hl if v not in index]
+    if stray:
+        raise ValueError(f"highlight holds {len(stray)} Value(s) that are not in the drawn graph, e.g. {stray[0]!r}")
+
+    grouping = Grouping(topo, model) if model is not None else None
+    level = _collapse_level(topo, grouping, collapse, max_nodes)
+    group = {v: c for v in topo if (c := grouping.group_at(v, level)) is not None} if level else {}
+    members: Dict[object, int] = {}
+    for c in group.values():
+        members[c] = members.get(c, 0) + 1
+    scale = GradScale([v.grad for v in topo]) if color_by == "grad" else None
+    names = names or {}
+
+    def rep(v: Value) -> str:
+        c = group.get(v)
+        return f"m{c.key}" if c is not None else f"v{index[v]}"
+
+    nodes: Dict[str, dict] = {}     # id -> attributes, in drawing order
+    container: Dict[str, object] = {}  # id -> module call whose box holds it
+    edges: list = []
+    seen_edges = set()
+    for v in topo:
+        i = index[v]
+        c = group.get(v)
+        if c is not None:  # inside a summary node: only edges that leave or enter the group
+            gid = f"m{c.key}"
+            if gid not in nodes:
+                nodes[gid] = _summary_attrs(c, members[c], show_grad, scale, rankdir)
+                container[gid] = c.parent
+            if v in hl:
+                nodes[gid].update(HIGHLIGHT)
+            for ch in v._children:
+                src = rep(ch)
+                if src != gid and grouping.param_module.get(ch) is not c.module and (src, gid) not in seen_edges:
+                    seen_edges.add((src, gid))
+                    edges.append((src, gid, {}))
+            continue
+        vid = f"v{i}"
+        fields = [_esc(names.get(v, v.label)), "data " + _fmt(v.data)] + (["grad " + _fmt(v.grad)] if show_grad else [])
+        attrs = {"label": _record(fields, braces=rankdir in ("LR", "RL")), "shape": "record"}
+        if scale is not None:
+            fill, font = scale.colors(v.grad)
+            attrs.update(style="filled", fillcolor=fill, fontcolor=font)
+        if v in hl:
+            attrs.update(HIGHLIGHT)
+        box = grouping.owner.get(v) if grouping else None
+        if v._children:
+            opid = vid + "op"
+            nodes[opid] = {"label": _esc(v._op or "?")} | (HIGHLIGHT if v in hl else {})
+            container[opid] = box
+        nodes[vid] = attrs
+        container[vid] = box
+        if v._children:
+            edges.append((opid, vid, HIGHLIGHT if v in hl and any(ch in hl for ch in v._children) else {}))
+            for ch in v._children:
+                src = rep(ch)
+                if src.startswith("m"):
+                    if (src, opid) in seen_edges:
+                        continue
+                    seen_edges.add((src, opid))
+                edges.append((src, opid, HIGHLIGHT if v in hl and ch in hl else {}))
+
+    fast = layout == "fast" or (layout == "auto" and len(nodes) > FAST_ABOVE and not cluster_modules)
+    g = Diagram(format=format, graph_attr={"rankdir": rankdir})
+    if fast:
+        _place(nodes, edges, rankdir, g)
+    if svg_ids:
+        for nid, attrs in nodes.items():
+            attrs["id"] = nid
+    boxes = _cluster_graphs(nodes, container) if cluster_modules else {}
+    for nid, attrs in nodes.items():
+        box = boxes.get(container[nid]) if cluster_modules else None
+        (box if box is not None else g).node(nid, **attrs)
+    _attach_clusters(g, boxes)
+    for src, dst, attrs in edges:
+        g.edge(src, dst, **attrs)
+    if scale is not None:
+        g.node("legend", label=scale.legend_label(), shape="plaintext", **(
+            {"pos": "%.1f,%.1f!" % _legend_pos(nodes)} if fast else {}))
+    return g
+
+
+def _collapse_level(topo, grouping, collapse, max_nodes: int) -> Optional[str]:
+    """The module kind to collapse, or None."""
+    if grouping is None or collapse is False:
+        return None
+    levels = grouping.levels()
+    if isinstance(collapse, str):
+        if collapse.lower() not in levels:
+            raise ValueError(f"collapse={collapse!r}: this model has module kinds {levels}, or use None/False")
+        return collapse.lower()
+    if collapse is not None:
+        raise ValueError(f"collapse must be a module kind {levels}, None (automatic) or False, got {collapse!r}")
+    if _count(topo, lambda v: None) <= max_nodes:
+        return None
+    for lvl in levels:  # finest level that fits the budget, else the coarsest
+        if _count(topo, lambda v, lvl=lvl: grouping.group_at(v, lvl)) <= max_nodes:
+            return lvl
+    return levels[-1] if levels else None
+
+
+def _count(topo, group_of) -> int:
+    """Nodes a drawing would have: summary nodes plus visible Values and their op nodes."""
+    groups, n = set(), 0
+    for v in topo:
+        c = group_of(v)
+        if c is None:
+            n += 2 if v._children else 1
+        else:
+            groups.add(c.key)
+    return n + len(groups)
+
+
+def _summary_attrs(call, members: int, show_grad: bool, scale, rankdir: str) -> dict:
+    fields = [_esc(call.title), f"{members} nodes"]
+    outs = call.outputs
+    for k, o in enumerate(outs[:3]):
+        tag = "out" if len(outs) == 1 else f"out[{k}]"
+        fields.append(f"{tag} data {_fmt(o.data)}" + (f" grad {_fmt(o.grad)}" if show_grad else ""))
+    if len(outs) > 3:
+        fields.append(f"... {len(outs)} outputs")
+    attrs = {"label": _record(fields, braces=rankdir in ("LR", "RL")), "shape": "record", "style": "rounded,filled",
+             "fillcolor": "#dbe9f6"}
+    if scale is not None:  # the largest output gradient speaks for the module
+        attrs["fillcolor"], attrs["fontcolor"] = scale.colors(max((o.grad for o in outs), key=abs))
+    return attrs
+
+
+def _size(attrs: dict) -> tuple:
+    """(width, height) in points, estimated generously from the label (Times 14: ~7.5 points a character)."""
+    label = attrs["label"].replace("\\", "")
+    if attrs.get("shape") == "record":
+        fields = label.strip("{} ").split(" | ")
+        return sum(8.0 * len(f) + 18.0 for f in fields), 36.0
+    return max(54.0, 8.0 * len(label) + 24.0), 36.0
+
+
+def _place(nodes: Dict[str, dict], edges: list, rankdir: str, g: graphviz.Digraph) -> None:
+    """Positions from the fast layered layout; Graphviz then only draws (layout=nop)."""
+    preds: Dict[str, list] = {n: [] for n in nodes}
+    succs: Dict[str, list] = {n: [] for n in nodes}
+    for src, dst, _ in edges:
+        preds[dst].append(src)
+        succs[src].append(dst)
+    missing = {n: len(p) for n, p in preds.items()}  # Kahn's algorithm: a topological order
+    order = [n for n, k in missing.items() if k == 0]
+    for n in order:  # the list grows while we walk it
+        for s in succs[n]:
+            missing[s] -= 1
+            if missing[s] == 0:
+                order.append(s)
+    pos = layered_positions(order, preds, {n: _size(a) for n, a in nodes.items()}, rankdir)
+    for n, (x, y) in pos.items():
+        nodes[n]["pos"] = "%.1f,%.1f!" % (x, y)
+    g.graph_attr.update(layout="nop", splines="false", outputorder="edgesfirst")
+
+
+def _legend_pos(nodes: Dict[str, dict]) -> tuple:
+    xy = [tuple(map(float, a["pos"].rstrip("!").split(","))) for a in nodes.values()]
+    return min(x for x, _ in xy), max(y for _, y in xy) + 150.0
+
+
+def _cluster_graphs(nodes: Dict[str, dict], container: dict) -> dict:
+    """One cluster subgraph per module call that holds a node, and per enclosing call."""
+    boxes = {}
+    for call in set(container.values()):
+        while call is not None and call not in boxes:
+            boxes[call] = graphviz.Digraph(name=f"cluster_m{call.key}", graph_attr={
+                "label": _esc(call.title), "style": "rounded", "color": "#4a6fa5", "fontcolor": "#4a6fa5"})
+            call = call.parent
+    return boxes
+
+
+def _attach_clusters(g: graphviz.Digraph, boxes: dict) -> None:
+    """Nest the clusters, innermost first (subgraph() copies the body it is given)."""
+    def depth(call):
+        d = 0
+        while call.parent is not None:
+            call, d = call.parent, d + 1
+        return d
+    for call in sorted(boxes, key=lambda c: (-depth(c), c.key)):
+        (boxes[call.parent] if call.parent is not None else g).subgraph(boxes[call])
+
+
+def save_graph(root: Union[Value, Iterable[Value]], path: Union[str, Path], **draw_kwargs) -> Path:
+    """Draw root and write it to path: .svg, .png, .pdf (rendered by dot) or .dot/.gv (DOT source).
+
+    Without Graphviz's dot program, the DOT source goes to path with suffix .dot
+    and a RuntimeError says how to install Graphviz.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"save_graph: unknown suffix {path.suffix!r} in {str(path)!r}; use one of {sorted(FORMATS)}")
+    g = draw_dot(root, **draw_kwargs)
+    fmt = FORMATS[suffix]
+    if fmt is None:
+        path.write_text(g.source, encoding="utf-8")
+        return path
+    dot_path = path.with_suffix(".dot")
+    try:
+        if shutil.which("dot") is None:
+            raise graphviz.ExecutableNotFound(["dot"])
+        data = graphviz.Digraph.pipe(g, format=fmt)
+    except graphviz.ExecutableNotFound:
+        dot_path.write_text(g.source, encoding="utf-8")
+        raise RuntimeError(MISSING_DOT.format(dot_path)) from None
+    path.write_bytes(data)
+    return path
