@@ -105,7 +105,9 @@ def format_instruction(prog: Program, i: int) -> str:
     if op == GATHER:
         src = " ".join(f"%{s}" for s in prog.gidx[a:a + n])
         return f"{_slots(o, n)} = gather [{src}]"
-    name = OP_NAMES[op] if 0 <= op < len(OP_NAMES) else f"<bad opcode {op}>"
+    if not 0 <= op < NOPS:
+        return f"{_slots(o, n)} = <bad opcode {op}> {_slots(a, n)}"
+    name = OP_NAMES[op]
     text = f"{_slots(o, n)} = {name} {_slots(a, n)}"
     if b >= 0:
         text += f" {_slots(b, n)}"
@@ -141,6 +143,13 @@ def validate(prog: Program) -> Program:
     def fail(msg):
         raise ValueError(f"invalid program: {msg}")
 
+    class Where:  # the failing instruction's text, formatted only when a check fails
+        def __init__(self, i):
+            self.i = i
+
+        def __str__(self):
+            return f"instruction {self.i} ({format_instruction(prog, self.i)})"
+
     def define(s, n, what):
         if s < 0 or s + n > S or n < 1:
             fail(f"{what}: slots {s}:{s + n} out of range 0:{S}")
@@ -164,7 +173,7 @@ def validate(prog: Program) -> Program:
         fail("requires_grad must have one entry per slot")
     for i in range(len(prog)):
         op, o, a, b, n, k, p = (int(getattr(prog, f)[i]) for f in ("op",) + INT_FIELDS)
-        what = f"instruction {i} ({format_instruction(prog, i)})"
+        what = Where(i)
         if op == DENSE:
             use(a, k, what)
             if p < 0 or p + n * k > P or (b >= 0 and b + n > P) or k < 1:

@@ -41,6 +41,12 @@ def _input_width(model, n_inputs: Optional[int]) -> int:
     return int(nin)
 
 
+def _loss_by_name(name: str) -> Callable:
+    if name not in _losses.BY_NAME:
+        raise ValueError(f"unknown loss {name!r}; use one of {sorted(_losses.BY_NAME)} or a function")
+    return _losses.BY_NAME[name]
+
+
 def _check(status: int, prog: Program) -> None:
     if status >= 0:
         from micrograd.compiler.ir import format_instruction
@@ -97,9 +103,7 @@ class CompiledModel:
 
     def _loss_spec(self, loss: LossArg, target_width: Optional[int]) -> tuple:
         if isinstance(loss, str):
-            if loss not in _losses.BY_NAME:
-                raise ValueError(f"unknown loss {loss!r}; use one of {sorted(_losses.BY_NAME)} or a function")
-            fn = _losses.BY_NAME[loss]
+            fn = _loss_by_name(loss)
             if loss in ("hinge", "bce_with_logits"):
                 return fn, 1, True
             return fn, self.n_outputs, loss == "mse" and self.n_outputs == 1
@@ -134,6 +138,8 @@ class CompiledModel:
 
     def _targets(self, y, N: int, loss: LossArg, target_width: Optional[int]) -> tuple:
         """(Y as an (N, width) array, target_width for the program) following PyTorch's conventions."""
+        if isinstance(loss, str):
+            _loss_by_name(loss)
         y = np.asarray(y)
         if y.dtype.kind not in "biuf":
             raise ValueError(f"y must hold numbers, got dtype {y.dtype}")

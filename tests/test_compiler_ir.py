@@ -1,0 +1,152 @@
+"""The lowering: golden program, determinism, fusion of hand-written networks, gathers, validation, errors.
+
+Regenerate the golden file after an intended lowering change with
+    MICROGRAD_REGEN_GOLDEN=1 python -m pytest tests/test_compiler_ir.py -k golden
+and review the diff of tests/golden/ like code.
+"""
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import micrograd
+from micrograd import nn
+from micrograd.compiler import ir
+from micrograd.engine import Value
+from test_compiler_equivalence import assert_close, value_path
+
+GOLDEN = Path(__file__).parent / "golden" / "mlp_2_3_1_hinge.txt"
+
+
+def test_golden_program_of_a_small_mlp():
+    cm = micrograd.compile(nn.MLP(2, [3, 1], rng=random.Random(0)))
+    text = str(cm.training_program("hinge")) + "\n"
+    if os.environ.get("MICROGRAD_REGEN_GOLDEN") == "1":
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text()
+
+
+def test_same_graph_same_bytes():
+    progs = [micrograd.compile(nn.MLP(3, [4, 4, 2], activation=act, rng=random.Random(seed))).training_program(
+        "cross_entropy") for act, seed in (("tanh", 1), ("tanh", 2), ("tanh", 1))]
+    assert progs[0].tobytes() == progs[1].tobytes() == progs[2].tobytes()
+    other = micrograd.compile(nn.MLP(3, [4, 4, 2], activation="relu")).training_program("cross_entropy")
+    assert other.tobytes() != progs[0].tobytes()
+
+
+def hand_net(rng):
+    """A 2-layer net written directly in Values, with its own summation order and layout."""
+    W1 = [[Value(rng.uniform(-1, 1)) for _ in range(3)] for _ in range(4)]
+    b1 = [Value(rng.uniform(-1, 1)) for _ in range(4)]
+    W2 = [Value(rng.uniform(-1, 1)) for _ in range(4)]
+    b2 = Value(0.3)
+
+    def fn(xs):
+        h = [((b + w[0] * xs[0]) + (xs[1] * w[1] + w[2] * xs[2])).tanh() for w, b in zip(W1, b1)]
+        return b2 + sum(w * hj for w, hj in zip(W2, h))
+    return fn, [p for row in W1 for p in row] + b1 + W2 + [b2]
+
+
+def test_hand_written_network_is_fused_and_equal():
+    fn, params = hand_net(random.Random(0))
+    cm = micrograd.compile(fn, n_inputs=3, params=params)
+    assert cm.program.counts() == {"dense": 2, "tanh": 1}
+    X = np.random.default_rng(0).normal(size=(7, 3))
+    y = np.random.default_rng(1).normal(size=7)
+    ref_out, ref_loss, ref_grads = value_path(fn, params, X, y, lambda o, t: (o - t) ** 2, 0.01)
+    assert_close(cm(X), ref_out)
+    loss, grads = cm.loss_and_grad(X, y, loss="mse", l2=0.01)
+    assert_close(loss, ref_loss)
+    assert_close(grads, ref_grads)
+
+
+def test_permuted_inputs_go_through_a_gather_and_shared_weights_stay_scalar():
+    rng = random.Random(1)
+    w = [Value(rng.uniform(-1, 1)) for _ in range(8)]
+    shared = Value(0.7)
+
+    def fn(xs):
+        h0 = w[0] * xs[0] + w[1] * xs[1]
+        h1 = w[2] * xs[0] + w[3] * xs[1]
+        # two readers of (h0, h1) in opposite orders: one of them needs a gather; a shared weight stays scalar
+        return [w[4] * h1 + w[5] * h0, w[6] * h0 + w[7] * h1, shared * xs[0] + shared * xs[1]]
+    cm = micrograd.compile(fn, n_inputs=2, params=w + [shared])
+    counts = cm.program.counts()
+    assert counts == {"gather": 1, "dense": 3, "mul": 2, "add": 1}
+    X = np.random.default_rng(2).normal(size=(7, 2))
+    y = np.random.default_rng(3).normal(size=7)
+    loss_fn = lambda o, t: o[0] * t + o[1] * o[2]  # noqa: E731
+    ref_out, ref_loss, ref_grads = value_path(fn, w + [shared], X, y, loss_fn)
+    assert_close(cm(X), ref_out)
+    loss, grads = cm.loss_and_grad(X, y, loss=loss_fn)
+    assert_close(grads, ref_grads)
+
+
+@pytest.mark.parametrize("field, index, value, message", [
+    ("a", 1, 9999, "before they are defined"),      # operand out of range
+    ("out", 1, 0, "written twice"),                 # overwrites an input slot
+    ("op", 0, 99, "unknown opcode"),
+    ("b", 1, 3, "arity"),                           # a unary op with a second operand
+    ("p", 0, 10**6, "parameter block out of range"),
+])
+def test_validate_rejects_broken_programs(field, index, value, message):
+    prog = micrograd.compile(nn.MLP(2, [3, 1], rng=random.Random(0))).program
+    getattr(prog, field)[index] = value
+    with pytest.raises(ValueError, match=message):
+        ir.validate(prog)
+
+
+def test_unknown_opcode_at_run_time_is_an_error_not_zero():
+    cm = micrograd.compile(nn.MLP(2, [3, 1], rng=random.Random(0)))
+    cm.program.op[1] = 77
+    with pytest.raises(RuntimeError, match="cannot run instruction 1"):
+        cm(np.zeros((2, 2)))
+
+
+def test_custom_op_is_refused_by_name():
+    a = Value(2.0)
+    out = Value(a.data * 3, (a,), "triple")
+
+    def _backward():
+        a.grad += 3 * out.grad
+    out._backward = _backward
+    with pytest.raises(ValueError, match="'triple'"):
+        micrograd.compile(lambda xs: out + xs[0], n_inputs=1, params=[a])
+
+
+def test_bad_shapes_and_dtypes_say_what_is_expected():
+    cm = micrograd.compile(nn.MLP(3, [2]))
+    with pytest.raises(ValueError, match=r"expected \(N, 3\)"):
+        cm(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"expected \(N, 3\)"):
+        cm(np.zeros(3))
+    with pytest.raises(ValueError, match="real numbers"):
+        cm(np.array([["a", "b", "c"]]))
+    with pytest.raises(ValueError, match="4 rows"):
+        cm.loss_and_grad(np.zeros((4, 3)), np.zeros(5), loss="cross_entropy")
+    with pytest.raises(ValueError, match="class indices"):
+        cm.loss_and_grad(np.zeros((4, 3)), np.array([0, 1, 2, 0]), loss="cross_entropy")
+    with pytest.raises(ValueError, match="unknown loss"):
+        cm.loss_and_grad(np.zeros((4, 3)), np.zeros(4), loss="hinge2")
+
+
+def test_nan_propagates_row_by_row():
+    cm = micrograd.compile(nn.MLP(2, [4, 1], activation="tanh", rng=random.Random(0)))
+    X = np.array([[0.5, 1.0], [np.nan, 1.0], [2.0, -1.0]])
+    Y = cm(X)
+    assert np.isnan(Y[1, 0]) and np.isfinite(Y[[0, 2], 0]).all()
+
+
+def test_trace_and_lower_of_a_layer_is_fast_and_outputs_any_leaf():
+    import time
+    model = nn.MLP(200, [64, 10])
+    t = time.perf_counter()
+    cm = micrograd.compile(model)
+    assert time.perf_counter() - t < 2.0   # 13k scalar products: a few microseconds each at most
+    assert cm.program.counts() == {"dense": 2, "relu": 1}
+    p = Value(1.5)
+    cm2 = micrograd.compile(lambda xs: [xs[1], p, 2.0], n_inputs=2, params=[p])
+    np.testing.assert_array_equal(cm2(np.array([[3.0, 4.0]])), [[4.0, 1.5, 2.0]])
