@@ -150,3 +150,14 @@ def test_trace_and_lower_of_a_layer_is_fast_and_outputs_any_leaf():
     p = Value(1.5)
     cm2 = micrograd.compile(lambda xs: [xs[1], p, 2.0], n_inputs=2, params=[p])
     np.testing.assert_array_equal(cm2(np.array([[3.0, 4.0]])), [[4.0, 1.5, 2.0]])
+
+
+def test_draw_program_shows_dense_ops_vector_ops_and_the_loss():
+    from micrograd.viz import draw_program
+    cm = micrograd.compile(nn.MLP(2, [16, 16, 1], rng=random.Random(0)))
+    src = draw_program(cm, loss="hinge").source
+    assert src.count("shape=box3d") == 3 and "dense 2→16" in src and "W 16×16  p[48:304]" in src
+    assert src.count('"relu ×16"') == 2
+    assert "i4 -> outputs" in src and "i8 -> loss" in src and "inputs -> i0" in src and "i0 -> i1" in src
+    assert f"{cm.training_program('hinge').source_nodes} scalar Value nodes → 9 instructions" in src
+    assert "loss" not in draw_program(cm).source

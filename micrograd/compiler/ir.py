@@ -66,6 +66,7 @@ class Program:
         self.const_vals = np.asarray(const_vals, dtype=np.float64)
         self.perm = np.asarray(perm, dtype=np.int64)
         self.requires_grad = np.asarray(requires_grad, dtype=np.uint8)
+        self.source_nodes = 0  # how many Value nodes were lowered (set by passes.lower)
 
     def __len__(self) -> int:
         return len(self.op)

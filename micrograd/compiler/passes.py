@@ -172,7 +172,9 @@ def lower(g: Graph, has_loss: bool = False) -> Program:
         for m in members:
             node_group[m] = gi
     order = _order(groups, node_group)
-    return _emit(g, groups, payload, order, has_loss)
+    prog = _emit(g, groups, payload, order, has_loss)
+    prog.source_nodes = n_nodes  # for summaries and diagrams; not part of the program's bytes
+    return prog
 
 
 def _emit(g: Graph, groups, payload, order, has_loss) -> Program:
