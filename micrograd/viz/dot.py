@@ -126,7 +126,7 @@ def draw_dot(root: Union[Value, Iterable[Value]], format: str = "svg", rankdir: 
                 nodes[gid].update(HIGHLIGHT)
             for ch in v._children:
                 src = rep(ch)
-                if src != gid and grouping.param_module.get(ch) is not c.module and (src, gid) not in seen_edges:
+                if src != gid and not grouping.is_param_of(ch, c) and (src, gid) not in seen_edges:
                     seen_edges.add((src, gid))
                     edges.append((src, gid, {}))
             continue
@@ -214,18 +214,21 @@ def _summary_attrs(call, members: int, show_grad: bool, scale, rankdir: str) -> 
         fields.append(f"{tag} data {_fmt(o.data)}" + (f" grad {_fmt(o.grad)}" if show_grad else ""))
     if len(outs) > 3:
         fields.append(f"... {len(outs)} outputs")
-    attrs = {"label": _record(fields, braces=rankdir in ("LR", "RL")), "shape": "record", "style": "rounded,filled",
+    # fields stacked (a narrow box): braces flip the record's direction, and LR flips it again
+    attrs = {"label": _record(fields, braces=rankdir in ("TB", "BT")), "shape": "record", "style": "rounded,filled",
              "fillcolor": "#dbe9f6"}
     if scale is not None:  # the largest output gradient speaks for the module
         attrs["fillcolor"], attrs["fontcolor"] = scale.colors(max((o.grad for o in outs), key=abs))
     return attrs
 
 
-def _size(attrs: dict) -> tuple:
+def _size(attrs: dict, lr: bool) -> tuple:
     """(width, height) in points, estimated generously from the label (Times 14: ~7.5 points a character)."""
     label = attrs["label"].replace("\\", "")
     if attrs.get("shape") == "record":
         fields = label.strip("{} ").split(" | ")
+        if label.startswith("{") != lr:  # fields stacked
+            return max(8.0 * len(f) + 18.0 for f in fields), 23.0 * len(fields)
         return sum(8.0 * len(f) + 18.0 for f in fields), 36.0
     return max(54.0, 8.0 * len(label) + 24.0), 36.0
 
@@ -244,7 +247,7 @@ def _place(nodes: Dict[str, dict], edges: list, rankdir: str, g: graphviz.Digrap
             missing[s] -= 1
             if missing[s] == 0:
                 order.append(s)
-    pos = layered_positions(order, preds, {n: _size(a) for n, a in nodes.items()}, rankdir)
+    pos = layered_positions(order, preds, {n: _size(a, rankdir in ("LR", "RL")) for n, a in nodes.items()}, rankdir)
     for n, (x, y) in pos.items():
         nodes[n]["pos"] = "%.1f,%.1f!" % (x, y)
     g.graph_attr.update(layout="nop", splines="false", outputorder="edgesfirst")

@@ -84,13 +84,12 @@ class Grouping:
         index = {v: i for i, v in enumerate(topo)}
         self.calls: List[Call] = []
         self.owner: Dict[Value, Call] = {}
-        self.param_module: Dict[Value, object] = {}
+        self.params: Dict[int, set] = {}  # id(module) -> its parameters, its submodules' included
         self.depth: Dict[str, int] = {}  # kind -> nesting depth (mlp 0, layer 1, neuron 2)
         for path, mod in walk_modules(model):
             kind = type(mod).__name__.lower()
             self.depth.setdefault(kind, path.count(".") + 1 if path else 0)
-            for p in mod.parameters():
-                self.param_module[p] = mod  # inner modules come later: innermost wins
+            self.params[id(mod)] = set(mod.parameters())
             # only calls whose outputs are in this graph (an older call may linger)
             ios = [(_as_tuple(i), _as_tuple(o)) for i, o in _module_calls(mod)]
             ios = [(i, o) for i, o in ios if o and all(v in index for v in o)]
@@ -111,6 +110,10 @@ class Grouping:
             seen.add(v)
             yield v
             stack.extend(v._children)
+
+    def is_param_of(self, v: Value, call: Call) -> bool:
+        """True if v is a parameter of call's module (shared by all its calls: no edge into a call)."""
+        return v in self.params[id(call.module)]
 
     def levels(self) -> List[str]:
         """The module kinds, finest (deepest) first: ['neuron', 'layer', 'mlp']."""
