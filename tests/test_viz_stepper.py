@@ -1,0 +1,117 @@
+"""The backprop stepper: its steps replay backward() exactly, and the page shows them in a real browser.
+
+The browser test drives headless Debian Chromium (tests/browser.py): it
+clicks through every step, reads the grads the page shows, and compares them
+with the Value graph's grads after backward(); arrow keys and the slider are
+tried once; a screenshot is saved.
+"""
+import math
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from browser import start_chromium
+from micrograd.engine import Value, topological_order
+from micrograd.viz import backprop_html, backprop_steps
+
+
+def neuron():
+    """micrograd's two-input tanh neuron, with its labels."""
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    x1w1 = x1 * w1; x1w1.label = "x1*w1"
+    x2w2 = x2 * w2; x2w2.label = "x2*w2"
+    s = x1w1 + x2w2; s.label = "x1*w1 + x2*w2"
+    n = s + b; n.label = "n"
+    o = n.tanh(); o.label = "o"
+    return o
+
+
+def test_steps_follow_the_chain_rule_and_end_at_backward():
+    o = neuron()
+    d = backprop_steps(o)
+    names = [n["name"] for n in d["nodes"]]
+    steps = d["steps"]
+    assert len(steps) == 2 + 5  # forward, seed, one per computed node (5 ops)
+    assert steps[0]["set"] == [] and steps[1]["set"] == [[names.index("o"), 1.0]]
+    assert [names[s["node"]] for s in steps[2:]] == ["o", "n", "x1*w1 + x2*w2", "x2*w2", "x1*w1"]
+    tanh_line = steps[2]["lines"][0]
+    assert tanh_line.startswith("n.grad += (1 - o.data²) * o.grad = 0.5 * 1.0 = 0.5")
+    x1_line = steps[-1]["lines"][0]
+    assert x1_line.startswith("x1.grad += w1.data * (x1*w1).grad = -3.0 * 0.5 = -1.5")
+    # closed form: do/dn = 1 - tanh(n)^2 = 1/2 here; products multiply by the other factor
+    dn = 1 - math.tanh(-6.0 + 6.8813735870195432) ** 2
+    final = dict(zip(names, d["final"]))
+    for name, want in dict(x1=-3 * dn, w1=2 * dn, x2=dn, w2=0.0, b=dn, n=dn, o=1.0).items():
+        assert final[name] == pytest.approx(want, rel=1e-12)
+    # and exactly the grads backward() leaves on the graph
+    assert d["final"] == [v.grad for v in topological_order([o])]
+
+
+def test_repeated_operand_and_unlabelled_names():
+    x = Value(3.0)
+    y = x * x - x / 2  # x used three times
+    d = backprop_steps(y)
+    mul = next(s for s in d["steps"] if s["node"] is not None and len(s["lines"]) == 2 and "*" in s["title"])
+    assert len(mul["lines"]) == 2 and all(line.startswith("v0.grad += v0.data") for line in mul["lines"])
+    assert d["final"][0] == 2 * 3.0 - 0.5 == x.grad
+
+
+def test_custom_op_is_refused_by_name():
+    a = Value(2.0)
+    out = Value(a.data ** 3, (a,), "cube")
+    with pytest.raises(ValueError, match="cube.*custom op"):
+        backprop_steps(out)
+
+
+def read_grads(driver):
+    return [float(c.get_attribute("data-grad")) for c in driver.find_elements(By.CSS_SELECTOR, "td.grad")]
+
+
+def test_page_in_headless_chromium(tmp_path):
+    o = neuron()
+    d = backprop_steps(o)
+    page = backprop_html(o, tmp_path / "stepper.html")
+    html = page.read_text()
+    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html  # no network
+    want = [v.grad for v in topological_order([o])]  # after the backward() that backprop_html ran
+
+    driver = start_chromium(tmp_path / "profile")
+    try:
+        driver.get(page.as_uri())
+        last = len(d["steps"]) - 1
+        assert read_grads(driver) == [0.0] * len(want)  # step 0: the forward pass only
+        nxt = driver.find_element(By.ID, "next")
+        previous = read_grads(driver)
+        for k in range(1, last + 1):
+            nxt.click()
+            assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-step") == str(k)
+            grads = read_grads(driver)
+            changed = {i for i, (a, b) in enumerate(zip(previous, grads)) if a != b}
+            marked = {int(td.get_attribute("data-node")) for td in
+                      driver.find_elements(By.CSS_SELECTOR, "tr.current td.grad, tr.operand td.grad")}
+            assert changed <= marked  # only the highlighted node's operands (or the seeded root) change
+            previous = grads
+        assert read_grads(driver) == want  # exactly backward()'s grads
+        svg_grads = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#graph svg text") if t.text.startswith("grad")]
+        assert sorted(svg_grads) == sorted("grad %.4f" % g for g in want)
+        assert "Step %d / %d" % (last, last) == driver.find_element(By.ID, "step-label").text
+        driver.save_screenshot(str(tmp_path / "stepper_last.png"))
+
+        body = driver.find_element(By.TAG_NAME, "body")
+        body.send_keys(Keys.ARROW_LEFT)
+        assert body.get_attribute("data-step") == str(last - 1)
+        body.send_keys(Keys.ARROW_RIGHT)
+        assert body.get_attribute("data-step") == str(last)
+        slider = driver.find_element(By.ID, "slider")
+        slider.send_keys(Keys.HOME)
+        assert body.get_attribute("data-step") == "0" and read_grads(driver) == [0.0] * len(want)
+        slider.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
+        assert body.get_attribute("data-step") == "3"
+        assert "x1*w1 + x2*w2).grad += 1 * n.grad" in driver.find_element(By.ID, "explain").text
+        driver.save_screenshot(str(tmp_path / "stepper_step3.png"))
+    finally:
+        driver.quit()
+    assert (tmp_path / "stepper_step3.png").stat().st_size > 10000
