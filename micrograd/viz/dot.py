@@ -69,7 +69,8 @@ def _record(fields, braces: bool) -> str:
 
 
 def _fmt(x: float) -> str:
-    return "%.4f" % x
+    """micrograd's %.4f, except where it would hide the number (a vanishing grad is not 0.0000)."""
+    return "%.4f" % x if x == 0.0 or 1e-3 <= abs(x) < 1e6 or x != x else "%.3e" % x
 
 
 def draw_dot(root: Union[Value, Iterable[Value]], format: str = "svg", rankdir: str = "LR", *,

@@ -24,7 +24,7 @@ h1 { font-size: 20px; margin: 0 0 8px 0; }
 #step-label { font-weight: 600; min-width: 110px; }
 #explain { font-family: ui-monospace, monospace; font-size: 14px; background: #f6f8fa; border: 1px solid #d0d7de;
            border-radius: 6px; padding: 8px 12px; min-height: 3.5em; white-space: pre-wrap; }
-#main { display: flex; flex-direction: column; gap: 12px; margin-top: 10px; }
+#main { display: flex; flex-direction: column; align-items: flex-start; gap: 12px; margin-top: 10px; }
 #graph { overflow: auto; border: 1px solid #eee; }
 #graph svg { max-width: 100%; height: auto; }
 table { border-collapse: collapse; font-size: 14px; }
@@ -56,7 +56,9 @@ const DATA = __DATA__;
 const nodes = DATA.nodes, steps = DATA.steps, last = steps.length - 1;
 const slider = document.getElementById('slider');
 slider.max = String(last);
-const fmt = x => (Number.isFinite(x) ? x.toFixed(4) : String(x));
+// as the drawing does: %.4f, exponent form where that would hide the number
+const fmt = x => (!Number.isFinite(x) ? String(x) :
+  (x === 0 || (Math.abs(x) >= 1e-3 && Math.abs(x) < 1e6)) ? x.toFixed(4) : x.toExponential(3));
 const tbody = document.querySelector('#grad-table tbody');
 const rows = nodes.map((n, i) => {
   const tr = document.createElement('tr');
