@@ -135,7 +135,8 @@ def _combine(node: ast.AST, args: list, leaves: Dict[str, Value]):
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = args
         if isinstance(right, float) and isinstance(node.op, ast.Pow):
-            return _as_value(left) ** right  # x ** 2 keeps the exponent as the op's constant
+            # x ** 2 keeps the exponent as the op's constant, shown as micrograd shows it ('**2')
+            return _as_value(left) ** (int(right) if right.is_integer() and abs(right) < 2 ** 53 else right)
         return getattr(_as_value(left), _BINARY[type(node.op)])(_as_value(right))
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
         method, n_values, n_numbers = FUNCTIONS[node.func.id]
