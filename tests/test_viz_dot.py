@@ -15,6 +15,7 @@ import pytest
 from micrograd.engine import Value, topological_order
 from micrograd.nn import MLP
 from micrograd.viz import draw_dot, record_calls, save_graph
+from micrograd.viz.examples import deep_sigmoid, tanh_neuron
 
 NODE = re.compile(r'^\s*(\w+) \[(.*)\]$')
 EDGE = re.compile(r'^\s*(\w+) -> (\w+)(?: \[(.*)\])?$')
@@ -43,16 +44,9 @@ def fields(label):
 
 
 def neuron():
-    """micrograd's two-input tanh neuron, every Value labelled."""
-    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
-    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
-    b = Value(6.8813735870195432, label="b")
-    x1w1 = x1 * w1; x1w1.label = "x1w1"
-    x2w2 = x2 * w2; x2w2.label = "x2w2"
-    s = x1w1 + x2w2; s.label = "s"
-    n = s + b; n.label = "n"
-    o = n.tanh(); o.label = "o"
-    return o, dict(x1=x1, x2=x2, w1=w1, w2=w2, b=b, x1w1=x1w1, x2w2=x2w2, s=s, n=n, o=o)
+    """micrograd's two-input tanh neuron and its Values by label."""
+    o = tanh_neuron()
+    return o, {v.label: v for v in topological_order([o])}
 
 
 def test_neuron_drawn_as_micrograd_draws_it():
@@ -64,7 +58,8 @@ def test_neuron_drawn_as_micrograd_draws_it():
     assert len(records) == 10 and sorted(ops.values()) == ["*", "*", "+", "+", "tanh"]
     # closed form: do/dn = 1 - tanh(n)^2, the sums pass it on, a product multiplies by the other factor
     dn = 1 - math.tanh(2.0 * -3.0 + 0.0 * 1.0 + 6.8813735870195432) ** 2
-    want = dict(x1=-3.0 * dn, w1=2.0 * dn, x2=1.0 * dn, w2=0.0, b=dn, x1w1=dn, x2w2=dn, s=dn, n=dn, o=1.0)
+    want = {"x1": -3.0 * dn, "w1": 2.0 * dn, "x2": 1.0 * dn, "w2": 0.0, "b": dn, "x1*w1": dn, "x2*w2": dn,
+            "x1*w1 + x2*w2": dn, "n": dn, "o": 1.0}
     for name, g in want.items():
         assert records[name] == [name, "data %.4f" % v[name].data, "grad %.4f" % g]
     # edges: operand -> op node -> result; read back as (operands, op, result) triples
@@ -75,8 +70,9 @@ def test_neuron_drawn_as_micrograd_draws_it():
         if d in ops:
             operands.setdefault(d, []).append(label[s])
     got = {(tuple(sorted(operands[op])), label[op], label[result[op]]) for op in ops}
-    assert got == {(("w1", "x1"), "*", "x1w1"), (("w2", "x2"), "*", "x2w2"), (("x1w1", "x2w2"), "+", "s"),
-                   (("b", "s"), "+", "n"), (("n",), "tanh", "o")}
+    assert got == {(("w1", "x1"), "*", "x1*w1"), (("w2", "x2"), "*", "x2*w2"),
+                   (("x1*w1", "x2*w2"), "+", "x1*w1 + x2*w2"), (("b", "x1*w1 + x2*w2"), "+", "n"),
+                   (("n",), "tanh", "o")}
     assert len(edges) == 5 + 9
 
 
@@ -102,16 +98,6 @@ def test_show_grad_off_and_record_escaping():
     assert any(lab.startswith(r"{ a\|\{b\}\<c\> | data 1.5000") for lab in labels)
 
 
-def deep_sigmoid(depth=10, width=2, seed=0):
-    """depth layers of `width` sigmoid units, fully connected, summed into one output."""
-    rng = random.Random(seed)
-    xs = [Value(rng.uniform(-1, 1)) for _ in range(width)]
-    h = xs
-    for _ in range(depth):
-        h = [sum((Value(rng.uniform(-1, 1)) * x for x in h), Value(0.0)).sigmoid() for _ in range(width)]
-    return sum(h), xs
-
-
 def legend(source):
     """[(colour, lo exponent, hi exponent)] and the zero colour, from the legend table."""
     bins, zero = [], None
@@ -124,7 +110,8 @@ def legend(source):
 
 
 def test_color_by_grad_follows_the_legend_and_shows_vanishing_gradients():
-    out, xs = deep_sigmoid()
+    out = deep_sigmoid(depth=10)
+    xs = [v for v in topological_order([out]) if v.label in ("x0", "x1")]
     dead = Value(-1.0)
     root = out + dead.relu()  # dead's gradient is exactly 0
     root.backward()
@@ -243,15 +230,15 @@ def test_collapse_automatic_above_the_budget():
 
 def test_highlight_a_path():
     o, v = neuron()
-    path = [v["x1"], v["x1w1"], v["s"], v["n"], v["o"]]
+    path = [v["x1"], v["x1*w1"], v["x1*w1 + x2*w2"], v["n"], v["o"]]
     nodes, edges = parse(draw_dot(o, highlight=path).source)
     ids = {fields(a["label"])[0]: k for k, a in nodes.items() if a.get("shape") == "record"}
     thick = {k for k, a in nodes.items() if a.get("penwidth") == "3"}
-    assert {ids[n] for n in ("x1", "x1w1", "s", "n", "o")} <= thick
-    assert not {ids[n] for n in ("w1", "x2", "w2", "b", "x2w2")} & thick
+    assert {ids[n] for n in ("x1", "x1*w1", "x1*w1 + x2*w2", "n", "o")} <= thick
+    assert not {ids[n] for n in ("w1", "x2", "w2", "b", "x2*w2")} & thick
     red = [(s, d) for s, d, a in edges if a.get("penwidth") == "3"]
     # operand -> op and op -> result along the path: 4 links, two edges each
-    assert len(red) == 8 and (ids["x1"], ids["x1w1"] + "op") in red
+    assert len(red) == 8 and (ids["x1"], ids["x1*w1"] + "op") in red
     with pytest.raises(ValueError, match="not in the drawn graph"):
         draw_dot(o, highlight=[Value(1.0)])
 

@@ -14,19 +14,7 @@ from selenium.webdriver.common.keys import Keys
 from browser import start_chromium
 from micrograd.engine import Value, topological_order
 from micrograd.viz import backprop_html, backprop_steps
-
-
-def neuron():
-    """micrograd's two-input tanh neuron, with its labels."""
-    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
-    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
-    b = Value(6.8813735870195432, label="b")
-    x1w1 = x1 * w1; x1w1.label = "x1*w1"
-    x2w2 = x2 * w2; x2w2.label = "x2*w2"
-    s = x1w1 + x2w2; s.label = "x1*w1 + x2*w2"
-    n = s + b; n.label = "n"
-    o = n.tanh(); o.label = "o"
-    return o
+from micrograd.viz.examples import tanh_neuron as neuron
 
 
 def test_steps_follow_the_chain_rule_and_end_at_backward():
