@@ -190,7 +190,16 @@ def _demo(args) -> int:
         module = demos.load(args.name)
     except KeyError as e:
         raise UsageError(e.args[0]) from None
-    module.run(quick=args.quick, out=args.out)
+    from micrograd.demos._common import output_dir
+    try:
+        output_dir(args.out)  # fail before a long run, not after it
+    except OSError as e:
+        raise UsageError(f"--out {args.out}: cannot create the folder ({e.strerror})") from None
+    try:
+        module.run(quick=args.quick, out=args.out)
+    except (ImportError, OSError) as e:  # matplotlib missing, an output folder that cannot be written
+        print(f"micrograd: error: demo {args.name}: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -119,3 +119,12 @@ def test_bench_outside_a_source_checkout_says_where_it_ships(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     assert main(["bench", "--quick"]) == 2
     assert "ships with the source checkout" in capsys.readouterr().err
+
+
+def test_demo_out_that_is_a_file_fails_before_running(tmp_path, capsys):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    assert main(["demo", "linear_regression", "--out", str(blocker)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # the lesson did not start
+    assert captured.err.count("\n") == 1 and "cannot create the folder" in captured.err
