@@ -15,37 +15,20 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from micrograd.demos._common import demo_main, output_dir, wrote
-from micrograd.engine import Value, topological_order
-
-
-def neuron() -> Value:
-    """micrograd's lecture neuron, every node labelled."""
-    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
-    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
-    b = Value(6.8813735870195432, label="b")
-    x1w1 = x1 * w1
-    x1w1.label = "x1*w1"
-    x2w2 = x2 * w2
-    x2w2.label = "x2*w2"
-    s = x1w1 + x2w2
-    s.label = "x1*w1 + x2*w2"
-    n = s + b
-    n.label = "n"
-    o = n.tanh()
-    o.label = "o"
-    return o
+from micrograd.engine import topological_order
+from micrograd.viz.examples import tanh_neuron
 
 
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     from micrograd.viz import backprop_html, save_graph
     d = output_dir(out)
-    o = neuron()
+    o = tanh_neuron()  # micrograd's lecture neuron, every node labelled
     # records every chain-rule step, then runs o.backward() and checks the page against it
     page = backprop_html(o, d / "backprop_stepper.html", title="micrograd's neuron: backprop step by step")
     grads = {v.label: v.grad for v in topological_order([o])}
     svg = save_graph(o, d / "neuron.svg", color_by="grad")
-    print("micrograd's neuron: o = tanh(x1*w1 + x2*w2 + b) = " f"{o.data:.4f}")
-    print("Backprop from o: do/dn = 1 - o^2 = " f"{grads['n']:.4f}; a sum passes the gradient on unchanged, "
+    print(f"micrograd's neuron: o = tanh(x1*w1 + x2*w2 + b) = {o.data:.4f}")
+    print(f"Backprop from o: do/dn = 1 - o^2 = {grads['n']:.4f}; a sum passes the gradient on unchanged, "
           "a product multiplies it by the other factor:")
     print("  " + "   ".join(f"d o/d {k} = {grads[k]:.4f}" for k in ("x1", "w1", "x2", "w2", "b")))
     print(f"\nOpen the step-through page in a browser: file://{page.resolve()}")
