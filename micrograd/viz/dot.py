@@ -30,7 +30,7 @@ import graphviz
 
 from micrograd.engine import Value, topological_order
 from micrograd.viz.colors import GradScale
-from micrograd.viz.layout import layered_positions
+from micrograd.viz.layout import legend_position, place_nodes
 from micrograd.viz.modules import Grouping
 
 FAST_ABOVE = 1500  # drawn nodes above which layout='auto' skips dot's own layout
@@ -107,59 +107,25 @@ def draw_dot(root: Union[Value, Iterable[Value]], format: str = "svg", rankdir: 
     scale = GradScale([v.grad for v in topo]) if color_by == "grad" else None
     names = names or {}
 
-    def rep(v: Value) -> str:
-        c = group.get(v)
-        return f"m{c.key}" if c is not None else f"v{index[v]}"
-
-    nodes: Dict[str, dict] = {}     # id -> attributes, in drawing order
-    container: Dict[str, object] = {}  # id -> module call whose box holds it
-    edges: list = []
-    seen_edges = set()
+    b = _Builder(index, group, grouping, hl)
     for v in topo:
-        i = index[v]
         c = group.get(v)
-        if c is not None:  # inside a summary node: only edges that leave or enter the group
-            gid = f"m{c.key}"
-            if gid not in nodes:
-                nodes[gid] = _summary_attrs(c, members[c], show_grad, scale, rankdir)
-                container[gid] = c.parent
-            if v in hl:
-                nodes[gid].update(HIGHLIGHT)
-            for ch in v._children:
-                src = rep(ch)
-                if src != gid and not grouping.is_param_of(ch, c) and (src, gid) not in seen_edges:
-                    seen_edges.add((src, gid))
-                    edges.append((src, gid, {}))
+        if c is not None:
+            b.member(v, c, lambda: _summary_attrs(c, members[c], show_grad, scale, rankdir))
             continue
-        vid = f"v{i}"
         fields = [_esc(names.get(v, v.label)), "data " + _fmt(v.data)] + (["grad " + _fmt(v.grad)] if show_grad else [])
         attrs = {"label": _record(fields, braces=rankdir in ("LR", "RL")), "shape": "record"}
         if scale is not None:
             fill, font = scale.colors(v.grad)
             attrs.update(style="filled", fillcolor=fill, fontcolor=font)
-        if v in hl:
-            attrs.update(HIGHLIGHT)
-        box = grouping.owner.get(v) if grouping else None
-        if v._children:
-            opid = vid + "op"
-            nodes[opid] = {"label": _esc(v._op or "?")} | (HIGHLIGHT if v in hl else {})
-            container[opid] = box
-        nodes[vid] = attrs
-        container[vid] = box
-        if v._children:
-            edges.append((opid, vid, HIGHLIGHT if v in hl and any(ch in hl for ch in v._children) else {}))
-            for ch in v._children:
-                src = rep(ch)
-                if src.startswith("m"):
-                    if (src, opid) in seen_edges:
-                        continue
-                    seen_edges.add((src, opid))
-                edges.append((src, opid, HIGHLIGHT if v in hl and ch in hl else {}))
+        b.value(v, attrs)
+    nodes, edges, container = b.nodes, b.edges, b.container
 
     fast = layout == "fast" or (layout == "auto" and len(nodes) > FAST_ABOVE and not cluster_modules)
     g = Diagram(format=format, graph_attr={"rankdir": rankdir})
     if fast:
-        _place(nodes, edges, rankdir, g)
+        place_nodes(nodes, edges, rankdir)
+        g.graph_attr.update(layout="nop", splines="false", outputorder="edgesfirst")  # Graphviz only draws
     if svg_ids:
         for nid, attrs in nodes.items():
             attrs["id"] = nid
@@ -172,8 +138,63 @@ def draw_dot(root: Union[Value, Iterable[Value]], format: str = "svg", rankdir: 
         g.edge(src, dst, **attrs)
     if scale is not None:
         g.node("legend", label=scale.legend_label(), shape="plaintext", **(
-            {"pos": "%.1f,%.1f!" % _legend_pos(nodes)} if fast else {}))
+            {"pos": "%.1f,%.1f!" % legend_position(nodes)} if fast else {}))
     return g
+
+
+class _Builder:
+    """Nodes and edges of a drawing; Values inside a collapsed call become one summary node."""
+
+    def __init__(self, index, group, grouping, hl):
+        self.index, self.group, self.grouping, self.hl = index, group, grouping, hl
+        self.nodes: Dict[str, dict] = {}      # id -> attributes, in drawing order (op before its value)
+        self.container: Dict[str, object] = {}  # id -> the module call whose box holds it
+        self.edges: list = []                 # (src, dst, attributes)
+        self._seen = set()                    # edges from or to summary nodes, drawn once
+
+    def rep(self, v: Value) -> str:
+        c = self.group.get(v)
+        return f"m{c.key}" if c is not None else f"v{self.index[v]}"
+
+    def _edge_once(self, src: str, dst: str) -> None:
+        if (src, dst) not in self._seen:
+            self._seen.add((src, dst))
+            self.edges.append((src, dst, {}))
+
+    def member(self, v: Value, c, summary) -> None:
+        """v is inside call c's summary node: only edges that enter the group are drawn."""
+        gid = f"m{c.key}"
+        if gid not in self.nodes:
+            self.nodes[gid] = summary()
+            self.container[gid] = c.parent
+        if v in self.hl:
+            self.nodes[gid].update(HIGHLIGHT)
+        for ch in v._children:
+            src = self.rep(ch)
+            if src != gid and not self.grouping.is_param_of(ch, c):  # parameters live inside
+                self._edge_once(src, gid)
+
+    def value(self, v: Value, attrs: dict) -> None:
+        """v's record node, its op node, and edges operand -> op -> v (an operand used twice: two edges)."""
+        hl = self.hl
+        vid = f"v{self.index[v]}"
+        if v in hl:
+            attrs.update(HIGHLIGHT)
+        box = self.grouping.owner.get(v) if self.grouping else None
+        if v._children:
+            opid = vid + "op"
+            self.nodes[opid] = {"label": _esc(v._op or "?")} | (HIGHLIGHT if v in hl else {})
+            self.container[opid] = box
+        self.nodes[vid] = attrs
+        self.container[vid] = box
+        if v._children:
+            self.edges.append((opid, vid, HIGHLIGHT if v in hl and any(ch in hl for ch in v._children) else {}))
+            for ch in v._children:
+                src = self.rep(ch)
+                if src.startswith("m"):
+                    self._edge_once(src, opid)
+                else:
+                    self.edges.append((src, opid, HIGHLIGHT if v in hl and ch in hl else {}))
 
 
 def _collapse_level(topo, grouping, collapse, max_nodes: int) -> Optional[str]:
@@ -221,42 +242,6 @@ def _summary_attrs(call, members: int, show_grad: bool, scale, rankdir: str) -> 
     if scale is not None:  # the largest output gradient speaks for the module
         attrs["fillcolor"], attrs["fontcolor"] = scale.colors(max((o.grad for o in outs), key=abs))
     return attrs
-
-
-def _size(attrs: dict, lr: bool) -> tuple:
-    """(width, height) in points, estimated generously from the label (Times 14: ~7.5 points a character)."""
-    label = attrs["label"].replace("\\", "")
-    if attrs.get("shape") == "record":
-        fields = label.strip("{} ").split(" | ")
-        if label.startswith("{") != lr:  # fields stacked
-            return max(8.0 * len(f) + 18.0 for f in fields), 23.0 * len(fields)
-        return sum(8.0 * len(f) + 18.0 for f in fields), 36.0
-    return max(54.0, 8.0 * len(label) + 24.0), 36.0
-
-
-def _place(nodes: Dict[str, dict], edges: list, rankdir: str, g: graphviz.Digraph) -> None:
-    """Positions from the fast layered layout; Graphviz then only draws (layout=nop)."""
-    preds: Dict[str, list] = {n: [] for n in nodes}
-    succs: Dict[str, list] = {n: [] for n in nodes}
-    for src, dst, _ in edges:
-        preds[dst].append(src)
-        succs[src].append(dst)
-    missing = {n: len(p) for n, p in preds.items()}  # Kahn's algorithm: a topological order
-    order = [n for n, k in missing.items() if k == 0]
-    for n in order:  # the list grows while we walk it
-        for s in succs[n]:
-            missing[s] -= 1
-            if missing[s] == 0:
-                order.append(s)
-    pos = layered_positions(order, preds, {n: _size(a, rankdir in ("LR", "RL")) for n, a in nodes.items()}, rankdir)
-    for n, (x, y) in pos.items():
-        nodes[n]["pos"] = "%.1f,%.1f!" % (x, y)
-    g.graph_attr.update(layout="nop", splines="false", outputorder="edgesfirst")
-
-
-def _legend_pos(nodes: Dict[str, dict]) -> tuple:
-    xy = [tuple(map(float, a["pos"].rstrip("!").split(","))) for a in nodes.values()]
-    return min(x for x, _ in xy), max(y for _, y in xy) + 150.0
 
 
 def _cluster_graphs(nodes: Dict[str, dict], container: dict) -> dict:

@@ -11,6 +11,8 @@ second or two.
 Contract: ``layered_positions(order, preds, size, rankdir)`` takes node ids in
 topological order (operands first), each node's operand ids, and each node's
 (width, height) in points; it returns ``{id: (x, y)}`` in points. Iterative.
+``place_nodes(nodes, edges, rankdir)`` does it for a drawing (Graphviz
+attribute dicts), sizing nodes from their labels, and pins ``pos`` on each.
 """
 from __future__ import annotations
 
@@ -79,3 +81,38 @@ def layered_positions(order: Sequence[str], preds: Dict[str, Sequence[str]],
         d = acc - d if flip else d
         out[n] = (d, -slot[n]) if lr else (slot[n], -d)
     return out
+
+
+def _size(attrs: dict, lr: bool) -> tuple:
+    """(width, height) in points, estimated generously from the label (Times 14: ~7.5 points a character)."""
+    label = attrs["label"].replace("\\", "")
+    if attrs.get("shape") == "record":
+        fields = label.strip("{} ").split(" | ")
+        if label.startswith("{") != lr:  # fields stacked
+            return max(8.0 * len(f) + 18.0 for f in fields), 23.0 * len(fields)
+        return sum(8.0 * len(f) + 18.0 for f in fields), 36.0
+    return max(54.0, 8.0 * len(label) + 24.0), 36.0
+
+
+def place_nodes(nodes: Dict[str, dict], edges: list, rankdir: str) -> None:
+    """Set a 'pos' attribute (points, pinned) on every node of a drawing: {id: attrs}, [(src, dst, attrs)]."""
+    preds: Dict[str, list] = {n: [] for n in nodes}
+    succs: Dict[str, list] = {n: [] for n in nodes}
+    for src, dst, _ in edges:
+        preds[dst].append(src)
+        succs[src].append(dst)
+    missing = {n: len(p) for n, p in preds.items()}  # Kahn's algorithm: a topological order
+    order = [n for n, k in missing.items() if k == 0]
+    for n in order:  # the list grows while we walk it
+        for s in succs[n]:
+            missing[s] -= 1
+            if missing[s] == 0:
+                order.append(s)
+    pos = layered_positions(order, preds, {n: _size(a, rankdir in ("LR", "RL")) for n, a in nodes.items()}, rankdir)
+    for n, (x, y) in pos.items():
+        nodes[n]["pos"] = "%.1f,%.1f!" % (x, y)
+
+
+def legend_position(nodes: Dict[str, dict]) -> tuple:
+    xy = [tuple(map(float, a["pos"].rstrip("!").split(","))) for a in nodes.values()]
+    return min(x for x, _ in xy), max(y for _, y in xy) + 150.0
