@@ -28,23 +28,24 @@ def test_every_op_has_a_case():
 def test_every_op_runs_the_table_functions_in_the_kernels(op):
     case = CASES[op.name]
     x, y = sample(case)
-    out = np.full_like(x, -12345.0)
-    assert kernels.vec_forward(op.code, x, y, out, case.arg), f"no forward branch for {op.name}"
+    m = len(x)
+    V = np.concatenate([x, y, np.full(m, -12345.0)])       # slots: x at 0, y at m, out at 2m
+    assert kernels.vec_forward(op.code, V, 0, m, 2 * m, m, case.arg), f"no forward branch for {op.name}"
     want = [op.forward(a, b, case.arg) for a, b in zip(x, y)]
-    np.testing.assert_allclose(out, want, rtol=1e-15, atol=0)
-    gout = np.linspace(0.5, 2.0, len(x))
-    gx, gy = np.full_like(x, 0.25), np.full_like(x, -0.5)
-    assert kernels.vec_backward(op.code, x, y, out, case.arg, gout, gx, gy), f"no backward branch for {op.name}"
-    d = np.array([op.backward(a, b, case.arg, o) for a, b, o in zip(x, y, out)])
-    np.testing.assert_allclose(gx, 0.25 + d[:, 0] * gout, rtol=1e-15, atol=1e-300)
-    np.testing.assert_allclose(gy, -0.5 + (d[:, 1] * gout if op.arity == 2 else 0.0), rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(V[2 * m:], want, rtol=1e-15, atol=0)
+    gout = np.linspace(0.5, 2.0, m)
+    G = np.concatenate([np.full(m, 0.25), np.full(m, -0.5), gout])
+    assert kernels.vec_backward(op.code, V, G, 0, m, 2 * m, m, case.arg), f"no backward branch for {op.name}"
+    d = np.array([op.backward(a, b, case.arg, o) for a, b, o in zip(x, y, V[2 * m:])])
+    np.testing.assert_allclose(G[:m], 0.25 + d[:, 0] * gout, rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(G[m:2 * m], -0.5 + (d[:, 1] * gout if op.arity == 2 else 0.0), rtol=1e-15, atol=1e-300)
 
 
 def test_unknown_opcodes_are_refused_not_zero():
-    x = np.ones(3)
-    out = np.zeros(3)
-    assert not kernels.vec_forward(len(ops.OPS) + 5, x, x, out, 0.0)
-    assert not kernels.vec_backward(-3, x, x, out, 0.0, x, out, out)
+    V, G = np.ones(3), np.zeros(3)
+    assert not kernels.vec_forward(len(ops.OPS) + 5, V, 0, 1, 2, 1, 0.0)
+    assert not kernels.vec_backward(-3, V, G, 0, 1, 2, 1, 0.0)
+    assert V[2] == 1.0 and not G.any()
 
 
 def test_unwritable_cache_falls_back_to_memory_with_one_warning(tmp_path):
@@ -54,9 +55,9 @@ def test_unwritable_cache_falls_back_to_memory_with_one_warning(tmp_path):
             "c.CacheImpl._locator_classes = []\n"
             "warnings.simplefilter('always')\n"
             "from micrograd.compiler import kernels\n"
-            "out = np.zeros(2)\n"
-            "assert kernels.vec_forward(kernels.ops.MUL, np.array([2.0, 3.0]), np.array([4.0, 5.0]), out, 0.0)\n"
-            "print(out.tolist())\n")
+            "V = np.array([2.0, 3.0, 4.0, 5.0, 0.0, 0.0])\n"
+            "assert kernels.vec_forward(kernels.ops.MUL, V, 0, 2, 4, 2, 0.0)\n"
+            "print(V[4:].tolist())\n")
     env = dict(os.environ, NUMBA_CACHE_DIR="/dev/null/not-a-dir")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
                        cwd=tmp_path)

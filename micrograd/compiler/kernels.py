@@ -35,143 +35,144 @@ SGD, ADAM = 0, 1
 
 
 @jit()
-def vec_forward(c, x, y, out, w):
-    """out[e] = OPS[c].forward(x[e], y[e], w) over 1-D views (y ignored by unary ops). False: unknown c."""
+def vec_forward(c, V, x, y, o, m, w):
+    """V[o+e] = OPS[c].forward(V[x+e], V[y+e], w) for e < m (V flat; y unused by unary ops). False: unknown c.
+    Offsets, not slices: a slice per instruction costs reference counting that dominates scalar graphs."""
     if c == ops.ADD:
-        for e in range(out.shape[0]):
-            out[e] = ops.add(x[e], y[e], w)
+        for e in range(m):
+            V[o + e] = ops.add(V[x + e], V[y + e], w)
     elif c == ops.SUB:
-        for e in range(out.shape[0]):
-            out[e] = ops.sub(x[e], y[e], w)
+        for e in range(m):
+            V[o + e] = ops.sub(V[x + e], V[y + e], w)
     elif c == ops.MUL:
-        for e in range(out.shape[0]):
-            out[e] = ops.mul(x[e], y[e], w)
+        for e in range(m):
+            V[o + e] = ops.mul(V[x + e], V[y + e], w)
     elif c == ops.DIV:
-        for e in range(out.shape[0]):
-            out[e] = ops.div(x[e], y[e], w)
+        for e in range(m):
+            V[o + e] = ops.div(V[x + e], V[y + e], w)
     elif c == ops.POWV:
-        for e in range(out.shape[0]):
-            out[e] = ops.powv(x[e], y[e], w)
+        for e in range(m):
+            V[o + e] = ops.powv(V[x + e], V[y + e], w)
     elif c == ops.PRELU:
-        for e in range(out.shape[0]):
-            out[e] = ops.prelu(x[e], y[e], w)
+        for e in range(m):
+            V[o + e] = ops.prelu(V[x + e], V[y + e], w)
     elif c == ops.LOGADDEXP:
-        for e in range(out.shape[0]):
-            out[e] = ops.logaddexp(x[e], y[e], w)
+        for e in range(m):
+            V[o + e] = ops.logaddexp(V[x + e], V[y + e], w)
     elif c == ops.POW:
-        for e in range(out.shape[0]):
-            out[e] = ops.pow(x[e], 0.0, w)
+        for e in range(m):
+            V[o + e] = ops.pow(V[x + e], 0.0, w)
     elif c == ops.NEG:
-        for e in range(out.shape[0]):
-            out[e] = ops.neg(x[e], 0.0, w)
+        for e in range(m):
+            V[o + e] = ops.neg(V[x + e], 0.0, w)
     elif c == ops.EXP:
-        for e in range(out.shape[0]):
-            out[e] = ops.exp(x[e], 0.0, w)
+        for e in range(m):
+            V[o + e] = ops.exp(V[x + e], 0.0, w)
     elif c == ops.LOG:
-        for e in range(out.shape[0]):
-            out[e] = ops.log(x[e], 0.0, w)
+        for e in range(m):
+            V[o + e] = ops.log(V[x + e], 0.0, w)
     elif c == ops.TANH:
-        for e in range(out.shape[0]):
-            out[e] = ops.tanh(x[e], 0.0, w)
+        for e in range(m):
+            V[o + e] = ops.tanh(V[x + e], 0.0, w)
     elif c == ops.SIGMOID:
-        for e in range(out.shape[0]):
-            out[e] = ops.sigmoid(x[e], 0.0, w)
+        for e in range(m):
+            V[o + e] = ops.sigmoid(V[x + e], 0.0, w)
     elif c == ops.RELU:
-        for e in range(out.shape[0]):
-            out[e] = ops.relu(x[e], 0.0, w)
+        for e in range(m):
+            V[o + e] = ops.relu(V[x + e], 0.0, w)
     elif c == ops.LEAKY_RELU:
-        for e in range(out.shape[0]):
-            out[e] = ops.leaky_relu(x[e], 0.0, w)
+        for e in range(m):
+            V[o + e] = ops.leaky_relu(V[x + e], 0.0, w)
     elif c == ops.ELU:
-        for e in range(out.shape[0]):
-            out[e] = ops.elu(x[e], 0.0, w)
+        for e in range(m):
+            V[o + e] = ops.elu(V[x + e], 0.0, w)
     elif c == ops.SELU:
-        for e in range(out.shape[0]):
-            out[e] = ops.selu(x[e], 0.0, w)
+        for e in range(m):
+            V[o + e] = ops.selu(V[x + e], 0.0, w)
     elif c == ops.SOFTPLUS:
-        for e in range(out.shape[0]):
-            out[e] = ops.softplus(x[e], 0.0, w)
+        for e in range(m):
+            V[o + e] = ops.softplus(V[x + e], 0.0, w)
     elif c == ops.ABS:
-        for e in range(out.shape[0]):
-            out[e] = ops.abs_(x[e], 0.0, w)
+        for e in range(m):
+            V[o + e] = ops.abs_(V[x + e], 0.0, w)
     else:
         return False
     return True
 
 @jit()
-def vec_backward(c, x, y, out, w, gout, gx, gy):
-    """gx[e] += d/dx * gout[e], gy[e] += d/dy * gout[e] with OPS[c].backward, over 1-D views. False: unknown c."""
+def vec_backward(c, V, G, x, y, o, m, w):
+    """G[x+e] += d/dx * G[o+e] and G[y+e] += d/dy * G[o+e] with OPS[c].backward, for e < m (flat V, G)."""
     if c == ops.ADD:
-        for e in range(out.shape[0]):
-            dx, dy = ops.add_back(x[e], y[e], w, out[e])
-            gx[e] += dx * gout[e]
-            gy[e] += dy * gout[e]
+        for e in range(m):
+            dx, dy = ops.add_back(V[x + e], V[y + e], w, V[o + e])
+            G[x + e] += dx * G[o + e]
+            G[y + e] += dy * G[o + e]
     elif c == ops.SUB:
-        for e in range(out.shape[0]):
-            dx, dy = ops.sub_back(x[e], y[e], w, out[e])
-            gx[e] += dx * gout[e]
-            gy[e] += dy * gout[e]
+        for e in range(m):
+            dx, dy = ops.sub_back(V[x + e], V[y + e], w, V[o + e])
+            G[x + e] += dx * G[o + e]
+            G[y + e] += dy * G[o + e]
     elif c == ops.MUL:
-        for e in range(out.shape[0]):
-            dx, dy = ops.mul_back(x[e], y[e], w, out[e])
-            gx[e] += dx * gout[e]
-            gy[e] += dy * gout[e]
+        for e in range(m):
+            dx, dy = ops.mul_back(V[x + e], V[y + e], w, V[o + e])
+            G[x + e] += dx * G[o + e]
+            G[y + e] += dy * G[o + e]
     elif c == ops.DIV:
-        for e in range(out.shape[0]):
-            dx, dy = ops.div_back(x[e], y[e], w, out[e])
-            gx[e] += dx * gout[e]
-            gy[e] += dy * gout[e]
+        for e in range(m):
+            dx, dy = ops.div_back(V[x + e], V[y + e], w, V[o + e])
+            G[x + e] += dx * G[o + e]
+            G[y + e] += dy * G[o + e]
     elif c == ops.POWV:
-        for e in range(out.shape[0]):
-            dx, dy = ops.powv_back(x[e], y[e], w, out[e])
-            gx[e] += dx * gout[e]
-            gy[e] += dy * gout[e]
+        for e in range(m):
+            dx, dy = ops.powv_back(V[x + e], V[y + e], w, V[o + e])
+            G[x + e] += dx * G[o + e]
+            G[y + e] += dy * G[o + e]
     elif c == ops.PRELU:
-        for e in range(out.shape[0]):
-            dx, dy = ops.prelu_back(x[e], y[e], w, out[e])
-            gx[e] += dx * gout[e]
-            gy[e] += dy * gout[e]
+        for e in range(m):
+            dx, dy = ops.prelu_back(V[x + e], V[y + e], w, V[o + e])
+            G[x + e] += dx * G[o + e]
+            G[y + e] += dy * G[o + e]
     elif c == ops.LOGADDEXP:
-        for e in range(out.shape[0]):
-            dx, dy = ops.logaddexp_back(x[e], y[e], w, out[e])
-            gx[e] += dx * gout[e]
-            gy[e] += dy * gout[e]
+        for e in range(m):
+            dx, dy = ops.logaddexp_back(V[x + e], V[y + e], w, V[o + e])
+            G[x + e] += dx * G[o + e]
+            G[y + e] += dy * G[o + e]
     elif c == ops.POW:
-        for e in range(out.shape[0]):
-            gx[e] += ops.pow_back(x[e], 0.0, w, out[e])[0] * gout[e]
+        for e in range(m):
+            G[x + e] += ops.pow_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
     elif c == ops.NEG:
-        for e in range(out.shape[0]):
-            gx[e] += ops.neg_back(x[e], 0.0, w, out[e])[0] * gout[e]
+        for e in range(m):
+            G[x + e] += ops.neg_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
     elif c == ops.EXP:
-        for e in range(out.shape[0]):
-            gx[e] += ops.exp_back(x[e], 0.0, w, out[e])[0] * gout[e]
+        for e in range(m):
+            G[x + e] += ops.exp_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
     elif c == ops.LOG:
-        for e in range(out.shape[0]):
-            gx[e] += ops.log_back(x[e], 0.0, w, out[e])[0] * gout[e]
+        for e in range(m):
+            G[x + e] += ops.log_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
     elif c == ops.TANH:
-        for e in range(out.shape[0]):
-            gx[e] += ops.tanh_back(x[e], 0.0, w, out[e])[0] * gout[e]
+        for e in range(m):
+            G[x + e] += ops.tanh_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
     elif c == ops.SIGMOID:
-        for e in range(out.shape[0]):
-            gx[e] += ops.sigmoid_back(x[e], 0.0, w, out[e])[0] * gout[e]
+        for e in range(m):
+            G[x + e] += ops.sigmoid_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
     elif c == ops.RELU:
-        for e in range(out.shape[0]):
-            gx[e] += ops.relu_back(x[e], 0.0, w, out[e])[0] * gout[e]
+        for e in range(m):
+            G[x + e] += ops.relu_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
     elif c == ops.LEAKY_RELU:
-        for e in range(out.shape[0]):
-            gx[e] += ops.leaky_relu_back(x[e], 0.0, w, out[e])[0] * gout[e]
+        for e in range(m):
+            G[x + e] += ops.leaky_relu_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
     elif c == ops.ELU:
-        for e in range(out.shape[0]):
-            gx[e] += ops.elu_back(x[e], 0.0, w, out[e])[0] * gout[e]
+        for e in range(m):
+            G[x + e] += ops.elu_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
     elif c == ops.SELU:
-        for e in range(out.shape[0]):
-            gx[e] += ops.selu_back(x[e], 0.0, w, out[e])[0] * gout[e]
+        for e in range(m):
+            G[x + e] += ops.selu_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
     elif c == ops.SOFTPLUS:
-        for e in range(out.shape[0]):
-            gx[e] += ops.softplus_back(x[e], 0.0, w, out[e])[0] * gout[e]
+        for e in range(m):
+            G[x + e] += ops.softplus_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
     elif c == ops.ABS:
-        for e in range(out.shape[0]):
-            gx[e] += ops.abs_back(x[e], 0.0, w, out[e])[0] * gout[e]
+        for e in range(m):
+            G[x + e] += ops.abs_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
     else:
         return False
     return True
@@ -229,6 +230,14 @@ def dense_backward(W, X, Gy, gW, gbias, Gx, has_bias, need_x):
 
 
 @jit()
+def any_set(flags, start, count):
+    for j in range(start, start + count):
+        if flags[j]:
+            return True
+    return False
+
+
+@jit()
 def forward(prog, theta, V):
     """Run every instruction over the batch; V (n_slots, B) has its leaf slots filled. -1 or a bad index."""
     op, out, a, b, n, k, p, arg, gidx = prog
@@ -244,8 +253,7 @@ def forward(prog, theta, V):
             for j in range(m):
                 V[o + j] = V[gidx[a[i] + j]]
         else:
-            x0, y0 = a[i] * B, max(b[i], 0) * B
-            if not vec_forward(c, Vf[x0:x0 + m * B], Vf[y0:y0 + m * B], Vf[o * B:(o + m) * B], arg[i]):
+            if not vec_forward(c, Vf, a[i] * B, max(b[i], 0) * B, o * B, m * B, arg[i]):
                 return i
     return -1
 
@@ -259,20 +267,18 @@ def backward(prog, theta, V, G, gtheta, rg):
     Vf, Gf = V.reshape(-1), G.reshape(-1)
     for i in range(op.shape[0] - 1, -1, -1):
         c, o, m = op[i], out[i], n[i]
-        if not rg[o:o + m].any():
+        if not any_set(rg, o, m):
             continue  # nothing here depends on a parameter (DENSE outputs always do)
         if c == DENSE:
             kk, pp, bb, x0 = k[i], p[i], b[i], a[i]
             dense_backward(theta[pp:pp + m * kk].reshape((m, kk)), V[x0:x0 + kk], G[o:o + m],
                            gtheta[pp:pp + m * kk].reshape((m, kk)), gtheta[max(bb, 0):max(bb, 0) + m],
-                           G[x0:x0 + kk], bb >= 0, rg[x0:x0 + kk].any())
+                           G[x0:x0 + kk], bb >= 0, any_set(rg, x0, kk))
         elif c == GATHER:
             for j in range(m):
                 G[gidx[a[i] + j]] += G[o + j]
         else:
-            x0, y0, o0, e1 = a[i] * B, max(b[i], 0) * B, o * B, m * B
-            if not vec_backward(c, Vf[x0:x0 + e1], Vf[y0:y0 + e1], Vf[o0:o0 + e1], arg[i],
-                                Gf[o0:o0 + e1], Gf[x0:x0 + e1], Gf[y0:y0 + e1]):
+            if not vec_backward(c, Vf, Gf, a[i] * B, max(b[i], 0) * B, o * B, m * B, arg[i]):
                 return i
     return -1
 
@@ -294,10 +300,14 @@ def load(V, X, Y, rows, leaves, theta):
     in_slots, t_slots, c_slots, c_vals, p_slots, p_index = leaves
     transpose_rows(V, X, rows, in_slots)
     transpose_rows(V, Y, rows, t_slots)
+    B = V.shape[1]
+    Vf = V.reshape(-1)  # flat indexing: row slices would cost reference counting per slot
     for j in range(c_slots.shape[0]):
-        V[c_slots[j]] = c_vals[j]
+        for e in range(B):
+            Vf[c_slots[j] * B + e] = c_vals[j]
     for j in range(p_slots.shape[0]):
-        V[p_slots[j]] = theta[p_index[j]]
+        for e in range(B):
+            Vf[p_slots[j] * B + e] = theta[p_index[j]]
 
 
 @jit()
@@ -312,15 +322,21 @@ def step(prog, leaves, rg, loss_slot, theta, X, Y, rows, l2, V, G, gtheta):
     for e in range(B):
         total += V[loss_slot, e]
     loss = total * (1.0 / B)
+    Gf = G.reshape(-1)
     for s in range(G.shape[0]):
         if rg[s]:
-            G[s] = 0.0
-    G[loss_slot] = 1.0 / B
+            for e in range(B):
+                Gf[s * B + e] = 0.0
+    for e in range(B):
+        G[loss_slot, e] = 1.0 / B
     gtheta[:] = 0.0
     status = backward(prog, theta, V, G, gtheta, rg)
     p_slots, p_index = leaves[4], leaves[5]
-    for j in range(p_slots.shape[0]):  # parameters read by scalar ops: reduce over the batch
-        gtheta[p_index[j]] += G[p_slots[j]].sum()
+    for j in range(p_slots.shape[0]):  # parameters read by scalar ops: reduce over the batch, after the loop
+        acc = 0.0
+        for e in range(B):
+            acc += Gf[p_slots[j] * B + e]
+        gtheta[p_index[j]] += acc
     if l2 != 0.0:
         q = 0.0
         for j in range(theta.shape[0]):
