@@ -258,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(SVG, PNG or PDF from the file name). Allowed: numbers, names, "
                                       "+ - * / **, unary -, and " + ", ".join(FUNCTIONS) + ".")
     draw.add_argument("expression", help='e.g. "tanh(x1*w1 + x2*w2 + b)"')
-    draw.add_argument("--set", nargs="*", default=[], metavar="NAME=NUMBER", help="a value for each name")
+    draw.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=NUMBER",
+                      help="a value for each name (may be repeated)")
     draw.add_argument("-o", "--output", default="micrograd-out/expression.svg",
                       help="picture to write (default: micrograd-out/expression.svg)")
     draw.add_argument("--no-backward", action="store_true", help="draw the forward values only")

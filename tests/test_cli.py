@@ -99,7 +99,7 @@ def _leaves(root):
 
 def test_draw_writes_the_graph_with_gradients(tmp_path, capsys):
     out = tmp_path / "sub" / "neuron.svg"
-    assert main(["draw", "tanh(x1*w1 + b)", "--set", "x1=2", "w1=-3", "b=6.5", "-o", str(out), "--color"]) == 0
+    assert main(["draw", "tanh(x1*w1 + b)", "--set", "x1=2", "w1=-3", "--set", "b=6.5", "-o", str(out), "--color"]) == 0
     svg = out.read_text()
     assert svg.lstrip().startswith(("<?xml", "<svg")) and "x1" in svg and "tanh" in svg
     printed = capsys.readouterr().out
