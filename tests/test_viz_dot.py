@@ -222,8 +222,10 @@ def test_collapse_automatic_above_the_budget():
     auto = draw_dot(loss, model=model, max_nodes=200).source
     assert full > 5000 and len(parse(auto)[0]) <= 200
     assert auto in (draw_dot(loss, model=model, collapse=c).source for c in ("neuron", "layer", "mlp"))
-    # without record_calls only the last call is known: that one is still collapsed
-    model, loss = moons_graph(n=2, record=False)
+    # without record_calls only the last call is known: that one is still collapsed,
+    # also when an older recorded graph lingers on the modules
+    model, _ = moons_graph(n=1)
+    loss = hinge_loss(model, [[Value(0.1), Value(0.2)], [Value(0.3), Value(0.4)]], [1.0, -1.0])
     nodes, _ = parse(draw_dot(loss, model=model, collapse="neuron").source)
     assert sum(k.startswith("m") for k in nodes) == 33
 
@@ -256,6 +258,7 @@ def test_save_graph_svg_png_dot(tmp_path):
     png = save_graph(o, tmp_path / "n.png", color_by="grad")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert save_graph(o, tmp_path / "n.dot").read_text() == draw_dot(o).source
+    assert "grad &#45;1.5000" in draw_dot(o)._repr_mimebundle_()["image/svg+xml"]  # Jupyter shows it inline
     with pytest.raises(ValueError, match="unknown suffix"):
         save_graph(o, tmp_path / "n.jpeg2")
 
@@ -287,3 +290,25 @@ def test_full_mlp_graph_draws_fast_enough(tmp_path):
     x = {k: float(a["pos"].split(",")[0]) for k, a in nodes.items()}
     assert all(x[s] < x[d] for s, d, _ in edges)
     assert elapsed < 15.0  # loose: the machine is shared; the report gives the measured figure
+
+
+def test_record_calls_restores_the_classes_and_nan_grads_get_their_colour():
+    from micrograd.nn import Layer, Neuron
+    before = (MLP.__call__, Layer.__call__, Neuron.__call__)
+    model, _ = moons_graph(n=2)
+    assert (MLP.__call__, Layer.__call__, Neuron.__call__) == before
+    x = Value(1.0)
+    y = x * 2.0
+    x.grad, y.grad = math.nan, 1.0  # the drawing only reads .grad
+    src = draw_dot(y, color_by="grad").source
+    nodes, _ = parse(src)
+    nan_rows = [c for c, text in LEGEND_ROW.findall(src) if text == "grad nan or inf"]
+    assert nan_rows and nodes["v0"]["fillcolor"] == nan_rows[0] != nodes["v2"]["fillcolor"]
+
+
+def test_importing_viz_leaves_the_compiler_alone():
+    import subprocess
+    import sys
+    code = ("import sys, micrograd.viz as v; assert 'micrograd.compiler' not in sys.modules; "
+            "assert callable(v.draw_program)")  # draw_program loads on first use
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -73,10 +73,10 @@ def _fmt(x: float) -> str:
     return "%.4f" % x if x == 0.0 or 1e-3 <= abs(x) < 1e6 or x != x else "%.3e" % x
 
 
-def draw_dot(root: Union[Value, Iterable[Value]], format: str = "svg", rankdir: str = "LR", *,
-             show_grad: bool = True, color_by: Optional[str] = None, model=None,
-             cluster_modules: bool = False, collapse: Union[str, None, bool] = None, max_nodes: int = 200,
-             highlight: Optional[Iterable[Value]] = None, layout: str = "auto",
+def draw_dot(root: Union[Value, Iterable[Value]], format: str = "svg", rankdir: str = "LR",
+             show_grad: bool = True, color_by: Optional[str] = None, cluster_modules: bool = False,
+             collapse: Union[str, None, bool] = None, highlight: Optional[Iterable[Value]] = None, *,
+             model=None, max_nodes: int = 200, layout: str = "auto",
              names: Optional[Dict[Value, str]] = None, svg_ids: bool = False) -> Diagram:
     """Draw the graph of root (a Value, or several) as a Graphviz Digraph; see the module docstring.
 

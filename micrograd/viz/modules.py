@@ -66,11 +66,12 @@ def _title(mod, path: str) -> str:
 
 
 def _module_calls(mod) -> list:
-    calls = vars(mod).get(_CALLS_ATTR)
-    if calls:
-        return list(calls)
+    """The calls record_calls kept, and the last call (a later graph may not have been recorded)."""
+    calls = list(vars(mod).get(_CALLS_ATTR) or [])
     io = getattr(mod, "_last_io", None)
-    return [io] if io is not None else []
+    if io is not None and not any(c is io for c in calls):
+        calls.append(io)
+    return calls
 
 
 def _as_tuple(vals) -> tuple:
@@ -136,7 +137,8 @@ def record_calls(model):
         draw_dot(loss, model=model, collapse='layer')
 
     It wraps ``__call__`` of the model's module classes for the duration of the
-    block and restores them after; the calls stay on the modules for draw_dot.
+    block and restores them after; the calls stay on the modules for draw_dot
+    (holding that graph in memory) until the next record_calls on them.
     """
     mods = [m for _, m in walk_modules(model)]
     wanted = {id(m) for m in mods}

@@ -124,7 +124,7 @@ def backprop_html(root: Value, path: Union[str, Path], title: str = "Backprop, s
     for v in shown:  # the drawing opens at step 0: every grad 0
         v.grad = 0.0
     try:
-        svg = draw_dot(root, rankdir=rankdir, names=shown, svg_ids=True, layout="dot").pipe(format="svg").decode()
+        svg = draw_dot(root, rankdir=rankdir, names=shown, svg_ids=True).pipe(format="svg").decode()
     finally:
         for v, g in zip(shown, data["final"]):
             v.grad = g
