@@ -27,7 +27,8 @@ from micrograd.engine import OPS, Value, topological_order
 from micrograd.viz.dot import draw_dot
 from micrograd.viz.page import render_page
 
-_OUT = re.compile(r"(?<![A-Za-z_])out(?![A-Za-z_])")  # not \b: 'out²' has no word boundary
+# the placeholders of the op table's grad_text; 'out' alone, not inside a word ('out²' counts)
+_TOKEN = re.compile(r"\{x\}|\{y\}|\{arg\}|(?<![A-Za-z_])out(?![A-Za-z_])")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 
@@ -45,9 +46,8 @@ def _ref(name: str) -> str:
 
 def _local_text(template: str, names, node_name: str, arg: float) -> str:
     """The op table's grad_text with operand names: '{y}' -> 'w1.data', 'out' -> 'n.data'."""
-    text = _OUT.sub(f"{_ref(node_name)}.data", template)
-    text = text.format(x=f"{_ref(names[0])}.data", y=f"{_ref(names[-1])}.data" if len(names) > 1 else "",
-                       arg=_num(arg))
+    words = {"{x}": f"{names[0]}.data", "{y}": f"{names[-1]}.data", "{arg}": _num(arg), "out": f"{node_name}.data"}
+    text = _TOKEN.sub(lambda m: words[m[0]], template)  # one pass: a name may itself read 'out' or '{x}'
     return f"({text})" if " " in text else text
 
 
