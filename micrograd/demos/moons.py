@@ -98,7 +98,7 @@ def draw_sample_graph(model, x, yi, path) -> None:
     loss = losses.hinge(model(x), yi)
     model.zero_grad()
     loss.backward()
-    save_graph(loss, path, color_by="grad", model=model)  # ~1,000 nodes: drawn one node per neuron
+    save_graph(loss, path, color_by="grad", model=model)  # ~660 Values: drawn one node per neuron
 
 
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:
