@@ -312,3 +312,14 @@ def test_importing_viz_leaves_the_compiler_alone():
     code = ("import sys, micrograd.viz as v; assert 'micrograd.compiler' not in sys.modules; "
             "assert callable(v.draw_program)")  # draw_program loads on first use
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bad_options_say_what_to_do():
+    o, _ = neuron()
+    model = MLP(2, [1], rng=0)
+    for kwargs, match in [(dict(rankdir="XY"), "rankdir"), (dict(color_by="data"), "color_by"),
+                          (dict(collapse="layer"), "need the model"),
+                          (dict(model=model, collapse="block"), "module kinds"),
+                          (dict(model=model, cluster_modules=True, layout="fast"), "layout='auto' or 'dot'")]:
+        with pytest.raises(ValueError, match=match):
+            draw_dot(o, **kwargs)

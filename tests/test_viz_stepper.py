@@ -83,7 +83,8 @@ def test_page_in_headless_chromium(tmp_path):
             assert changed <= marked  # only the highlighted node's operands (or the seeded root) change
             previous = grads
         assert read_grads(driver) == want  # exactly backward()'s grads
-        svg_grads = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#graph svg text") if t.text.startswith("grad")]
+        texts = driver.find_elements(By.CSS_SELECTOR, "#graph svg text")
+        svg_grads = [t.text for t in texts if t.text.startswith("grad")]
         assert sorted(svg_grads) == sorted("grad %.4f" % g for g in want)
         assert "Step %d / %d" % (last, last) == driver.find_element(By.ID, "step-label").text
         driver.save_screenshot(str(tmp_path / "stepper_last.png"))

@@ -88,6 +88,9 @@ def draw_dot(root: Union[Value, Iterable[Value]], format: str = "svg", rankdir: 
         raise ValueError(f"color_by must be None or 'grad', got {color_by!r}")
     if layout not in ("auto", "dot", "fast"):
         raise ValueError(f"layout must be 'auto', 'dot' or 'fast', got {layout!r}")
+    if cluster_modules and layout == "fast":
+        raise ValueError("cluster_modules draws boxes that only Graphviz's own layout places: "
+                         "use layout='auto' or 'dot'")
     if (cluster_modules or collapse) and model is None:
         raise ValueError("cluster_modules and collapse need the model: draw_dot(loss, model=model, ...)")
     roots = [root] if isinstance(root, Value) else list(root)

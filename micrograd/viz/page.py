@@ -80,20 +80,26 @@ function show(k) {
   step = Math.max(0, Math.min(last, k));
   const g = gradsAt(step), st = steps[step];
   const changed = new Set(st.set.map(p => p[0]));
-  document.querySelectorAll('.current, .operand, .changed').forEach(e => e.classList.remove('current', 'operand', 'changed'));
+  document.querySelectorAll('.current, .operand, .changed')
+    .forEach(e => e.classList.remove('current', 'operand', 'changed'));
   nodes.forEach((n, i) => {
     const cell = rows[i].children[2];
     cell.textContent = fmt(g[i]);
     cell.dataset.grad = String(g[i]);
     const el = svgNode(n.id);
     if (el) {
-      for (const t of el.querySelectorAll('text')) if (t.textContent.startsWith('grad ')) t.textContent = 'grad ' + fmt(g[i]);
+      for (const t of el.querySelectorAll('text')) {
+        if (t.textContent.startsWith('grad ')) t.textContent = 'grad ' + fmt(g[i]);
+      }
       if (changed.has(i)) el.classList.add('changed');
     }
   });
   const mark = (i, cls) => {
     rows[i].classList.add(cls);
-    for (const id of [nodes[i].id, nodes[i].id + 'op']) { const el = svgNode(id); if (el) el.classList.add(cls); }
+    for (const id of [nodes[i].id, nodes[i].id + 'op']) {
+      const el = svgNode(id);
+      if (el) el.classList.add(cls);
+    }
   };
   if (st.node !== null) { mark(st.node, 'current'); st.operands.forEach(i => mark(i, 'operand')); }
   document.getElementById('explain').textContent = st.title + (st.lines.length ? '\\n' + st.lines.join('\\n') : '');
