@@ -34,7 +34,7 @@ register_jitable(optim.adam_update)
 SGD, ADAM = 0, 1
 
 
-@jit()
+@jit(inline='always')
 def vec_forward(c, V, x, y, o, m, w):
     """V[o+e] = OPS[c].forward(V[x+e], V[y+e], w) for e < m (V flat; y unused by unary ops). False: unknown c.
     Offsets, not slices: a slice per instruction costs reference counting that dominates scalar graphs."""
@@ -99,7 +99,7 @@ def vec_forward(c, V, x, y, o, m, w):
         return False
     return True
 
-@jit()
+@jit(inline='always')
 def vec_backward(c, V, G, x, y, o, m, w):
     """G[x+e] += d/dx * G[o+e] and G[y+e] += d/dy * G[o+e] with OPS[c].backward, for e < m (flat V, G)."""
     if c == ops.ADD:
@@ -251,7 +251,9 @@ def forward(prog, theta, V):
                           V[a[i]:a[i] + kk], V[o:o + m], bb >= 0)
         elif c == GATHER:
             for j in range(m):
-                V[o + j] = V[gidx[a[i] + j]]
+                src = gidx[a[i] + j] * B
+                for e in range(B):
+                    Vf[(o + j) * B + e] = Vf[src + e]
         else:
             if not vec_forward(c, Vf, a[i] * B, max(b[i], 0) * B, o * B, m * B, arg[i]):
                 return i
@@ -276,7 +278,9 @@ def backward(prog, theta, V, G, gtheta, rg):
                            G[x0:x0 + kk], bb >= 0, any_set(rg, x0, kk))
         elif c == GATHER:
             for j in range(m):
-                G[gidx[a[i] + j]] += G[o + j]
+                dst = gidx[a[i] + j] * B
+                for e in range(B):
+                    Gf[dst + e] += Gf[(o + j) * B + e]
         else:
             if not vec_backward(c, Vf, Gf, a[i] * B, max(b[i], 0) * B, o * B, m * B, arg[i]):
                 return i
@@ -285,13 +289,15 @@ def backward(prog, theta, V, G, gtheta, rg):
 
 @jit()
 def transpose_rows(V, X, rows, slots):
-    """V[slots[j], e] = X[rows[e], j], in tiles of 32 columns so the strided writes stay in cache."""
-    for j0 in range(0, slots.shape[0], 32):
-        j1 = min(j0 + 32, slots.shape[0])
-        for e in range(rows.shape[0]):
-            r = rows[e]
-            for j in range(j0, j1):
-                V[slots[j], e] = X[r, j]
+    """V[slots[j], e] = X[rows[e], j], eight examples at a time: each write fills one cache line of V
+    while eight rows of X are read sequentially."""
+    B = rows.shape[0]
+    for e0 in range(0, B, 8):
+        e1 = min(e0 + 8, B)
+        for j in range(slots.shape[0]):
+            s = slots[j]
+            for e in range(e0, e1):
+                V[s, e] = X[rows[e], j]
 
 
 @jit()
@@ -381,3 +387,33 @@ def fit(prog, leaves, rg, loss_slot, theta, X, Y, order, batch_size, lrs, kind, 
                 theta[q], s1[q], s2[q] = optim.adam_update(theta[q], gtheta[q], s1[q], s2[q], t + 1, lr,
                                                            hyper[0], hyper[1], hyper[2], hyper[3])
     return -1
+
+
+def _flush_if_dependencies_changed() -> None:
+    """Numba's cache notices edits to this file only; the kernels inline the op table and the optimizer
+    formulas, so a hash of those sources is kept next to the cache and a change flushes every kernel."""
+    import hashlib
+    import inspect
+    import os
+    digest = hashlib.sha256(b"".join(inspect.getsource(m).encode() for m in (ops, optim))).hexdigest()
+    kernels_ = [f for f in globals().values() if hasattr(f, "_cache") and hasattr(f._cache, "flush")]
+    path = getattr(kernels_[0]._cache, "_cache_path", None) if kernels_ else None
+    if not path:
+        return  # in-memory compilation: nothing cached to go stale
+    stamp = os.path.join(path, "micrograd-kernels.deps")
+    try:
+        with open(stamp) as f:
+            if f.read() == digest:
+                return
+    except OSError:
+        pass
+    for k in kernels_:
+        k._cache.flush()
+    try:
+        with open(stamp, "w") as f:
+            f.write(digest)
+    except OSError:
+        pass
+
+
+_flush_if_dependencies_changed()

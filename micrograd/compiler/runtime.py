@@ -20,7 +20,7 @@ import numpy as np
 
 from micrograd import losses as _losses
 from micrograd.compiler import kernels
-from micrograd.compiler.ir import Program
+from micrograd.compiler.ir import DEBUG_VALIDATE, Program, validate
 from micrograd.compiler.passes import lower
 from micrograd.compiler.trace import call_model, trace_model
 
@@ -122,6 +122,8 @@ class CompiledModel:
 
     @staticmethod
     def _kernel_args(prog: Program) -> tuple:
+        if DEBUG_VALIDATE:  # MICROGRAD_VALIDATE=1: re-check the program before every run
+            validate(prog)
         return ((prog.op, prog.out, prog.a, prog.b, prog.n, prog.k, prog.p, prog.arg, prog.gidx),
                 (prog.input_slots, prog.target_slots, prog.const_slots, prog.const_vals,
                  prog.param_slots, prog.param_index))
