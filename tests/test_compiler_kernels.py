@@ -12,6 +12,11 @@ from micrograd.compiler import kernels
 from op_cases import CASES
 
 
+def U(*offsets):
+    """Offsets as the kernels pass them (unsigned, see kernels.vec_forward)."""
+    return [np.uint64(o) for o in offsets]
+
+
 def sample(case, n=64, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.uniform(*case.x, n)
@@ -30,12 +35,12 @@ def test_every_op_runs_the_table_functions_in_the_kernels(op):
     x, y = sample(case)
     m = len(x)
     V = np.concatenate([x, y, np.full(m, -12345.0)])       # slots: x at 0, y at m, out at 2m
-    assert kernels.vec_forward(op.code, V, 0, m, 2 * m, m, case.arg), f"no forward branch for {op.name}"
+    assert kernels.vec_forward(op.code, V, *U(0, m, 2 * m, m), case.arg), f"no forward branch for {op.name}"
     want = [op.forward(a, b, case.arg) for a, b in zip(x, y)]
     np.testing.assert_allclose(V[2 * m:], want, rtol=1e-15, atol=0)
     gout = np.linspace(0.5, 2.0, m)
     G = np.concatenate([np.full(m, 0.25), np.full(m, -0.5), gout])
-    assert kernels.vec_backward(op.code, V, G, 0, m, 2 * m, m, case.arg), f"no backward branch for {op.name}"
+    assert kernels.vec_backward(op.code, V, G, *U(0, m, 2 * m, m), case.arg), f"no backward branch for {op.name}"
     d = np.array([op.backward(a, b, case.arg, o) for a, b, o in zip(x, y, V[2 * m:])])
     np.testing.assert_allclose(G[:m], 0.25 + d[:, 0] * gout, rtol=1e-15, atol=1e-300)
     np.testing.assert_allclose(G[m:2 * m], -0.5 + (d[:, 1] * gout if op.arity == 2 else 0.0), rtol=1e-15, atol=1e-300)
@@ -43,8 +48,8 @@ def test_every_op_runs_the_table_functions_in_the_kernels(op):
 
 def test_unknown_opcodes_are_refused_not_zero():
     V, G = np.ones(3), np.zeros(3)
-    assert not kernels.vec_forward(len(ops.OPS) + 5, V, 0, 1, 2, 1, 0.0)
-    assert not kernels.vec_backward(-3, V, G, 0, 1, 2, 1, 0.0)
+    assert not kernels.vec_forward(len(ops.OPS) + 5, V, *U(0, 1, 2, 1), 0.0)
+    assert not kernels.vec_backward(-3, V, G, *U(0, 1, 2, 1), 0.0)
     assert V[2] == 1.0 and not G.any()
 
 
@@ -56,7 +61,7 @@ def test_unwritable_cache_falls_back_to_memory_with_one_warning(tmp_path):
             "warnings.simplefilter('always')\n"
             "from micrograd.compiler import kernels\n"
             "V = np.array([2.0, 3.0, 4.0, 5.0, 0.0, 0.0])\n"
-            "assert kernels.vec_forward(kernels.ops.MUL, V, 0, 2, 4, 2, 0.0)\n"
+            "assert kernels.vec_forward(kernels.ops.MUL, V, *np.array([0, 2, 4, 2], np.uint64), 0.0)\n"
             "print(V[4:].tolist())\n")
     env = dict(os.environ, NUMBA_CACHE_DIR="/dev/null/not-a-dir")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,

@@ -32,12 +32,14 @@ register_jitable(optim.sgd_update)
 register_jitable(optim.adam_update)
 
 SGD, ADAM = 0, 1
+U = np.uint64  # offsets into the flat value/gradient arrays (see vec_forward)
 
 
-@jit(inline='always')
+@jit()
 def vec_forward(c, V, x, y, o, m, w):
     """V[o+e] = OPS[c].forward(V[x+e], V[y+e], w) for e < m (V flat; y unused by unary ops). False: unknown c.
-    Offsets, not slices: a slice per instruction costs reference counting that dominates scalar graphs."""
+    Offsets, not slices: a slice per instruction costs reference counting that dominates scalar graphs.
+    Unsigned offsets (``U``): Numba then drops its negative-index wraparound and the loops vectorize."""
     if c == ops.ADD:
         for e in range(m):
             V[o + e] = ops.add(V[x + e], V[y + e], w)
@@ -99,7 +101,7 @@ def vec_forward(c, V, x, y, o, m, w):
         return False
     return True
 
-@jit(inline='always')
+@jit()
 def vec_backward(c, V, G, x, y, o, m, w):
     """G[x+e] += d/dx * G[o+e] and G[y+e] += d/dy * G[o+e] with OPS[c].backward, for e < m (flat V, G)."""
     if c == ops.ADD:
@@ -255,7 +257,7 @@ def forward(prog, theta, V):
                 for e in range(B):
                     Vf[(o + j) * B + e] = Vf[src + e]
         else:
-            if not vec_forward(c, Vf, a[i] * B, max(b[i], 0) * B, o * B, m * B, arg[i]):
+            if not vec_forward(c, Vf, U(a[i] * B), U(max(b[i], 0) * B), U(o * B), U(m * B), arg[i]):
                 return i
     return -1
 
@@ -282,7 +284,7 @@ def backward(prog, theta, V, G, gtheta, rg):
                 for e in range(B):
                     Gf[dst + e] += Gf[(o + j) * B + e]
         else:
-            if not vec_backward(c, Vf, Gf, a[i] * B, max(b[i], 0) * B, o * B, m * B, arg[i]):
+            if not vec_backward(c, Vf, Gf, U(a[i] * B), U(max(b[i], 0) * B), U(o * B), U(m * B), arg[i]):
                 return i
     return -1
 
@@ -290,14 +292,15 @@ def backward(prog, theta, V, G, gtheta, rg):
 @jit()
 def transpose_rows(V, X, rows, slots):
     """V[slots[j], e] = X[rows[e], j], eight examples at a time: each write fills one cache line of V
-    while eight rows of X are read sequentially."""
-    B = rows.shape[0]
-    for e0 in range(0, B, 8):
-        e1 = min(e0 + 8, B)
-        for j in range(slots.shape[0]):
-            s = slots[j]
+    while eight rows of X are read sequentially (unsigned indices: no wraparound checks)."""
+    B = U(rows.shape[0])
+    Vf = V.reshape(-1)
+    for e0 in range(U(0), B, U(8)):
+        e1 = min(e0 + U(8), B)
+        for j in range(U(slots.shape[0])):
+            base = U(slots[j]) * B
             for e in range(e0, e1):
-                V[s, e] = X[rows[e], j]
+                Vf[base + e] = X[U(rows[e]), j]
 
 
 @jit()
