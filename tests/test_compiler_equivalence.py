@@ -171,12 +171,13 @@ def mlps(draw, max_weights=700):
     sizes = [nin] + hidden + [nout]
     assume(sum(a * b for a, b in zip(sizes, sizes[1:])) <= max_weights)
     activation = draw(st.sampled_from(nn.ACTIVATIONS))
-    return nin, hidden + [nout], activation, loss, draw(st.sampled_from([0.0, 1e-4, 0.1]))
+    prelu = draw(st.sampled_from(["neuron", "layer"]))  # a slope per neuron, or one shared by the layer
+    return nin, hidden + [nout], activation, loss, draw(st.sampled_from([0.0, 1e-4, 0.1])), prelu
 
 
 def check_mlp(spec, batch, seed):
-    nin, nouts, activation, loss, l2 = spec
-    model = nn.MLP(nin, nouts, activation=activation, rng=random.Random(seed))
+    nin, nouts, activation, loss, l2, prelu = spec
+    model = nn.MLP(nin, nouts, activation=activation, prelu=prelu, rng=random.Random(seed))
     rng = np.random.default_rng(seed)
     for p in model.parameters():  # nonzero biases and slopes, so every parameter matters
         p.data = float(rng.uniform(-1, 1))
@@ -205,5 +206,5 @@ def test_random_mlps_batch_256(spec, seed):
 
 @pytest.mark.parametrize("activation", nn.ACTIVATIONS)
 def test_every_activation_is_fused_and_equal(activation):
-    cm = check_mlp((3, [5, 1, 4, 2], activation, "cross_entropy", 1e-3), 7, 11)  # width-1 hidden layer too
+    cm = check_mlp((3, [5, 1, 4, 2], activation, "cross_entropy", 1e-3, "layer"), 7, 11)  # width-1 layer too
     assert cm.program.counts()["dense"] == 4

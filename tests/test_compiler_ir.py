@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import micrograd
-from micrograd import nn
+from micrograd import losses, nn
 from micrograd.compiler import ir
 from micrograd.engine import Value
 from test_compiler_equivalence import assert_close, value_path
@@ -162,3 +162,19 @@ def test_draw_program_shows_dense_ops_vector_ops_and_the_loss():
     assert "i4 -> outputs" in src and "i8 -> loss" in src and "inputs -> i0" in src and "i0 -> i1" in src
     assert f"{cm.training_program('hinge').source_nodes} scalar Value nodes → 9 instructions" in src
     assert "loss" not in draw_program(cm).source
+
+
+def test_custom_loss_with_a_target_row_and_multi_output_mse():
+    rng = random.Random(4)
+    model = nn.MLP(3, [4, 2], activation="tanh", rng=rng)
+    X = np.random.default_rng(5).normal(size=(7, 3))
+    Y = np.random.default_rng(6).normal(size=(7, 2))
+
+    def weighted(out, t):  # a user's loss over a target row of 2
+        return 2.0 * (out[0] - t[0]) ** 2 + abs(out[1] - t[1])
+    cm = micrograd.compile(model)
+    for loss_fn, name in ((weighted, weighted), (lambda o, t: losses.mse(o, t), "mse")):
+        ref_out, ref_loss, ref_grads = value_path(model, model.parameters(), X, [list(r) for r in Y], loss_fn, 1e-3)
+        loss, grads = cm.loss_and_grad(X, Y, loss=name, l2=1e-3)
+        assert_close(loss, ref_loss)
+        assert_close(grads, ref_grads)
