@@ -35,7 +35,7 @@ SGD, ADAM = 0, 1
 U = np.uint64  # offsets into the flat value/gradient arrays (see vec_forward)
 
 
-@jit()
+@jit(inline='always')
 def vec_forward(c, V, x, y, o, m, w):
     """V[o+e] = OPS[c].forward(V[x+e], V[y+e], w) for e < m (V flat; y unused by unary ops). False: unknown c.
     Offsets, not slices: a slice per instruction costs reference counting that dominates scalar graphs.
@@ -101,7 +101,7 @@ def vec_forward(c, V, x, y, o, m, w):
         return False
     return True
 
-@jit()
+@jit(inline='always')
 def vec_backward(c, V, G, x, y, o, m, w):
     """G[x+e] += d/dx * G[o+e] and G[y+e] += d/dy * G[o+e] with OPS[c].backward, for e < m (flat V, G)."""
     if c == ops.ADD:
