@@ -26,7 +26,7 @@ import heapq
 
 from micrograd import ops
 from micrograd.compiler.ir import DENSE, GATHER, Program, validate
-from micrograd.compiler.trace import CONST, INPUT, PARAM, TARGET, Graph
+from micrograd.compiler.trace import CONST, PARAM, Graph
 
 _ADD, _MUL = ops.ADD, ops.MUL
 _ARITY = [op.arity for op in ops.OPS]
@@ -183,7 +183,7 @@ def _emit(g: Graph, groups, payload, order, has_loss) -> Program:
     slot = [-1] * len(code)
     n_slots = 0
     input_slots, target_slots = [], []
-    for kind, nodes, dest in ((INPUT, g.inputs, input_slots), (TARGET, g.targets, target_slots)):
+    for nodes, dest in ((g.inputs, input_slots), (g.targets, target_slots)):
         for node in nodes:
             if node >= 0:
                 slot[node] = n_slots

@@ -170,14 +170,14 @@ class CompiledModel:
 
     # ------------------------------------------------------------ running
     def __call__(self, X) -> np.ndarray:
-        """(N, nout) outputs of the model for the rows of X (N, nin)."""
+        """(N, nout) outputs of the model for the rows of X (N, nin): float64 (float32 for a float32 model)."""
         X = self._check_X(X)
         prog = self.program
         V, _, _ = self._buffers_for(prog, X.shape[0])
         code, leaves = self._kernel_args(prog)
         kernels.load(V, X, np.zeros((X.shape[0], 0), self.dtype), np.arange(X.shape[0]), leaves, self.theta)
         _check(kernels.forward(code, self.theta, V), prog)
-        return V[prog.output_slots].T.astype(np.float64 if self.dtype == np.float64 else self.dtype)
+        return V[prog.output_slots].T.copy()
 
     def loss_and_grad(self, X, y, loss: LossArg = "hinge", l2: float = 0.0,
                       target_width: Optional[int] = None) -> tuple:
@@ -195,7 +195,15 @@ class CompiledModel:
     def fit(self, X, y, loss: LossArg = "hinge", optimizer=None, epochs: int = 1,
             batch_size: Optional[int] = None, rng: Union[int, np.random.Generator, None] = 0,
             l2: float = 0.0, shuffle: bool = True, target_width: Optional[int] = None) -> np.ndarray:
-        """Train in compiled code; returns the loss of every step (mini-batch), shape (epochs * batches,)."""
+        """Train in compiled code; returns the batch loss of every step, shape (epochs * ceil(N / batch_size),).
+
+        Epoch e visits the rows in the order of the e-th ``rng.permutation(N)`` (``rng`` a seed or a
+        ``np.random.Generator``; ``shuffle=False``: in order), in batches of ``batch_size`` (default: all
+        N; the last batch of an epoch may be smaller). Each step is forward, mean loss + ``l2*sum(p*p)``,
+        backward and the optimizer's update (``micrograd.optim`` SGD or Adam, their formulas and
+        learning-rate schedule). Afterwards the model's Values hold the trained weights and the
+        optimizer's state (``t``, momentum buffers or ``m``/``v``) is written back, so the Value path can
+        continue where this stopped; the parameters' ``.grad`` are not set."""
         from micrograd import optim
         X = self._check_X(X)
         N = X.shape[0]
