@@ -19,6 +19,8 @@ What differs inside:
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import numbers
 from typing import Iterable, List, Union
 
@@ -226,6 +228,25 @@ def topological_order(roots: Iterable[Value]) -> List[Value]:
                 stack.pop()
                 topo.append(node)
     return topo
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector for a block: big Value graphs build 2-4x faster.
+
+    Value graphs hold no reference cycles (operands are a tuple, derivatives come from the
+    op table, not from closures), so reference counting frees them; the collector only
+    spends time scanning the millions of live nodes of a training step. A micrograd-style
+    custom op whose ``_backward`` closure refers to its node does form a cycle: it is
+    collected after the block.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 _ieee_cache: dict = {}
