@@ -65,7 +65,7 @@ class Step:
         return flat_to_arrays([p.data for p in self.model.parameters()], self.model)
 
     def summary(self) -> str:
-        return _summary(self.cm.training_program(self.wl.loss))
+        return _summary(self.cm.training_program(self.wl.loss), len(self.X), self.cm.dtype.itemsize)
 
     def breakdown(self) -> dict:
         wl, cm = self.wl, self.cm
@@ -102,13 +102,14 @@ class Graph:
         return loss, np.asarray(grads)
 
     def summary(self) -> str:
-        return _summary(self.cm.training_program(_identity))
+        return _summary(self.cm.training_program(_identity), 1, self.cm.dtype.itemsize)
 
     def breakdown(self) -> dict:
         return {"forward cm(X)": lambda: self.cm(self.X)}
 
 
-def _summary(prog) -> str:
-    """'N instructions (dense 2, relu 1, ...), S slots': what the timed program runs."""
+def _summary(prog, batch: int, itemsize: int) -> str:
+    """What the timed program runs: instructions by kind, and its value + gradient buffers at this batch."""
     counts = ", ".join(f"{k} {v}" for k, v in sorted(prog.counts().items(), key=lambda kv: -kv[1]))
-    return f"{len(prog)} instructions ({counts}), {prog.n_slots} slots"
+    mib = 2 * prog.n_slots * batch * itemsize / 2**20
+    return f"{len(prog)} instructions ({counts}); {prog.n_slots} slots x batch {batch}: {mib:.2f} MiB of buffers"

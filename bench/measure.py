@@ -117,6 +117,67 @@ def machine() -> Dict[str, str]:
     return info
 
 
+def _cpu_busy_s() -> float:
+    """CPU-seconds all cores spent not idle since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_cores(seconds: float = 2.0) -> float:
+    """How many cores were busy over the next `seconds`: the load of the other processes."""
+    b1 = _cpu_busy_s()
+    time.sleep(seconds)
+    return (_cpu_busy_s() - b1) / seconds
+
+
+class Interference:
+    """Cores kept busy by processes other than our children while a child ran (context manager).
+
+    Machine busy CPU-time (/proc/stat) minus our children's CPU-time (getrusage), over the wall time:
+    0 means the child had the machine to itself; 1 means another process held a whole core."""
+
+    def __enter__(self):
+        self.t, self.busy = time.perf_counter(), _cpu_busy_s()
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.child = ru.ru_utime + ru.ru_stime
+        return self
+
+    def __exit__(self, *exc):
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall = max(time.perf_counter() - self.t, 1e-9)
+        others = (_cpu_busy_s() - self.busy) - (ru.ru_utime + ru.ru_stime - self.child)
+        self.cores = max(others / wall, 0.0)
+        return False
+
+
+def wait_quiet(max_wait_s: float, busy_limit: float = 0.25, say=print) -> float:
+    """Wait (up to max_wait_s) until other processes keep fewer than busy_limit cores busy; returns the last reading."""
+    deadline = time.monotonic() + max_wait_s
+    busy = busy_cores()
+    while busy > busy_limit and time.monotonic() < deadline:
+        say(f"machine busy ({busy:.2f} cores in use by others), waiting")
+        time.sleep(8.0)
+        busy = busy_cores()
+    return busy
+
+
+def threads() -> str:
+    """The thread pools loaded in this process and their sizes (threadpoolctl; torch's intra-op pool)."""
+    out = []
+    try:
+        from threadpoolctl import threadpool_info
+        for lib in threadpool_info():
+            where = os.path.basename(os.path.dirname(lib["filepath"])).replace(".libs", "")
+            out.append(f"{lib['internal_api']} ({where}) {lib['num_threads']}")
+    except ImportError:
+        out.append("threadpoolctl not installed")
+    import sys
+    if "torch" in sys.modules:
+        out.append(f"torch intra-op {sys.modules['torch'].get_num_threads()}")
+    return ", ".join(out)
+
+
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"

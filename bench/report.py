@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 NAMES = {"value": "Value path", "numpy": "NumPy by hand", "torch": "PyTorch eager f64",
          "compiled": "compiled f64", "compiled32": "compiled f32"}
 ORDER = ("value", "numpy", "torch", "compiled", "compiled32")
+NOISY = 0.2  # cores kept busy by other processes above which a timing is marked
 
 
 def fmt_s(s: Optional[float]) -> str:
@@ -45,9 +46,15 @@ def ratio(run: Dict, name: str, slow: str, fast: str = "compiled") -> Optional[f
 
 
 def _probe_total(probe: Optional[Dict]) -> Optional[float]:
-    if not probe or "error" in probe:
+    """Import + every entry point's first call on workload A in f64 and f32: all kernels, both dtypes.
+
+    The other workloads call the same generic kernels with the same argument types, so their first
+    calls add no compile; they are listed in the table (where they show only timing noise, or a
+    re-specialization if one ever crept in)."""
+    if not probe or "error" in probe or "compiled:A" not in probe:
         return None
-    return probe["import_s"] + sum(sum(e["first_calls_s"].values()) for k, e in probe.items() if ":" in k)
+    return probe["import_s"] + sum(sum(probe[k]["first_calls_s"].values()) for k in ("compiled:A", "compiled32:A")
+                                   if k in probe)
 
 
 def _trace_lower(run: Dict, name: str) -> Optional[float]:
@@ -116,9 +123,15 @@ def _medians(run: Dict) -> List[str]:
             t = step_time(run, name, impl)
             res = run["timings"].get((name, impl), {})
             mark = " (est.)" if res.get("scale", 1.0) != 1.0 else ""
+            mark += " †" if res.get("others_cores", 0.0) > NOISY else ""
             cells.append(fmt_s(t) + mark if "error" not in res else "failed")
         rows.append(cells)
     lines = _table(["workload"] + [NAMES[i] for i in ORDER], rows)
+    noisy = [f"{n}/{NAMES[i]} {r['others_cores']:.2f}" for (n, i), r in sorted(run["timings"].items())
+             if r.get("others_cores", 0.0) > NOISY]
+    if noisy:
+        lines = [f"† other processes kept more than {NOISY} of the 2 cores busy while this was timed "
+                 f"(threaded libraries suffer most): " + ", ".join(noisy) + " cores.", ""] + lines
     if "D" in run["workloads"]:
         ops = run["workloads"]["D"]["n_ops"]
         per = [f"{step_time(run, 'D', i) / ops * 1e9:,.1f} ns/op" if step_time(run, "D", i) else "—" for i in ORDER]
@@ -156,12 +169,28 @@ def _compile(run: Dict) -> List[str]:
         rows.append(cells)
     lines += _table(["workload", "path", "trace + lower (cold process)", "first calls, cold cache",
                      "trace + lower (warm process)", "first calls, warm cache"], rows)
-    imp = [f"{kind}: {fmt_s(p['import_s'])}" for kind, p in probes.items() if p and "error" not in p]
-    lines += ["", "Importing `micrograd.compiler` (after numpy and numba are imported): " + ", ".join(imp) + ".",
+    imp = [f"{kind}: import {fmt_s(p['import_s'])}, first compile() of a tiny model "
+           f"{fmt_s(p.get('first_compile_overhead_s'))} (other processes kept {p.get('others_cores', 0.0):.2f} "
+           f"cores busy during this probe)" for kind, p in probes.items() if p and "error" not in p]
+    lines += ["", "One-time costs before the table's rows, in the probe process (numpy and numba already imported; "
+              "the first `compile()` in a process does one-time work such as importing SciPy's BLAS to set its "
+              "threads, so the table's trace + lower times exclude it): " + "; ".join(imp) + ".",
               "A first call's time is the call minus a second, warm call of the same entry point, so it is the "
-              "compile (cold) or cache-load (warm) cost alone. The totals in the targets add the import and every "
-              "first call of every workload and both dtypes."]
+              "compile (cold) or cache-load (warm) cost alone (on a busy machine the difference is noisy). The totals "
+              "in the targets add the import and the first calls of workload A in both dtypes, which reach every "
+              "kernel; the other workloads reuse the same kernels."]
     return lines
+
+
+def _threads(run: Dict) -> List[str]:
+    rows = []
+    for impl in ORDER:
+        for name in run["workloads"]:
+            res = run["timings"].get((name, impl))
+            if res and res.get("threads"):
+                rows.append([NAMES[impl], f"{name}: {res['threads']}"])
+                break
+    return _table(["implementation", "thread pools in its worker process (threads)"], rows) if rows else []
 
 
 def _mib(kb: int) -> str:
@@ -222,13 +251,16 @@ def render(run: Dict) -> str:
              "(see `bench/measure.py`). Every implementation is validated against an independent oracle first.",
              "", "## Machine", ""]
     lines += [f"- {k}: {v}" for k, v in run["machine"].items()]
-    lines += [f"- load average (1/5/15 min) at start: {run['load_start']}, at end: {run['load_end']}", ""]
+    lines += [f"- load average (1/5/15 min) at start: {run['load_start']}, at end: {run['load_end']}; "
+              f"cores kept busy by other processes just before the start: {run['busy_start']:.2f}", ""]
     lines += ["## Targets", ""]
     lines += _table(["target", "measured", ""], [[t, m, {True: "pass", False: "**MISS**", None: "not measured"}[p]]
                                                  for t, m, p in targets(run)])
     lines += ["", "## One training step: medians", ""] + _medians(run)
     lines += ["", "Speed-up of the compiled f64 step over each other implementation (their time / its time):", ""]
     lines += _ratios(run)
+    lines += ["", "Thread pools as each worker ran (defaults of each library; the compiled path sets the BLAS "
+              "that Numba's `np.dot` calls to `MICROGRAD_BLAS_THREADS`, default 1):", ""] + _threads(run)
     lines += ["", "## Validation (before timing)", ""] + _validation(run)
     lines += ["", "## Compile time", ""] + _compile(run)
     lines += ["", "## Memory, workload C", ""] + _memory(run) + _gflops(run)

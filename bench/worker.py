@@ -22,6 +22,7 @@ from bench import impls, measure
 
 FULL = dict(repeats=15, min_sample_s=0.02, budget_s=4.0, warmup=3)
 QUICK = dict(repeats=3, min_sample_s=0.002, budget_s=0.3, warmup=1)
+PARTS = dict(repeats=7, min_sample_s=0.01, budget_s=1.0, warmup=2)  # the breakdown: context, not targets
 
 
 def run_worker(impl: str, name: str, tmp: Path, quick: bool) -> dict:
@@ -34,6 +35,7 @@ def run_worker(impl: str, name: str, tmp: Path, quick: bool) -> dict:
     t0 = time.perf_counter()
     runner.step()
     first_s = time.perf_counter() - t0
+    pools = measure.threads()
     rss_before = measure.rss_kb()
     peak_reset = measure.reset_peak()
     result = measure.time_step(runner.step, **settings)
@@ -43,14 +45,16 @@ def run_worker(impl: str, name: str, tmp: Path, quick: bool) -> dict:
     result["samples_s"] = [s / k for s in result["samples_s"]]
     result["steps_per_call"] = k
     result.update(impl=impl, workload=name, setup_s=setup_s, first_call_s=first_s, rss_import_kb=rss_import,
-                  rss_before_kb=rss_before,
+                  rss_before_kb=rss_before, threads=pools,
                   peak_kb=measure.peak_kb(), peak_is_steps_only=peak_reset)
     if hasattr(runner, "trace_lower_s"):
         result["trace_lower_s"] = runner.trace_lower_s
         result["program"] = runner.summary()
     parts = getattr(runner, "breakdown", lambda: {})()
     if parts:
-        result["breakdown_s"] = {label: measure.time_step(fn, **settings)["median_s"] for label, fn in parts.items()}
+        part_settings = QUICK if quick else PARTS
+        result["breakdown_s"] = {label: measure.time_step(fn, **part_settings)["median_s"]
+                                 for label, fn in parts.items()}
     return result
 
 
@@ -61,6 +65,10 @@ def run_probe(tmp: Path, names: str) -> dict:
     t0 = time.perf_counter()
     import micrograd.compiler.runtime  # noqa: F401 - the compiler and its kernels (decorated, not compiled)
     out["import_s"] = time.perf_counter() - t0
+    from micrograd import nn
+    t0 = time.perf_counter()
+    micrograd.compiler.compile(nn.MLP(1, [1], rng=0))  # a tiny model: the first compile's one-time work
+    out["first_compile_overhead_s"] = time.perf_counter() - t0
     for name in names:
         for impl in ("compiled", "compiled32"):
             runner = impls.make(impl, name, tmp / f"{name}.npz")
