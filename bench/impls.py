@@ -11,7 +11,8 @@
     runner.weights()        the current weights (A-C), to check one timed step
                             against the NumPy oracle's update
 
-Implementations: ``value`` (micrograd's Value graph), ``numpy`` (hand-written),
+Implementations: ``value`` (this package's Value graph), ``karpathy`` (the
+original micrograd 0.1.0, workload A only), ``numpy`` (hand-written),
 ``torch`` (PyTorch eager float64), ``compiled`` and ``compiled32``
 (``micrograd.compile``, float64 / float32). ``AVAILABLE`` says which apply to
 which workload.
@@ -26,12 +27,12 @@ from bench import randgraph
 from bench.workloads import Workload
 
 IMPLS = ("value", "numpy", "torch", "compiled", "compiled32")
-AVAILABLE = {"A": IMPLS, "B": IMPLS, "C": ("numpy", "torch", "compiled", "compiled32"),
+AVAILABLE = {"A": ("karpathy",) + IMPLS, "B": IMPLS, "C": ("numpy", "torch", "compiled", "compiled32"),
              "D": ("value", "torch", "compiled", "compiled32")}
 VALUE_B_SUBSET = 8  # the Value path on B is timed on 8 examples and scaled to 128 (it is linear in the batch)
 
 
-def make(impl: str, name: str, path: Path, quick: bool = False):
+def make(impl: str, name: str, path: Path):
     if name == "D":
         g = randgraph.Graph.load(path)
         return {"value": ValueGraph, "torch": TorchGraph, "compiled": CompiledGraph,
@@ -42,6 +43,9 @@ def make(impl: str, name: str, path: Path, quick: bool = False):
         if name == "B":
             wl = wl.subset(VALUE_B_SUBSET)
         return Adapter(value_ref.Step(wl))
+    if impl == "karpathy":
+        from bench import karpathy_micrograd
+        return Adapter(karpathy_micrograd.Step(wl))
     if impl == "numpy":
         from bench import numpy_ref
         step = numpy_ref.Step(wl)

@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     run = dict(command="python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                quick=args.quick, machine=measure.machine(), load_start=measure.load(), busy_start=busy,
-               timings={}, probes={},
+               timings={}, probes={}, variants={},
                notes=[])
     from bench import torch_ref
     skip = set()
@@ -186,6 +186,12 @@ def main(argv=None) -> int:
                 if "median_s" in res:
                     _say(f"  median {report.fmt_s(res['median_s'] * res['scale'])}, "
                          f"other processes kept {res['others_cores']:.2f} cores busy")
+        if "C" in args.workloads and "compiled" not in skip and not args.quick:
+            # what-if for the profile: the compiled path's BLAS on both cores, as PyTorch's is
+            _say("timing compiled on C with MICROGRAD_BLAS_THREADS=2")
+            env = dict(os.environ, MICROGRAD_BLAS_THREADS="2")
+            run["variants"]["C"] = _child(["--worker", "compiled", "--workload", "C"], tmp,
+                                          tmp / "compiled_C.json", env)
         if not {"compiled", "compiled32"} & skip:
             run["probes"] = _probes(args, tmp)
             if args.quick:
