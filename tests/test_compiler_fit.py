@@ -97,3 +97,24 @@ def test_float32_close_to_float64():
     h64 = c64.fit(X, y, "cross_entropy", optim.Adam(a.parameters(), lr=0.01), epochs=2, batch_size=16)
     h32 = c32.fit(X, y, "cross_entropy", optim.Adam(b.parameters(), lr=0.01), epochs=2, batch_size=16)
     np.testing.assert_allclose(h32, h64, rtol=1e-4)
+
+
+def test_parallel_batch_chunks_match_the_value_path(monkeypatch):
+    """Big layers run the batch as chunks in parallel (prange); forced here on a small model."""
+    from micrograd.compiler import runtime
+    from test_compiler_equivalence import value_path
+    monkeypatch.setattr(runtime, "PARALLEL_WORK", 0)
+    rng = np.random.default_rng(8)
+    X, y = rng.normal(size=(70, 3)), rng.integers(0, 3, 70)
+    ref, fast = twin_models(lambda: nn.MLP(3, [5, 3], activation="elu", rng=random.Random(9)))
+    cm = micrograd.compile(fast)
+    assert cm.chunks(cm.training_program("cross_entropy"), 70) == 2
+    _, want_loss, want_grads = value_path(ref, ref.parameters(), X, [int(c) for c in y], losses.cross_entropy, 1e-2)
+    loss, grads = cm.loss_and_grad(X, y, loss="cross_entropy", l2=1e-2)
+    assert_close(loss, want_loss)
+    assert_close(grads, want_grads)
+    opt_ref, opt_fast = (optim.SGD(m.parameters(), lr=0.1, momentum=0.9) for m in (ref, fast))
+    want = value_loop(ref, opt_ref, X, y, "cross_entropy", 0.0, 2, 66, 3)  # batches of 66 (chunked) and 4
+    got = cm.fit(X, y, loss="cross_entropy", optimizer=opt_fast, epochs=2, batch_size=66, rng=3)
+    assert_close(got, want, "loss history")
+    assert_close([p.data for p in fast.parameters()], [p.data for p in ref.parameters()], "weights")

@@ -15,13 +15,15 @@ arrays are those of ``ir.Program`` (``prog`` below is the tuple
   so small that a BLAS call costs more than its work; backward accumulates (+=) into
   rows zeroed by ``zero_grads`` and reduces parameter gradients over the batch
   only after the instruction loop (``reduce_param_slots``).
-- ``step`` (load a batch, forward, loss, backward, L2) and ``fit`` (all epochs
-  and mini-batches with the optimizer's float functions from
-  ``micrograd.optim``, registered with Numba here).
+- ``step`` (load a batch, forward, loss, backward, L2), ``step_chunks`` (the
+  same over batch chunks in parallel, for big layers), ``update`` (the
+  optimizer's float functions from ``micrograd.optim``, registered with Numba
+  here) and ``fit`` (all epochs and mini-batches in one call).
 """
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 from numba.extending import register_jitable
 
 from micrograd import ops, optim
@@ -320,8 +322,8 @@ def load(V, X, Y, rows, leaves, theta):
 
 
 @jit()
-def step(prog, leaves, rg, loss_slot, theta, X, Y, rows, l2, V, G, gtheta):
-    """Batch loss mean(loss) + l2*sum(theta^2) of X[rows] and its gradient in gtheta. Returns (loss, status)."""
+def forward_backward(prog, leaves, rg, loss_slot, theta, X, Y, rows, scale, V, G, gtheta):
+    """The examples X[rows]: returns (sum of their losses, status); gtheta <- gradient of scale * that sum."""
     load(V, X, Y, rows, leaves, theta)
     status = forward(prog, theta, V)
     if status >= 0:
@@ -330,14 +332,13 @@ def step(prog, leaves, rg, loss_slot, theta, X, Y, rows, l2, V, G, gtheta):
     total = 0.0
     for e in range(B):
         total += V[loss_slot, e]
-    loss = total * (1.0 / B)
     Gf = G.reshape(-1)
     for s in range(G.shape[0]):
         if rg[s]:
             for e in range(B):
                 Gf[s * B + e] = 0.0
     for e in range(B):
-        G[loss_slot, e] = 1.0 / B
+        G[loss_slot, e] = scale
     gtheta[:] = 0.0
     status = backward(prog, theta, V, G, gtheta, rg)
     p_slots, p_index = leaves[4], leaves[5]
@@ -346,14 +347,68 @@ def step(prog, leaves, rg, loss_slot, theta, X, Y, rows, l2, V, G, gtheta):
         for e in range(B):
             acc += Gf[p_slots[j] * B + e]
         gtheta[p_index[j]] += acc
+    return total, status
+
+
+@jit()
+def add_l2(theta, gtheta, l2):
+    """gtheta += d(l2 * sum(theta^2)); returns l2 * sum(theta^2)."""
+    q = 0.0
+    for j in range(theta.shape[0]):
+        q += theta[j] * theta[j]
+        gtheta[j] += 2.0 * l2 * theta[j]
+    return l2 * q
+
+
+@jit()
+def step(prog, leaves, rg, loss_slot, theta, X, Y, rows, l2, V, G, gtheta):
+    """Batch loss mean(loss) + l2*sum(theta^2) of X[rows] and its gradient in gtheta. Returns (loss, status)."""
+    B = rows.shape[0]
+    total, status = forward_backward(prog, leaves, rg, loss_slot, theta, X, Y, rows, 1.0 / B, V, G, gtheta)
+    loss = total * (1.0 / B)
     if l2 != 0.0:
-        q = 0.0
-        for j in range(theta.shape[0]):
-            q += theta[j] * theta[j]
-        loss += l2 * q
-        for j in range(theta.shape[0]):
-            gtheta[j] += 2.0 * l2 * theta[j]
+        loss += add_l2(theta, gtheta, l2)
     return loss, status
+
+
+@jit(parallel=True)
+def step_chunks(prog, leaves, rg, loss_slot, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta):
+    """step() with the batch cut into Vs.shape[0] chunks of Vs.shape[2] examples, run in parallel (prange),
+    each with its own buffers and gradient row, reduced in chunk order afterwards: the result does not
+    depend on the number of threads. Vs, Gs: (chunks, n_slots, chunk); gthetas: (chunks, n_params)."""
+    C, n_slots, Bc = Vs.shape
+    B = rows.shape[0]
+    totals = np.zeros(C)
+    status = np.full(C, -1)
+    for c in prange(C):
+        lo = c * Bc
+        bc = min(lo + Bc, B) - lo
+        V = Vs[c].reshape(-1)[:n_slots * bc].reshape((n_slots, bc))
+        G = Gs[c].reshape(-1)[:n_slots * bc].reshape((n_slots, bc))
+        totals[c], status[c] = forward_backward(prog, leaves, rg, loss_slot, theta, X, Y, rows[lo:lo + bc],
+                                                1.0 / B, V, G, gthetas[c])
+    gtheta[:] = 0.0
+    total = 0.0
+    for c in range(C):
+        total += totals[c]
+        gtheta += gthetas[c]
+    loss = total * (1.0 / B)
+    if l2 != 0.0:
+        loss += add_l2(theta, gtheta, l2)
+    return loss, status.max()
+
+
+@jit()
+def update(theta, gtheta, kind, hyper, s1, s2, lr, t):
+    """One optimizer step over theta with micrograd.optim's formulas; t = steps already taken."""
+    if kind == SGD:
+        for q in range(theta.shape[0]):
+            theta[q], s1[q] = optim.sgd_update(theta[q], gtheta[q], s1[q], lr, hyper[0], hyper[1],
+                                               hyper[2] != 0.0, hyper[3], t == 0)
+    else:
+        for q in range(theta.shape[0]):
+            theta[q], s1[q], s2[q] = optim.adam_update(theta[q], gtheta[q], s1[q], s2[q], t + 1, lr,
+                                                       hyper[0], hyper[1], hyper[2], hyper[3])
 
 
 @jit()
@@ -370,26 +425,25 @@ def fit(prog, leaves, rg, loss_slot, theta, X, Y, order, batch_size, lrs, kind, 
     Vlast, Glast = np.empty((n_slots, last), dt), np.empty((n_slots, last), dt)
     gtheta = np.zeros_like(theta)
     for s in range(lrs.shape[0]):
-        epoch, j = s // per_epoch, s % per_epoch
-        start = epoch * N + j * batch_size
-        if j == per_epoch - 1:
-            V, G, rows = Vlast, Glast, order[start:start + last]
+        start, count = batch_bounds(s, N, batch_size)
+        if count == batch_size:
+            V, G = Vfull, Gfull
         else:
-            V, G, rows = Vfull, Gfull, order[start:start + batch_size]
-        loss, status = step(prog, leaves, rg, loss_slot, theta, X, Y, rows, l2, V, G, gtheta)
+            V, G = Vlast, Glast
+        loss, status = step(prog, leaves, rg, loss_slot, theta, X, Y, order[start:start + count], l2, V, G, gtheta)
         if status >= 0:
             return status
         history[s] = loss
-        lr, t = lrs[s], t0 + s
-        if kind == SGD:
-            for q in range(theta.shape[0]):
-                theta[q], s1[q] = optim.sgd_update(theta[q], gtheta[q], s1[q], lr, hyper[0], hyper[1],
-                                                   hyper[2] != 0.0, hyper[3], t == 0)
-        else:
-            for q in range(theta.shape[0]):
-                theta[q], s1[q], s2[q] = optim.adam_update(theta[q], gtheta[q], s1[q], s2[q], t + 1, lr,
-                                                           hyper[0], hyper[1], hyper[2], hyper[3])
+        update(theta, gtheta, kind, hyper, s1, s2, lrs[s], t0 + s)
     return -1
+
+
+@jit()
+def batch_bounds(s, N, batch_size):
+    """(start in the epochs' concatenated row order, size) of step s's mini-batch."""
+    per_epoch = (N + batch_size - 1) // batch_size
+    epoch, j = s // per_epoch, s % per_epoch
+    return epoch * N + j * batch_size, min(batch_size, N - j * batch_size)
 
 
 def _flush_if_dependencies_changed() -> None:
