@@ -15,10 +15,11 @@ arrays are those of ``ir.Program`` (``prog`` below is the tuple
   so small that a BLAS call costs more than its work; backward accumulates (+=) into
   rows zeroed by ``zero_grads`` and reduces parameter gradients over the batch
   only after the instruction loop (``reduce_param_slots``).
-- ``step`` (load a batch, forward, loss, backward, L2), ``step_chunks`` (the
-  same over batch chunks in parallel, for big layers), ``update`` (the
-  optimizer's float functions from ``micrograd.optim``, registered with Numba
-  here) and ``fit`` (all epochs and mini-batches in one call).
+- ``forward_backward`` (load a batch, forward, loss, backward), ``fit`` (all
+  epochs and mini-batches with L2 and ``update``, the optimizer's float
+  functions from ``micrograd.optim``, registered with Numba here; also the
+  one-step entry of ``loss_and_grad``) and ``step_chunks`` (one step over
+  batch chunks in parallel, for big layers).
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ SGD, ADAM = 0, 1
 U = np.uint64  # offsets into the flat value/gradient arrays (see vec_forward)
 
 
-@jit(inline='always')
+@jit()
 def vec_forward(c, V, x, y, o, m, w):
     """V[o+e] = OPS[c].forward(V[x+e], V[y+e], w) for e < m (V flat; y unused by unary ops). False: unknown c.
     Offsets, not slices: a slice per instruction costs reference counting that dominates scalar graphs.
@@ -103,7 +104,7 @@ def vec_forward(c, V, x, y, o, m, w):
         return False
     return True
 
-@jit(inline='always')
+@jit()
 def vec_backward(c, V, G, x, y, o, m, w):
     """G[x+e] += d/dx * G[o+e] and G[y+e] += d/dy * G[o+e] with OPS[c].backward, for e < m (flat V, G)."""
     if c == ops.ADD:
@@ -360,17 +361,6 @@ def add_l2(theta, gtheta, l2):
     return l2 * q
 
 
-@jit()
-def step(prog, leaves, rg, loss_slot, theta, X, Y, rows, l2, V, G, gtheta):
-    """Batch loss mean(loss) + l2*sum(theta^2) of X[rows] and its gradient in gtheta. Returns (loss, status)."""
-    B = rows.shape[0]
-    total, status = forward_backward(prog, leaves, rg, loss_slot, theta, X, Y, rows, 1.0 / B, V, G, gtheta)
-    loss = total * (1.0 / B)
-    if l2 != 0.0:
-        loss += add_l2(theta, gtheta, l2)
-    return loss, status
-
-
 @jit(parallel=True)
 def step_chunks(prog, leaves, rg, loss_slot, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta):
     """step() with the batch cut into Vs.shape[0] chunks of Vs.shape[2] examples, run in parallel (prange),
@@ -412,29 +402,28 @@ def update(theta, gtheta, kind, hyper, s1, s2, lr, t):
 
 
 @jit()
-def fit(prog, leaves, rg, loss_slot, theta, X, Y, order, batch_size, lrs, kind, hyper, s1, s2, t0, l2, history):
-    """Train in place: len(lrs) steps over the shuffled row order ``order`` (epochs*N,), batches of batch_size
-    per epoch (the last one smaller). SGD: s1 = momentum buffers; Adam: s1, s2 = m, v; t0 = steps already
-    taken. Writes each step's batch loss to history. Returns -1 or the index of a bad instruction."""
+def fit(prog, leaves, rg, loss_slot, theta, X, Y, order, batch_size, lrs, kind, hyper, s1, s2, t0, l2, history,
+        train, buffers, gtheta):
+    """len(lrs) steps over the row order ``order`` (epochs*N,), batches of batch_size per epoch (the last one
+    smaller): forward, mean loss + l2*sum(theta^2) into history, backward into gtheta, and when ``train`` the
+    optimizer's update (SGD: s1 = momentum buffers; Adam: s1, s2 = m, v; t0 = steps already taken).
+    ``buffers`` = (V, G) for full batches and (V, G) for the last one, (n_slots, batch) each.
+    With train=False and one step this is loss_and_grad: one entry point keeps Numba's compile time down.
+    Returns -1 or the index of a bad instruction."""
     N = X.shape[0]
-    n_slots = rg.shape[0]
-    per_epoch = (N + batch_size - 1) // batch_size
-    last = N - (per_epoch - 1) * batch_size
-    dt = theta.dtype
-    Vfull, Gfull = np.empty((n_slots, batch_size), dt), np.empty((n_slots, batch_size), dt)
-    Vlast, Glast = np.empty((n_slots, last), dt), np.empty((n_slots, last), dt)
-    gtheta = np.zeros_like(theta)
+    Vfull, Gfull, Vlast, Glast = buffers
     for s in range(lrs.shape[0]):
         start, count = batch_bounds(s, N, batch_size)
-        if count == batch_size:
-            V, G = Vfull, Gfull
-        else:
-            V, G = Vlast, Glast
-        loss, status = step(prog, leaves, rg, loss_slot, theta, X, Y, order[start:start + count], l2, V, G, gtheta)
+        V, G = (Vfull, Gfull) if count == batch_size else (Vlast, Glast)
+        total, status = forward_backward(prog, leaves, rg, loss_slot, theta, X, Y, order[start:start + count],
+                                         1.0 / count, V, G, gtheta)
         if status >= 0:
             return status
-        history[s] = loss
-        update(theta, gtheta, kind, hyper, s1, s2, lrs[s], t0 + s)
+        history[s] = total * (1.0 / count)
+        if l2 != 0.0:
+            history[s] += add_l2(theta, gtheta, l2)
+        if train:
+            update(theta, gtheta, kind, hyper, s1, s2, lrs[s], t0 + s)
     return -1
 
 

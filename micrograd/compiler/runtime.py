@@ -172,7 +172,11 @@ class CompiledModel:
             value, status = kernels.step_chunks(*head, Vs, Gs, gthetas, gtheta)
         else:
             V, G, gtheta = self._buffers_for(prog, len(rows))
-            value, status = kernels.step(*head, V, G, gtheta)
+            history = np.zeros(1)
+            unused = np.zeros(1)  # optimizer state: train=False takes no step (same types as fit's, one compile)
+            status = kernels.fit(*head[:7], rows, len(rows), np.zeros(1), kernels.SGD, np.zeros(4), unused,
+                                 unused, 0, float(l2), history, False, (V, G, V, G), gtheta)
+            value = history[0]
         _check(status, prog)
         return value, gtheta
 
@@ -301,8 +305,11 @@ class CompiledModel:
         order, hyper = order.astype(np.int64), np.array(hyper, dtype=np.float64)
         if self.chunks(prog, bs) == 1:  # the whole loop in one compiled call
             code, leaves = self._kernel_args(prog)
+            V, G, gtheta = self._buffers_for(prog, bs)
+            V2, G2, _ = self._buffers_for(prog, N - (per_epoch - 1) * bs)
             status = kernels.fit(code, leaves, prog.requires_grad, prog.loss_slot, self.theta, X, Y,
-                                 order, bs, lrs, kind, hyper, s1, s2, t0, float(l2), history)
+                                 order, bs, lrs, kind, hyper, s1, s2, t0, float(l2), history, True,
+                                 (V, G, V2, G2), gtheta)
             _check(status, prog)
         else:  # big layers: a step takes milliseconds, so a Python loop over parallel compiled steps costs <3%
             for s in range(steps):
