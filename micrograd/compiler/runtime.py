@@ -30,7 +30,12 @@ from micrograd.compiler.trace import call_model, trace_model
 LossArg = Union[str, Callable]
 CHUNKS = 2                 # batch chunks run in parallel (fixed, so results do not depend on the thread count)
 PARALLEL_WORK = 1 << 22    # dense multiply-adds per batch from which chunks pay: 784-128-10 at batch 256 (26M)
-#                            ran 1.8x faster on 2 cores; 64-64-10 at batch 128 (0.6M) stays on one thread
+#                            ran 1.3-1.8x faster on the 2 idle cores; 64-64-10 at batch 128 (0.6M) stays serial
+PARALLEL = os.environ.get("MICROGRAD_PARALLEL", "1") != "0"   # MICROGRAD_PARALLEL=0: always one thread
+# Numba's OpenMP threads spin at barriers by default: with one other busy process on 2 cores a 784-128-10
+# step took 60-73 ms instead of 5.3 ms with passive waiting (2.7 ms on one thread). Set before the first
+# parallel kernel loads OpenMP; a value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _input_width(model, n_inputs: Optional[int]) -> int:
@@ -152,7 +157,7 @@ class CompiledModel:
     def chunks(prog: Program, batch: int) -> int:
         """How many batch chunks the kernels run in parallel: CHUNKS for big dense layers, else 1."""
         work = int((prog.n * prog.k)[prog.op == DENSE].sum()) * batch
-        return CHUNKS if batch >= 64 and work >= PARALLEL_WORK else 1
+        return CHUNKS if PARALLEL and batch >= 64 and work >= PARALLEL_WORK else 1
 
     def _chunk_buffers(self, prog: Program, batch: int) -> tuple:
         key = (id(prog), batch, "chunks")
