@@ -102,7 +102,6 @@ class CompiledModel:
                 raise ValueError("micrograd.compile(fn, ...): pass params=[...] (the parameter Values), "
                                  "or [] if the function has none")
             params = model.parameters()
-        limit_blas_threads()
         self.model = model
         self.params = list(params)
         self.dtype = np.dtype(dtype)
@@ -195,6 +194,7 @@ class CompiledModel:
 
     @staticmethod
     def _kernel_args(prog: Program) -> tuple:
+        limit_blas_threads()  # once, before the first kernel runs (not in compile: it imports SciPy)
         if DEBUG_VALIDATE:  # MICROGRAD_VALIDATE=1: re-check the program before every run
             validate(prog)
         return ((prog.op, prog.out, prog.a, prog.b, prog.n, prog.k, prog.p, prog.arg, prog.gidx),
