@@ -12,9 +12,11 @@ arrays are those of ``ir.Program`` (``prog`` below is the tuple
   interpreters return the index of an instruction they cannot run.
 - ``forward`` / ``backward``: the interpreters. DENSE runs ``np.dot`` on
   contiguous 2-D views (Numba calls BLAS), or plain loops when the layer is
-  so small that a BLAS call costs more than its work; backward accumulates (+=) into
-  rows zeroed by ``zero_grads`` and reduces parameter gradients over the batch
-  only after the instruction loop (``reduce_param_slots``).
+  so small that a BLAS call costs more than its work. Backward accumulates
+  (+=) into gradient rows zeroed before it, writes each DENSE block's
+  parameter gradients (a block belongs to one instruction), and parameters
+  read by scalar ops get their gradient reduced over the batch only after the
+  instruction loop.
 - ``forward_backward`` (load a batch, forward, loss, backward), ``fit`` (all
   epochs and mini-batches with L2 and ``update``, the optimizer's float
   functions from ``micrograd.optim``, registered with Numba here; also the
