@@ -18,7 +18,8 @@
 
 Everything is iterative and costs a few list operations per node, so a
 784x128 layer (100k scalar products) lowers in well under a second. The
-result is checked by ``ir.validate``.
+result is checked by ``ir.validate``; the grouping is checked before emission
+(``_check_fusion``).
 """
 from __future__ import annotations
 
@@ -111,6 +112,16 @@ def vectorize(g: Graph, blocks: list, grouped: list) -> list:
     return out
 
 
+def _check_fusion(g: Graph, groups: list, node_group: list) -> None:
+    """The fusion passes' invariant, checked before emission: every value an instruction reads or the
+    program returns is a leaf or the output of exactly one group (nothing read was absorbed into a dot)."""
+    for gi, (_, _, operands) in enumerate(groups):
+        for x in list(operands) + ([] if gi else g.roots):
+            if g.code[x] >= 0 and node_group[x] < 0:
+                raise AssertionError(f"micrograd.compile: internal error, node {x} ({g.nodes[x]._op}) is read "
+                                     f"but was fused away")
+
+
 def _order(groups: list, node_group: list) -> list:
     """Topological order of groups [(key, members, operand nodes)]; deterministic (Kahn + heap)."""
     indeg = [0] * len(groups)
@@ -171,6 +182,7 @@ def lower(g: Graph, has_loss: bool = False) -> Program:
     for gi, (_, members, _) in enumerate(groups):
         for m in members:
             node_group[m] = gi
+    _check_fusion(g, groups, node_group)
     order = _order(groups, node_group)
     prog = _emit(g, groups, payload, order, has_loss)
     prog.source_nodes = n_nodes  # for summaries and diagrams; not part of the program's bytes
