@@ -110,8 +110,8 @@ def machine() -> Dict[str, str]:
                         f"MKL {'yes' if torch.backends.mkl.is_available() else 'no'})"
     except ImportError:
         info["torch"] = "not installed"
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_CORETYPE",
-                "NUMBA_CACHE_DIR"):
+    for var in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
+                "OPENBLAS_CORETYPE", "NUMBA_CACHE_DIR", "MICROGRAD_BLAS_THREADS", "MICROGRAD_PARALLEL"):
         if os.environ.get(var):
             info[var] = os.environ[var]
     return info

@@ -46,15 +46,10 @@ def ratio(run: Dict, name: str, slow: str, fast: str = "compiled") -> Optional[f
 
 
 def _probe_total(probe: Optional[Dict]) -> Optional[float]:
-    """Import + every entry point's first call on workload A in f64 and f32: all kernels, both dtypes.
-
-    The other workloads call the same generic kernels with the same argument types, so their first
-    calls add no compile; they are listed in the table (where they show only timing noise, or a
-    re-specialization if one ever crept in)."""
-    if not probe or "error" in probe or "compiled:A" not in probe:
+    """Import + every entry point's first call, every workload, both dtypes: all kernels the run reached."""
+    if not probe or "error" in probe:
         return None
-    return probe["import_s"] + sum(sum(probe[k]["first_calls_s"].values()) for k in ("compiled:A", "compiled32:A")
-                                   if k in probe)
+    return probe["import_s"] + sum(sum(e["first_calls_s"].values()) for k, e in probe.items() if ":" in k)
 
 
 def _trace_lower(run: Dict, name: str) -> Optional[float]:
@@ -131,6 +126,12 @@ def _medians(run: Dict) -> List[str]:
     lines = _table(["workload"] + [NAMES[i] for i in ORDER], rows)
     noisy = [f"{n}/{NAMES[i]} {r['others_cores']:.2f}" for (n, i), r in sorted(run["timings"].items())
              if r.get("others_cores", 0.0) > NOISY]
+    spread = [f"{n}/{NAMES[i]} " + " / ".join(fmt_s(m * r.get("scale", 1.0)) for m in r["round_medians_s"] if m)
+              for (n, i), r in sorted(run["timings"].items()) if len([m for m in r.get("round_medians_s", []) if m]) > 1
+              and max(m for m in r["round_medians_s"] if m) > 1.25 * min(m for m in r["round_medians_s"] if m)]
+    if spread:
+        lines += ["", "Rounds that differed by more than 25% (each round's median; the table keeps the lower): "
+                  + ", ".join(spread) + "."]
     if noisy:
         lines = [f"† other processes kept more than {NOISY} of the 2 cores busy while this was timed "
                  f"(threaded libraries suffer most): " + ", ".join(noisy) + " cores.", ""] + lines
@@ -178,9 +179,9 @@ def _compile(run: Dict) -> List[str]:
               "the first `compile()` in a process does one-time work such as importing SciPy's BLAS to set its "
               "threads, so the table's trace + lower times exclude it): " + "; ".join(imp) + ".",
               "A first call's time is the call minus a second, warm call of the same entry point, so it is the "
-              "compile (cold) or cache-load (warm) cost alone (on a busy machine the difference is noisy). The totals "
-              "in the targets add the import and the first calls of workload A in both dtypes, which reach every "
-              "kernel; the other workloads reuse the same kernels."]
+              "compile (cold) or cache-load (warm) cost alone (trace + lower, including the training program, is "
+              "done before). The totals in the targets add the import and every first call of every workload in "
+              "both dtypes (each dtype is its own specialization; big layers use a parallel kernel of their own)."]
     return lines
 
 
@@ -257,7 +258,9 @@ def render(run: Dict) -> str:
              + (" (**--quick**: few repeats, numbers are rough)." if run["quick"] else "."),
              "One full training step (forward, loss, backward, SGD update; D: forward + backward of one "
              "example) per implementation, each timed in its own process after warm-up, median of repeats "
-             "(see `bench/measure.py`). Every implementation is validated against an independent oracle first.",
+             "(see `bench/measure.py`); every implementation is timed in each of "
+             f"{run['rounds']} round(s) in turn and keeps its lower median. Every implementation is validated "
+             "against an independent oracle first.",
              "", "## Machine", ""]
     lines += [f"- {k}: {v}" for k, v in run["machine"].items()]
     lines += [f"- load average (1/5/15 min) at start: {run['load_start']}, at end: {run['load_end']}; "
