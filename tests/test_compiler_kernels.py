@@ -46,7 +46,23 @@ def test_every_op_runs_the_table_functions_in_the_kernels(op):
     np.testing.assert_allclose(G[m:2 * m], -0.5 + (d[:, 1] * gout if op.arity == 2 else 0.0), rtol=1e-15, atol=1e-300)
 
 
+@pytest.mark.parametrize("op", ops.OPS, ids=lambda op: op.name)
+def test_every_op_runs_the_table_functions_in_the_scalar_path(op):
+    # the one-element path (scalar graphs on one example) has its own branch per op
+    case = CASES[op.name]
+    for a, b in zip(*sample(case, n=8, seed=1)):
+        out, known = kernels.scalar_forward(op.code, a, b, case.arg)
+        assert known, f"no scalar forward branch for {op.name}"
+        assert out == op.forward(a, b, case.arg) or (np.isnan(out) and np.isnan(op.forward(a, b, case.arg)))
+        dx, dy, known = kernels.scalar_backward(op.code, a, b, case.arg, out)
+        assert known, f"no scalar backward branch for {op.name}"
+        want = op.backward(a, b, case.arg, out)
+        assert dx == want[0] and (op.arity == 1 or dy == want[1])
+
+
 def test_unknown_opcodes_are_refused_not_zero():
+    assert not kernels.scalar_forward(len(ops.OPS) + 5, 1.0, 2.0, 0.0)[1]
+    assert not kernels.scalar_backward(-3, 1.0, 2.0, 0.0, 3.0)[2]
     V, G = np.ones(3), np.zeros(3)
     assert not kernels.vec_forward(len(ops.OPS) + 5, V, *U(0, 1, 2, 1), 0.0)
     assert not kernels.vec_backward(-3, V, G, *U(0, 1, 2, 1), 0.0)
