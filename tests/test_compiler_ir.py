@@ -178,3 +178,17 @@ def test_custom_loss_with_a_target_row_and_multi_output_mse():
         loss, grads = cm.loss_and_grad(X, Y, loss=name, l2=1e-3)
         assert_close(loss, ref_loss)
         assert_close(grads, ref_grads)
+
+
+def test_ready_ops_of_one_kind_run_together_and_stay_equal():
+    # built interleaved (tanh, exp, tanh, exp, ...); lowered as runs of one op, which the kernels' dispatch
+    # predicts, in a valid order (validate ran in lower) that gives the Value path's results
+    def fn(xs):
+        pairs = [(x.tanh(), x.exp()) for x in xs]
+        return sum(t * e for t, e in pairs)
+    cm = micrograd.compile(fn, n_inputs=4, params=[])
+    names = [ir.OP_NAMES[c] for c in cm.program.op]
+    assert names[:8] == ["tanh"] * 4 + ["exp"] * 4 or names[:8] == ["exp"] * 4 + ["tanh"] * 4
+    assert names[8:12] == ["mul"] * 4
+    X = np.random.default_rng(2).normal(size=(1, 4))
+    assert_close(cm(X), value_path(fn, [], X, np.zeros(1), lambda o, t: o, 0.0)[0])

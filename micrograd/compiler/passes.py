@@ -11,8 +11,8 @@
 3. ``vectorize``: a unary op applied with the same argument to every output of
    a block (a layer's activation) becomes one vector op over the block; its
    outputs form a block in turn.
-4. ``emit``: groups are ordered topologically (Kahn, ties broken by graph
-   position, so the result is deterministic), slots are allocated so each
+4. ``emit``: groups are ordered topologically (Kahn, runs of one kind first,
+   ties broken by graph position, so the result is deterministic), slots are allocated so each
    block is contiguous, and a DENSE whose inputs are not a contiguous block in
    order reads them through a GATHER into fresh contiguous slots.
 
@@ -122,8 +122,13 @@ def _check_fusion(g: Graph, groups: list, node_group: list) -> None:
                                      f"but was fused away")
 
 
-def _order(groups: list, node_group: list) -> list:
-    """Topological order of groups [(key, members, operand nodes)]; deterministic (Kahn + heap)."""
+def _order(groups: list, node_group: list, kinds: list) -> list:
+    """Topological order of groups [(key, members, operand nodes)]; deterministic (Kahn + one heap per kind).
+
+    Among the ready groups, one of the same kind as the last one placed comes first (smallest key); when
+    there is none, the kind with the most ready groups (ties: the smallest key). A scalar graph then runs
+    as long stretches of one op, which the kernels' dispatch predicts: on a random graph of 10,000 ops
+    a mispredicted op branch cost 4-9 ns per instruction, more than most ops' math."""
     indeg = [0] * len(groups)
     users = [[] for _ in groups]
     for gi, (_, _, operands) in enumerate(groups):
@@ -132,16 +137,25 @@ def _order(groups: list, node_group: list) -> list:
         indeg[gi] = len(deps)
         for d in deps:
             users[d].append(gi)
-    heap = [(groups[gi][0], gi) for gi in range(len(groups)) if indeg[gi] == 0]
-    heapq.heapify(heap)
-    order = []
-    while heap:
-        _, gi = heapq.heappop(heap)
+    ready: dict = {}
+    for gi in range(len(groups)):
+        if indeg[gi] == 0:
+            ready.setdefault(kinds[gi], []).append((groups[gi][0], gi))
+    for heap in ready.values():
+        heapq.heapify(heap)
+    order, last = [], None
+    while True:
+        if not ready.get(last):
+            live = [(-len(h), h[0][0], kind) for kind, h in ready.items() if h]
+            if not live:
+                break
+            last = min(live)[2]
+        _, gi = heapq.heappop(ready[last])
         order.append(gi)
         for u in users[gi]:
             indeg[u] -= 1
             if indeg[u] == 0:
-                heapq.heappush(heap, (groups[u][0], u))
+                heapq.heappush(ready.setdefault(kinds[u], []), (groups[u][0], u))
     if len(order) != len(groups):
         raise AssertionError("micrograd.compile: internal error, fused groups form a cycle")
     return order
@@ -183,7 +197,7 @@ def lower(g: Graph, has_loss: bool = False) -> Program:
         for m in members:
             node_group[m] = gi
     _check_fusion(g, groups, node_group)
-    order = _order(groups, node_group)
+    order = _order(groups, node_group, [kind for kind, _ in payload])
     prog = _emit(g, groups, payload, order, has_loss)
     prog.source_nodes = n_nodes  # for summaries and diagrams; not part of the program's bytes
     return prog
