@@ -98,10 +98,26 @@ def _flags() -> str:
         return "?"
 
 
+def _code_version() -> str:
+    """The git commit of the micrograd being measured (and whether its tree had uncommitted edits)."""
+    import subprocess
+    import micrograd
+    root = os.path.dirname(os.path.dirname(os.path.abspath(micrograd.__file__)))
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "micrograd"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        head, dirty = "", ""
+    return f"{micrograd.__version__} from {root}" + (f", commit {head}" if head else "") + (
+        " + uncommitted edits" if dirty else "")
+
+
 def machine() -> Dict[str, str]:
     import numba
     import numpy as np
-    info = {"cpu": f"{cpu_model()} ({_flags()})", "cores": str(os.cpu_count()),
+    info = {"micrograd": _code_version(), "cpu": f"{cpu_model()} ({_flags()})", "cores": str(os.cpu_count()),
             "python": platform.python_version(), "numpy": np.__version__, "numpy BLAS": _blas(),
             "numba": numba.__version__, "os": f"{platform.system()} {platform.release()}"}
     try:

@@ -126,12 +126,6 @@ def _medians(run: Dict) -> List[str]:
     lines = _table(["workload"] + [NAMES[i] for i in ORDER], rows)
     noisy = [f"{n}/{NAMES[i]} {r['others_cores']:.2f}" for (n, i), r in sorted(run["timings"].items())
              if r.get("others_cores", 0.0) > NOISY]
-    spread = [f"{n}/{NAMES[i]} " + " / ".join(fmt_s(m * r.get("scale", 1.0)) for m in r["round_medians_s"] if m)
-              for (n, i), r in sorted(run["timings"].items()) if len([m for m in r.get("round_medians_s", []) if m]) > 1
-              and max(m for m in r["round_medians_s"] if m) > 1.25 * min(m for m in r["round_medians_s"] if m)]
-    if spread:
-        lines += ["", "Rounds that differed by more than 25% (each round's median; the table keeps the lower): "
-                  + ", ".join(spread) + "."]
     if noisy:
         lines = [f"† other processes kept more than {NOISY} of the 2 cores busy while this was timed "
                  f"(threaded libraries suffer most): " + ", ".join(noisy) + " cores.", ""] + lines
@@ -139,6 +133,12 @@ def _medians(run: Dict) -> List[str]:
         ops = run["workloads"]["D"]["n_ops"]
         per = [f"{step_time(run, 'D', i) / ops * 1e9:,.1f} ns/op" if step_time(run, "D", i) else "—" for i in ORDER]
         lines.append("| D per scalar op | " + " | ".join(per) + " |")
+    spread = [f"{n}/{NAMES[i]} " + " / ".join(fmt_s(m * r.get("scale", 1.0)) for m in r["round_medians_s"] if m)
+              for (n, i), r in sorted(run["timings"].items()) if len([m for m in r.get("round_medians_s", []) if m]) > 1
+              and max(m for m in r["round_medians_s"] if m) > 1.25 * min(m for m in r["round_medians_s"] if m)]
+    if spread:
+        lines += ["", "Rounds that differed by more than 25% (each round's median; the table keeps the lower): "
+                  + ", ".join(spread) + "."]
     return lines
 
 
