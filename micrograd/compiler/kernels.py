@@ -11,9 +11,10 @@ arrays are those of ``ir.Program`` (``prog`` below is the tuple
   ``ops.mul_back``, ...). An unknown opcode is reported, never run as 0: the
   interpreters return the index of an instruction they cannot run.
 - ``scalar_forward`` / ``scalar_backward``: the same branches for one element (n == 1 on one example):
-  the loop set-up of the vector branches cost ~4 ns per instruction on a scalar graph. ``scalar_backward``
-  is inlined into ``backward`` (-2 ns per op, no measurable compile time); inlining ``scalar_forward``
-  too gained 2 ns per op more but cost +1.3 s of cold compile, so it stays a call.
+  the loop set-up of the vector branches cost ~4 ns per instruction on a scalar graph. Both stay calls:
+  inlining them (inline='always') gained 2-4 ns per op more but cost 1.3-1.9 s of cold compile, because
+  Numba re-optimizes every callee inside each entry point that links it (forward, forward_backward, fit,
+  step_chunks).
 - ``forward`` / ``backward``: the interpreters. DENSE runs ``np.dot`` on
   contiguous 2-D views (Numba calls BLAS), or plain loops when the layer is
   so small that a BLAS call costs more than its work. Backward accumulates
@@ -234,7 +235,7 @@ def scalar_forward(c, x, y, w):
     return np.nan, False
 
 
-@jit(inline='always')
+@jit()
 def scalar_backward(c, x, y, w, out):
     """(d/dx, d/dy, True) with OPS[c].backward, or (nan, nan, False) for an unknown c (see scalar_forward)."""
     if c == ops.ADD:

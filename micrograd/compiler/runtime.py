@@ -152,11 +152,12 @@ class CompiledModel:
         width = 1 if target_width is None else int(target_width)
         return loss, width, target_width is None
 
-    @staticmethod
-    def chunks(prog: Program, batch: int) -> int:
+    def chunks(self, prog: Program, batch: int) -> int:
         """How many batch chunks the kernels run in parallel: CHUNKS for big dense layers, else 1."""
-        work = int((prog.n * prog.k)[prog.op == DENSE].sum()) * batch
-        return CHUNKS if PARALLEL and batch >= 64 and work >= PARALLEL_WORK else 1
+        key = (id(prog), "dense work")
+        if key not in self._buffers:  # once per program: on a 10,000-op scalar graph this sum cost 6 us a call
+            self._buffers[key] = int((prog.n * prog.k)[prog.op == DENSE].sum())
+        return CHUNKS if PARALLEL and batch >= 64 and self._buffers[key] * batch >= PARALLEL_WORK else 1
 
     def _chunk_buffers(self, prog: Program, batch: int) -> tuple:
         key = (id(prog), batch, "chunks")
