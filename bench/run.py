@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 # The environment as this process started: children get it, not what imported libraries set later
-# (micrograd.compiler.runtime sets OMP_WAIT_POLICY=PASSIVE, which halves PyTorch's speed on workload A).
+# (the compiler sets OMP_WAIT_POLICY=PASSIVE before its first parallel kernel, which halves PyTorch's speed).
 BASE_ENV = dict(os.environ)
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # `bench` importable however this file is started

@@ -32,10 +32,6 @@ CHUNKS = 2                 # batch chunks run in parallel (fixed, so results do 
 PARALLEL_WORK = 1 << 22    # dense multiply-adds per batch from which chunks pay: 784-128-10 at batch 256 (26M)
 #                            ran 1.3-1.8x faster on the 2 idle cores; 64-64-10 at batch 128 (0.6M) stays serial
 PARALLEL = os.environ.get("MICROGRAD_PARALLEL", "1") != "0"   # MICROGRAD_PARALLEL=0: always one thread
-# Numba's OpenMP threads spin at barriers by default: with one other busy process on 2 cores a 784-128-10
-# step took 60-73 ms instead of 5.3 ms with passive waiting (2.7 ms on one thread). Set before the first
-# parallel kernel loads OpenMP; a value the user set wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _input_width(model, n_inputs: Optional[int]) -> int:
@@ -173,6 +169,11 @@ class CompiledModel:
         code, leaves = self._kernel_args(prog)
         head = (code, leaves, prog.requires_grad, prog.loss_slot, self.theta, X, Y, rows, float(l2))
         if self.chunks(prog, len(rows)) > 1:
+            # Numba's OpenMP threads spin at barriers by default: with one other busy process on 2 cores a
+            # 784-128-10 step took 60-73 ms instead of 5.3 ms with passive waiting (2.7 ms on one thread).
+            # Set only here, before the first parallel kernel starts OpenMP, so small models leave the
+            # process environment alone; a value the user set wins.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             Vs, Gs, gthetas, gtheta = self._chunk_buffers(prog, len(rows))
             value, status = kernels.step_chunks(*head, Vs, Gs, gthetas, gtheta)
         else:
