@@ -8,6 +8,8 @@
 Submodules that pull in heavy dependencies (Numba, Graphviz) load on first use.
 """
 from micrograd.engine import Value
+# Eager, so the function, not the submodule of the same name, is micrograd.gradcheck.
+from micrograd.gradcheck import gradcheck
 
 __version__ = "0.1.0"
 __all__ = ["Value", "nn", "losses", "optim", "data", "viz", "gradcheck", "compile"]
@@ -17,9 +19,6 @@ def __getattr__(name):
     import importlib
     if name in ("nn", "losses", "optim", "data", "viz", "compiler"):
         return importlib.import_module(f"micrograd.{name}")
-    if name == "gradcheck":
-        from micrograd.gradcheck import gradcheck
-        return gradcheck
     if name == "compile":
         from micrograd.compiler import compile
         return compile

@@ -15,8 +15,6 @@ derivative. Central differences have error ~eps^2 * f''' plus round-off
 """
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass, field
 from typing import Callable, List, Sequence, Union
 
@@ -91,14 +89,3 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Union[Value, float]], ep
     ok = [abs(a - n) <= atol + rtol * abs(n) for a, n in zip(analytic, numeric)]  # NaN compares False
     return GradcheckResult(analytic, numeric, ok, [x for x, _ in saved], eps, rtol, atol)
 
-
-class _CallableModule(types.ModuleType):
-    """Importing a submodule sets it as an attribute of the package, hiding the function that
-    ``micrograd.gradcheck`` lazily exports; making the module callable keeps
-    ``micrograd.gradcheck(f, inputs)`` working either way."""
-
-    def __call__(self, f, inputs, eps=1e-6, rtol=1e-5, atol=1e-8) -> GradcheckResult:
-        return gradcheck(f, inputs, eps, rtol, atol)
-
-
-sys.modules[__name__].__class__ = _CallableModule
