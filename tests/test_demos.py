@@ -73,6 +73,16 @@ def test_moons_value_and_compiled_agree(tmp_path):
     assert r["value_losses"][0] == pytest.approx(np.mean(np.maximum(0, 1 - y * h)) + reg, abs=1e-12)
 
 
+def test_moons_without_graphviz_still_finishes_and_writes_the_dot_source(tmp_path, monkeypatch, capsys):
+    from micrograd.demos import moons as demo
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` on PATH: a learner's fresh machine
+    r = demo.run(quick=True, out=tmp_path)
+    graph = r["files"][1]
+    assert graph.suffix == ".dot" and graph.read_text().startswith("digraph")
+    assert "install it (apt-get install graphviz" in capsys.readouterr().out
+    assert r["max_diff"] <= 1e-9
+
+
 def test_digits(tmp_path):
     from micrograd.demos import digits as demo
     r = demo.run(quick=True, out=tmp_path)

@@ -25,7 +25,7 @@ import micrograd
 from micrograd import losses, nn, optim
 from micrograd.data import make_moons
 from micrograd.engine import gc_paused
-from micrograd.demos._common import Timer, demo_main, output_dir, progress, pyplot, save_figure, wrote
+from micrograd.demos._common import Timer, demo_main, output_dir, progress, pyplot, save_figure, save_graph, wrote
 
 ALPHA = 1e-4
 DATA_SEED = 0  # our make_moons draws differ from scikit-learn's; with this seed training reaches 100%
@@ -93,13 +93,12 @@ def draw_boundary(cm, X, y, path) -> None:
     save_figure(fig, path)
 
 
-def draw_sample_graph(model, x, yi, path) -> None:
-    """The graph of one sample's hinge loss, nodes coloured by their gradient."""
-    from micrograd.viz import save_graph
+def draw_sample_graph(model, x, yi, path):
+    """The graph of one sample's hinge loss, nodes coloured by their gradient; returns the file written."""
     loss = losses.hinge(model(x), yi)
     model.zero_grad()
     loss.backward()
-    save_graph(loss, path, color_by="grad", model=model)  # ~660 Values: drawn one node per neuron
+    return save_graph(loss, path, color_by="grad", model=model)  # ~660 Values: drawn one node per neuron
 
 
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:
@@ -128,9 +127,9 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
           f"timed apart; Numba caches the kernels on disk, so later runs start faster).")
 
     d = output_dir(out)
-    files = [d / "moons_boundary.png", d / "moons_graph.svg"]
+    files = [d / "moons_boundary.png"]
     draw_boundary(cm, X, y, files[0])
-    draw_sample_graph(value_model, X[0].tolist(), float(y[0]), files[1])
+    files.append(draw_sample_graph(value_model, X[0].tolist(), float(y[0]), d / "moons_graph.svg"))
     wrote(files)
     return {"value_losses": value_losses, "compiled_losses": compiled_losses, "max_diff": max(diffs),
             "accuracy": accuracy, "value_accuracy": value_accuracy, "value_seconds": value_s,

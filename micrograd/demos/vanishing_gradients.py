@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 
 from micrograd import losses, nn, optim
 from micrograd.data import make_moons
-from micrograd.demos._common import demo_main, output_dir, progress, pyplot, save_figure, wrote
+from micrograd.demos._common import demo_main, output_dir, progress, pyplot, save_figure, save_graph, wrote
 
 SEED = 1
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -39,9 +39,8 @@ def layer_gradient_norms(activation: str, depth: int, rng: random.Random) -> lis
     return [math.sqrt(sum(p.grad ** 2 for n in layer.neurons for p in n.w)) for layer in model.layers[:-1]]
 
 
-def fading_chain(out_dir) -> str:
+def fading_chain(out_dir):
     """A chain of one-neuron sigmoid layers, drawn with gradient colours."""
-    from micrograd.viz import save_graph
     model = nn.MLP(1, [1] * 6, activation="sigmoid", rng=SEED)
     y = model([1.0])
     y.backward()
