@@ -28,6 +28,7 @@ instruction, e.g. ``%12:16 = dense %0:2 W=p[0:32] b=p[32:48]``.
 from __future__ import annotations
 
 import os
+from functools import cached_property
 
 import numpy as np
 
@@ -79,6 +80,11 @@ class Program:
         """Every array's bytes plus the scalar fields: equal programs give equal bytes."""
         head = np.array([self.n_slots, self.loss_slot], dtype=np.int64).tobytes()
         return head + b"".join(getattr(self, f).tobytes() for f in ARRAYS)
+
+    @cached_property
+    def dense_work(self) -> int:
+        """Multiply-adds of the DENSE ops per example (decides whether batch chunks run in parallel)."""
+        return int((self.n * self.k)[self.op == DENSE].sum())
 
     def counts(self) -> dict:
         """How many instructions of each mnemonic (for summaries and diagrams)."""

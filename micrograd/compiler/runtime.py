@@ -23,11 +23,12 @@ import numpy as np
 
 from micrograd import losses as _losses
 from micrograd.compiler import kernels
-from micrograd.compiler.ir import DEBUG_VALIDATE, DENSE, Program, validate
+from micrograd.compiler.ir import DEBUG_VALIDATE, Program, validate
 from micrograd.compiler.passes import lower
 from micrograd.compiler.trace import call_model, trace_model
 
 LossArg = Union[str, Callable]
+SCALAR_TARGET = ("hinge", "bce_with_logits")  # named losses with one target number per example
 CHUNKS = 2                 # batch chunks run in parallel (fixed, so results do not depend on the thread count)
 PARALLEL_WORK = 1 << 22    # dense multiply-adds per batch from which chunks pay: 784-128-10 at batch 256 (26M)
 #                            ran 1.3-1.8x faster on the 2 idle cores; 64-64-10 at batch 128 (0.6M) stays serial
@@ -140,7 +141,7 @@ class CompiledModel:
     def _loss_spec(self, loss: LossArg, target_width: Optional[int]) -> tuple:
         if isinstance(loss, str):
             fn = _loss_by_name(loss)
-            if loss in ("hinge", "bce_with_logits"):
+            if loss in SCALAR_TARGET:
                 return fn, 1, True
             return fn, self.n_outputs, loss == "mse" and self.n_outputs == 1
         if not callable(loss):
@@ -150,10 +151,7 @@ class CompiledModel:
 
     def chunks(self, prog: Program, batch: int) -> int:
         """How many batch chunks the kernels run in parallel: CHUNKS for big dense layers, else 1."""
-        key = (id(prog), "dense work")
-        if key not in self._buffers:  # once per program: on a 10,000-op scalar graph this sum cost 6 us a call
-            self._buffers[key] = int((prog.n * prog.k)[prog.op == DENSE].sum())
-        return CHUNKS if PARALLEL and batch >= 64 and self._buffers[key] * batch >= PARALLEL_WORK else 1
+        return CHUNKS if PARALLEL and batch >= 64 and prog.dense_work * batch >= PARALLEL_WORK else 1
 
     def _chunk_buffers(self, prog: Program, batch: int) -> tuple:
         key = (id(prog), batch, "chunks")
@@ -235,7 +233,7 @@ class CompiledModel:
         if y.ndim != 2:
             raise ValueError(f"y has shape {y.shape}; expected (N,) or (N, width)")
         if isinstance(loss, str):
-            want = 1 if loss in ("hinge", "bce_with_logits") else self.n_outputs
+            want = 1 if loss in SCALAR_TARGET else self.n_outputs
             if y.shape[1] != want:
                 raise ValueError(f"y has shape {y.shape} for loss {loss!r}; expected (N,) or (N, {want})"
                                  if want == 1 else f"y has shape {y.shape}; expected (N, {want}) for {loss!r}")
