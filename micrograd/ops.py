@@ -20,8 +20,9 @@ Contract:
 - ``invalid(x, y, arg)`` (Python only) flags a domain error that the Value
   path reports with ``error``; compiled kernels follow IEEE instead.
 
-Adding an op: one row here, one branch in ``compiler/kernels.py``, one entry
-in ``tests/op_cases.py``; a test fails if any of the three is missing.
+Adding an op: one row here, its branch in each of the op dispatch tables of
+``compiler/kernels.py`` (vector and one-element, forward and backward), one
+entry in ``tests/op_cases.py``; a test fails if any of them is missing.
 """
 from __future__ import annotations
 
