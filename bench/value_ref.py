@@ -29,9 +29,7 @@ class Step:
 
     def loss(self):
         wl, losses = self.wl, self.losses
-        per_example = losses.hinge if wl.loss == "hinge" else losses.cross_entropy
-        data_loss = [per_example(self.model(x), yi) for x, yi in zip(self.X, self.y)]
-        total = sum(data_loss) * (1.0 / len(data_loss))
+        total = losses.batch_loss(losses.BY_NAME[wl.loss], [self.model(x) for x in self.X], self.y)
         if wl.l2:
             total = total + losses.l2(self.params, wl.l2)
         return total
