@@ -1,0 +1,288 @@
+"""micrograd.interop against two oracles: the Value path and PyTorch autograd, in float64.
+
+- to_torch: every op of the table alone, random Value graphs (hypothesis: scalar ops with shared
+  parameters, shared sub-expressions, dense layers read through gathers, vector activations), MLPs
+  with every activation, every loss program; outputs, input gradients and parameter gradients of the
+  exported module (torch autograd) against backward() on Values.
+- from_torch: random Sequentials with every supported activation against the PyTorch module itself
+  (outputs and weight gradients), and the refusals.
+- PyTorch stays optional: ``import micrograd`` never imports it; without it the error names the command.
+The largest differences seen are printed by the last test (the closing note's numbers).
+"""
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import event, given, settings, strategies as st
+
+from system import require
+
+torch = require("torch")
+
+import micrograd  # noqa: E402
+from micrograd import losses, nn, ops  # noqa: E402
+from micrograd.engine import Value  # noqa: E402
+from micrograd.interop import TORCH_OPS, from_torch, to_torch  # noqa: E402
+from op_cases import CASES  # noqa: E402
+
+TOL = 1e-12
+WORST = {}  # what -> (largest absolute difference, largest relative difference), printed at the end
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def assert_close(got, want, what, tol=TOL):
+    """|got - want| <= tol * (1 + |want|) elementwise; records the largest differences for the report."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    assert got.shape == want.shape, (what, got.shape, want.shape)
+    d = np.abs(got - want)
+    a, r = WORST.get(what, (0.0, 0.0))
+    if d.size:
+        WORST[what] = (max(a, float(d.max())), max(r, float((d / np.maximum(np.abs(want), 1e-300)).max())))
+    bad = ~(d <= tol * (1 + np.abs(want)))
+    assert not bad.any(), f"{what}: {got[bad][:5]} != {want[bad][:5]}"
+
+
+def value_path(model, params, X, C):
+    """Outputs (N, nout) of the Value path, and the grads of sum(C * outputs) wrt params and X."""
+    for p in params:
+        p.grad = 0.0
+    rows, xs = [], []
+    for x in X:
+        xv = [Value(float(v)) for v in x]
+        out = model(xv)
+        rows.append(list(out) if isinstance(out, (list, tuple)) else [out])
+        xs.append(xv)
+    Y = np.array([[o.data for o in r] for r in rows])
+    total = sum(float(c) * o for r, cr in zip(rows, C) for o, c in zip(r, cr))
+    total.backward()
+    return Y, np.array([p.grad for p in params]), np.array([[v.grad for v in r] for r in xs])
+
+
+def torch_path(net, X, C):
+    """Outputs, {model parameter name: grad} and the input grads of the exported module."""
+    for p in net.parameters():
+        p.grad = None
+    Xt = torch.tensor(X, requires_grad=True)
+    Y = net(Xt)
+    (Y * torch.tensor(C)).sum().backward()
+    grads = {}
+    for name, names in net.micrograd_names.items():
+        g = net.get_parameter(name).grad
+        g = np.zeros(names.shape) if g is None else g.numpy()  # a parameter the outputs do not read
+        grads.update(zip(names.ravel().tolist(), g.ravel().tolist()))
+    return Y.detach().numpy(), grads, np.zeros(X.shape) if Xt.grad is None else Xt.grad.numpy()
+
+
+def compare(model, params, names, X, rng, what):
+    """Export model (through micrograd.compile), run both paths on X, compare everything."""
+    cm = micrograd.compile(model, n_inputs=X.shape[1], params=params)
+    net = to_torch(cm)
+    C = rng.normal(size=(X.shape[0], cm.n_outputs))
+    Y, gp, gx = value_path(model, params, X, C)
+    Yt, gt, gxt = torch_path(net, X, C)
+    assert_close(Yt, Y, f"{what} outputs")
+    assert_close([gt[n] for n in names], gp, f"{what} parameter grads")
+    assert_close(gxt, gx, f"{what} input grads")
+    prog = cm.program
+    for name in prog.counts():  # pytest --hypothesis-show-statistics: how often each kind of instruction ran
+        event(name)
+    if np.any((prog.n > 1) & (prog.op < len(ops.OPS))):
+        event("a vector op")
+    return net
+
+
+# ---------------------------------------------------------------- every op alone
+def test_every_op_has_a_torch_mapping():
+    assert set(TORCH_OPS) == {op.name for op in ops.OPS}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_op_exports(name):
+    case = CASES[name]
+    rng = np.random.default_rng(sorted(CASES).index(name))
+    X = np.array([[rng.uniform(*case.x), rng.uniform(*case.y)] for _ in range(200)])
+    X = X[[case.valid(x, y, case.arg) and all(abs(x - k) > 1e-3 for k in case.kinks) for x, y in X]][:24]
+    slope = Value(0.3)  # the y operand as a parameter for prelu: a scalar-op parameter
+    if name == "prelu":
+        def model(xs): return case.build(xs[0], slope, case.arg)
+        params = [slope]
+    else:
+        def model(xs): return case.build(xs[0], xs[1], case.arg)
+        params = []
+    compare(model, params, [f"params.{j}" for j in range(len(params))], X, rng, "single ops")
+
+
+def test_an_op_without_mapping_is_refused_by_name(monkeypatch):
+    monkeypatch.delitem(TORCH_OPS, "softplus")
+    cm = micrograd.compile(lambda xs: xs[0].softplus(), n_inputs=1, params=[])
+    with pytest.raises(NotImplementedError, match="op 'softplus' has no PyTorch mapping"):
+        to_torch(cm)
+
+
+# ---------------------------------------------------------------- random Value graphs
+BOUNDED = ("tanh", "sigmoid", "relu", "abs", "neg", "leaky_relu", "elu", "selu", "softplus")
+
+
+def apply(name, x, y, arg):
+    """The op on Values, its operands passed through ops (never through Python ifs) into its domain."""
+    if name in ("mul", "pow", "exp"):  # growth-prone: bounded operands
+        x, y = x.tanh(), y.tanh()
+    if name == "div":
+        return x.tanh() / (abs(y) + 0.5)
+    if name == "log":
+        return (abs(x) + 0.5).log()
+    if name == "powv":
+        return (abs(x) + 0.5) ** y.tanh()
+    if name == "pow":
+        return (abs(x) + 0.5) ** arg if arg < 0 or not float(arg).is_integer() else x ** arg
+    op = ops.BY_NAME[name]
+    if op.arity == 2:
+        return getattr(x, {"add": "__add__", "sub": "__sub__", "mul": "__mul__"}.get(name, name))(y)
+    method = {"abs": "__abs__", "neg": "__neg__"}.get(name, name)
+    return getattr(x, method)(arg) if name in ("leaky_relu", "elu") else getattr(x, method)()
+
+
+class RandomGraph:
+    """A Value graph drawn by hypothesis: steps over a pool of inputs, shared parameters and results."""
+
+    def __init__(self, n_inputs, shared, steps, outputs):
+        self.shared = [Value(v) for v in shared]
+        self.params = list(self.shared)
+        self.steps = []
+        for step in steps:  # fresh parameters of the layer steps, made once
+            if step[0] == "layer":
+                _, src, width, bias, act, wvals = step
+                ws = [[Value(wvals[(r * len(src) + c) % len(wvals)]) for c in range(len(src))] for r in range(width)]
+                bs = [Value(0.1 * r) for r in range(width)] if bias else None
+                self.params += [w for row in ws for w in row] + (bs or [])
+                step = ("layer", src, ws, bs, act)
+            self.steps.append(step)
+        self.n_inputs, self.outputs = n_inputs, outputs
+
+    def __call__(self, xs):
+        pool = list(xs) + self.shared
+        for step in self.steps:
+            if step[0] == "layer":
+                _, src, ws, bs, act = step
+                ins = [pool[i % len(pool)] for i in src]
+                for r, row in enumerate(ws):
+                    z = sum((w * v for w, v in zip(row, ins)), bs[r] if bs else 0)
+                    pool.append(z if act is None else apply(act, z, z, 0.2))
+            else:
+                _, name, i, j, arg = step
+                pool.append(apply(name, pool[i % len(pool)], pool[j % len(pool)], arg))
+        return [pool[-1 - (o % len(pool))] for o in self.outputs]
+
+
+floats = st.floats(-1.5, 1.5, allow_nan=False)
+op_step = st.tuples(st.just("op"), st.sampled_from(sorted(TORCH_OPS)), st.integers(0, 60), st.integers(0, 60),
+                    st.sampled_from([2.0, 3.0, -1.0, 0.5, 0.2]))
+layer_step = st.tuples(st.just("layer"), st.lists(st.integers(0, 60), min_size=1, max_size=4), st.integers(1, 3),
+                       st.booleans(), st.sampled_from([None, *BOUNDED]), st.lists(floats, min_size=1, max_size=6))
+
+
+@settings(max_examples=30)
+@given(n_inputs=st.integers(1, 3), shared=st.lists(floats, max_size=3),
+       steps=st.lists(st.one_of(op_step, layer_step), min_size=1, max_size=10),
+       outputs=st.lists(st.integers(0, 8), min_size=1, max_size=3), seed=st.integers(0, 2**32 - 1))
+def test_random_value_graphs_export(n_inputs, shared, steps, outputs, seed):
+    g = RandomGraph(n_inputs, shared, steps, outputs)
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, size=(5, n_inputs))
+    compare(g, g.params, [f"params.{j}" for j in range(len(g.params))], X, rng, "random graphs")
+
+
+def test_hand_written_network_with_shared_parts():
+    """A shared hidden unit read by two heads, a parameter used by scalar ops twice, inputs out of order."""
+    w = [Value(v) for v in (0.3, -0.7, 0.5, 1.1, -0.4)]
+    b, s = Value(0.2), Value(0.25)
+
+    def net(xs):
+        h = (w[0] * xs[1] + w[1] * xs[0] + b).tanh()       # dense over (x1, x0): a gather
+        u = (w[2] * h + w[3] * xs[1]).prelu(s)
+        return [u * h + s, (w[4] * h).exp() - h.prelu(s)]  # h shared, s read three times
+
+    rng = np.random.default_rng(1)
+    exported = compare(net, w + [b, s], [f"params.{j}" for j in range(7)], rng.normal(size=(7, 2)), rng,
+                       "hand-written")
+    assert exported.micrograd_names["params.6"].item() == "params.6"  # s: a 0-d parameter of its own
+
+
+# ---------------------------------------------------------------- MLPs, names, losses
+@pytest.mark.parametrize("activation, prelu", [(a, "neuron") for a in nn.ACTIVATIONS] + [("prelu", "layer")])
+def test_mlp_exports_with_its_names(activation, prelu):
+    model = nn.MLP(3, [4, 3, 2], activation=activation, prelu=prelu, rng=7)
+    rng = np.random.default_rng(2)
+    for p in model.parameters():  # slopes and biases away from their defaults, so a mix-up shows
+        p.data = rng.uniform(-1, 1)
+    names = [n for n, _ in model.named_parameters()]
+    net = compare(model, model.parameters(), names, rng.normal(size=(6, 3)), rng, "MLPs")
+    keys = list(net.state_dict())
+    assert "layers.0.neurons.w" in keys and net.state_dict()["layers.0.neurons.w"].shape == (4, 3)
+    assert net.state_dict()["layers.2.neurons.b"].shape == (2,)
+    assert sorted(n for v in net.micrograd_names.values() for n in v.ravel()) == sorted(names)
+    if activation == "prelu":
+        want = "layers.0.slope" if prelu == "layer" else "layers.0.neurons.1.slope"
+        assert want in keys and net.state_dict()[want].shape == ()
+    # the names map back: a torch-side edit lands in the right micrograd parameter
+    with torch.no_grad():
+        net.get_parameter("layers.1.neurons.w")[2, 1] = 42.0
+    model.load_state_dict(net.micrograd_state_dict())
+    assert model.layers[1].neurons[2].w[1].data == 42.0
+
+
+def test_state_dict_keys_of_a_function_use_the_fallback():
+    w = [Value(0.5), Value(-1.0), Value(2.0)]
+    cm = micrograd.compile(lambda xs: (w[0] * xs[0] + w[1] * xs[1]).tanh() * w[2], n_inputs=2, params=w)
+    sd = to_torch(cm).state_dict()
+    assert list(sd) == ["dense0.weight", "params.2"]
+    assert sd["dense0.weight"].tolist() == [[0.5, -1.0]] and sd["params.2"].item() == 2.0
+
+
+def _value_loss(model, X, y, loss):
+    model.zero_grad()
+    rows = [model([Value(float(v)) for v in x]) for x in X]
+    fn = losses.BY_NAME[loss] if isinstance(loss, str) else loss
+    targets = [int(t) if loss == "cross_entropy" and np.ndim(t) == 0 else
+               (list(map(float, t)) if np.ndim(t) else float(t)) for t in y]
+    L = losses.batch_loss(fn, rows, targets)
+    L.backward()
+    return L.data, np.array([p.grad for p in model.parameters()])
+
+
+@pytest.mark.parametrize("loss, nout, make_y", [
+    ("mse", 1, lambda r, N, k: r.normal(size=N)),
+    ("mse", 3, lambda r, N, k: r.normal(size=(N, k))),
+    ("hinge", 1, lambda r, N, k: r.choice([-1.0, 1.0], size=N)),
+    ("bce_with_logits", 1, lambda r, N, k: r.integers(0, 2, size=N).astype(float)),
+    ("cross_entropy", 3, lambda r, N, k: r.integers(0, k, size=N)),
+    ("cross_entropy", 3, lambda r, N, k: r.dirichlet(np.ones(k), size=N)),
+    (lambda out, t: abs(out - t), 1, lambda r, N, k: r.normal(size=N)),
+])
+def test_loss_programs_export(loss, nout, make_y):
+    model = nn.MLP(2, [5, nout], activation="tanh", rng=3)
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(9, 2)), make_y(rng, 9, nout)
+    crit = to_torch(model, loss=loss)
+    L = crit(torch.tensor(X), torch.tensor(y))
+    L.backward()
+    want, grads = _value_loss(model, X, y, loss)
+    assert_close(L.item(), want, "losses")
+    got = {n: g for name, names in crit.micrograd_names.items()
+           for n, g in zip(names.ravel(), crit.get_parameter(name).grad.numpy().ravel())}
+    assert_close([got[n] for n, _ in model.named_parameters()], grads, "loss grads")
+
+
+def test_loss_module_checks_its_targets():
+    crit = to_torch(nn.MLP(2, [3], rng=0), loss="cross_entropy")
+    X = np.zeros((2, 2))
+    with pytest.raises(ValueError, match=r"integer class indices in \[0, 3\)"):
+        crit(X, np.array([0, 3]))
+    with pytest.raises(TypeError, match="module\\(X, y\\)"):
+        crit(X)
+    with pytest.raises(ValueError, match=r"expected \(N, 2\)"):
+        to_torch(nn.MLP(2, [3], rng=0))(np.zeros((2, 5)))
