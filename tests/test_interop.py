@@ -25,6 +25,7 @@ torch = require("torch")
 
 import micrograd  # noqa: E402
 from micrograd import losses, nn, ops  # noqa: E402
+from micrograd.compiler.ir import OP_NAMES  # noqa: E402
 from micrograd.engine import Value  # noqa: E402
 from micrograd.interop import TORCH_OPS, from_torch, to_torch  # noqa: E402
 from op_cases import CASES  # noqa: E402
@@ -87,11 +88,6 @@ def compare(model, params, names, X, rng, what):
     assert_close(Yt, Y, f"{what} outputs")
     assert_close([gt[n] for n in names], gp, f"{what} parameter grads")
     assert_close(gxt, gx, f"{what} input grads")
-    prog = cm.program
-    for name in prog.counts():  # pytest --hypothesis-show-statistics: how often each kind of instruction ran
-        event(name)
-    if np.any((prog.n > 1) & (prog.op < len(ops.OPS))):
-        event("a vector op")
     return net
 
 
@@ -193,7 +189,10 @@ def test_random_value_graphs_export(n_inputs, shared, steps, outputs, seed):
     g = RandomGraph(n_inputs, shared, steps, outputs)
     rng = np.random.default_rng(seed)
     X = rng.uniform(-2, 2, size=(5, n_inputs))
-    compare(g, g.params, [f"params.{j}" for j in range(len(g.params))], X, rng, "random graphs")
+    net = compare(g, g.params, [f"params.{j}" for j in range(len(g.params))], X, rng, "random graphs")
+    kinds = [kind for kind, *_ in net._mg_plan]
+    for kind in sorted(set(kinds)):  # pytest --hypothesis-show-statistics: how often each instruction ran
+        event(OP_NAMES[kind])
 
 
 def test_hand_written_network_with_shared_parts():
@@ -286,3 +285,85 @@ def test_loss_module_checks_its_targets():
         crit(X)
     with pytest.raises(ValueError, match=r"expected \(N, 2\)"):
         to_torch(nn.MLP(2, [3], rng=0))(np.zeros((2, 5)))
+
+
+# ---------------------------------------------------------------- from_torch
+def activation(kind, width, value):
+    T = torch.nn
+    return {"relu": lambda: T.ReLU(), "tanh": lambda: T.Tanh(), "sigmoid": lambda: T.Sigmoid(),
+            "leaky_relu": lambda: T.LeakyReLU(value), "elu": lambda: T.ELU(value), "selu": lambda: T.SELU(),
+            "prelu1": lambda: T.PReLU(1, init=value), "prelu": lambda: T.PReLU(width, init=value),
+            "identity": lambda: T.Identity()}[kind]()
+
+
+KINDS = ["relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "prelu1", "prelu", "identity", None]
+
+
+@settings(max_examples=30)
+@given(nin=st.integers(1, 3), layers=st.lists(st.tuples(st.integers(1, 4), st.booleans(), st.sampled_from(KINDS),
+                                                        st.floats(0.05, 1.5)), min_size=1, max_size=3),
+       seed=st.integers(0, 2**31 - 1))
+def test_random_torch_mlps_import(nin, layers, seed):
+    torch.manual_seed(seed)
+    mods, width = [], nin
+    for nout, bias, kind, value in layers:
+        mods.append(torch.nn.Linear(width, nout, bias=bias, dtype=torch.float64))
+        if kind is not None:
+            mods.append(activation(kind, nout, value))
+        width = nout
+    seq = torch.nn.Sequential(*mods).double()
+    with torch.no_grad():  # PReLU slopes off their init, per channel, so a channel mix-up shows
+        for m in seq:
+            if isinstance(m, torch.nn.PReLU):
+                m.weight.copy_(torch.rand(m.weight.shape, dtype=torch.float64))
+    mlp = from_torch(seq)
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(5, nin))
+    C = rng.normal(size=(5, width))
+    Xt = torch.tensor(X, requires_grad=True)
+    Y = seq(Xt)
+    (Y * torch.tensor(C)).sum().backward()
+    # the oracle's parameters, paired with micrograd's in the order from_torch documents
+    pairs = []
+    linears = [m for m in seq if isinstance(m, torch.nn.Linear)]
+    for lin, layer in zip(linears, mlp.layers):
+        for r, neuron in enumerate(layer.neurons):
+            pairs += [(lin.weight.grad[r, c], w) for c, w in enumerate(neuron.w)]
+            if lin.bias is not None:
+                pairs.append((lin.bias.grad[r], neuron.b))
+    prelus = [m for m in seq if isinstance(m, torch.nn.PReLU)]
+    slopes = [p for layer in mlp.layers for p in ([layer.slope] if layer.slope is not None else
+                                                   [n.slope for n in layer.neurons if n.slope is not None])]
+    pairs += list(zip([g for m in prelus for g in m.weight.grad], slopes))
+    assert len(slopes) == sum(m.weight.numel() for m in prelus)
+    Yv, gp, gx = value_path(mlp, [v for _, v in pairs], X, C)
+    assert_close(Yv, Y.detach().numpy(), "from_torch outputs")
+    assert_close(gp, [float(t) for t, _ in pairs], "from_torch parameter grads")
+    assert_close(gx, Xt.grad.numpy(), "from_torch input grads")
+    # and back: the exported module holds the very same weights and computes the same outputs
+    back = to_torch(mlp)
+    sd = back.micrograd_state_dict()  # read from the exported tensors, by model name
+    for i, lin in enumerate(linears):
+        W = [[sd[f"layers.{i}.neurons.{r}.w.{c}"] for c in range(lin.in_features)] for r in range(lin.out_features)]
+        assert W == lin.weight.tolist()
+    assert_close(back(X).detach().numpy(), Y.detach().numpy(), "round trip outputs")
+
+
+@pytest.mark.parametrize("layers, fragment", [
+    (lambda T: [T.Linear(2, 3), T.Conv1d(1, 1, 1)], "layer 1 (Conv1d"),
+    (lambda T: [T.ReLU(), T.Linear(2, 3)], "layer 0 (ReLU()) comes before any Linear"),
+    (lambda T: [T.Linear(2, 3), T.ReLU(), T.Tanh()], "layer 2 (Tanh()) follows another activation (layer 1)"),
+    (lambda T: [T.Linear(2, 3), T.Linear(4, 1)], "layer 1 (Linear(in_features=4"),
+    (lambda T: [T.Linear(2, 3), T.PReLU(2)], "has 2 slopes for a Linear of 3 outputs"),
+    (lambda T: [T.Linear(2, 3), T.Softmax(dim=1)], "layer 1 (Softmax(dim=1)) is not supported"),
+    (lambda T: [T.Identity()], "has no Linear layer"),
+])
+def test_from_torch_refuses_naming_the_layer(layers, fragment):
+    with pytest.raises(ValueError) as e:
+        from_torch(torch.nn.Sequential(*layers(torch.nn)))
+    assert fragment in str(e.value)
+
+
+def test_from_torch_takes_a_sequential_only():
+    with pytest.raises(ValueError, match="wrap a single Linear"):
+        from_torch(torch.nn.Linear(2, 2))
