@@ -4,20 +4,24 @@
     from micrograd import nn, losses, optim  # Module / Neuron / Layer / MLP, losses, SGD / Adam
     micrograd.gradcheck(f, inputs)           # backprop against central differences
     micrograd.compile(model)                 # the same graph lowered to Numba kernels
+    micrograd.check(model, X, y, loss=...)   # the Value path against the compiled path, side by side
+    micrograd.interop.to_torch(model)        # to / from PyTorch (optional; needs torch)
 
 Submodules that pull in heavy dependencies (Numba, Graphviz) load on first use.
 """
 from micrograd.engine import Value
 # Eager, so the function, not the submodule of the same name, is micrograd.gradcheck.
 from micrograd.gradcheck import gradcheck
+# Eager for the same reason; micrograd.check imports only the engine until it is called (no NumPy, no torch).
+from micrograd.check import check
 
 __version__ = "0.1.0"
-__all__ = ["Value", "nn", "losses", "optim", "data", "viz", "gradcheck", "compile"]
+__all__ = ["Value", "nn", "losses", "optim", "data", "viz", "gradcheck", "compile", "check"]  # not interop: it imports torch
 
 
 def __getattr__(name):
     import importlib
-    if name in ("nn", "losses", "optim", "data", "viz", "compiler"):
+    if name in ("nn", "losses", "optim", "data", "viz", "compiler", "interop"):
         return importlib.import_module(f"micrograd.{name}")
     if name == "compile":
         from micrograd.compiler import compile

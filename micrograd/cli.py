@@ -241,6 +241,16 @@ def _bench(extra: List[str]) -> int:
     return subprocess.call([sys.executable, str(path), *extra])
 
 
+def _check_file(args) -> int:
+    from micrograd.check import CheckFileError, run_file
+    try:
+        report = run_file(args.file, rtol=args.rtol, atol=args.atol)
+    except CheckFileError as e:
+        raise UsageError(str(e)) from None
+    print(report.summary() + "\n" + report.table() if args.all else report)
+    return 0 if report else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from micrograd.demos._common import add_demo_arguments
     parser = _Parser(prog="python -m micrograd",
@@ -271,6 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
                                        "'bench -- --help' shows its own help).")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for bench/run.py")
     bench.set_defaults(func=lambda args: _bench(args.args))
+    check = sub.add_parser("check", help="compare the Value path and the compiled path on a model file",
+                           description="Run FILE (a Python file that defines 'model', and optionally X, y, loss; "
+                                       "params and n_inputs for a function) and compare the outputs, the loss and "
+                                       "every gradient of the Value path and the compiled path. Exit status 0 when "
+                                       "they agree, 1 when they do not, 2 on a usage error.")
+    check.add_argument("file", metavar="FILE", help="the Python file defining model")
+    check.add_argument("--rtol", type=float, help="relative tolerance (default: the file's rtol, else 1e-9)")
+    check.add_argument("--atol", type=float, help="absolute tolerance (default: the file's atol, else 1e-12)")
+    check.add_argument("--all", action="store_true", help="print every quantity, not the 20 largest differences")
+    check.set_defaults(func=_check_file)
     return parser
 
 
