@@ -172,3 +172,51 @@ def test_cli_missing_file_and_tolerance_flags(tmp_path, capsys):
     path = write(tmp_path, "bad.py", BAD)
     assert main(["check", path, "--atol", "10"]) == 0  # a loose tolerance from the command line wins
     assert "passed" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- PyTorch stays optional
+HIDE_TORCH = """
+import sys
+class HideTorch:  # as if torch were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, HideTorch())
+"""
+
+
+def python(code):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300)
+
+
+def test_import_micrograd_and_check_never_import_torch():
+    r = python("""
+        import sys
+        import numpy as np
+        import micrograd
+        from micrograd import nn
+        assert "torch" not in sys.modules, "import micrograd imported torch"
+        assert micrograd.check(nn.MLP(2, [3, 1], rng=0), np.ones((2, 2)), np.ones(2))
+        micrograd.compile(nn.MLP(2, [1], rng=0))(np.ones((1, 2)))
+        print(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")))
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_interop_without_torch_names_the_install_command():
+    r = python(HIDE_TORCH + textwrap.dedent("""
+        import numpy as np
+        import micrograd
+        from micrograd import nn
+        assert micrograd.check(nn.MLP(2, [1], rng=0), np.ones((2, 2)))  # everything but interop still works
+        try:
+            import micrograd.interop
+        except ImportError as e:
+            print(e)
+        else:
+            print("imported")
+    """))
+    assert r.returncode == 0, r.stderr
+    assert "micrograd.interop needs PyTorch" in r.stdout and "pip install torch==2.13.0" in r.stdout
+    assert "'reference' extra" in r.stdout
