@@ -77,6 +77,9 @@ def _collapse(names: List[str]) -> str:
     return ".".join(c[0] for c in zip(*parts) if len(set(c)) == 1)
 
 
+_PROBE = torch.nn.Module()  # its attributes (forward, training, ...) cannot be parameter names
+
+
 def _bad_name(names: List[str]) -> Optional[str]:
     """The first name that cannot be a state_dict key of its own (empty part, clash, prefix of another)."""
     seen = set(names)
@@ -84,7 +87,7 @@ def _bad_name(names: List[str]) -> Optional[str]:
         return next(n for i, n in enumerate(names) if n in names[:i])
     for n in names:
         parts = n.split(".")
-        if any(not c or c.startswith("_mg") or hasattr(torch.nn.Module, c) for c in parts):
+        if any(not c or c.startswith("_mg") or hasattr(_PROBE, c) for c in parts):
             return n
         if any(".".join(parts[:i]) in seen for i in range(1, len(parts))):
             return n
