@@ -29,6 +29,7 @@ from typing import Callable, List, Optional, Sequence, Union
 from micrograd.engine import Value
 
 LossArg = Union[None, str, Callable]
+RTOL, ATOL = 1e-9, 1e-12  # defaults: float64 round-off of a BLAS-order sum is ~1e-15 relative
 SHOW = 20  # rows of the table printed by str(report); report.table() prints them all
 
 
@@ -108,7 +109,8 @@ class CheckReport:
 
     def __repr__(self) -> str:
         return (f"<CheckReport {'passed' if self.passed else 'FAILED'}: max abs diff {self.max_abs_diff:.3g}, "
-                f"max rel diff {self.max_rel_diff:.3g}, worst parameter {self.worst_param!r}; print() it for the table>")
+                f"max rel diff {self.max_rel_diff:.3g}, worst parameter {self.worst_param!r}; "
+                f"print() it for the table>")
 
 
 def _names(model, params: list) -> List[str]:
@@ -133,7 +135,7 @@ def _value_targets(y, loss: LossArg, n_outputs: int) -> list:
 
 
 def check(model_or_fn, X=None, y=None, loss: LossArg = None, params: Optional[Sequence[Value]] = None,
-          n_inputs: Optional[int] = None, l2: float = 0.0, rtol: float = 1e-9, atol: float = 1e-12) -> CheckReport:
+          n_inputs: Optional[int] = None, l2: float = 0.0, rtol: float = RTOL, atol: float = ATOL) -> CheckReport:
     """Run the Value path and the compiled path on X (and y) and compare outputs, loss and gradients."""
     import numpy as np
     from micrograd import losses
@@ -147,13 +149,14 @@ def check(model_or_fn, X=None, y=None, loss: LossArg = None, params: Optional[Se
     if X is None:
         X = np.random.default_rng(0).standard_normal((8, cm.n_inputs))
     if y is None:
-        loss_fn, loss_name, y = sum_outputs, "sum of the outputs", np.zeros(len(np.asarray(X)))
+        loss, loss_name, y = sum_outputs, "sum of the outputs", np.zeros(len(np.asarray(X)))
     else:
         loss = "mse" if loss is None else loss
-        loss_fn = losses.BY_NAME.get(loss, loss) if isinstance(loss, str) else loss
         loss_name = repr(loss) if isinstance(loss, str) else getattr(loss, "__name__", "a function")
-    Y_c = cm(X)  # validates X's shape first, with the compiled path's message
-    loss_c, grads_c = cm.loss_and_grad(X, y, loss=loss if loss_fn is not sum_outputs else sum_outputs, l2=l2)
+    # an unknown loss name stays a string here: cm.loss_and_grad refuses it, listing the names
+    loss_fn = losses.BY_NAME.get(loss, loss) if isinstance(loss, str) else loss
+    Y_c = cm(X)  # checks X's shape first, with the compiled path's message
+    loss_c, grads_c = cm.loss_and_grad(X, y, loss=loss, l2=l2)
     X = np.asarray(X, dtype=np.float64)
     saved = [p.grad for p in params]
     try:
@@ -193,10 +196,11 @@ def run_file(path, rtol: Optional[float] = None, atol: Optional[float] = None) -
         raise CheckFileError(f"{path} raised {type(e).__name__}: {e}") from None
     if "model" not in env:
         raise CheckFileError(f"{path} defines no 'model': assign the nn.Module (or function) to check to a "
-                             f"module-level name 'model' (and optionally X, y, loss; params and n_inputs for a function)")
+                             f"module-level name 'model' (and optionally X, y, loss; params and n_inputs for "
+                             f"a function)")
     kwargs = {k: env[k] for k in ("X", "y", "loss", "params", "n_inputs", "l2") if k in env}
-    for k, v in (("rtol", rtol), ("atol", atol)):
-        kwargs[k] = v if v is not None else env.get(k, check.__defaults__[-2 if k == "rtol" else -1])
+    kwargs["rtol"] = rtol if rtol is not None else env.get("rtol", RTOL)  # the command line wins over the file
+    kwargs["atol"] = atol if atol is not None else env.get("atol", ATOL)
     try:
         return check(env["model"], **kwargs)
     except (ValueError, TypeError) as e:

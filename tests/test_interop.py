@@ -9,11 +9,7 @@
 - PyTorch stays optional: ``import micrograd`` never imports it; without it the error names the command.
 The largest differences seen are printed by the last test (the closing note's numbers).
 """
-import math
 import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest

@@ -48,7 +48,10 @@ def _refuse(i: int, layer, why: str):
 def _layer(linear: torch.nn.Linear, act: Optional[tuple]) -> nn.Layer:
     """One micrograd Layer with linear's weights and the activation (index, module) act."""
     nout, nin = linear.out_features, linear.in_features
-    name, kwargs = ("identity", {}) if act is None else (ACTIVATIONS[type(act[1])][0], ACTIVATIONS[type(act[1])][1](act[1]))
+    name, kwargs = "identity", {}
+    if act is not None:
+        name, options = ACTIVATIONS[type(act[1])]
+        kwargs = options(act[1])
     slopes = None
     if name == "prelu":
         slopes = _floats(act[1].weight)
