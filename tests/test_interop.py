@@ -242,6 +242,34 @@ def test_state_dict_keys_of_a_function_use_the_fallback():
     assert sd["dense0.weight"].tolist() == [[0.5, -1.0]] and sd["params.2"].item() == 2.0
 
 
+class Custom(nn.Module):
+    """A user Module whose fields make awkward names: a list used as one neuron, a field called forward."""
+    _fields = ("params", "forward")
+
+    def __init__(self):
+        self.params = [Value(0.5), Value(-1.0), Value(0.25)]  # w0, w1, bias: collapse to 'params' and 'params.2'
+        self.forward = Value(2.0)                             # a torch Module attribute
+
+    def parameters(self):
+        return self.params + [self.forward]
+
+    def __call__(self, xs):
+        return (self.params[0] * xs[0] + self.params[1] * xs[1] + self.params[2]).tanh() * self.forward
+
+
+def test_names_that_cannot_be_keys_fall_back_to_numbers():
+    model = Custom()
+    rng = np.random.default_rng(5)
+    names = [n for n, _ in model.named_parameters()]
+    assert names == ["params.0", "params.1", "params.2", "forward"]
+    net = compare(model, model.parameters(), names, rng.normal(size=(4, 2)), rng, "hand-written")
+    assert list(net.state_dict()) == ["dense0.weight", "dense0.bias", "params.3"]
+    assert net.micrograd_names["params.3"].item() == "forward"  # the model's own names are kept in the map
+    model.forward.data = 0.0
+    model.load_state_dict(net.micrograd_state_dict())
+    assert model.forward.data == 2.0
+
+
 def _value_loss(model, X, y, loss):
     model.zero_grad()
     rows = [model([Value(float(v)) for v in x]) for x in X]

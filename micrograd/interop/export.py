@@ -18,9 +18,11 @@ Contract:
   block's weight and bias take the common name of their entries with the row
   and column indices dropped (``layers.0.neurons.w`` / ``layers.0.neurons.b``;
   a layer of one neuron keeps its index: ``layers.2.neurons.0.w``). Fallback,
-  for a function compiled with ``params=[...]`` (and where the names collide):
-  ``params.<j>`` for parameter j of that list, ``dense<i>.weight`` /
-  ``dense<i>.bias`` for the i-th DENSE instruction. ``module.micrograd_names``
+  for a function compiled with ``params=[...]``: ``params.<j>`` for parameter
+  j of that list, ``dense<i>.weight`` / ``dense<i>.bias`` for the i-th DENSE
+  instruction. Where a model's names cannot be keys (collapsed names collide,
+  or a part is a torch Module attribute such as ``forward``), the blocks are
+  numbered, and if that is not enough, every name is the fallback. ``module.micrograd_names``
   maps each tensor's entries back to model names; ``micrograd_state_dict()``
   gives ``{model name: float}`` for ``model.load_state_dict``.
 - ``module(X)`` returns the (N, nout) outputs; a loss module's ``module(X, y)``
@@ -117,7 +119,7 @@ class TorchProgram(torch.nn.Module):
         theta = np.array([params[j].data for j in prog.perm], dtype=np.float64)
         model_name = [names[j] for j in prog.perm]   # theta position -> model name
         owner = np.full(len(theta), -1)              # theta position -> which tensor holds it (checked once)
-        tensors = []                                  # (name, fallback name, theta positions as an array)
+        tensors = []  # (kind: 'w' weight, 'b' bias, 's' 0-d; dense instruction number; theta positions)
         dense = [i for i in range(len(prog)) if prog.op[i] == DENSE]
         for d, i in enumerate(dense):
             n, k, p, b = (int(getattr(prog, f)[i]) for f in "nkpb")
@@ -133,14 +135,12 @@ class TorchProgram(torch.nn.Module):
             if (owner[pos.ravel()] >= 0).any():
                 raise AssertionError("internal error: a parameter appears in two tensors of the program")
             owner[pos.ravel()] = t
-        key = [self._name(kind, d, pos, model_name, named) for kind, d, pos in tensors]
-        if _bad_name(key) is not None:  # collapsed block names collide: number the blocks instead
-            key = [self._name(kind, d, pos, model_name, False) for kind, d, pos in tensors]
-        bad = _bad_name(key)
-        if bad is not None:
-            raise ValueError(f"to_torch: parameter name {bad!r} cannot be a state_dict key (it is empty, "
-                             f"repeated, clashes with a torch.nn.Module attribute or contains another name); "
-                             f"rename the model's fields")
+        for level in ((0, 1, 2) if named else (2,)):  # the model's names if they can be keys, else numbers
+            key = [self._name(kind, d, pos, model_name, prog.perm, level) for kind, d, pos in tensors]
+            if _bad_name(key) is None:
+                break
+        else:
+            raise AssertionError(f"internal error: {_bad_name(key)!r} is not a valid state_dict key")
         self._mg_refs = []  # (container module, attribute) per tensor, read at every call (survives .to())
         self.micrograd_names = {}
         for name, (_, _, pos) in zip(key, tensors):
@@ -152,14 +152,12 @@ class TorchProgram(torch.nn.Module):
         self._mg_plan = self._plan(prog, owner, tensors)
 
     @staticmethod
-    def _name(kind: str, d: int, pos, model_name: list, named: bool) -> str:
+    def _name(kind: str, d: int, pos, model_name: list, perm, level: int) -> str:
+        """level 0: the model's names (a block's collapsed); 1: blocks numbered; 2: everything numbered."""
         if kind == "s":
-            return model_name[int(pos)]
-        if named:
-            name = _collapse([model_name[j] for j in pos.ravel()])
-            if name:
-                return name
-        return f"dense{d}.{'weight' if kind == 'w' else 'bias'}"
+            return model_name[int(pos)] if level < 2 else f"params.{int(perm[int(pos)])}"
+        name = _collapse([model_name[j] for j in pos.ravel()]) if level == 0 else ""
+        return name or f"dense{d}.{'weight' if kind == 'w' else 'bias'}"
 
     def _register(self, dotted: str, param: torch.nn.Parameter) -> tuple:
         """Register param under a dotted name through empty container modules; (container, attribute)."""
