@@ -106,6 +106,13 @@ def _model_names(cm) -> tuple:
     return [f"params.{j}" for j in range(len(cm.params))], False
 
 
+class _Names(torch.nn.Module):
+    """An empty container: one part of the dotted parameter names (its repr lists its tensors' shapes)."""
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}: {tuple(v.shape)}" for k, v in self._parameters.items())
+
+
 class TorchProgram(torch.nn.Module):
     """A micrograd Program as a torch Module (see the module docstring). Build it with ``to_torch``."""
 
@@ -150,6 +157,11 @@ class TorchProgram(torch.nn.Module):
         self.register_buffer("_mg_consts", torch.tensor(prog.const_vals.reshape(1, -1), dtype=dtype),
                              persistent=False)
         self._mg_plan = self._plan(prog, owner, tensors)
+        self._mg_summary = (f"{len(prog)} instructions {prog.counts()}, {self._mg_n_inputs} inputs -> "
+                            + ("the mean loss" if self._mg_has_loss else f"{len(prog.output_slots)} outputs"))
+
+    def extra_repr(self) -> str:
+        return self._mg_summary
 
     @staticmethod
     def _name(kind: str, d: int, pos, model_name: list, perm, level: int) -> str:
@@ -165,7 +177,7 @@ class TorchProgram(torch.nn.Module):
         mod = self
         for part in path:
             if part not in mod._modules:
-                mod.add_module(part, torch.nn.Module())
+                mod.add_module(part, _Names())
             mod = mod._modules[part]
         mod.register_parameter(last, param)
         return mod, last
