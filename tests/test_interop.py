@@ -315,6 +315,16 @@ def test_loss_module_checks_its_targets():
         to_torch(nn.MLP(2, [3], rng=0))(np.zeros((2, 5)))
 
 
+def test_the_module_converts_like_any_torch_module():
+    model = nn.MLP(3, [4, 2], activation="prelu", rng=6)
+    X = np.random.default_rng(6).normal(size=(4, 3))
+    net = to_torch(model).float()  # parameters and the constant pool follow .float() / .to()
+    Y = net(X)  # float64 input is cast to the module's dtype
+    assert Y.dtype == torch.float32
+    np.testing.assert_allclose(Y.detach().numpy(), micrograd.compile(model)(X), rtol=1e-5, atol=1e-6)
+    assert "prelu" in repr(net) and "w: (4, 3)" in repr(net)
+
+
 # ---------------------------------------------------------------- from_torch
 def activation(kind, width, value):
     T = torch.nn
@@ -434,12 +444,3 @@ def test_zz_print_the_largest_differences(capsys):
         for what, (a, r) in sorted(WORST.items()):
             print(f"  {what:<34} {a:9.2e} {r:9.2e}")
 
-
-def test_the_module_converts_like_any_torch_module():
-    model = nn.MLP(3, [4, 2], activation="prelu", rng=6)
-    X = np.random.default_rng(6).normal(size=(4, 3))
-    net = to_torch(model).float()  # parameters and the constant pool follow .float() / .to()
-    Y = net(X)  # float64 input is cast to the module's dtype
-    assert Y.dtype == torch.float32
-    np.testing.assert_allclose(Y.detach().numpy(), micrograd.compile(model)(X), rtol=1e-5, atol=1e-6)
-    assert "prelu" in repr(net) and "w: (4, 3)" in repr(net)
