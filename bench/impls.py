@@ -137,30 +137,49 @@ def _mlp_runner(key: str, name: str, wl) -> Runner:
         k = handfused.Kernel(wl)
         fwd = key.startswith("handfwd")
         return Runner(wl, k.forward if fwd else k.step, k.loss_and_grad, k.weights, lambda: k.forward().copy())
-    return _compiled(key, wl, np.float32 if key.endswith("32") else np.float64)
+    return _compiled(key, name, wl)
 
 
-def _compiled(key: str, wl, dtype) -> Runner:
+def compiled(name: str, wl, dtype=np.float64, epochs: int = 1):
+    """(cm, {'fit': ..., 'lag': ..., 'fwd': ...}, model or params) through the public API only.
+
+    fit: ``epochs`` full-batch SGD steps in one call (A-C); lag: ``cm.loss_and_grad``; fwd: ``cm(X)``.
+    D compiles ``fn(xs) = the random graph over its parameter leaves`` with ``n_inputs=0``: one example,
+    no input columns (every leaf is a parameter), and the graph's output as the per-example 'loss'."""
     import micrograd
     from micrograd import optim
+    if name == "D":
+        from micrograd.engine import Value
+        params = [Value(v) for v in wl.leaves.tolist()]
+        cm = micrograd.compile(lambda xs: randgraph.value_forward(wl, params), n_inputs=0, params=params,
+                               dtype=dtype)
+        X, y = np.zeros((1, 0)), np.zeros(1)
+        return cm, {"lag": lambda: cm.loss_and_grad(X, y, loss=_identity), "fwd": lambda: cm(X)}, params
     model = build_model(wl)
     cm = micrograd.compile(model, dtype=dtype)
     opt = optim.SGD(model.parameters(), lr=wl.lr)
     X, y, N = wl.X, wl.y, wl.batch
-    epochs = inner_loops(wl.name, key)
-    calls = {"fit": lambda: cm.fit(X, y, loss=wl.loss, optimizer=opt, epochs=epochs, batch_size=N,
-                                   shuffle=False, l2=wl.l2),
-             "lag": lambda: cm.loss_and_grad(X, y, loss=wl.loss, l2=wl.l2),
-             "fwd": lambda: cm(X)}
+    return cm, {"fit": lambda: cm.fit(X, y, loss=wl.loss, optimizer=opt, epochs=epochs, batch_size=N,
+                                      shuffle=False, l2=wl.l2),
+                "lag": lambda: cm.loss_and_grad(X, y, loss=wl.loss, l2=wl.l2),
+                "fwd": lambda: cm(X)}, model
+
+
+def _compiled(key: str, name: str, wl) -> Runner:
+    cm, calls, model = compiled(name, wl, np.float32 if key.endswith("32") else np.float64,
+                                inner_loops(name, key))
+    kind = IMPLS[key].kind
+    call = calls["fit" if kind == "step" else kind]
+    if name == "D":
+        def lag():
+            loss, grads = calls["lag"]()
+            return loss, np.asarray(grads)
+        return Runner(wl, call, lag, outputs=calls["fwd"])
 
     def loss_and_grad():
-        loss, grads = cm.loss_and_grad(X, y, loss=wl.loss, l2=wl.l2)
+        loss, grads = calls["lag"]()
         return loss, flat_to_arrays(grads, model)
-
-    kind = IMPLS[key].kind
-    r = Runner(wl, calls["fit" if kind == "step" else kind], loss_and_grad, lambda: model_arrays(model, "data"), lambda: cm(X))
-    r.cm = cm
-    return r
+    return Runner(wl, call, loss_and_grad, lambda: model_arrays(model, "data"), calls["fwd"])
 
 
 def _identity(out, target):
@@ -192,16 +211,4 @@ def _graph_runner(key: str, name: str, g) -> Runner:
             return out
         return Runner(g, tstep, lambda: (tstep().item(), np.array([0.0 if t.grad is None else t.grad.item()
                                                                   for t in leaves])))
-    import micrograd
-    from micrograd.engine import Value
-    params = [Value(v) for v in g.leaves.tolist()]
-    cm = micrograd.compile(lambda xs: randgraph.value_forward(g, params), n_inputs=0, params=params,
-                           dtype=np.float32 if key.endswith("32") else np.float64)
-    X, y = np.zeros((1, 0)), np.zeros(1)  # one example, no input columns: every leaf is a parameter
-
-    def lag():
-        loss, grads = cm.loss_and_grad(X, y, loss=_identity)
-        return loss, np.asarray(grads)
-    r = Runner(g, lag if key != "fwd" else (lambda: cm(X)), lag, outputs=lambda: cm(X))
-    r.cm = cm
-    return r
+    return _compiled(key, name, g)
