@@ -12,7 +12,7 @@ for the warm one. Probes use the compiled path's public API only
   model (2-16-16-1) and data, then time ``compile(model)`` plus its first
   ``fit`` (one epoch, full batch). What the process prints is kept by the parent.
 - ``kernels``: the first call of every entry point (``fit``, ``loss_and_grad``,
-  ``cm(X)``) on every workload, float64 and float32, in that order. Each is
+  ``cm(X)``) on every workload, float64 and float32 (``--dtypes``), in that order. Each is
   timed on a model compiled twice: the first call on the twin (a second
   ``compile`` of the same model, after the first) lowers its training program
   and allocates as the first did, but finds the kernels already in memory, so
@@ -64,7 +64,7 @@ def _first(fn) -> float:
     return time.perf_counter() - t0
 
 
-def kernels(names: str) -> dict:
+def kernels(names: str, dtypes=("float64", "float32")) -> dict:
     from bench import impls
     t0 = time.perf_counter()
     import micrograd.compiler  # noqa: F401
@@ -72,7 +72,7 @@ def kernels(names: str) -> dict:
     out = {"import_s": time.perf_counter() - t0, "rows": []}
     for name in names:
         wl = impls.load(name)
-        for dtype in (np.float64, np.float32):
+        for dtype in map(np.dtype, dtypes):
             _, calls, _ = impls.compiled(name, wl, dtype)
             _, twin, _ = impls.compiled(name, wl, dtype)
             for entry in calls:
@@ -145,9 +145,10 @@ def main(argv=None) -> int:
     p.add_argument("probe", choices=("start", "kernels", "memory", "memory-numpy", "trace"))
     p.add_argument("--json", type=Path, required=True, help="where to write the result")
     p.add_argument("--only", default="ABCD", help="workloads of the kernels probe")
+    p.add_argument("--dtypes", default="float64,float32", help="dtypes of the kernels probe")
     p.add_argument("--sizes", default="784-128-10", help="the trace probe's MLP, e.g. 784-512-10")
     args = p.parse_args(argv)
-    run = {"start": start, "kernels": lambda: kernels(args.only), "memory": memory,
+    run = {"start": start, "kernels": lambda: kernels(args.only, args.dtypes.split(",")), "memory": memory,
            "memory-numpy": memory_numpy, "trace": lambda: trace(args.sizes)}[args.probe]
     args.json.write_text(json.dumps(run()))
     return 0

@@ -98,8 +98,7 @@ def _row(bench) -> dict:
     """What the report needs from a pyperf Benchmark."""
     try:
         from pyperf._cli import format_checks  # pyperf's unstable-result warnings, as it prints them
-        warnings = [w.strip() for w in format_checks(bench) if w.strip() and not w.startswith("WARNING:")
-                    and "Try to rerun" not in w and "pyperf system tune" not in w]
+        warnings = [w.strip()[2:] for w in format_checks(bench) if w.strip().startswith("* ")]  # the findings
     except ImportError:
         warnings = []
     n = bench.get_nvalue()
@@ -154,7 +153,8 @@ def _probes(only: str, quick: bool, tmp: Path, compiled_ok: bool) -> dict:
         cache = tmp / f"numba-cache-{'start' if quick else what}"
         for kind in ("warm",) if quick and what == "kernels" else ("cold", "warm"):
             _say(f"probe: {what}, {kind} cache")
-            probes[f"{what}-{kind}"] = _probe([what] + (["--only", only_] if only_ else []), cache)
+            extra = (["--only", only_] if only_ else []) + (["--dtypes", "float64"] if quick else [])
+            probes[f"{what}-{kind}"] = _probe([what] + (extra if what == "kernels" else []), cache)
     for what in ("memory", "memory-numpy"):
         _say(f"probe: {what}")
         probes[what] = _probe([what])
@@ -228,8 +228,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="micrograd-bench-") as tmp:
         run["probes"] = _probes(args.only, args.quick, Path(tmp), compiled_ok)
     if args.quick:
-        run["notes"].append("--quick: the kernels probe ran on workload A only and warm only (the cache the start "
-                            "probe filled), trace + lower on 784-128-10 only.")
+        run["notes"].append("--quick: the kernels probe ran on workload A in float64 only and warm only (the cache "
+                            "the start probe filled), trace + lower on 784-128-10 only.")
     run["wall_s"] = time.perf_counter() - t_start
     json_path = out.with_suffix(".json")
     pyperf.BenchmarkSuite(benches + _probe_benchmarks(run["probes"])).dump(str(json_path), replace=True)
