@@ -159,7 +159,7 @@ def _compile(run: Dict) -> List[str]:
                 r = index.get(kind, {}).get(key)
                 cells.append(f"{fmt_s(r['kernels_s'])} (first call {fmt_s(r['first_s'])})" if r else "—")
             rows.append(cells)
-        lines += [""] + _table(["workload", "dtype", "entry point (in this order)", "kernel compile, empty cache",
+        lines += ([""] if lines else []) + _table(["workload", "dtype", "entry point (in this order)", "kernel compile, empty cache",
                                 "cache load, warm cache"], rows)
         for kind, p in (("cold", cold), ("warm", warm)):
             if p and "rows" in p:

@@ -142,26 +142,29 @@ def _probe(args: list, cache: Path = None, timeout: int = PROBE_TIMEOUT_S) -> di
         out.unlink(missing_ok=True)
 
 
-def _probes(only: str, quick: bool, tmp: Path, compiled_ok: bool) -> dict:
-    if not compiled_ok:
-        return {}
+def _probes(only: str, quick: bool, tmp: Path) -> dict:
+    """Start-up is moons' story (A); memory and trace + lower are C's shapes; kernels: the workloads run."""
     from bench.probes import TRACE_SIZES
     probes = {}
-    for what, only_ in (("start", None), ("kernels", "A" if quick else only)):
-        # an empty folder: the cold probe compiles every kernel, the warm one loads them; --quick reuses the
-        # start probe's folder for the kernels, warm only (a cold compile of every kernel takes minutes)
-        cache = tmp / f"numba-cache-{'start' if quick else what}"
-        for kind in ("warm",) if quick and what == "kernels" else ("cold", "warm"):
-            _say(f"probe: {what}, {kind} cache")
-            extra = (["--only", only_] if only_ else []) + (["--dtypes", "float64"] if quick else [])
-            probes[f"{what}-{kind}"] = _probe([what] + (extra if what == "kernels" else []), cache)
-    for what in ("memory", "memory-numpy"):
-        _say(f"probe: {what}")
-        probes[what] = _probe([what])
-    probes["trace"] = {}
-    for sizes in TRACE_SIZES[:1] if quick else TRACE_SIZES:
-        _say(f"probe: trace + lower of {sizes}")
-        probes["trace"][sizes] = _probe(["trace", "--sizes", sizes])
+    if "A" in only:
+        for kind in ("cold", "warm"):  # an empty cache folder, then the same one, filled
+            _say(f"probe: start, {kind} cache")
+            probes[f"start-{kind}"] = _probe(["start"], tmp / "numba-cache-start")
+    if quick:  # float64, warm only, in the cache the validation filled: a cold compile of everything takes minutes
+        _say("probe: kernels, warm cache")
+        probes["kernels-warm"] = _probe(["kernels", "--only", only, "--dtypes", "float64"])
+    else:
+        for kind in ("cold", "warm"):
+            _say(f"probe: kernels, {kind} cache")
+            probes[f"kernels-{kind}"] = _probe(["kernels", "--only", only], tmp / "numba-cache-kernels")
+    if "C" in only:
+        for what in ("memory", "memory-numpy"):
+            _say(f"probe: {what}")
+            probes[what] = _probe([what])
+        probes["trace"] = {}
+        for sizes in TRACE_SIZES[:1] if quick else TRACE_SIZES:
+            _say(f"probe: trace + lower of {sizes}")
+            probes["trace"][sizes] = _probe(["trace", "--sizes", sizes])
     return probes
 
 
@@ -224,12 +227,15 @@ def main() -> int:
     valid = [t for t in tasks if t not in failed]
     _say(f"timing {len(valid)} rows with pyperf ({run['settings']})")
     run["rows"], benches = _time_rows(runner, valid)
-    compiled_ok = not any(k in ("fit", "lag", "fwd") for _, k in failed)
-    with tempfile.TemporaryDirectory(prefix="micrograd-bench-") as tmp:
-        run["probes"] = _probes(args.only, args.quick, Path(tmp), compiled_ok)
+    run["probes"] = {}
+    if any(k in ("fit", "lag", "fwd") for _, k in failed):
+        run["notes"].append("The compiled path failed its validation: compile, memory and trace were not probed.")
+    else:
+        with tempfile.TemporaryDirectory(prefix="micrograd-bench-") as tmp:
+            run["probes"] = _probes(args.only, args.quick, Path(tmp))
     if args.quick:
-        run["notes"].append("--quick: the kernels probe ran on workload A in float64 only and warm only (the cache "
-                            "the start probe filled), trace + lower on 784-128-10 only.")
+        run["notes"].append("--quick: kernels probed in float64 and warm only (the cache the validation filled); "
+                            "trace + lower of 784-128-10 only.")
     run["wall_s"] = time.perf_counter() - t_start
     json_path = out.with_suffix(".json")
     pyperf.BenchmarkSuite(benches + _probe_benchmarks(run["probes"])).dump(str(json_path), replace=True)
