@@ -191,10 +191,12 @@ def main() -> int:
     if args.worker:
         return worker(runner)
     from bench import measure, report, torch_ref, validate
-    bad = set(args.only) - set("ABCD")
-    if bad or not args.only:
-        print(f"bench/run.py: error: --only takes letters from ABCD, got {args.only!r}", file=sys.stderr)
+    letters = args.only.replace(",", "").upper()
+    if set(letters) - set("ABCD") or not letters:
+        print(f"bench/run.py: error: --only takes letters from ABCD, e.g. --only AC; got {args.only!r}",
+              file=sys.stderr)
         return 2
+    args.only = "".join(w for w in "ABCD" if w in letters)
     if args.quick:
         for k, v in QUICK.items():
             setattr(args, k, v)
@@ -238,7 +240,9 @@ def main() -> int:
                             "trace + lower of 784-128-10 only.")
     run["wall_s"] = time.perf_counter() - t_start
     json_path = out.with_suffix(".json")
-    pyperf.BenchmarkSuite(benches + _probe_benchmarks(run["probes"])).dump(str(json_path), replace=True)
+    suite = benches + _probe_benchmarks(run["probes"])
+    if suite:
+        pyperf.BenchmarkSuite(suite).dump(str(json_path), replace=True)
     text = report.render(run)
     tmp_out = out.with_name(out.name + ".tmp")
     tmp_out.write_text(text)
