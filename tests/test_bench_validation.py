@@ -80,7 +80,7 @@ def test_the_hand_fused_kernel_takes_the_numpy_step_and_leaves_P_alone_for_gradi
 
 
 def test_the_random_graph_uses_every_op_and_replays_the_same_expression_in_torch():
-    torch = require("torch")  # noqa: F841
+    require("torch")
     g = randgraph.generate(n_ops=400, seed=7)
     assert set(g.code.tolist()) == {op.code for op in ops.OPS}
     from micrograd.engine import Value
