@@ -7,7 +7,7 @@ per-example loss plus ``l2 * sum(p*p)``; the backward pass is the textbook one
 masked by ``z > 0`` through a ReLU). ReLU's derivative at 0 is 0, as micrograd's.
 
 Contract: ``loss_and_grad(weights, X, y, loss, l2) -> (loss, grads)`` with grads
-shaped like weights; ``Step(workload)()`` does one full training step in place.
+shaped like weights; ``forward(weights, X)`` the (N, nout) outputs; ``Step(workload)()`` does one full training step in place.
 """
 from __future__ import annotations
 
@@ -37,6 +37,15 @@ def _loss_and_dz(z: np.ndarray, y: np.ndarray, loss: str) -> Tuple[float, np.nda
         dz /= n
         return float((lse - z[rows, y]).sum() / n), dz
     raise ValueError(f"unknown loss {loss!r}: use 'hinge' or 'cross_entropy'")
+
+
+def forward(weights: Weights, X: np.ndarray) -> np.ndarray:
+    """(N, nout) outputs of the MLP for the rows of X."""
+    h = X
+    for l, (W, b) in enumerate(weights):
+        z = h @ W.T + b
+        h = np.maximum(z, 0.0) if l < len(weights) - 1 else z
+    return h
 
 
 def loss_and_grad(weights: Weights, X: np.ndarray, y: np.ndarray, loss: str, l2: float):

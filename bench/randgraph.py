@@ -12,7 +12,8 @@ graph has no domain errors. The nodes nobody consumed are summed at the end
 into the single output.
 
 Replaying the program on Values (``value_forward``) or on PyTorch scalar tensors
-(``replay`` with the torch table) builds the same expression. Every leaf is a
+(``torch_replay``) builds the same expression; ops are applied by their names in
+``micrograd.ops`` (``apply``), so there is no op table here to keep in step. Every leaf is a
 parameter: the compiler traces inputs at placeholder values, where a graph drawn
 to be valid at its leaves' values could hit a domain error; so the one example
 has no input columns and the gradient covers all leaves.
@@ -20,6 +21,7 @@ has no input columns and the gradient covers all leaves.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,14 +46,6 @@ class Graph:
     @property
     def n_ops(self) -> int:
         return len(self.code)
-
-    def save(self, path) -> None:
-        np.savez(path, leaves=self.leaves, code=self.code, a=self.a, b=self.b, arg=self.arg, const=self.const)
-
-    @classmethod
-    def load(cls, path) -> "Graph":
-        with np.load(path) as z:
-            return cls(*(z[k].copy() for k in ("leaves", "code", "a", "b", "arg", "const")))
 
 
 def _ok(*xs) -> bool:
@@ -118,29 +112,29 @@ def generate(n_ops: int = 10_000, n_leaves: int = 100, seed: int = 4) -> Graph:
 
 
 # ------------------------------------------------------------ replay on Values and on torch scalars
-def _value_table():
-    t = {ops.ADD: lambda x, y, c: x + y, ops.SUB: lambda x, y, c: x - y, ops.MUL: lambda x, y, c: x * y,
-         ops.DIV: lambda x, y, c: x / y, ops.POWV: lambda x, y, c: x ** y,
-         ops.PRELU: lambda x, y, c: x.prelu(y), ops.LOGADDEXP: lambda x, y, c: x.logaddexp(y),
-         ops.POW: lambda x, y, c: x ** c, ops.NEG: lambda x, y, c: -x, ops.ABS: lambda x, y, c: abs(x),
-         ops.LEAKY_RELU: lambda x, y, c: x.leaky_relu(c), ops.ELU: lambda x, y, c: x.elu(c)}
-    for name in ("exp", "log", "tanh", "sigmoid", "relu", "selu", "softplus"):
-        t[ops.BY_NAME[name].code] = (lambda m: lambda x, y, c: getattr(x, m)())(name)
-    return t
+# No op table of our own: an op is applied by its name in micrograd.ops, as Python spells it (the
+# operators below) or as the method of that name on the operand (Value.tanh, Tensor.tanh, ...); torch
+# ops that are not Tensor methods are torch.nn.functional's function of the same name.
+OPERATORS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
+             "powv": operator.pow, "pow": operator.pow, "neg": operator.neg, "abs": operator.abs}
 
 
-def _torch_table():
-    import torch
-    import torch.nn.functional as F
-    t = _value_table()
-    t.update({ops.POWV: lambda x, y, c: torch.pow(x, y), ops.PRELU: lambda x, y, c: torch.where(x > 0, x, y * x),
-              ops.LOGADDEXP: lambda x, y, c: torch.logaddexp(x, y),
-              ops.LEAKY_RELU: lambda x, y, c: F.leaky_relu(x, c), ops.ELU: lambda x, y, c: F.elu(x, c),
-              ops.SELU: lambda x, y, c: F.selu(x), ops.SOFTPLUS: lambda x, y, c: F.softplus(x)})
-    return t
+def apply(code: int, x, y, arg, functional=None):
+    """micrograd op `code` on operand x (and y: a second operand or a float constant), with its arg."""
+    op = ops.OPS[code]
+    if op.name in OPERATORS:
+        args = (x,) if op.arity == 1 and code != ops.POW else (x, arg if code == ops.POW else y)
+        return OPERATORS[op.name](*args)
+    args = (y,) if op.arity == 2 else ((arg,) if code in OP_ARGS else ())
+    method = getattr(x, op.name, None)
+    if method is not None:
+        return method(*args)
+    if functional is None or not hasattr(functional, op.name):
+        raise TypeError(f"op {op.name!r}: {type(x).__name__} has no method of that name")
+    return getattr(functional, op.name)(x, *args)
 
 
-def replay(g: Graph, leaves: list, table: dict):
+def replay(g: Graph, leaves: list, functional=None):
     """Apply the program to leaves (Values or tensors); returns the output node."""
     slots = list(leaves)
     for code, a, b, arg, const in zip(g.code.tolist(), g.a.tolist(), g.b.tolist(), g.arg.tolist(),
@@ -152,21 +146,26 @@ def replay(g: Graph, leaves: list, table: dict):
             x, y = const, x
         else:
             y = slots[b]
-        slots.append(table[code](x, y, arg))
+        if isinstance(x, float):  # a constant on the left: Python's reflected operator does the rest
+            slots.append(OPERATORS[ops.OPS[code].name](x, y))
+        else:
+            slots.append(apply(code, x, y, arg, functional))
     return slots[-1]
 
 
 def value_forward(g: Graph, leaves: list):
-    return replay(g, leaves, VALUE_TABLE)
+    return replay(g, leaves)
 
 
-VALUE_TABLE = _value_table()
+def torch_replay(g: Graph, leaves: list):
+    import torch.nn.functional as F
+    return replay(g, leaves, F)
 
 
 def torch_loss_and_grad(g: Graph):
     """(output, d output / d leaves) by PyTorch float64 autograd on scalar tensors: an independent oracle."""
     import torch
     leaves = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in g.leaves.tolist()]
-    out = replay(g, leaves, _torch_table())
+    out = torch_replay(g, leaves)
     out.backward()
     return out.item(), np.array([0.0 if t.grad is None else t.grad.item() for t in leaves])

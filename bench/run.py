@@ -1,26 +1,29 @@
-"""The benchmark: validate every implementation, time one training step of each, write bench/RESULTS.md.
+"""The benchmark: validate every implementation, time each with pyperf, probe compile/memory, write RESULTS.md.
 
-    python bench/run.py                  full run (~5 minutes on 2 cores), writes bench/RESULTS.md
-    python bench/run.py --quick          smoke run (few repeats, compile probe on A only), writes to a temp file
-    python bench/run.py --out FILE --workloads AB
-    python -m micrograd bench -- --quick the same, from the package's command line
+    python bench/run.py                  full run (~10 minutes on 2 idle cores): bench/RESULTS.md + RESULTS.json
+    python bench/run.py --quick          smoke run (one worker per row, few probes), written to a temp folder
+    python bench/run.py --only AC        some workloads; --out FILE.md writes there (and FILE.json)
+    python -m micrograd bench --quick    the same, from the package's command line
 
-Workloads (``bench/workloads.py``, ``bench/randgraph.py``): A moons 2-16-16-1,
-B digits 64-64-10, C 784-128-10, D a random scalar graph of 10,000 ops.
-Implementations (``bench/impls.py``): the Value path, NumPy by hand, PyTorch
-eager float64 (when installed), ``micrograd.compile`` in float64 and float32.
+pyperf's own options work too (``--processes``, ``--values``, ``--min-time``,
+``--rigorous``, ``--fast``, ``-v``; see ``--help``). Workloads: A moons
+2-16-16-1, B digits 64-64-10, C 784-128-10, D a random 10k-op scalar graph
+(``bench/workloads.py``, ``bench/randgraph.py``); implementations and their
+thread settings: ``bench/impls.py``; targets: ``bench/targets.py``.
 
-The parent process writes the workloads to ``.npz`` files in a temp folder,
-validates every implementation in-process against independent oracles
-(``bench/validate.py``), then times each (implementation, workload) in its own
-child process (``--worker``), and measures compile time in two more children
-(``--probe``) whose ``NUMBA_CACHE_DIR`` is a fresh folder (cold), then the same
-folder again (warm).
+The parent validates every implementation in-process (``bench/validate.py``),
+then asks pyperf to time each valid (workload, implementation) row: pyperf
+starts worker processes (this file with ``--worker``), each of which builds
+only its own row (thread settings, model, one untimed call), calibrates the
+loop count, warms up and times. Then ``bench/probes.py`` runs in fresh
+processes for compile time (an empty ``NUMBA_CACHE_DIR``, then the same one
+warm), start-up, memory and trace + lower; ``bench/report.py`` writes the file.
 """
 from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import subprocess
@@ -29,197 +32,224 @@ import tempfile
 import time
 from pathlib import Path
 
-# The environment as this process started: children get it, not what imported libraries set later
-# (the compiler sets OMP_WAIT_POLICY=PASSIVE before its first parallel kernel, which halves PyTorch's speed).
+# The environment as this process started: what workers and probes inherit, not what libraries set later
+# (the compiler sets OMP_WAIT_POLICY before its first parallel kernel, which slowed PyTorch in its children).
 BASE_ENV = dict(os.environ)
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # `bench` importable however this file is started
+sys.path.insert(0, str(HERE.parent))  # `bench` and this checkout's `micrograd` importable however this is started
 
-from bench import impls, measure, randgraph, report, validate, worker, workloads  # noqa: E402
+import pyperf  # noqa: E402
 
-WORKER_TIMEOUT_S = 300
+from bench import impls  # noqa: E402
 
-
-def parse(argv):
-    p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="few repeats, compile probe on A only (a smoke run)")
-    p.add_argument("--out", type=Path, help="results file (default: bench/RESULTS.md; --quick: a temp file)")
-    p.add_argument("--workloads", default="ABCD", help="which workloads, e.g. AD (default ABCD)")
-    p.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
-                   help="first wait up to SECONDS for other processes to leave the cores idle")
-    p.add_argument("--rounds", type=int, default=None, metavar="N",
-                   help="time every implementation N times, in turn, and keep each one's lowest median "
-                        "(default 2; --quick 1)")
-    p.add_argument("--retries", type=int, default=None, metavar="N",
-                   help="retry a timing disturbed by other processes up to N times (default 2; --quick 0)")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
-    p.add_argument("--workload", help=argparse.SUPPRESS)
-    p.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if args.retries is None:
-        args.retries = 0 if args.quick else 2
-    if args.rounds is None:
-        args.rounds = 1 if args.quick else 2
-    bad = set(args.workloads) - set("ABCD")
-    if bad or not args.workloads:
-        p.error(f"--workloads takes letters from ABCD, got {args.workloads!r}")
-    return args
+FULL = dict(processes=4, values=3, warmups=1, min_time=0.1)
+QUICK = dict(processes=1, values=1, warmups=1, min_time=0.01)
+PROBE_TIMEOUT_S = 600
+INHERIT = ("OMP_", "OPENBLAS_", "MKL_", "NUMBA_", "MICROGRAD_", "LD_LIBRARY_PATH")
 
 
-def _compiled_available() -> str:
-    """'' when micrograd.compile works here, else why not."""
-    try:
-        from micrograd.compiler import compile  # noqa: F401
-        from bench import compiled_ref  # noqa: F401
-    except Exception as e:  # noqa: BLE001 - reported in RESULTS.md
-        return f"{type(e).__name__}: {e}"
-    return ""
+def make_runner() -> pyperf.Runner:
+    runner = pyperf.Runner(**FULL, add_cmdline_args=lambda cmd, args: cmd.extend(["--tasks", args.tasks]))
+    p = runner.argparser
+    p.description = __doc__.split("\n")[0]
+    p.add_argument("--quick", action="store_true", help="smoke run: one worker per row, probes on A only")
+    p.add_argument("--only", default="ABCD", help="workloads to run, e.g. A or AC (default ABCD)")
+    p.add_argument("--out", type=Path, help="results file (default bench/RESULTS.md; --quick: a temp file)")
+    p.add_argument("--tasks", default="", help=argparse.SUPPRESS)  # parent -> workers: the rows, in order
+    return runner
 
 
-def _child(cmd, tmp: Path, out: Path, env=None) -> dict:
-    """Run one child (worker or probe), return its JSON result or the error."""
-    try:
-        with measure.Interference() as others:
-            proc = subprocess.run([sys.executable, str(HERE / "run.py"), *cmd, "--dir", str(tmp)],
-                                  env=env or BASE_ENV, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {WORKER_TIMEOUT_S} s"}
-    if proc.returncode != 0 or not out.exists():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        return {"error": f"exit {proc.returncode}: {tail[0]}"}
-    return dict(json.loads(out.read_text()), others_cores=others.cores)
+def task_name(name: str, key: str) -> str:
+    return f"{name}/{key}"
 
 
-def _build(names: str, tmp: Path) -> dict:
-    meta = {}
-    for name in names:
-        path = tmp / f"{name}.npz"
-        if name == "D":
-            g = randgraph.generate()
-            g.save(path)
-            meta[name] = dict(title="random scalar graph from the whole op table, one example",
-                              detail=f"{g.n_ops} ops over {len(g.leaves)} parameter leaves, forward + backward",
-                              n_ops=g.n_ops, batch=1)
-        else:
-            wl = workloads.BUILDERS[name]()
-            wl.save(path)
-            meta[name] = dict(title=wl.title, batch=wl.batch, sizes=wl.sizes,
-                              detail=f"{wl.n_params} parameters, batch {wl.batch}, lr {wl.lr}, l2 {wl.l2}")
-    return meta
+def _unused(loops):  # the parent's stand-in: pyperf calls the time function in the workers only
+    raise AssertionError("not called in the parent")
 
 
-def _timed(args, impl: str, name: str, tmp: Path) -> dict:
-    """One worker; where other processes disturbed it, wait for quiet and retry (--retries), keep the quietest."""
-    cmd = ["--worker", impl, "--workload", name] + (["--quick"] if args.quick else [])
-    out = tmp / f"{impl}_{name}.json"
-    best = _child(cmd, tmp, out)
-    for attempt in range(args.retries):
-        if "error" in best or best["others_cores"] <= report.NOISY:
-            break
-        _say(f"  disturbed (others kept {best['others_cores']:.2f} cores busy): waiting for quiet, retry {attempt + 1}")
-        measure.wait_quiet(30.0, say=lambda m: None)
-        res = _child(cmd, tmp, out)
-        if "error" not in res and res["others_cores"] < best["others_cores"]:
-            best = res
-    return best
+def worker(runner: pyperf.Runner) -> int:
+    """Register every task in order; pyperf runs the one whose index it gave (--worker-task)."""
+    from bench import measure
+    tasks = [tuple(t.split("/")) for t in runner.args.tasks.split(",")]
+    for i, (name, key) in enumerate(tasks):
+        if i != runner.args.worker_task:
+            runner.bench_time_func(task_name(name, key), _unused)
+            continue
+        r = impls.build(key, name)  # thread settings, the model, one untimed call: none of it timed
+        call, scale = r.call, r.scale
 
+        def time_func(loops):
+            it = itertools.repeat(None, loops)
+            t0 = time.perf_counter()
+            for _ in it:
+                call()
+            return (time.perf_counter() - t0) * scale
 
-def _keep_best(timings: dict, name: str, impl: str, res: dict, scale: float) -> None:
-    """Keep the round with the lower median (transient noise only ever slows a step down)."""
-    res.update(impl=impl, scale=scale)
-    old = timings.get((name, impl))
-    rounds = (old or {}).get("round_medians_s", []) + [res.get("median_s")]
-    if old is None or ("median_s" in res and ("median_s" not in old or res["median_s"] < old["median_s"])):
-        timings[(name, impl)] = res
-    timings[(name, impl)]["round_medians_s"] = rounds
-    if "median_s" in res:
-        _say(f"  median {report.fmt_s(res['median_s'] * scale)}, "
-             f"other processes kept {res['others_cores']:.2f} cores busy")
-
-
-def _probes(args, tmp: Path) -> dict:
-    """Compile probes: cold then warm in a fresh NUMBA_CACHE_DIR; --quick: one warm probe, default cache."""
-    probes = {}
-    cache = tmp / "numba-cache"
-    for kind in ("warm",) if args.quick else ("cold", "warm"):
-        _say(f"compile probe, {kind} cache")
-        (tmp / "probe.json").unlink(missing_ok=True)
-        env = None if args.quick else dict(BASE_ENV, NUMBA_CACHE_DIR=str(cache))
-        names = "A" if args.quick else args.workloads
-        probes[kind] = _child(["--probe", "--workloads", names], tmp, tmp / "probe.json", env)
-    return probes
+        runner.bench_time_func(task_name(name, key), time_func, inner_loops=r.inner_loops,
+                               metadata={"threads": measure.threads(), "workload": name, "impl": key})
+    return 0
 
 
 def _say(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def main(argv=None) -> int:
-    args = parse(argv)
-    if args.worker:
-        result = worker.run_worker(args.worker, args.workload, args.dir, args.quick)
-        worker.write(result, args.dir / f"{args.worker}_{args.workload}.json")
-        return 0
-    if args.probe:
-        worker.write(worker.run_probe(args.dir, args.workloads), args.dir / "probe.json")
-        return 0
+def _row(bench) -> dict:
+    """What the report needs from a pyperf Benchmark."""
+    try:
+        from pyperf._cli import format_checks  # pyperf's unstable-result warnings, as it prints them
+        warnings = [w.strip()[2:] for w in format_checks(bench) if w.strip().startswith("* ")]  # the findings
+    except ImportError:
+        warnings = []
+    n = bench.get_nvalue()
+    seen = [run.get_metadata().get("threads") for run in bench.get_runs()]  # one per worker process
+    threads = " | ".join(dict.fromkeys(sorted(", ".join(sorted(t.split(", "))) for t in seen if t))) or "?"
+    return {"median": bench.median(), "stdev": bench.stdev() if n > 1 else None, "values": n,
+            "threads": threads, "warnings": warnings}
 
-    busy = measure.wait_quiet(args.wait_quiet, say=_say) if args.wait_quiet else measure.busy_cores()
-    if busy > 0.25:
-        _say(f"warning: other processes keep {busy:.2f} cores busy; timings on 2 cores will be unreliable")
+
+def _time_rows(runner, tasks) -> tuple:
+    rows, benches = {}, []
+    runner.args.tasks = ",".join(task_name(*t) for t in tasks)
+    for name, key in tasks:
+        try:
+            bench = runner.bench_time_func(task_name(name, key), _unused, inner_loops=impls.inner_loops(name, key))
+        except (RuntimeError, SystemExit) as e:  # a worker failed: report it, keep the others' positions
+            runner._worker_task += 1  # pyperf counts tasks in _main, which the failure skipped
+            rows[(name, key)] = {"error": f"worker failed: {e}"}
+            continue
+        benches.append(bench)
+        rows[(name, key)] = _row(bench)
+    return rows, benches
+
+
+def _probe(args: list, cache: Path = None, timeout: int = PROBE_TIMEOUT_S) -> dict:
+    """bench/probes.py in a fresh process (NUMBA_CACHE_DIR=cache where given); its JSON, or the error."""
+    out = Path(tempfile.mkstemp(suffix=".json")[1])
+    env = dict(BASE_ENV, **({"NUMBA_CACHE_DIR": str(cache)} if cache else {}))
+    try:
+        proc = subprocess.run([sys.executable, str(HERE / "probes.py"), *args, "--json", str(out)], env=env,
+                              capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            return {"error": f"exit {proc.returncode}: {tail[0]}"}
+        result = json.loads(out.read_text())
+        result["printed"] = proc.stdout + proc.stderr
+        return result
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def _probes(only: str, quick: bool, tmp: Path) -> dict:
+    """Start-up is moons' story (A); memory and trace + lower are C's shapes; kernels: the workloads run."""
+    from bench.probes import TRACE_SIZES
+    probes = {}
+    if "A" in only:
+        for kind in ("cold", "warm"):  # an empty cache folder, then the same one, filled
+            _say(f"probe: start, {kind} cache")
+            probes[f"start-{kind}"] = _probe(["start"], tmp / "numba-cache-start")
+    if quick:  # float64, warm only, in the cache the validation filled: a cold compile of everything takes minutes
+        _say("probe: kernels, warm cache")
+        probes["kernels-warm"] = _probe(["kernels", "--only", only, "--dtypes", "float64"])
+    else:
+        for kind in ("cold", "warm"):
+            _say(f"probe: kernels, {kind} cache")
+            probes[f"kernels-{kind}"] = _probe(["kernels", "--only", only], tmp / "numba-cache-kernels")
+    if "C" in only:
+        for what in ("memory", "memory-numpy"):
+            _say(f"probe: {what}")
+            probes[what] = _probe([what])
+        probes["trace"] = {}
+        for sizes in TRACE_SIZES[:1] if quick else TRACE_SIZES:
+            _say(f"probe: trace + lower of {sizes}")
+            probes["trace"][sizes] = _probe(["trace", "--sizes", sizes])
+    return probes
+
+
+def _probe_benchmarks(probes: dict) -> list:
+    """The probes' headline numbers as one-value pyperf benchmarks, so `pyperf compare_to` sees them too."""
+    values = {}
+    for kind in ("cold", "warm"):
+        values[(f"probe/start {kind}", "second")] = (probes.get(f"start-{kind}") or {}).get("total_s")
+        k = probes.get(f"kernels-{kind}") or {}
+        if "rows" in k:
+            values[(f"probe/kernels {kind}", "second")] = k["import_s"] + sum(r["kernels_s"] for r in k["rows"])
+    for stage, v in ((probes.get("memory") or {}).get("stages") or {}).items():
+        values[(f"probe/memory C {stage}", "byte")] = v
+    for sizes, p in (probes.get("trace") or {}).items():
+        values[(f"probe/trace {sizes}", "second")] = p.get("seconds")
+        values[(f"probe/trace {sizes} peak", "byte")] = p.get("peak_bytes")
+    return [pyperf.Benchmark([pyperf.Run([v], metadata={"name": n, "unit": u}, collect_metadata=False)])
+            for (n, u), v in values.items() if v and v > 0]
+
+
+def main() -> int:
+    runner = make_runner()
+    args = runner.parse_args()
+    if args.worker:
+        return worker(runner)
+    from bench import measure, report, torch_ref, validate
+    letters = args.only.replace(",", "").upper()
+    if set(letters) - set("ABCD") or not letters:
+        print(f"bench/run.py: error: --only takes letters from ABCD, e.g. --only AC; got {args.only!r}",
+              file=sys.stderr)
+        return 2
+    args.only = "".join(w for w in "ABCD" if w in letters)
+    if args.quick:
+        for k, v in QUICK.items():
+            setattr(args, k, v)
+    args.inherit_environ = (args.inherit_environ or []) + [v for v in BASE_ENV if v.startswith(INHERIT)]
     t_start = time.perf_counter()
-    out = args.out or (Path(tempfile.gettempdir()) / "micrograd-bench-quick.md" if args.quick
-                       else HERE / "RESULTS.md")
-    run = dict(command="python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-               date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-               quick=args.quick, machine=measure.machine(), load_start=measure.load(), busy_start=busy,
-               timings={}, probes={}, variants={}, rounds=args.rounds,
-               notes=[])
-    from bench import torch_ref
-    skip = set()
+    out = args.out or (Path(tempfile.gettempdir()) / "micrograd-bench-quick.md" if args.quick else HERE / "RESULTS.md")
+    tasks = impls.tasks(args.only)
+    run = {"command": "python bench/run.py " + " ".join(sys.argv[1:]), "quick": args.quick,
+           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+           "machine": measure.machine(str(HERE.parent)), "notes": [],
+           "settings": f"{args.processes} processes after a calibration one, {args.values} values each after "
+                       f"{args.warmups} warm-up, each value at least {args.min_time * 1e3:g} ms of calls",
+           "workloads": {}}
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        run["notes"].append(f"The 1-minute load average was {load:.2f} at the start: other processes were "
+                            "running, so timings (threaded libraries most) are not those of an idle machine.")
+        _say(f"warning: load average {load:.2f}: timings will not be those of an idle machine")
     if not torch_ref.available():
-        skip.add("torch")
-        run["notes"].append("PyTorch is not installed: its column is empty (`pip install torch==2.13.0`).")
-    why = _compiled_available()
-    if why:
-        skip |= {"compiled", "compiled32"}
-        run["notes"].append(f"The compiled path could not be imported ({why}): its columns are empty.")
-    with tempfile.TemporaryDirectory(prefix="micrograd-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        _say(f"building workloads {args.workloads} in {tmp}")
-        run["workloads"] = _build(args.workloads, tmp)
-        paths = {n: tmp / f"{n}.npz" for n in args.workloads}
-        chosen = {n: [i for i in impls.AVAILABLE[n] if i not in skip] for n in args.workloads}
-        _say("validating every implementation against the oracles")
-        run["validation"] = validate.validate(paths, chosen)
-        bad = {(r["workload"], r["impl"]) for r in run["validation"] if not r["ok"]}
-        for r in run["validation"]:
-            _say(f"  {r['workload']} {r['impl']:<10} " + ("ok" if r["ok"] else f"FAILED {r.get('error', r)}"))
-        for rnd in range(args.rounds):
-            for name in args.workloads:
-                for impl in chosen[name]:
-                    if (name, impl) not in bad:
-                        _say(f"round {rnd + 1}/{args.rounds}: timing {impl} on {name}")
-                        _keep_best(run["timings"], name, impl, _timed(args, impl, name, tmp),
-                                   impls.scale(impl, name, run["workloads"][name]["batch"]))
-        if "C" in args.workloads and "compiled" not in skip and not args.quick:
-            # what-if for the profile: the compiled path's BLAS on both cores, as PyTorch's is
-            _say("timing compiled on C with MICROGRAD_BLAS_THREADS=2")
-            env = dict(BASE_ENV, MICROGRAD_BLAS_THREADS="2")
-            run["variants"]["C"] = _child(["--worker", "compiled", "--workload", "C"], tmp,
-                                          tmp / "compiled_C.json", env)
-        if not {"compiled", "compiled32"} & skip:
-            run["probes"] = _probes(args, tmp)
-            if args.quick:
-                run["notes"].append("--quick: the cold compile was not measured; the warm probe used Numba's "
-                                    "default cache (filled by the validation), on workload A only.")
-    run["load_end"] = measure.load()
+        tasks = [t for t in tasks if not t[1].startswith("torch")]
+        run["notes"].append("PyTorch is not installed: its rows are missing (`pip install torch==2.13.0`).")
+    for name in args.only:
+        wl = impls.load(name)
+        run["workloads"][name] = ({"title": f"random scalar graph, {wl.n_ops} ops over {len(wl.leaves)} parameter "
+                                   "leaves, one example, forward + backward", "n_ops": wl.n_ops} if name == "D"
+                                  else {"title": f"{wl.title}; {wl.n_params} parameters"})
+    _say(f"validating {len(tasks)} rows against the oracles")
+    run["validation"] = validate.validate(tasks, say=_say)
+    failed = {(r["workload"], r["impl"]) for r in run["validation"] if not r["ok"]}
+    valid = [t for t in tasks if t not in failed]
+    _say(f"timing {len(valid)} rows with pyperf ({run['settings']})")
+    run["rows"], benches = _time_rows(runner, valid)
+    run["probes"] = {}
+    if any(k in ("fit", "lag", "fwd") for _, k in failed):
+        run["notes"].append("The compiled path failed its validation: compile, memory and trace were not probed.")
+    else:
+        with tempfile.TemporaryDirectory(prefix="micrograd-bench-") as tmp:
+            run["probes"] = _probes(args.only, args.quick, Path(tmp))
+    if args.quick:
+        run["notes"].append("--quick: kernels probed in float64 and warm only (the cache the validation filled); "
+                            "trace + lower of 784-128-10 only.")
     run["wall_s"] = time.perf_counter() - t_start
-    out.write_text(report.render(run))
-    _say(f"wrote {out} ({run['wall_s']:.0f} s)")
-    failed = bad or any("error" in r for r in run["timings"].values())
-    return 1 if failed else 0
+    json_path = out.with_suffix(".json")
+    suite = benches + _probe_benchmarks(run["probes"])
+    if suite:
+        pyperf.BenchmarkSuite(suite).dump(str(json_path), replace=True)
+    text = report.render(run)
+    tmp_out = out.with_name(out.name + ".tmp")
+    tmp_out.write_text(text)
+    os.replace(tmp_out, out)  # atomically: a failed run leaves the last results in place
+    _say(f"wrote {out} and {json_path.name} ({run['wall_s']:.0f} s)")
+    print("\n".join(text.split("## Targets (issue 10)")[1].split("## ")[0].strip().splitlines()))
+    return 1 if failed or any("error" in r for r in run["rows"].values()) else 0
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
 (``relu(1 - y*s).mean()`` for hinge, ``F.cross_entropy`` for cross-entropy) plus
 ``l2 * sum(p.pow(2).sum())``, ``loss.backward()`` and ``torch.optim.SGD``.
 
-Contract: ``loss_and_grad(wl) -> (loss, grads)`` at the workload's weights;
-``Step(wl)()`` does one full training step in place. Import only where torch
+Contract: ``Step(wl)()`` does one full training step in place, ``Step(wl).loss_and_grad()``
+returns (loss, grads) at the current weights. Import only where torch
 is installed (``available()`` says).
 """
 from __future__ import annotations
@@ -19,11 +19,6 @@ def available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def version() -> str:
-    import torch
-    return torch.__version__
 
 
 class Step:
@@ -77,6 +72,3 @@ class Step:
         w = [p.detach().numpy().copy() for p in self.params]
         return [(w[2 * l], w[2 * l + 1]) for l in range(len(w) // 2)]
 
-
-def loss_and_grad(wl: Workload):
-    return Step(wl).loss_and_grad()

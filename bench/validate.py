@@ -1,16 +1,18 @@
-"""Validation before timing: every implementation gives the same loss, gradients and one-step update.
+"""Validation before timing: every implementation gives the oracle's loss, gradients, update and outputs.
 
 The oracles are independent of the code under test: hand-written NumPy
-(``numpy_ref``, itself checked against the Value path and PyTorch) for the MLP
-workloads, PyTorch float64 autograd on scalar tensors (the Value path where torch is
-missing) for the random graph D. Errors are relative: ``|x - ref| / max|ref|`` over all
+(``numpy_ref``: the textbook backward pass) for the MLP workloads A-C, PyTorch
+float64 autograd on scalar tensors (the Value path where torch is missing) for
+the random graph D. Errors are relative: ``max|x - ref| / max|ref|`` over all
 entries. A float64 implementation must agree to ``TOL64``, float32 to ``TOL32``.
 
-``validate(workloads, graph, impl_names) -> rows``: one row per (workload,
-implementation) with the loss, the errors and ``ok``; the caller refuses to
-time an implementation whose row is not ok. The weights after one timed call
-(``steps_per_call`` SGD steps; one for most runners) are checked against the
-same number of NumPy steps.
+What is checked depends on what the row times (``Runner.kind``):
+- 'step': loss and gradients at the starting weights, then the weights after
+  one timed call (``inner_loops`` SGD steps) against as many NumPy steps;
+- 'lag': loss and gradients; 'fwd': the outputs of the batch (D: the output).
+
+``validate(tasks) -> rows``, one per (workload, implementation), each with
+``ok``; ``run.py`` times only the rows that are ok.
 """
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ from typing import Dict, List
 import numpy as np
 
 from bench import impls, numpy_ref, randgraph
-from bench.workloads import Workload
 
 TOL64 = 1e-9
 TOL32 = 1e-4
@@ -31,68 +32,65 @@ def rel_err(x, ref) -> float:
     return float(np.abs(x - ref).max() / max(np.abs(ref).max(), 1e-300))
 
 
-def _flat(grads):
-    if isinstance(grads, np.ndarray) or np.isscalar(grads):
-        return [np.asarray(grads, dtype=np.float64)]
-    return [np.asarray(a, dtype=np.float64) for pair in grads for a in (pair if isinstance(pair, tuple) else [pair])]
+def _flat(arrays):
+    if isinstance(arrays, np.ndarray) or np.isscalar(arrays):
+        return [np.asarray(arrays, dtype=np.float64)]
+    return [np.asarray(a, dtype=np.float64) for pair in arrays for a in (pair if isinstance(pair, tuple) else [pair])]
 
 
-def _mlp_rows(name: str, wl: Workload, path, names) -> List[Dict]:
-    rows = []
-    for impl in names:
-        ref_wl = wl.subset(impls.VALUE_B_SUBSET) if (impl, name) == ("value", "B") else wl
-        ref_loss, ref_grads = numpy_ref.loss_and_grad(ref_wl.weights, ref_wl.X, ref_wl.y, ref_wl.loss, ref_wl.l2)
-        try:
-            runner = impls.make(impl, name, path)
-            loss, grads = runner.loss_and_grad()
-            runner.step()  # the timed call: steps_per_call SGD steps
-            k = getattr(runner, "steps_per_call", 1)
-            ref_step = numpy_ref.Step(ref_wl)
-            for _ in range(k):
-                ref_step()
-            row = dict(loss=float(loss), loss_err=abs(loss - ref_loss) / abs(ref_loss), steps=k,
-                       grad_err=rel_err(grads, ref_grads), step_err=rel_err(runner.weights(), ref_step.weights))
-        except Exception as e:  # noqa: BLE001 - a broken implementation is reported, not fatal
-            row = dict(error=f"{type(e).__name__}: {e}")
-        rows.append(_judge(row, name, impl, "numpy (by hand)" + (" on 8 examples" if ref_wl is not wl else "")))
-    return rows
-
-
-def _graph_rows(g: randgraph.Graph, path, names) -> List[Dict]:
-    from bench import torch_ref
-    if torch_ref.available():
-        ref_loss, ref_grads = randgraph.torch_loss_and_grad(g)
-        oracle = "PyTorch float64 autograd"
-    else:
-        ref_loss, ref_grads = impls.ValueGraph(g).loss_and_grad()
-        oracle = "Value path"
-    rows = []
-    for impl in names:
-        try:
-            runner = impls.make(impl, "D", path)
-            loss, grads = runner.loss_and_grad()
-            row = dict(loss=float(loss), loss_err=abs(loss - ref_loss) / abs(ref_loss),
-                       grad_err=rel_err(grads, ref_grads))
-        except Exception as e:  # noqa: BLE001
-            row = dict(error=f"{type(e).__name__}: {e}")
-        rows.append(_judge(row, "D", impl, oracle))
-    return rows
-
-
-def _judge(row: Dict, name: str, impl: str, oracle: str) -> Dict:
-    tol = TOL32 if impl.endswith("32") else TOL64
-    errs = [row[k] for k in ("loss_err", "grad_err", "step_err") if k in row]
-    row.update(workload=name, impl=impl, oracle=oracle, tol=tol,
-               ok="error" not in row and all(np.isfinite(e) and e <= tol for e in errs))
+def check_mlp(r) -> Dict:
+    wl = r.wl
+    row = {"oracle": "NumPy by hand" + (f" on the same {wl.batch} examples" if r.scale != 1.0 else "")}
+    if r.kind == "fwd":
+        row["out_err"] = rel_err(r.outputs(), numpy_ref.forward(wl.weights, wl.X))
+        return row
+    ref_loss, ref_grads = numpy_ref.loss_and_grad(wl.weights, wl.X, wl.y, wl.loss, wl.l2)
+    loss, grads = r.loss_and_grad()
+    row.update(loss=float(loss), loss_err=abs(loss - ref_loss) / abs(ref_loss), grad_err=rel_err(grads, ref_grads))
+    if r.kind == "step":
+        r.call()
+        ref = numpy_ref.Step(wl)
+        for _ in range(r.inner_loops):
+            ref()
+        row.update(steps=r.inner_loops, step_err=rel_err(r.weights(), ref.weights))
     return row
 
 
-def validate(paths: Dict[str, object], impl_names: Dict[str, List[str]]) -> List[Dict]:
-    rows = []
-    for name, path in paths.items():
-        if name == "D":
-            g = randgraph.Graph.load(path)
-            rows += _graph_rows(g, path, impl_names[name])
-        else:
-            rows += _mlp_rows(name, Workload.load(path), path, impl_names[name])
+def graph_oracle(g):
+    from bench import torch_ref
+    if torch_ref.available():
+        return randgraph.torch_loss_and_grad(g), "PyTorch float64 autograd"
+    return impls.build("value", "D", g).loss_and_grad(), "the Value path"
+
+
+def check_graph(r, oracle) -> Dict:
+    (ref_loss, ref_grads), name = oracle
+    if r.kind == "fwd":
+        out = float(np.ravel(r.outputs())[0])
+        return {"oracle": name, "loss": out, "loss_err": abs(out - ref_loss) / abs(ref_loss)}
+    loss, grads = r.loss_and_grad()
+    return {"oracle": name, "loss": float(loss), "loss_err": abs(loss - ref_loss) / abs(ref_loss),
+            "grad_err": rel_err(grads, ref_grads)}
+
+
+def validate(tasks: List[tuple], say=lambda msg: None) -> List[Dict]:
+    """One row per (workload, impl key) in tasks, in order."""
+    rows, cache, oracle = [], {}, None
+    for name, key in tasks:
+        wl = cache.setdefault(name, impls.load(name))
+        try:
+            r = impls.build(key, name, wl, threads=False, warm=False)
+            if name == "D":
+                oracle = oracle or graph_oracle(wl)
+                row = check_graph(r, oracle)
+            else:
+                row = check_mlp(r)
+        except Exception as e:  # noqa: BLE001 - a broken implementation is reported, not fatal
+            row = {"error": f"{type(e).__name__}: {e}", "oracle": "—"}
+        tol = TOL32 if key.endswith("32") else TOL64
+        errs = [row[k] for k in ("loss_err", "grad_err", "step_err", "out_err") if k in row]
+        row.update(workload=name, impl=key, tol=tol,
+                   ok="error" not in row and all(np.isfinite(e) and e <= tol for e in errs))
+        say(f"  {name} {key:<11} " + ("ok" if row["ok"] else f"FAILED {row.get('error', row)}"))
+        rows.append(row)
     return rows

@@ -13,14 +13,12 @@ their losses and gradients can be compared number for number:
   ``l2 * sum(p*p)`` over every parameter (biases included, as micrograd's demo).
 - One step is forward, loss, backward, and plain SGD ``p -= lr * grad``.
 
-Workloads are saved to / loaded from ``.npz`` so timing workers in other
-processes get exactly the same numbers.
+Each builder is deterministic (seeded), so a timing worker in another process
+rebuilds exactly the arrays the parent validated.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import List, Tuple
 
 import numpy as np
@@ -47,21 +45,6 @@ class Workload:
     @property
     def n_params(self) -> int:
         return sum(W.size + b.size for W, b in self.weights)
-
-    def save(self, path: Path) -> None:
-        arrays = {"X": self.X, "y": self.y}
-        for i, (W, b) in enumerate(self.weights):
-            arrays[f"W{i}"], arrays[f"b{i}"] = W, b
-        meta = dict(name=self.name, title=self.title, sizes=self.sizes, loss=self.loss, l2=self.l2, lr=self.lr)
-        np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
-
-    @classmethod
-    def load(cls, path: Path) -> "Workload":
-        with np.load(path) as z:
-            meta = json.loads(str(z["meta"]))
-            n = len(meta["sizes"]) - 1
-            weights = [(z[f"W{i}"].copy(), z[f"b{i}"].copy()) for i in range(n)]
-            return cls(X=z["X"].copy(), y=z["y"].copy(), weights=weights, **meta)
 
     def subset(self, n: int) -> "Workload":
         """The same workload on the first n examples (to estimate a slow path from a few)."""
