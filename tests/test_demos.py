@@ -18,13 +18,20 @@ from micrograd.cli import main as cli_main
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def assert_short_lines(capsys):
+    """Every line a demo prints fits a terminal or a notebook cell (under 100 characters)."""
+    out = capsys.readouterr().out
+    long = [line for line in out.splitlines() if len(line) >= 100]
+    assert out and not long, long
+
+
 def assert_files(result):
     assert result["files"]
     for f in result["files"]:
         assert Path(f).is_file() and Path(f).stat().st_size > 0, f
 
 
-def test_linear_regression(tmp_path):
+def test_linear_regression(tmp_path, capsys):
     from micrograd.demos import linear_regression as demo
     r = demo.run(quick=True, out=tmp_path)
     assert r["max_grad_diff"] <= 1e-12
@@ -34,10 +41,11 @@ def test_linear_regression(tmp_path):
         w, b = w - 0.01 * sum(x * e for x, e in zip([1, 2, 3], res)), b - 0.01 * sum(res)
     assert r["w"] == pytest.approx(w, abs=1e-12) and r["b"] == pytest.approx(b, abs=1e-12)
     assert r["losses"][0] == 0.5 * (1.5 ** 2 + 3 ** 2 + 4.5 ** 2) and r["losses"][-1] < r["losses"][0] / 10
+    assert_short_lines(capsys)
     assert_files(r)
 
 
-def test_house_prices_approaches_least_squares(tmp_path):
+def test_house_prices_approaches_least_squares(tmp_path, capsys):
     from micrograd.data import make_house_prices
     from micrograd.demos import house_prices as demo
     r = demo.run(quick=True, out=tmp_path)
@@ -49,6 +57,7 @@ def test_house_prices_approaches_least_squares(tmp_path):
     assert np.max(np.abs((r["learned"] - best[:-1]) * std)) < 0.1
     assert r["bias"] == pytest.approx(best[-1], abs=1.0)
     assert r["losses"][-1] < r["losses"][0] / 100
+    assert_short_lines(capsys)
     assert_files(r)
 
 
@@ -83,7 +92,7 @@ def test_moons_without_graphviz_still_finishes_and_writes_the_dot_source(tmp_pat
     assert r["max_diff"] <= 1e-9
 
 
-def test_digits(tmp_path):
+def test_digits(tmp_path, capsys):
     from micrograd.demos import digits as demo
     r = demo.run(quick=True, out=tmp_path)
     assert r["test_accuracy"] >= 0.90
@@ -91,14 +100,16 @@ def test_digits(tmp_path):
     assert r["losses"][0] == pytest.approx(math.log(10), rel=0.5)  # near chance at the start
     assert np.mean(r["losses"][-20:]) < np.mean(r["losses"][:20]) / 3
     assert r["value_seconds_estimate"] > r["compiled_seconds"]
+    assert_short_lines(capsys)
     assert_files(r)
 
 
-def test_activations(tmp_path):
+def test_activations(tmp_path, capsys):
     from micrograd.demos import activations as demo
     r = demo.run(quick=True, out=tmp_path)
     assert len(r["max_diff"]) == 10
     assert all(d <= 1e-12 for d in r["max_diff"].values()), r["max_diff"]
+    assert_short_lines(capsys)
     assert_files(r)
 
 
@@ -113,11 +124,12 @@ def test_vanishing_gradients(tmp_path):
     assert_files(r)
 
 
-def test_gradient_check(tmp_path):
+def test_gradient_check(tmp_path, capsys):
     from micrograd.demos import gradient_check as demo
     r = demo.run(quick=True, out=tmp_path)
     assert r["network"].passed and r["fixed"].passed
     assert not r["buggy"].passed and r["buggy"].mismatches == [0, 1, 2]
+    assert_short_lines(capsys)
     assert_files(r)
 
 
