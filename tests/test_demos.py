@@ -61,14 +61,35 @@ def test_house_prices_approaches_least_squares(tmp_path, capsys):
     assert_files(r)
 
 
-def test_moons_value_and_compiled_agree(tmp_path):
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib figures the demos save, by file name, still open for the test to read."""
+    from micrograd.demos import _common
+    saved = {}
+
+    def keep(fig, path):
+        saved[Path(path).name] = fig
+        fig.savefig(path, dpi=40)
+        return path
+    monkeypatch.setattr(_common, "save_figure", keep)
+    for name in ("moons", "vanishing_gradients"):
+        monkeypatch.setattr(f"micrograd.demos.{name}.save_figure", keep)
+    yield saved
+    _common.pyplot().close("all")
+
+
+def by_name(result):
+    return {Path(f).stem: Path(f) for f in result["files"]}
+
+
+def test_moons_value_and_compiled_agree(tmp_path, capsys, figures):
     from micrograd.demos import moons as demo
     r = demo.run(quick=True, out=tmp_path)
     assert len(r["value_losses"]) == len(r["compiled_losses"]) == 5
     assert r["max_diff"] <= 1e-9
     assert r["value_losses"][-1] < r["value_losses"][0]
-    assert r["files"][1].read_text().lstrip().startswith(("<?xml", "<svg"))
     assert_files(r)
+    assert_short_lines(capsys)
     # the first loss from a NumPy forward pass of micrograd's initial weights
     from micrograd.data import make_moons
     X, y = make_moons(100, noise=0.1, rng=demo.DATA_SEED, labels="pm1")
@@ -80,13 +101,71 @@ def test_moons_value_and_compiled_agree(tmp_path):
         h = np.maximum(h, 0) if i < len(model.layers) - 1 else h[:, 0]
     reg = 1e-4 * sum(p.data ** 2 for p in model.parameters())
     assert r["value_losses"][0] == pytest.approx(np.mean(np.maximum(0, 1 - y * h)) + reg, abs=1e-12)
+    # the loss picture: both curves on one axis, with their data and the wall times
+    fig = figures["moons_losses.png"]
+    (ax,) = fig.axes
+    lines = ax.get_lines()
+    assert [list(line.get_ydata()) for line in lines] == [r["value_losses"], r["compiled_losses"]]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [f"Value path ({r['value_seconds']:.2f} s)",
+                      f"compiled path ({r['compiled_seconds'] * 1e3:.2f} ms)"]
+    # the training page replays the very run that was timed
+    assert r["record"].history == r["compiled_losses"]
+    assert "<html" in by_name(r)["moons_training"].read_text()[:200].lower()
+
+
+def graph_nodes(text: str) -> dict:
+    """DOT source (or the titles and texts of dot's SVG): node id -> the node's label text."""
+    import re
+    if text.lstrip().startswith("digraph"):
+        return {nid: label.strip("{} ") for nid, label in re.findall(r'^\s*(\w+) \[label="([^"]*)"', text, re.M)}
+    nodes = {}
+    for m in re.finditer(r'<title>(\w+)</title>(.*?)</g>', text, re.S):
+        nodes[m.group(1)] = " | ".join(re.findall(r">([^<]+)</text>", m.group(2)))
+    return nodes
+
+
+@pytest.mark.parametrize("suffix", [".dot", ".svg"])
+def test_moons_graph_shows_a_gradient_a_legend_and_neurons_in_reading_order(tmp_path, suffix):
+    import re
+    if suffix == ".svg":
+        from system import require
+        require("dot")
+    from micrograd.data import make_moons
+    from micrograd.demos import moons as demo
+    from micrograd.viz.colors import ZERO_COLOR
+    X, y = make_moons(100, noise=0.1, rng=demo.DATA_SEED, labels="pm1")
+    model = demo.micrograd_model()
+    path, sample, trained = demo.draw_sample_graph(model, X.tolist(), y.tolist(), tmp_path / f"g{suffix}")
+    margin, i = min((yi * model(x).data, k) for k, (x, yi) in enumerate(zip(X.tolist(), y.tolist())))
+    assert sample == i and margin < 1 and trained  # the hardest sample: inside the margin, a gradient
+    text = path.read_text()
+    nodes = graph_nodes(text)
+    boxes = {nid: label for nid, label in nodes.items() if label.startswith("Neuron")}
+    assert len(boxes) == 16 + 16 + 1  # one box per neuron
+    loss_label = next(label for label in nodes.values() if label.startswith("hinge loss"))
+    assert float(re.search(r"data ([-\d.]+)", loss_label).group(1)) == pytest.approx(1 - margin, abs=1e-4)
+    fills = re.findall(r'fillcolor="(#[0-9a-f]{6})"' if path.suffix == ".dot" else r'fill="(#[0-9a-f]{6})"', text)
+    grey = fills.count(ZERO_COLOR)
+    assert len(fills) >= 33 and grey < len(fills) / 4, (grey, len(fills))  # the old picture was all grey
+    assert "Neuron 1.10 = layer 1, neuron 10" in text and "50 nodes = the Values inside: 16 weights" in text
+    if path.suffix == ".dot":  # the DOT source says how dot must order the columns
+        assert re.search(r"ordering=in", text)
+        return
+    # rendered: each column of boxes reads neuron 0, 1, 2, ... from the top
+    columns = {}
+    for m in re.finditer(r'<title>(m\d+)</title>\s*<path[^>]*d="M[\d.-]+,([\d.-]+)', text):
+        layer, j = map(int, re.match(r"Neuron (\d+)\.(\d+)", boxes[m.group(1)]).groups())
+        columns.setdefault(layer, []).append((float(m.group(2)), j))
+    for layer, col in columns.items():
+        assert [j for _, j in sorted(col)] == list(range(len(col))), layer
 
 
 def test_moons_without_graphviz_still_finishes_and_writes_the_dot_source(tmp_path, monkeypatch, capsys):
     from micrograd.demos import moons as demo
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` on PATH: a learner's fresh machine
     r = demo.run(quick=True, out=tmp_path)
-    graph = r["files"][1]
+    graph = by_name(r)["moons_graph"]
     assert graph.suffix == ".dot" and graph.read_text().startswith("digraph")
     assert "install it (apt-get install graphviz" in capsys.readouterr().out
     assert r["max_diff"] <= 1e-9

@@ -12,18 +12,22 @@ Contract:
 - ``duration(seconds)`` says a rough time in words ("1 minute", "12 minutes").
 - ``pyplot()`` returns matplotlib's pyplot on the Agg backend (files only, no window),
   or raises an ImportError that says which extra to install.
-- ``save_graph`` draws a Value graph, or writes its DOT source where Graphviz is missing.
+- ``save_graph`` / ``save_diagram`` draw a Value graph / write a Digraph, or write its DOT
+  source where Graphviz's ``dot`` is missing.
 - ``Timer`` measures wall time with ``time.perf_counter``.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import shutil
 import sys
 import textwrap
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Sequence
+
+import graphviz
 
 DEFAULT_OUT = "micrograd-out"
 
@@ -157,17 +161,27 @@ def save_figure(fig, path: Path) -> Path:
 
 
 def save_graph(root, path, **draw_kwargs) -> Path:
-    """``micrograd.viz.save_graph``; where Graphviz's ``dot`` program is missing, the DOT source is
-    written instead and the lesson goes on with a one-line note (a learner's first run should not
-    fail on a picture)."""
-    from micrograd.viz import save_graph as save
-    try:
-        return save(root, path, **draw_kwargs)
-    except RuntimeError as e:
-        if "'dot' program was not found" not in str(e):
-            raise
-        print(f"  note: {e}")
-        return Path(path).with_suffix(".dot")
+    """``micrograd.viz.draw_dot`` written to path (see ``save_diagram``)."""
+    from micrograd.viz import draw_dot
+    return save_diagram(draw_dot(root, **draw_kwargs), path)
+
+
+def save_diagram(g, path) -> Path:
+    """Render a graphviz Digraph to path (.svg, .png, .pdf by the suffix). Where Graphviz's ``dot``
+    program is missing, the DOT source is written instead (path with suffix .dot) and the lesson goes
+    on with a one-line note: a learner's first run should not fail on a picture."""
+    from micrograd.viz.dot import MISSING_DOT
+    path = Path(path)
+    if path.suffix.lower() in (".dot", ".gv"):
+        path.write_text(g.source, encoding="utf-8")
+        return path
+    if shutil.which("dot") is None:
+        dot_path = path.with_suffix(".dot")
+        dot_path.write_text(g.source, encoding="utf-8")
+        print(f"  note: {MISSING_DOT.format(dot_path)}")
+        return dot_path
+    path.write_bytes(graphviz.Digraph.pipe(g, format=path.suffix.lstrip(".").lower()))
+    return path
 
 
 def wrote(paths: Iterable[Path]) -> None:
