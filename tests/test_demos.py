@@ -192,15 +192,74 @@ def test_activations(tmp_path, capsys):
     assert_files(r)
 
 
-def test_vanishing_gradients(tmp_path):
+def value_path_rates(model, X) -> np.ndarray:
+    """Each hidden unit's fraction of rows with pre-activation > 0, read off the Value graph."""
+    active = []
+    for row in X:
+        model(row)
+        active.append([n._last_io[1][0]._children[0].data > 0  # w.x + b, before the nonlinearity
+                       for layer in model.layers[:-1] for n in layer.neurons])
+    return np.mean(active, axis=0)
+
+
+def test_vanishing_gradients(tmp_path, capsys, figures):
+    import re
+    from micrograd.data import make_moons
     from micrograd.demos import vanishing_gradients as demo
     r = demo.run(quick=True, out=tmp_path)
     sig = r["norms"]["sigmoid"]
     assert sig[0] < sig[-1] / 100  # sigmoid' <= 1/4 per layer: 6 layers shrink it by far more than 100x
     assert all(a < b for a, b in zip(sig, sig[1:]))
-    assert r["dying"]["relu"]["zero_grad_units"] >= 1
-    assert r["dying"]["leaky_relu"]["zero_grad_units"] == 0
+    relu, leaky = r["dying"]["relu"], r["dying"]["leaky_relu"]
+    # a dead ReLU unit gets a gradient of exactly 0; a leaky one negative everywhere still gets one
+    assert relu["dead_after_big_step"] >= 1 and relu["dead_with_zero_grad"] == relu["dead_after_big_step"]
+    assert leaky["dead_with_zero_grad"] == 0
+    X = make_moons(60, noise=0.1, rng=0, labels="pm1")[0].tolist()
+    out = capsys.readouterr().out
+    assert not [line for line in out.splitlines() if len(line) >= 100]
+    text = " ".join(out.split())  # the prose, unwrapped
+    for act, d in r["dying"].items():
+        assert np.array_equal(d["rates"][-1], value_path_rates(d["model"], X))  # the last frame, independently
+        assert d["dead_after_big_step"] == np.sum(d["rates"][1] == 0) and d["dead_at_end"] == np.sum(d["rates"][-1] == 0)
+        row = re.search(rf"^{act} +(\d+)/32 +(\d+)/32 +(\d+)/32", out, re.M).groups()
+        assert list(map(int, row)) == [d["dead_before"], d["dead_after_big_step"], d["dead_at_end"]]
+    assert f"after the step at lr 10, {relu['dead_after_big_step']} of 32 units are dead" in text
+    assert f"{relu['dead_at_end']} are dead after 10 steps" in text
+    # the picture: one panel per activation, each unit's rate over the steps, the counts in the titles
+    fig = figures["dying_relu.png"]
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 2
+    for ax, (act, d) in zip(panels, r["dying"].items()):
+        assert np.array_equal(ax.images[0].get_array(), d["rates"].T)
+        assert ax.get_title().startswith(f"{act}: {d['dead_after_big_step']}/32 red after the lr-10 step, "
+                                         f"{d['dead_at_end']}/32 at the end")
+        assert ax.images[0].cmap.get_under()[:3] == pytest.approx((0xd6 / 255, 0x27 / 255, 0x28 / 255))
     assert_files(r)
+
+
+@pytest.mark.parametrize("dot", ["missing", "installed"])
+def test_vanishing_graph_is_named_and_fits_a_screen(tmp_path, monkeypatch, dot):
+    import re
+    from micrograd.demos import vanishing_gradients as demo
+    if dot == "installed":
+        from system import require
+        require("dot")
+    else:
+        monkeypatch.setenv("PATH", str(tmp_path))
+    path = demo.fading_chain(tmp_path)
+    text = path.read_text()
+    nodes = graph_nodes(text)
+    names = {label.split(" | ")[0] for label in nodes.values()}
+    for k in range(1, 7):
+        assert {f"w{k}", f"b{k}", f"z{k}"} <= names
+    assert {f"a{k} = sigmoid(z{k})" for k in range(1, 6)} <= names and "x" in names
+    unnamed = [label for label in nodes.values() if label.startswith("| data") or label.startswith("data")]
+    assert not unnamed
+    if dot == "missing":
+        assert path.suffix == ".dot" and "rankdir=TB" in text
+        return
+    width, height = map(float, re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', text).groups())
+    assert width < 1600, width  # was 6,821 pt, one long line from left to right
 
 
 def test_gradient_check(tmp_path, capsys):
