@@ -125,6 +125,7 @@ def test_page_in_headless_chromium(tmp_path):
         assert driver.find_element(By.TAG_NAME, "h1").text == title
         frame = lambda: int(driver.find_element(By.TAG_NAME, "body").get_attribute("data-frame"))  # noqa: E731
         value = lambda css: float(driver.find_element(By.CSS_SELECTOR, css).get_attribute("data-value"))  # noqa
+        checked = 0
         for k, f in enumerate(record.frames):  # every frame through the slider
             driver.execute_script("const s = document.getElementById('slider'); s.value = arguments[0];"
                                   "s.dispatchEvent(new Event('input'));", k)
@@ -142,6 +143,8 @@ def test_page_in_headless_chromium(tmp_path):
                 out = f.outputs[i * len(record.grid_x) + j]
                 if abs(out) > 0.05 and not near_a_point(record, i, j):
                     assert (r > b) == (out > 0), (k, i, j, out, (r, g, b))
+                    checked += 1
+        assert checked >= len(record.frames) * 2  # most probed cells are clear of points and the boundary
         body = driver.find_element(By.TAG_NAME, "body")
         body.send_keys(Keys.HOME)
         assert frame() == 0
@@ -167,3 +170,37 @@ def near_a_point(record, i, j) -> bool:
     cx, cy = gx[j], gy[i]
     dx, dy = (gx[-1] - gx[0]) / len(gx), (gy[-1] - gy[0]) / len(gy)
     return any(abs(x - cx) < dx and abs(y - cy) < dy for x, y in record.X)
+
+
+def test_multiclass_page_paints_the_predicted_class(tmp_path):
+    from system import require
+    require("chromium", "chromedriver")
+    from browser import start_chromium
+    from micrograd.data import make_blobs
+    X, y = make_blobs(60, centers=3, rng=2)
+    model = nn.MLP(2, [8, 3], rng=4)
+    cm = micrograd.compile(model)
+    record = record_fit(cm, X, y, loss="cross_entropy", optimizer=optim.Adam(model.parameters(), lr=0.05),
+                        epochs=3, grid=10)
+    final = record.frames[-1].outputs
+    assert final == np.argmax(cm(np.array([[gx, gy] for gy in record.grid_y for gx in record.grid_x])),
+                              axis=1).tolist()  # the grid holds each point's predicted class
+    page = training_html(record, tmp_path / "classes.html")
+    driver = start_chromium(tmp_path / "profile")
+    try:
+        driver.get(page.as_uri())
+        driver.execute_script("const s = document.getElementById('slider'); s.value = arguments[0];"
+                              "s.dispatchEvent(new Event('input'));", len(record.frames) - 1)
+        fills = driver.execute_script("return CLASS_FILL")
+        cells = [(i, j) for i, j in [(0, 0), (4, 6), (9, 9), (7, 1), (2, 5)] if not near_a_point(record, i, j)]
+        assert len(cells) >= 3
+        for i, j in cells:
+            rgb = driver.execute_script(
+                "const [x, y, w, h] = cellRect(arguments[0], arguments[1]);"
+                "const d = document.getElementById('boundary').getContext('2d')"
+                ".getImageData(Math.floor(x + w / 2), Math.floor(y + h / 2), 1, 1).data;"
+                "return [d[0], d[1], d[2]];", i, j)
+            want = fills[int(final[i * len(record.grid_x) + j])]
+            assert rgb == [int(want[k:k + 2], 16) for k in (1, 3, 5)], (i, j)
+    finally:
+        driver.quit()

@@ -9,7 +9,8 @@ Hooks for scripts and tests:
   JavaScript's ``String(x)`` (the shortest text that reads back as the same float64).
 - ``td.norm[data-layer=i]`` with ``data-value``: the gradient norm of layer i.
 - ``canvas#boundary`` (2-D inputs): grid cell (i, j) of the frame's outputs is painted in the
-  rectangle ``cellRect(i, j)`` (a global function), red-ish for output > 0 (or class 1), blue-ish else.
+  rectangle ``cellRect(i, j)`` (a global function): one output, red-ish where it is > 0 and
+  blue-ish else; several outputs, one pale colour per predicted class (``CLASS_FILL``).
 - ``svg#loss-curve``: every step's batch loss, and ``#marker`` at the frame's step.
 """
 
@@ -44,7 +45,7 @@ or use the keys &larr; &rarr; (Home, End, Space).</div>
 <div id="panels">
   <div class="panel" id="boundary-panel"><h2>Decision boundary (the model's output on a grid)</h2>
     <canvas id="boundary" width="360" height="360"></canvas>
-    <div class="hint">red: output &gt; 0 (class 1), blue: output &le; 0; paler near the boundary.</div></div>
+    <div class="hint" id="boundary-hint">red: output &gt; 0, blue: output &le; 0; paler near the boundary.</div></div>
   <div class="panel"><h2>Loss of every step</h2>
     <svg id="loss-curve" width="420" height="260"></svg>
     <table id="numbers">
@@ -100,6 +101,7 @@ const marker = el('line', {id: 'marker', stroke: '#d62728', 'stroke-width': 2, y
 const canvas = document.getElementById('boundary');
 const two = R.grid_x !== null;
 if (!two) document.getElementById('boundary-panel').style.display = 'none';
+if (R.extra.outputs > 1) document.getElementById('boundary-hint').textContent = 'each colour: the class the model predicts there (argmax of its outputs)';
 const ctx = canvas.getContext('2d');
 const nx = two ? R.grid_x.length : 0, ny = two ? R.grid_y.length : 0;
 function cellRect(i, j) {  // grid row i (grid_y[i], bottom to top), column j (grid_x[j])
@@ -108,12 +110,16 @@ function cellRect(i, j) {  // grid row i (grid_y[i], bottom to top), column j (g
 }
 const toPx = (x, y) => [(x - R.grid_x[0]) / (R.grid_x[nx - 1] - R.grid_x[0]) * canvas.width,
                         canvas.height - (y - R.grid_y[0]) / (R.grid_y[ny - 1] - R.grid_y[0]) * canvas.height];
+// several outputs: the grid holds the predicted class (argmax), one pale colour per class
+const CLASS_FILL = ['#c6dbef', '#fcbba1', '#c7e9c0', '#dadaeb', '#fdd0a2', '#d9d9d9', '#fde0ef', '#e5f5e0', '#f2f0f7', '#fff7bc'];
+const CLASS_DOT = ['#08519c', '#a50f15', '#006d2c', '#54278f', '#a63603', '#252525', '#ae017e', '#31a354', '#6a51a3', '#b8860b'];
 function drawBoundary(f) {
   const out = f.outputs, classes = R.extra.outputs > 1;
   for (let i = 0; i < ny; i++) for (let j = 0; j < nx; j++) {
-    const v = out[i * nx + j], pos = v !== null && v > (classes ? 0.5 : 0);
-    const t = classes ? 1 : Math.min(1, Math.abs(v === null ? 0 : v));  // paler near the boundary
-    ctx.fillStyle = pos ? `rgb(255, ${Math.round(230 - 120 * t)}, ${Math.round(220 - 120 * t)})`
+    const v = out[i * nx + j], pos = v !== null && v > 0;
+    const t = Math.min(1, Math.abs(v === null ? 0 : v));  // paler near the boundary
+    ctx.fillStyle = classes ? CLASS_FILL[(v === null ? 0 : v) % CLASS_FILL.length]
+                  : pos ? `rgb(255, ${Math.round(230 - 120 * t)}, ${Math.round(220 - 120 * t)})`
                         : `rgb(${Math.round(220 - 120 * t)}, ${Math.round(230 - 100 * t)}, 255)`;
     const [x, y, w, h] = cellRect(i, j);
     ctx.fillRect(x, y, w + 0.5, h + 0.5);
@@ -121,7 +127,8 @@ function drawBoundary(f) {
   R.X.forEach((p, k) => {
     const [x, y] = toPx(p[0], p[1]);
     ctx.beginPath(); ctx.arc(x, y, 3.5, 0, 2 * Math.PI);
-    ctx.fillStyle = R.y[k] > 0 ? '#67001f' : '#053061'; ctx.fill();
+    ctx.fillStyle = classes ? CLASS_DOT[Math.round(R.y[k]) % CLASS_DOT.length] : R.y[k] > 0 ? '#67001f' : '#053061';
+    ctx.fill();
     ctx.strokeStyle = '#fff'; ctx.lineWidth = 1.5; ctx.stroke();
   });
 }
