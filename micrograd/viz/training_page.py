@@ -82,7 +82,7 @@ const normCells = [...document.querySelectorAll('td.norm')], bars = [...document
 
 // ---- loss curve (log scale when every loss is positive)
 const svgNS = 'http://www.w3.org/2000/svg', svg = document.getElementById('loss-curve');
-const W = 420, H = 260, PAD = 40, hist = R.history;
+const W = 420, H = 260, PAD = 62, hist = R.history;
 const positive = hist.every(v => v !== null && v > 0);
 const tr = v => (positive ? Math.log10(v) : v);
 const ys = hist.filter(v => v !== null).map(tr);
@@ -127,9 +127,9 @@ function drawBoundary(f) {
   R.X.forEach((p, k) => {
     const [x, y] = toPx(p[0], p[1]);
     ctx.beginPath(); ctx.arc(x, y, 3.5, 0, 2 * Math.PI);
-    ctx.fillStyle = classes ? CLASS_DOT[Math.round(R.y[k]) % CLASS_DOT.length] : R.y[k] > 0 ? '#67001f' : '#053061';
+    ctx.fillStyle = classes ? CLASS_DOT[Math.round(R.y[k]) % CLASS_DOT.length] : R.y[k] > 0 ? '#e31a1c' : '#1f78b4';
     ctx.fill();
-    ctx.strokeStyle = '#fff'; ctx.lineWidth = 1.5; ctx.stroke();
+    ctx.strokeStyle = '#000'; ctx.lineWidth = 1; ctx.stroke();
   });
 }
 
