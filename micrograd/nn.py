@@ -20,6 +20,10 @@ Contract:
   both tuples of Values (numbers given as inputs are wrapped first), for diagrams.
 - ``state_dict`` / ``load_state_dict`` / ``save`` / ``load`` round-trip exactly
   (``.npz`` or ``.json``, floats written with ``repr``).
+- A model takes one example; a batch (a 2-D array, a list of rows) raises a TypeError that
+  shows both ways to run one (a list comprehension, or ``micrograd.compile(model)(X)``).
+- ``repr`` is micrograd's (every neuron listed); ``describe()`` / ``summary()`` and the notebook
+  display (``_repr_pretty_``, ``_repr_html_``) are short: 'MLP(2 -> [16, 16] -> 1, relu, 337 parameters)'.
 """
 from __future__ import annotations
 
