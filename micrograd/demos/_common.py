@@ -129,7 +129,7 @@ def say(text: str = "") -> None:
     for para in text.split("\n"):
         lead = para[:len(para) - len(para.lstrip())]
         print(textwrap.fill(para.strip(), WIDTH, initial_indent=lead, subsequent_indent=lead + "  ",
-                            break_on_hyphens=False) if para.strip() else "")
+                            break_on_hyphens=False, break_long_words=False) if para.strip() else "")
 
 
 def duration(seconds: float) -> str:
