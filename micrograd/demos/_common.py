@@ -170,7 +170,6 @@ def save_diagram(g, path) -> Path:
     """Render a graphviz Digraph to path (.svg, .png, .pdf by the suffix). Where Graphviz's ``dot``
     program is missing, the DOT source is written instead (path with suffix .dot) and the lesson goes
     on with a one-line note: a learner's first run should not fail on a picture."""
-    from micrograd.viz.dot import MISSING_DOT
     path = Path(path)
     if path.suffix.lower() in (".dot", ".gv"):
         path.write_text(g.source, encoding="utf-8")
@@ -178,7 +177,9 @@ def save_diagram(g, path) -> Path:
     if shutil.which("dot") is None:
         dot_path = path.with_suffix(".dot")
         dot_path.write_text(g.source, encoding="utf-8")
-        print(f"  note: {MISSING_DOT.format(dot_path)}")
+        say(f"  note: Graphviz's 'dot' program was not found, so {path.name} is not drawn: install it "
+            f"(apt-get install graphviz / brew install graphviz / conda install graphviz). The DOT "
+            f"source was written to {dot_path}")
         return dot_path
     path.write_bytes(graphviz.Digraph.pipe(g, format=path.suffix.lstrip(".").lower()))
     return path
