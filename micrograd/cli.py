@@ -20,7 +20,7 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from micrograd.engine import Value, topological_order
 
@@ -163,6 +163,25 @@ def _as_value(x) -> Value:
     return x if isinstance(x, Value) else Value(x)
 
 
+def _is_assignment(text: str) -> bool:
+    name, sep, _ = text.partition("=")
+    return bool(sep) and name.strip().isidentifier()
+
+
+def _split_expression(expression: Optional[str], pairs: Sequence[str]) -> Tuple[str, List[str]]:
+    """The expression and the NAME=NUMBER pairs. ``--set`` takes one or more values, so in
+    ``draw --set x=1 "x*x"`` argparse hands it the expression too: the one item of --set that is
+    not NAME=... is the expression (an expression has no '=': comparisons are not allowed)."""
+    pairs = list(pairs)
+    others = [p for p in pairs if not _is_assignment(p)]
+    if expression is None and len(others) == 1 and pairs[-1] == others[0]:
+        return pairs[-1], pairs[:-1]
+    if expression is None:
+        raise UsageError("draw needs an expression, e.g. draw \"x*x\" --set x=1"
+                         + (f" (not NAME=NUMBER in --set: {', '.join(map(repr, others))})" if others else ""))
+    return expression, pairs
+
+
 def _assignments(pairs: Sequence[str]) -> Dict[str, float]:
     values = {}
     for pair in pairs:
@@ -208,11 +227,12 @@ def _draw(args) -> int:
     out = Path(args.output)
     if out.suffix.lower() not in FORMATS:
         raise UsageError(f"-o {args.output}: the file name must end in one of {', '.join(sorted(FORMATS))}")
-    root = parse_expression(args.expression, _assignments(args.set))
+    expression, pairs = _split_expression(args.expression, args.set)
+    root = parse_expression(expression, _assignments(pairs))
     if not args.no_backward:
         root.backward()
     leaves = {v.label: v for v in topological_order([root]) if v.label and not v._children}
-    print(f"{args.expression} = {root.data:.6g}")
+    print(f"{expression} = {root.data:.6g}")
     if not args.no_backward:
         print("  " + "   ".join(f"d/d{n} = {v.grad:.6g}" for n, v in sorted(leaves.items())))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -267,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Build an expression as a Value graph, backpropagate, and draw it "
                                       "(SVG, PNG or PDF from the file name). Allowed: numbers, names, "
                                       "+ - * / **, unary -, and " + ", ".join(FUNCTIONS) + ".")
-    draw.add_argument("expression", help='e.g. "tanh(x1*w1 + x2*w2 + b)"')
+    draw.add_argument("expression", nargs="?", help='e.g. "tanh(x1*w1 + x2*w2 + b)" (before or after --set)')
     draw.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=NUMBER",
                       help="a value for each name (may be repeated)")
     draw.add_argument("-o", "--output", default="micrograd-out/expression.svg",

@@ -200,6 +200,9 @@ class Value:
             elif v._code >= 0:
                 v._chain_rule()
 
+    def __float__(self) -> float:  # float(v): the forward value, e.g. for NumPy or formatting
+        return self.data
+
     def __repr__(self):
         return f"Value(data={self.data}, grad={self.grad})"
 

@@ -20,6 +20,10 @@ Contract:
   both tuples of Values (numbers given as inputs are wrapped first), for diagrams.
 - ``state_dict`` / ``load_state_dict`` / ``save`` / ``load`` round-trip exactly
   (``.npz`` or ``.json``, floats written with ``repr``).
+- A model takes one example; a batch (a 2-D array, a list of rows) raises a TypeError that
+  shows both ways to run one (a list comprehension, or ``micrograd.compile(model)(X)``).
+- ``repr`` is micrograd's (every neuron listed); ``describe()`` / ``summary()`` and the notebook
+  display (``_repr_pretty_``, ``_repr_html_``) are short: 'MLP(2 -> [16, 16] -> 1, relu, 337 parameters)'.
 """
 from __future__ import annotations
 
@@ -50,11 +54,30 @@ def _as_rng(rng: RngLike):
     raise TypeError(f"rng must be None, an int seed or a random.Random, got {rng!r}")
 
 
-def _as_values(x: Iterable) -> tuple:
-    """The inputs as a tuple of Values, numbers wrapped once (so all neurons share the same leaves)."""
+def _as_values(x: Iterable, module: "Module" = None) -> tuple:
+    """The inputs as a tuple of Values, numbers wrapped once (so all neurons share the same leaves).
+
+    A batch (a 2-D array, a list of rows) is refused with the two ways to run one: a model on the
+    Value path takes one example at a time.
+    """
     if isinstance(x, Value):  # the single output of a one-neuron layer feeding the next layer
         return (x,)
-    return tuple(xi if isinstance(xi, Value) else Value(xi) for xi in x)
+    try:
+        return tuple(xi if isinstance(xi, Value) else Value(xi) for xi in x)
+    except TypeError:
+        if getattr(x, "ndim", 1) >= 2 or any(isinstance(xi, (list, tuple)) or getattr(xi, "ndim", 0) >= 1
+                                             for xi in x):
+            raise TypeError(_batch_message(x, module)) from None
+        raise
+
+
+def _batch_message(x, module) -> str:
+    shape = getattr(x, "shape", None)
+    got = f"an array of shape {tuple(shape)}" if shape is not None else f"a list of {len(x)} rows"
+    name = type(module).__name__ if module is not None else "a model"
+    return (f"{name} takes one example (a sequence of numbers), got {got}, a batch. Run a batch "
+            f"example by example, [model(x) for x in X] (Values, for backward()), or compiled, "
+            f"micrograd.compile(model)(X) (a NumPy array, one row of outputs per example).")
 
 
 class Module:
@@ -187,7 +210,7 @@ class Neuron(Module):
         self._last_io = None
 
     def __call__(self, x):
-        x = _as_values(x)
+        x = _as_values(x, self)
         act = sum((wi*xi for wi, xi in zip(self.w, x)), self.b)
         a = self.activation
         if a == "relu":
@@ -233,7 +256,7 @@ class Layer(Module):
         self._last_io = None
 
     def __call__(self, x):
-        x = _as_values(x)
+        x = _as_values(x, self)
         out = [n(x) for n in self.neurons]
         self._last_io = (x, tuple(out))
         return out[0] if len(out) == 1 else out
@@ -244,6 +267,16 @@ class Layer(Module):
 
     def __repr__(self):
         return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+    def describe(self) -> str:
+        """One short line, e.g. 'Layer(2 -> 16, relu, 48 parameters)' (repr stays micrograd's)."""
+        return (f"Layer({len(self.neurons[0].w)} -> {len(self.neurons)}, {_activation_of(self)}, "
+                f"{len(self.parameters())} parameters)")
+
+    summary = describe
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython's text display; repr() stays micrograd's
+        p.text(self.describe())
 
 
 class MLP(Module):
@@ -258,7 +291,7 @@ class MLP(Module):
         self._last_io = None
 
     def __call__(self, x):
-        x = _as_values(x)
+        x = _as_values(x, self)
         inputs = x
         for layer in self.layers:
             x = layer(x)
@@ -270,3 +303,35 @@ class MLP(Module):
 
     def __repr__(self):
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+    # repr() stays micrograd's (tests/test_micrograd_compat.py); notebooks and summary() get a short form.
+    def describe(self) -> str:
+        """One short line, e.g. 'MLP(2 -> [16, 16] -> 1, relu, 337 parameters)'."""
+        sizes = [len(layer.neurons) for layer in self.layers]
+        hidden = f" -> {sizes[:-1]}" if len(sizes) > 1 else ""
+        act = _activation_of(self.layers[0]) if len(sizes) > 1 else "linear"
+        return (f"MLP({len(self.layers[0].neurons[0].w)}{hidden} -> {sizes[-1]}, {act}, "
+                f"{len(self.parameters())} parameters)")
+
+    def summary(self) -> str:
+        """describe() and one line per layer."""
+        rows = [f"  layers.{i}: {layer.describe()}" for i, layer in enumerate(self.layers)]
+        return "\n".join([self.describe(), *rows])
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython's text display
+        p.text(self.summary())
+
+    def _repr_html_(self) -> str:  # Jupyter's rich display: a small table, one row per layer
+        import html
+        rows = "".join(f"<tr><td>layers.{i}</td><td>{len(layer.neurons[0].w)}</td><td>{len(layer.neurons)}</td>"
+                       f"<td>{html.escape(_activation_of(layer))}</td><td>{len(layer.parameters())}</td></tr>"
+                       for i, layer in enumerate(self.layers))
+        return (f"<div><code>{html.escape(self.describe())}</code><table><tr><th>layer</th><th>inputs</th>"
+                f"<th>outputs</th><th>activation</th><th>parameters</th></tr>{rows}</table></div>")
+
+
+def _activation_of(layer: Layer) -> str:
+    """The activation a layer's neurons share ('linear' for identity), or 'mixed'."""
+    names = {n.activation for n in layer.neurons}
+    name = names.pop() if len(names) == 1 else "mixed"
+    return "linear" if name == "identity" else name

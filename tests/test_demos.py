@@ -18,13 +18,20 @@ from micrograd.cli import main as cli_main
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def assert_short_lines(capsys):
+    """Every line a demo prints fits a terminal or a notebook cell (under 100 characters)."""
+    out = capsys.readouterr().out
+    long = [line for line in out.splitlines() if len(line) >= 100]
+    assert out and not long, long
+
+
 def assert_files(result):
     assert result["files"]
     for f in result["files"]:
         assert Path(f).is_file() and Path(f).stat().st_size > 0, f
 
 
-def test_linear_regression(tmp_path):
+def test_linear_regression(tmp_path, capsys):
     from micrograd.demos import linear_regression as demo
     r = demo.run(quick=True, out=tmp_path)
     assert r["max_grad_diff"] <= 1e-12
@@ -34,10 +41,11 @@ def test_linear_regression(tmp_path):
         w, b = w - 0.01 * sum(x * e for x, e in zip([1, 2, 3], res)), b - 0.01 * sum(res)
     assert r["w"] == pytest.approx(w, abs=1e-12) and r["b"] == pytest.approx(b, abs=1e-12)
     assert r["losses"][0] == 0.5 * (1.5 ** 2 + 3 ** 2 + 4.5 ** 2) and r["losses"][-1] < r["losses"][0] / 10
+    assert_short_lines(capsys)
     assert_files(r)
 
 
-def test_house_prices_approaches_least_squares(tmp_path):
+def test_house_prices_approaches_least_squares(tmp_path, capsys):
     from micrograd.data import make_house_prices
     from micrograd.demos import house_prices as demo
     r = demo.run(quick=True, out=tmp_path)
@@ -49,17 +57,39 @@ def test_house_prices_approaches_least_squares(tmp_path):
     assert np.max(np.abs((r["learned"] - best[:-1]) * std)) < 0.1
     assert r["bias"] == pytest.approx(best[-1], abs=1.0)
     assert r["losses"][-1] < r["losses"][0] / 100
+    assert_short_lines(capsys)
     assert_files(r)
 
 
-def test_moons_value_and_compiled_agree(tmp_path):
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib figures the demos save, by file name, still open for the test to read."""
+    from micrograd.demos import _common
+    saved = {}
+
+    def keep(fig, path):
+        saved[Path(path).name] = fig
+        fig.savefig(path, dpi=40)
+        return path
+    monkeypatch.setattr(_common, "save_figure", keep)
+    for name in ("moons", "vanishing_gradients"):
+        monkeypatch.setattr(f"micrograd.demos.{name}.save_figure", keep)
+    yield saved
+    _common.pyplot().close("all")
+
+
+def by_name(result):
+    return {Path(f).stem: Path(f) for f in result["files"]}
+
+
+def test_moons_value_and_compiled_agree(tmp_path, capsys, figures):
     from micrograd.demos import moons as demo
     r = demo.run(quick=True, out=tmp_path)
     assert len(r["value_losses"]) == len(r["compiled_losses"]) == 5
     assert r["max_diff"] <= 1e-9
     assert r["value_losses"][-1] < r["value_losses"][0]
-    assert r["files"][1].read_text().lstrip().startswith(("<?xml", "<svg"))
     assert_files(r)
+    assert_short_lines(capsys)
     # the first loss from a NumPy forward pass of micrograd's initial weights
     from micrograd.data import make_moons
     X, y = make_moons(100, noise=0.1, rng=demo.DATA_SEED, labels="pm1")
@@ -71,19 +101,79 @@ def test_moons_value_and_compiled_agree(tmp_path):
         h = np.maximum(h, 0) if i < len(model.layers) - 1 else h[:, 0]
     reg = 1e-4 * sum(p.data ** 2 for p in model.parameters())
     assert r["value_losses"][0] == pytest.approx(np.mean(np.maximum(0, 1 - y * h)) + reg, abs=1e-12)
+    # the loss picture: both curves on one axis, with their data and the wall times
+    fig = figures["moons_losses.png"]
+    (ax,) = fig.axes
+    lines = ax.get_lines()
+    assert [list(line.get_ydata()) for line in lines] == [r["value_losses"], r["compiled_losses"]]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [f"Value path ({r['value_seconds']:.2f} s)",
+                      f"compiled path ({r['compiled_seconds'] * 1e3:.2f} ms)"]
+    # the training page replays the very run that was timed
+    assert r["record"].history == r["compiled_losses"]
+    assert "<html" in by_name(r)["moons_training"].read_text()[:200].lower()
+
+
+def graph_nodes(text: str) -> dict:
+    """DOT source (or the titles and texts of dot's SVG): node id -> the node's label text."""
+    import re
+    if text.lstrip().startswith("digraph"):
+        return {nid: label.strip("{} ") for nid, label in re.findall(r'^\s*(\w+) \[label="([^"]*)"', text, re.M)}
+    nodes = {}
+    for m in re.finditer(r'<title>(\w+)</title>(.*?)</g>', text, re.S):
+        nodes[m.group(1)] = " | ".join(re.findall(r">([^<]+)</text>", m.group(2)))
+    return nodes
+
+
+@pytest.mark.parametrize("suffix", [".dot", ".svg"])
+def test_moons_graph_shows_a_gradient_a_legend_and_neurons_in_reading_order(tmp_path, suffix):
+    import re
+    if suffix == ".svg":
+        from system import require
+        require("dot")
+    from micrograd.data import make_moons
+    from micrograd.demos import moons as demo
+    from micrograd.viz.colors import ZERO_COLOR
+    X, y = make_moons(100, noise=0.1, rng=demo.DATA_SEED, labels="pm1")
+    model = demo.micrograd_model()
+    path, sample, trained = demo.draw_sample_graph(model, X.tolist(), y.tolist(), tmp_path / f"g{suffix}")
+    margin, i = min((yi * model(x).data, k) for k, (x, yi) in enumerate(zip(X.tolist(), y.tolist())))
+    assert sample == i and margin < 1 and trained  # the hardest sample: inside the margin, a gradient
+    text = path.read_text()
+    nodes = graph_nodes(text)
+    boxes = {nid: label for nid, label in nodes.items() if label.startswith("Neuron")}
+    assert len(boxes) == 16 + 16 + 1  # one box per neuron
+    loss_label = next(label for label in nodes.values() if label.startswith("hinge loss"))
+    assert float(re.search(r"data ([-\d.]+)", loss_label).group(1)) == pytest.approx(1 - margin, abs=1e-4)
+    fills = re.findall(r'fillcolor="(#[0-9a-f]{6})"' if path.suffix == ".dot" else r'fill="(#[0-9a-f]{6})"', text)
+    grey = fills.count(ZERO_COLOR)
+    assert len(fills) >= 33 and grey < len(fills) / 4, (grey, len(fills))  # the old picture was all grey
+    assert "Neuron 1.10 = layer 1, neuron 10" in text and "50 nodes = the Values inside: 16 weights" in text
+    if path.suffix == ".dot":  # the DOT source says how dot must order the columns
+        assert re.search(r"ordering=in", text)
+        return
+    # rendered: each column of boxes reads neuron 0, 1, 2, ... from the top
+    columns = {}
+    for m in re.finditer(r'<title>(m\d+)</title>\s*<path[^>]*d="M[\d.-]+,([\d.-]+)', text):
+        layer, j = map(int, re.match(r"Neuron (\d+)\.(\d+)", boxes[m.group(1)]).groups())
+        columns.setdefault(layer, []).append((float(m.group(2)), j))
+    for layer, col in columns.items():
+        assert [j for _, j in sorted(col)] == list(range(len(col))), layer
 
 
 def test_moons_without_graphviz_still_finishes_and_writes_the_dot_source(tmp_path, monkeypatch, capsys):
     from micrograd.demos import moons as demo
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` on PATH: a learner's fresh machine
     r = demo.run(quick=True, out=tmp_path)
-    graph = r["files"][1]
+    graph = by_name(r)["moons_graph"]
     assert graph.suffix == ".dot" and graph.read_text().startswith("digraph")
-    assert "install it (apt-get install graphviz" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "install it (apt-get install graphviz" in " ".join(out.split())
+    assert not [line for line in out.splitlines() if len(line) >= 100]
     assert r["max_diff"] <= 1e-9
 
 
-def test_digits(tmp_path):
+def test_digits(tmp_path, capsys):
     from micrograd.demos import digits as demo
     r = demo.run(quick=True, out=tmp_path)
     assert r["test_accuracy"] >= 0.90
@@ -91,33 +181,95 @@ def test_digits(tmp_path):
     assert r["losses"][0] == pytest.approx(math.log(10), rel=0.5)  # near chance at the start
     assert np.mean(r["losses"][-20:]) < np.mean(r["losses"][:20]) / 3
     assert r["value_seconds_estimate"] > r["compiled_seconds"]
+    assert_short_lines(capsys)
     assert_files(r)
 
 
-def test_activations(tmp_path):
+def test_activations(tmp_path, capsys):
     from micrograd.demos import activations as demo
     r = demo.run(quick=True, out=tmp_path)
     assert len(r["max_diff"]) == 10
     assert all(d <= 1e-12 for d in r["max_diff"].values()), r["max_diff"]
+    assert_short_lines(capsys)
     assert_files(r)
 
 
-def test_vanishing_gradients(tmp_path):
+def value_path_rates(model, X) -> np.ndarray:
+    """Each hidden unit's fraction of rows with pre-activation > 0, read off the Value graph."""
+    active = []
+    for row in X:
+        model(row)
+        active.append([n._last_io[1][0]._children[0].data > 0  # w.x + b, before the nonlinearity
+                       for layer in model.layers[:-1] for n in layer.neurons])
+    return np.mean(active, axis=0)
+
+
+def test_vanishing_gradients(tmp_path, capsys, figures):
+    import re
+    from micrograd.data import make_moons
     from micrograd.demos import vanishing_gradients as demo
     r = demo.run(quick=True, out=tmp_path)
     sig = r["norms"]["sigmoid"]
     assert sig[0] < sig[-1] / 100  # sigmoid' <= 1/4 per layer: 6 layers shrink it by far more than 100x
     assert all(a < b for a, b in zip(sig, sig[1:]))
-    assert r["dying"]["relu"]["zero_grad_units"] >= 1
-    assert r["dying"]["leaky_relu"]["zero_grad_units"] == 0
+    relu, leaky = r["dying"]["relu"], r["dying"]["leaky_relu"]
+    # a dead ReLU unit gets a gradient of exactly 0; a leaky one negative everywhere still gets one
+    assert relu["dead_after_big_step"] >= 1 and relu["dead_with_zero_grad"] == relu["dead_after_big_step"]
+    assert leaky["dead_with_zero_grad"] == 0
+    X = make_moons(60, noise=0.1, rng=0, labels="pm1")[0].tolist()
+    out = capsys.readouterr().out
+    assert not [line for line in out.splitlines() if len(line) >= 100]
+    text = " ".join(out.split())  # the prose, unwrapped
+    for act, d in r["dying"].items():
+        assert np.array_equal(d["rates"][-1], value_path_rates(d["model"], X))  # the last frame, independently
+        assert d["dead_after_big_step"] == np.sum(d["rates"][1] == 0) and d["dead_at_end"] == np.sum(d["rates"][-1] == 0)
+        row = re.search(rf"^{act} +(\d+)/32 +(\d+)/32 +(\d+)/32", out, re.M).groups()
+        assert list(map(int, row)) == [d["dead_before"], d["dead_after_big_step"], d["dead_at_end"]]
+    assert f"after the step at lr 10, {relu['dead_after_big_step']} of 32 units are dead" in text
+    assert f"{relu['dead_at_end']} are dead after 10 steps" in text
+    # the picture: one panel per activation, each unit's rate over the steps, the counts in the titles
+    fig = figures["dying_relu.png"]
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 2
+    for ax, (act, d) in zip(panels, r["dying"].items()):
+        assert np.array_equal(ax.images[0].get_array(), d["rates"].T)
+        assert ax.get_title().startswith(f"{act}: {d['dead_after_big_step']}/32 red after the lr-10 step, "
+                                         f"{d['dead_at_end']}/32 at the end")
+        assert ax.images[0].cmap.get_under()[:3] == pytest.approx((0xd6 / 255, 0x27 / 255, 0x28 / 255))
     assert_files(r)
 
 
-def test_gradient_check(tmp_path):
+@pytest.mark.parametrize("dot", ["missing", "installed"])
+def test_vanishing_graph_is_named_and_fits_a_screen(tmp_path, monkeypatch, dot):
+    import re
+    from micrograd.demos import vanishing_gradients as demo
+    if dot == "installed":
+        from system import require
+        require("dot")
+    else:
+        monkeypatch.setenv("PATH", str(tmp_path))
+    path = demo.fading_chain(tmp_path)
+    text = path.read_text()
+    nodes = graph_nodes(text)
+    names = {label.split(" | ")[0] for label in nodes.values()}
+    for k in range(1, 7):
+        assert {f"w{k}", f"b{k}", f"z{k}"} <= names
+    assert {f"a{k} = sigmoid(z{k})" for k in range(1, 6)} <= names and "x" in names
+    unnamed = [label for label in nodes.values() if label.startswith("| data") or label.startswith("data")]
+    assert not unnamed
+    if dot == "missing":
+        assert path.suffix == ".dot" and "rankdir=TB" in text
+        return
+    width, height = map(float, re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', text).groups())
+    assert width < 1600, width  # was 6,821 pt, one long line from left to right
+
+
+def test_gradient_check(tmp_path, capsys):
     from micrograd.demos import gradient_check as demo
     r = demo.run(quick=True, out=tmp_path)
     assert r["network"].passed and r["fixed"].passed
     assert not r["buggy"].passed and r["buggy"].mismatches == [0, 1, 2]
+    assert_short_lines(capsys)
     assert_files(r)
 
 

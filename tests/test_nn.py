@@ -164,3 +164,39 @@ def test_load_state_dict_reports_missing_unexpected_and_bad_values():
         MLP(2, [3, 1]).load_state_dict(state)  # another architecture
     with pytest.raises(ValueError, match=".txt"):
         model.save("weights.txt")
+
+
+def test_notebook_display_is_short_and_structured_while_repr_stays_micrograds():
+    from IPython.lib.pretty import pretty
+    model = MLP(2, [16, 16, 1])
+    n_params = (2 * 16 + 16) + (16 * 16 + 16) + (16 + 1)  # weights + biases per layer
+    assert model.describe() == f"MLP(2 -> [16, 16] -> 1, relu, {n_params} parameters)"
+    assert pretty(model).splitlines() == [
+        f"MLP(2 -> [16, 16] -> 1, relu, {n_params} parameters)",
+        "  layers.0: Layer(2 -> 16, relu, 48 parameters)",
+        "  layers.1: Layer(16 -> 16, relu, 272 parameters)",
+        "  layers.2: Layer(16 -> 1, linear, 17 parameters)"]
+    html = model._repr_html_()
+    assert html.count("<tr>") == 1 + 3 and "2 -&gt; [16, 16]" in html and "<td>272</td>" in html
+    assert repr(model).startswith("MLP of [Layer of [ReLUNeuron(2), ") and repr(model).count("Neuron(") == 33
+    assert MLP(3, [1], activation="tanh").describe() == "MLP(3 -> 1, linear, 4 parameters)"
+    assert pretty(Layer(4, 2, activation="tanh")) == "Layer(4 -> 2, tanh, 10 parameters)"
+
+
+@pytest.mark.parametrize("batch, got", [(np.zeros((5, 2)), "an array of shape (5, 2)"),
+                                        ([[1.0, 2.0], [3.0, 4.0]], "a list of 2 rows")])
+@pytest.mark.parametrize("module", [MLP(2, [3, 1]), Layer(2, 3), Neuron(2)])
+def test_a_batch_on_the_value_path_says_a_model_takes_one_example(module, batch, got):
+    with pytest.raises(TypeError) as e:
+        module(batch)
+    msg = str(e.value)
+    assert f"{type(module).__name__} takes one example" in msg and got in msg
+    assert "[model(x) for x in X]" in msg and "micrograd.compile(model)(X)" in msg
+    assert "Value(float(x))" not in msg  # the old advice, wrong for a batch
+    # both ways it names really run the batch
+    assert len([module(x) for x in np.asarray(batch)]) == len(batch)
+
+
+def test_bad_numbers_in_one_example_keep_the_value_message():
+    with pytest.raises(TypeError, match="Value data must be a real number, got 'a'"):
+        MLP(2, [1])(["a", 1.0])

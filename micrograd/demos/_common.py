@@ -5,20 +5,29 @@ Contract:
   calls ``run(quick=..., out=...)``: every demo's ``main`` is this one line.
 - ``output_dir(out)`` creates the folder (default ``./micrograd-out/``) and returns it.
 - ``progress(iterable, desc, total)`` shows a tqdm bar on stderr when tqdm is
-  installed (the ``demos`` extra), else a compact live line; it yields the items,
-  and ``.note(text)`` shows a status (the loss) beside the bar.
+  installed (the ``demos`` extra), else a compact live line; piped, only one
+  finished line. It yields the items, and ``.note(text)`` shows a status (the
+  loss) beside the bar.
+- ``say(text)`` prints prose wrapped under 100 characters a line (``WIDTH``).
+- ``duration(seconds)`` says a rough time in words ("1 minute", "12 minutes").
 - ``pyplot()`` returns matplotlib's pyplot on the Agg backend (files only, no window),
   or raises an ImportError that says which extra to install.
-- ``save_graph`` draws a Value graph, or writes its DOT source where Graphviz is missing.
+- ``save_graph`` / ``save_diagram`` draw a Value graph / write a Digraph, or write its DOT
+  source where Graphviz's ``dot`` is missing.
 - ``Timer`` measures wall time with ``time.perf_counter``.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import shutil
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Sequence
+
+import graphviz
 
 DEFAULT_OUT = "micrograd-out"
 
@@ -45,22 +54,42 @@ def output_dir(out) -> Path:
     return path
 
 
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (its stderr is no terminal, yet it shows live output)."""
+    return "ipykernel" in sys.modules
+
+
+def _tqdm_class():
+    """tqdm's bar class for where we run, or None without tqdm.
+
+    In a notebook, tqdm.auto's widget needs ipywidgets; without it tqdm.auto warns
+    "IProgress not found", so we pick tqdm's plain-text bar ourselves (Jupyter redraws it in place).
+    """
+    try:
+        if _in_notebook() and importlib.util.find_spec("ipywidgets") is not None:
+            from tqdm.auto import tqdm
+        else:
+            from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm
+
+
 class progress:
     """for item in progress(iterable, desc, total): ...; bar.note("loss 0.31") shows a status beside the bar.
 
-    A tqdm bar on stderr when tqdm is installed (the ``demos`` extra), else a
-    compact live line rewritten in place at most 5 times a second.
+    Live (a terminal or a notebook): a tqdm bar on stderr when tqdm is installed (the ``demos``
+    extra), else a compact line rewritten in place at most 5 times a second; the bar is erased
+    when done. Piped (stderr is a file or a pipe): nothing while it runs, then one finished line
+    ending in a newline, so a log never has a bar glued to the next line.
     """
 
     def __init__(self, iterable: Iterable, desc: str, total: Optional[int] = None):
         self.iterable, self.desc, self.total, self.text = iterable, desc, total, ""
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            self._bar = None
-        else:
-            self._bar = tqdm(iterable, desc=desc, total=total, leave=False, file=sys.stderr,
-                             dynamic_ncols=True, mininterval=0.2)
+        self.live = _in_notebook() or sys.stderr.isatty()
+        bar = _tqdm_class() if self.live else None
+        self._bar = None if bar is None else bar(iterable, desc=desc, total=total, leave=False,
+                                                 file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
 
     def note(self, text: str) -> None:
         self.text = text
@@ -71,17 +100,46 @@ class progress:
         if self._bar is not None:
             yield from self._bar
             return
-        last, n = 0.0, 0
+        start = last = time.perf_counter()
+        n = 0
         for n, item in enumerate(self.iterable, 1):
             now = time.perf_counter()
-            if now - last > 0.2:
-                of = f"/{self.total}" if self.total else ""
-                sys.stderr.write(f"\r{self.desc}: {n}{of} {self.text}")
+            if self.live and now - last > 0.2:
+                sys.stderr.write(f"\r{self._line(n)}")
                 sys.stderr.flush()
                 last = now
             yield item
-        sys.stderr.write("\r" + " " * (len(self.desc) + len(self.text) + 24) + "\r")
+        if self.live:
+            sys.stderr.write("\r" + " " * (len(self._line(n)) + 2) + "\r")
+        else:
+            sys.stderr.write(f"{self._line(n)} ({time.perf_counter() - start:.1f} s)\n")
         sys.stderr.flush()
+
+    def _line(self, n: int) -> str:
+        of = f"/{self.total}" if self.total else ""
+        return f"{self.desc}: {n}{of} {self.text}".rstrip()
+
+
+WIDTH = 99  # demo output lines stay under 100 characters: a terminal, a notebook cell, a log
+
+
+def say(text: str = "") -> None:
+    """Print prose wrapped to WIDTH; each line of text is a paragraph, its leading spaces kept
+    (continuation lines get two more)."""
+    for para in text.split("\n"):
+        lead = para[:len(para) - len(para.lstrip())]
+        print(textwrap.fill(para.strip(), WIDTH, initial_indent=lead, subsequent_indent=lead + "  ",
+                            break_on_hyphens=False, break_long_words=False) if para.strip() else "")
+
+
+def duration(seconds: float) -> str:
+    """A rough duration in words: '40 s', '1 minute', '12 minutes', '2.5 hours'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        minutes = round(seconds / 60)
+        return f"{minutes} minute" + ("s" if minutes != 1 else "")
+    return f"{seconds / 3600:.1f} hours"
 
 
 def pyplot():
@@ -103,17 +161,28 @@ def save_figure(fig, path: Path) -> Path:
 
 
 def save_graph(root, path, **draw_kwargs) -> Path:
-    """``micrograd.viz.save_graph``; where Graphviz's ``dot`` program is missing, the DOT source is
-    written instead and the lesson goes on with a one-line note (a learner's first run should not
-    fail on a picture)."""
-    from micrograd.viz import save_graph as save
-    try:
-        return save(root, path, **draw_kwargs)
-    except RuntimeError as e:
-        if "'dot' program was not found" not in str(e):
-            raise
-        print(f"  note: {e}")
-        return Path(path).with_suffix(".dot")
+    """``micrograd.viz.draw_dot`` written to path (see ``save_diagram``)."""
+    from micrograd.viz import draw_dot
+    return save_diagram(draw_dot(root, **draw_kwargs), path)
+
+
+def save_diagram(g, path) -> Path:
+    """Render a graphviz Digraph to path (.svg, .png, .pdf by the suffix). Where Graphviz's ``dot``
+    program is missing, the DOT source is written instead (path with suffix .dot) and the lesson goes
+    on with a one-line note: a learner's first run should not fail on a picture."""
+    path = Path(path)
+    if path.suffix.lower() in (".dot", ".gv"):
+        path.write_text(g.source, encoding="utf-8")
+        return path
+    if shutil.which("dot") is None:
+        dot_path = path.with_suffix(".dot")
+        dot_path.write_text(g.source, encoding="utf-8")
+        say(f"  note: Graphviz's 'dot' program was not found, so {path.name} is not drawn: install it "
+            f"(apt-get install graphviz / brew install graphviz / conda install graphviz). The DOT "
+            f"source was written to {dot_path}")
+        return dot_path
+    path.write_bytes(graphviz.Digraph.pipe(g, format=path.suffix.lstrip(".").lower()))
+    return path
 
 
 def wrote(paths: Iterable[Path]) -> None:

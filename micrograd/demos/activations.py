@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Optional, Sequence
 
-from micrograd.demos._common import demo_main, output_dir, pyplot, save_figure, wrote
+from micrograd.demos._common import demo_main, output_dir, pyplot, save_figure, wrote, say
 from micrograd.engine import Value
 
 LEAK, PRELU_SLOPE, ELU_ALPHA = 0.1, 0.25, 1.0
@@ -87,20 +87,20 @@ def softmax_jacobian_diff(z: Sequence[float]) -> float:
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     n = 41 if quick else 161
     grid = [-4.0 + 8.0 * k / (n - 1) for k in range(n)]
-    print(f"Each activation at {n} points on [-4, 4]: backward() against the closed-form derivative.\n")
-    print(f"{'function':<20} {'max |f - closed|':>17} {'max |backward - closed|':>24}")
+    say(f"Each activation at {n} points on [-4, 4]: backward() against the closed-form derivative.\n")
+    say(f"{'function':<20} {'max |f - closed|':>17} {'max |backward - closed|':>24}")
     curves, max_diff = {}, {}
     for name, (f, closed) in FUNCTIONS.items():
         rows = [(derivative_by_backward(f, x), closed(x)) for x in grid]
         value_err = max(abs(got[0] - want[0]) for got, want in rows)
         max_diff[name] = max(abs(got[1] - want[1]) for got, want in rows)
         curves[name] = rows
-        print(f"{name:<20} {value_err:>17.1e} {max_diff[name]:>24.1e}")
+        say(f"{name:<20} {value_err:>17.1e} {max_diff[name]:>24.1e}")
     jac = softmax_jacobian_diff([0.5, -1.0, 2.0])
     max_diff["softmax Jacobian"] = jac
-    print(f"{'softmax Jacobian':<20} {'':>17} {jac:>24.1e}   (all 9 entries at z = [0.5, -1, 2])")
+    say(f"{'softmax Jacobian':<20} {'':>17} {jac:>24.1e}   (all 9 entries at z = [0.5, -1, 2])")
     worst = max(max_diff.values())
-    print(f"\nEvery derivative agrees with its closed form to {worst:.1e}. Note the shapes: sigmoid and tanh "
+    say(f"\nEvery derivative agrees with its closed form to {worst:.1e}. Note the shapes: sigmoid and tanh "
           "flatten out (derivative -> 0) for large |x|, ReLU's derivative is 0 for every negative x, "
           "leaky ReLU / PReLU / ELU / SELU keep a gradient there.")
 

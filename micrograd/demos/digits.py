@@ -21,7 +21,7 @@ import numpy as np
 import micrograd
 from micrograd import losses, nn, optim
 from micrograd.data import load_digits, train_test_split
-from micrograd.demos._common import Timer, demo_main, output_dir, progress, pyplot, save_figure, wrote
+from micrograd.demos._common import Timer, demo_main, output_dir, progress, pyplot, save_figure, wrote, say, duration
 
 SEED = 0
 LR, BATCH = 1e-2, 64
@@ -70,7 +70,7 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     X, y = load_digits()
     X = X / 16.0
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_fraction=0.25, rng=SEED)
-    print(f"8x8 handwritten digits: {len(Xtr)} for training, {len(Xte)} held out. "
+    say(f"8x8 handwritten digits: {len(Xtr)} for training, {len(Xte)} held out. "
           f"MLP(64, [32, 10]), softmax cross-entropy, Adam lr {LR}, batches of {BATCH}, {epochs} epochs.\n")
     value_step_s, value_first_loss = time_value_steps(Xtr, ytr, value_steps)
 
@@ -96,14 +96,14 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     total_steps = len(history)
     value_estimate = value_step_s * total_steps
 
-    print(f"First batch loss: Value path {value_first_loss:.15f}, compiled {first_loss:.15f} "
+    say(f"First batch loss: Value path {value_first_loss:.15f}, compiled {first_loss:.15f} "
           f"(difference {abs(value_first_loss - first_loss):.1e}).")
-    print(f"Loss per epoch: " + " ".join(f"{np.mean(history[e * steps_per_epoch:(e + 1) * steps_per_epoch]):.3f}"
+    say(f"Loss per epoch: " + " ".join(f"{np.mean(history[e * steps_per_epoch:(e + 1) * steps_per_epoch]):.3f}"
                                          for e in range(epochs)))
-    print(f"Accuracy: {train_acc:.1%} on the training set, {test_acc:.1%} on {len(Xte)} held-out digits.")
-    print(f"Time for {total_steps} steps: compiled {per_step * total_steps:.3f} s ({per_step * 1e6:.0f} us/step, "
+    say(f"Accuracy: {train_acc:.1%} on the training set, {test_acc:.1%} on {len(Xte)} held-out digits.")
+    say(f"Time for {total_steps} steps: compiled {per_step * total_steps:.3f} s ({per_step * 1e6:.0f} us/step, "
           f"measured after the first epoch; compiling took {t_compile.seconds:.2f} s). The Value path takes "
-          f"{value_step_s:.2f} s per step (measured on {value_steps}), so about {value_estimate / 60:.0f} minutes "
+          f"{value_step_s:.2f} s per step (measured on {value_steps}), so about {duration(value_estimate)} "
           f"for the same training: {value_step_s / per_step:,.0f}x slower.")
 
     path = output_dir(out) / "digits_misclassified.png"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from micrograd import nn
-from micrograd.demos._common import demo_main, output_dir, pyplot, save_figure, wrote
+from micrograd.demos._common import demo_main, output_dir, pyplot, save_figure, wrote, say
 from micrograd.engine import Value
 from micrograd.gradcheck import gradcheck
 
@@ -43,10 +43,10 @@ def check_network(quick: bool):
     x, target = [0.5, -1.2, 2.0], 0.7
     params = model.parameters()
     result = gradcheck(lambda *_: (model(x) - target) ** 2, params)
-    print(f"Part 1: MLP(3, {sizes}) with tanh, loss (out - {target})^2 on one example, "
+    say(f"Part 1: MLP(3, {sizes}) with tanh, loss (out - {target})^2 on one example, "
           f"{len(params)} parameters.")
     errors = [abs(a - n) for a, n in zip(result.analytic, result.numeric)]
-    print(f"  backward() vs central differences: {len(params) - len(result.mismatches)}/{len(params)} agree, "
+    say(f"  backward() vs central differences: {len(params) - len(result.mismatches)}/{len(params)} agree, "
           f"largest difference {max(errors):.1e} -> gradcheck {'passed' if result.passed else 'FAILED'}.\n")
     return result
 
@@ -58,14 +58,14 @@ def check_cube(buggy: bool):
 
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     network = check_network(quick)
-    print("Part 2: a custom op cube(x) with its own _backward, used in f(a, b, c) = cube(a*b + c) * a.")
+    say("Part 2: a custom op cube(x) with its own _backward, used in f(a, b, c) = cube(a*b + c) * a.")
     buggy = check_cube(buggy=True)
-    print("  with the bug (derivative written as 3x):")
-    print("    " + str(buggy).replace("\n", "\n    "))
+    say("  with the bug (derivative written as 3x):")
+    say("    " + str(buggy).replace("\n", "\n    "))
     fixed = check_cube(buggy=False)
-    print("  fixed (3x^2):")
-    print("    " + str(fixed).replace("\n", "\n    "))
-    print(f"\ngradcheck caught the wrong derivative at inputs {buggy.mismatches}: backprop trusts each "
+    say("  fixed (3x^2):")
+    say("    " + str(fixed).replace("\n", "\n    "))
+    say(f"\ngradcheck caught the wrong derivative at inputs {buggy.mismatches}: backprop trusts each "
           f"node's local derivative, the numerical check trusts only forward values.")
 
     plt = pyplot()

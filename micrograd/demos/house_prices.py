@@ -19,7 +19,7 @@ import numpy as np
 
 from micrograd import losses, nn, optim
 from micrograd.data import make_house_prices, standardize
-from micrograd.demos._common import demo_main, output_dir, progress, pyplot, save_figure, wrote
+from micrograd.demos._common import demo_main, output_dir, progress, pyplot, save_figure, wrote, say
 
 SEED = 7
 LR = 0.1
@@ -34,30 +34,30 @@ def narrate_first_step(model, X, y, names) -> None:
     """Say in words what one training step does, with the numbers of this data."""
     w, b = model.neurons[0].w, model.neurons[0].b
     loss, preds = _loss(model, X, y)
-    print("One training step, in words:")
-    print(f"  forward: each house's standardized features x go through price = b + sum_j w_j x_j. "
+    say("One training step, in words:")
+    say(f"  forward: each house's standardized features x go through price = b + sum_j w_j x_j. "
           f"House 0 ({names[0]} {X[0, 0]:+.2f}, {names[1]} {X[0, 1]:+.2f}, ...) gets {preds[0].data:.1f} "
           f"(true price {y[0]:.1f} thousand).")
-    print(f"  loss: the mean of (prediction - price)^2 over {len(y)} houses = {loss.data:.1f}.")
+    say(f"  loss: the mean of (prediction - price)^2 over {len(y)} houses = {loss.data:.1f}.")
     model.zero_grad()
     loss.backward()
     residual = np.array([p.data for p in preds]) - y
     by_hand = 2.0 * residual @ X[:, 0] / len(y)  # d/dw_0 of mean((Xw + b - y)^2)
-    print(f"  backward: loss.backward() fills every .grad; dL/dw_{names[0]} = {w[0].grad:.4f} "
+    say(f"  backward: loss.backward() fills every .grad; dL/dw_{names[0]} = {w[0].grad:.4f} "
           f"(by hand, 2/n * sum(residual * x) = {by_hand:.4f}), dL/db = {b.grad:.4f}.")
     before = w[0].data
     opt = optim.SGD(model.parameters(), lr=LR)
     opt.step()
-    print(f"  update: w <- w - lr * grad, so w_{names[0]} goes {before:.4f} -> {w[0].data:.4f} (lr = {LR}).\n")
+    say(f"  update: w <- w - lr * grad, so w_{names[0]} goes {before:.4f} -> {w[0].data:.4f} (lr = {LR}).\n")
 
 
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     n, steps = (100, 50) if quick else (200, 100)
     data = make_house_prices(n=n, n_features=10, rng=SEED)
     Xs, mean, std = standardize(data.X)
-    print(f"{n} synthetic houses with {len(data.names)} features ({', '.join(data.names)}); "
+    say(f"{n} synthetic houses with {len(data.names)} features ({', '.join(data.names)}); "
           f"prices in thousands, mean {data.y.mean():.0f}.")
-    print("Features are standardized (mean 0, std 1) so one learning rate suits them all.\n")
+    say("Features are standardized (mean 0, std 1) so one learning rate suits them all.\n")
     model = nn.Layer(10, 1, nonlin=False, rng=SEED)
     narrate_first_step(model, Xs, data.y, data.names)
 
@@ -73,13 +73,13 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     w_std = np.array([p.data for p in neuron.w])
     learned = w_std / std                        # back to price per raw unit
     bias = neuron.b.data - float(learned @ mean)
-    print(f"MSE after each 10 steps: {' '.join(f'{v:.1f}' for v in history[::10])} ... {history[-1]:.1f} "
+    say(f"MSE after each 10 steps: {' '.join(f'{v:.1f}' for v in history[::10])} ... {history[-1]:.1f} "
           f"(the noise alone gives about {data.noise ** 2:.0f}).\n")
-    print(f"{'feature':<14} {'true weight':>12} {'learned':>10}")
+    say(f"{'feature':<14} {'true weight':>12} {'learned':>10}")
     for name, t, got in zip(data.names, data.weights, learned):
-        print(f"{name:<14} {t:>12.3f} {got:>10.3f}")
-    print(f"{'bias':<14} {data.bias:>12.3f} {bias:>10.3f}")
-    print("\nGradient descent recovered the price per m2, per year of age, per room ... that made the data, "
+        say(f"{name:<14} {t:>12.3f} {got:>10.3f}")
+    say(f"{'bias':<14} {data.bias:>12.3f} {bias:>10.3f}")
+    say("\nGradient descent recovered the price per m2, per year of age, per room ... that made the data, "
           "up to the noise in the prices.")
 
     plt = pyplot()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from micrograd.demos._common import demo_main, output_dir, pyplot, save_figure, wrote
+from micrograd.demos._common import demo_main, output_dir, pyplot, save_figure, wrote, say
 from micrograd.engine import Value
 
 XS = [1.0, 2.0, 3.0]
@@ -30,9 +30,9 @@ def hand_gradients(w: float, b: float) -> tuple:
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     epochs = 20 if quick else 100
     w, b = Value(0.5, label="w"), Value(0.0, label="b")
-    print(f"Fitting y = w*x + b to x = {XS}, y = {YS} (the answer is w = 2, b = 0).")
-    print(f"Start: w = {w.data}, b = {b.data}; learning rate {LR}; {epochs} epochs.\n")
-    print(f"{'epoch':>5} {'loss':>12} {'dL/dw hand':>14} {'dL/dw backward':>15} "
+    say(f"Fitting y = w*x + b to x = {XS}, y = {YS} (the answer is w = 2, b = 0).")
+    say(f"Start: w = {w.data}, b = {b.data}; learning rate {LR}; {epochs} epochs.\n")
+    say(f"{'epoch':>5} {'loss':>12} {'dL/dw hand':>14} {'dL/dw backward':>15} "
           f"{'dL/db hand':>14} {'dL/db backward':>15}")
     losses, max_diff = [], 0.0
     for epoch in range(epochs):
@@ -43,14 +43,14 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
         max_diff = max(max_diff, abs(gw - w.grad), abs(gb - b.grad))
         losses.append(loss.data)
         if epoch % 10 == 0 or epoch == epochs - 1:
-            print(f"{epoch:>5} {loss.data:>12.6f} {gw:>14.9f} {w.grad:>15.9f} {gb:>14.9f} {b.grad:>15.9f}")
+            say(f"{epoch:>5} {loss.data:>12.6f} {gw:>14.9f} {w.grad:>15.9f} {gb:>14.9f} {b.grad:>15.9f}")
         w.data -= LR * w.grad
         b.data -= LR * b.grad
 
-    print(f"\nFinal: w = {w.data:.6f}, b = {b.data:.6f}, loss {losses[0]:.4f} -> {losses[-1]:.6f}.")
-    print(f"Hand-derived and backward() gradients differ by at most {max_diff:.1e} "
+    say(f"\nFinal: w = {w.data:.6f}, b = {b.data:.6f}, loss {losses[0]:.4f} -> {losses[-1]:.6f}.")
+    say(f"Hand-derived and backward() gradients differ by at most {max_diff:.1e} "
           f"({'agree to 1e-12' if max_diff <= 1e-12 else 'DISAGREE'}).")
-    print("backward() applied the chain rule for us: the same numbers, no calculus by hand.")
+    say("backward() applied the chain rule for us: the same numbers, no calculus by hand.")
 
     path = output_dir(out) / "linear_regression.png"
     plt = pyplot()

@@ -6,14 +6,21 @@ squared output over 16 random inputs; the norm of each layer's weight
 gradients in a table and a plot (``vanishing_gradients.png``). sigmoid's
 derivative is at most 1/4, so its gradients shrink layer after layer towards
 the input. ``vanishing_graph.svg``: a chain of 6 one-neuron sigmoid layers
-drawn with gradient colours, where the fading is visible.
+drawn top to bottom, every node named (x, w1, b1, z1, a1 ...), with gradient
+colours, where the fading is visible.
 Part 2: dying ReLU. The same MLP(2, [16, 16, 1]) with ReLU and with leaky ReLU
 (slope 0.1) takes one SGD step with a far too large learning rate (10) on 60
-moons, then trains 30 steps (10 with ``quick``) at lr 0.2. A ReLU unit whose
-input is negative for every example outputs 0 and gets exactly zero gradient:
-it is dead and stays dead. Leaky ReLU units keep a gradient.
+moons, then trains 30 steps (10 with ``quick``) at lr 0.2. Each unit's
+activation rate (the fraction of examples where w.x + b > 0) is recorded after
+every step and drawn as one row per unit (``dying_relu.png``). A ReLU unit
+negative on every example outputs 0 and gets exactly zero gradient: it is dead.
+In layer 0 (fixed inputs) it stays dead; in layer 1 it can come back only if
+layer 0 moves its inputs. Leaky ReLU units keep a gradient. Every number
+printed is counted from the same rates the picture shows.
 
-``run`` returns {'norms': {act: [per-layer norm, input side first]}, 'dying': {act: {...}}, 'files'}.
+``run`` returns {'norms': {act: [per-layer norm, input side first]}, 'dying': {act: {'rates' (steps+2, 32),
+'dead_before', 'dead_after_big_step', 'dead_in_layer0', 'dead_with_zero_grad', 'dead_at_end', 'revived',
+'died_later', 'loss', 'accuracy', 'model'}}, 'files'}.
 """
 from __future__ import annotations
 
@@ -21,9 +28,13 @@ import math
 import random
 from typing import Optional, Sequence
 
+import numpy as np
+
 from micrograd import losses, nn, optim
 from micrograd.data import make_moons
-from micrograd.demos._common import demo_main, output_dir, progress, pyplot, save_figure, save_graph, wrote
+from micrograd.demos._common import demo_main, output_dir, progress, pyplot, save_diagram, save_figure, say, wrote
+from micrograd.engine import topological_order
+from micrograd.viz import draw_dot
 
 SEED = 1
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -40,78 +51,148 @@ def layer_gradient_norms(activation: str, depth: int, rng: random.Random) -> lis
 
 
 def fading_chain(out_dir):
-    """A chain of one-neuron sigmoid layers, drawn with gradient colours."""
+    """A chain of 6 one-neuron sigmoid layers drawn top to bottom, every node named, coloured by
+    gradient: the colours fade layer after layer towards the input."""
     model = nn.MLP(1, [1] * 6, activation="sigmoid", rng=SEED)
     y = model([1.0])
     y.backward()
-    return save_graph(y, out_dir / "vanishing_graph.svg", color_by="grad")
+    names = chain_names(model)
+    g = draw_dot(y, color_by="grad", rankdir="TB", names=names)
+    # heavy invisible edges along x, w1*x, z1, a1, ... keep the chain one straight column
+    # (left alone, dot drifted it sideways layer after layer: 2,464 pt wide)
+    ids = {v: f"v{i}" for i, v in enumerate(topological_order([y]))}
+    chain = [v for v in ids if names.get(v, "").startswith(("x", "z", "a")) or "*" in names.get(v, "")]
+    for a, b in zip(chain, chain[1:]):
+        g.edge(ids[a], ids[b], style="invis", weight="100")
+    return save_diagram(g, out_dir / "vanishing_graph.svg")
 
 
-def _units(model, X) -> list:
-    """Per hidden layer, per unit: True if its pre-activation is <= 0 for every row of X."""
-    inactive = [[True] * len(layer.neurons) for layer in model.layers[:-1]]
-    for row in X:
-        x = row
-        for i, layer in enumerate(model.layers[:-1]):
-            x = layer(x)
-            for j, n in enumerate(layer.neurons):
-                act = n._last_io[1][0]._children[0]  # the neuron's w.x + b, before the nonlinearity
-                inactive[i][j] = inactive[i][j] and act.data <= 0.0
-    return inactive
+def chain_names(model) -> dict:
+    """x, then per layer k: w_k, b_k, w_k*a_(k-1), z_k = b_k + w_k*a_(k-1), a_k = sigmoid(z_k)."""
+    names = {}
+    for k, layer in enumerate(model.layers, 1):
+        (inp,), (out,) = layer.neurons[0]._last_io
+        z = out._children[0] if len(out._children) == 1 else out  # the last layer is linear: out is z
+        b, product = z._children
+        w = product._children[0]
+        prev = "x" if k == 1 else f"a{k - 1}"
+        names.update({w: f"w{k}", b: f"b{k}", product: f"w{k}*{prev}", z: f"z{k}"})
+        names.setdefault(inp, prev)
+        if out is not z:
+            names[out] = f"a{k} = sigmoid(z{k})"
+    return names
 
 
-def _train(model, X, y, lr: float, steps: int) -> float:
-    opt = optim.SGD(model.parameters(), lr=lr)
-    for _ in range(steps):
-        loss = losses.batch_loss(losses.hinge, [model(r) for r in X], y)
-        model.zero_grad()
-        loss.backward()
-        opt.step()
-    return loss.data
+def activation_rates(model, X: np.ndarray) -> np.ndarray:
+    """Per hidden unit (layer 0's, then layer 1's ...): the fraction of the rows of X on which its
+    pre-activation w.x + b is > 0. A NumPy forward pass from the weights' current values."""
+    h, rates = X, []
+    for layer in model.layers[:-1]:
+        W = np.array([[w.data for w in n.w] for n in layer.neurons])
+        z = h @ W.T + np.array([n.b.data for n in layer.neurons])
+        rates.append((z > 0).mean(axis=0))
+        n0 = layer.neurons[0]
+        h = np.where(z > 0, z, n0.negative_slope * z if n0.activation == "leaky_relu" else 0.0)
+    return np.concatenate(rates)
 
 
-def dying_relu(activation: str, steps: int) -> dict:
-    Xa, ya = make_moons(60, noise=0.1, rng=0, labels="pm1")
-    X, y = Xa.tolist(), ya.tolist()
-    model = nn.MLP(2, [16, 16, 1], activation=activation, negative_slope=0.1, init="he", rng=SEED)
-    _train(model, X, y, lr=10.0, steps=1)
-    after_big = _units(model, X)
+def _step(model, X, y, lr: float) -> float:
     loss = losses.batch_loss(losses.hinge, [model(r) for r in X], y)
     model.zero_grad()
     loss.backward()
-    # a unit with zero gradient on every weight, over the whole data set, can never change again
-    no_grad = [[all(p.grad == 0.0 for p in n.w + [n.b]) for n in layer.neurons] for layer in model.layers[:-1]]
-    final = _train(model, X, y, lr=0.2, steps=steps)
+    optim.SGD(model.parameters(), lr=lr).step()
+    return loss.data
+
+
+def _zero_grad_units(model, X, y) -> np.ndarray:
+    """Per hidden unit: True if the full-data loss gives every weight and the bias a gradient of 0."""
+    loss = losses.batch_loss(losses.hinge, [model(r) for r in X], y)
+    model.zero_grad()
+    loss.backward()
+    return np.array([all(p.grad == 0.0 for p in n.w + [n.b]) for layer in model.layers[:-1] for n in layer.neurons])
+
+
+def dying_relu(activation: str, steps: int) -> dict:
+    """One SGD step at lr 10, then ``steps`` at lr 0.2; each unit's activation rate after every step."""
+    Xa, ya = make_moons(60, noise=0.1, rng=0, labels="pm1")
+    X, y = Xa.tolist(), ya.tolist()
+    model = nn.MLP(2, [16, 16, 1], activation=activation, negative_slope=0.1, init="he", rng=SEED)
+    rates = [activation_rates(model, Xa)]
+    _step(model, X, y, lr=10.0)
+    rates.append(activation_rates(model, Xa))
+    dead = rates[1] == 0.0
+    zero_grad = _zero_grad_units(model, X, y)
+    final = None
+    for _ in range(steps):
+        final = _step(model, X, y, lr=0.2)
+        rates.append(activation_rates(model, Xa))
     accuracy = sum((model(r).data > 0) == (t > 0) for r, t in zip(X, y)) / len(y)
-    count = lambda flags: sum(map(sum, flags))  # noqa: E731
-    return {"inactive_after_big_step": count(after_big), "zero_grad_units": count(no_grad),
-            "inactive_after_training": count(_units(model, X)), "loss": final, "accuracy": accuracy}
+    end = rates[-1] == 0.0
+    first = np.arange(len(dead)) < len(model.layers[0].neurons)
+    return {"rates": np.array(rates), "dead_before": int(np.sum(rates[0] == 0.0)),
+            "dead_after_big_step": int(dead.sum()), "dead_in_layer0": int((dead & first).sum()),
+            "dead_with_zero_grad": int((dead & zero_grad).sum()), "dead_at_end": int(end.sum()),
+            "revived": int((dead & ~end).sum()), "died_later": int((~dead & end).sum()),
+            "loss": final, "accuracy": accuracy, "model": model}
+
+
+def draw_dying(dying: dict, steps: int, path) -> None:
+    """Each unit's activation rate over training, one panel per activation: a dead unit is a dark row."""
+    plt = pyplot()
+    cmap = plt.get_cmap("viridis").with_extremes(under="#d62728")  # a rate of 0 (below vmin): negative everywhere
+    fig, axes = plt.subplots(1, len(dying), figsize=(6.2 * len(dying), 4.8), sharey=True)
+    for ax, (act, d) in zip(axes, dying.items()):
+        im = ax.imshow(d["rates"].T, aspect="auto", cmap=cmap, vmin=1e-9, vmax=1, interpolation="nearest")
+        ax.axvline(0.5, color="w", ls="--", lw=1)
+        ax.axhline(15.5, color="w", lw=1)
+        ax.set_title(f"{act}: {d['dead_after_big_step']}/32 red after the lr-10 step, "
+                     f"{d['dead_at_end']}/32 at the end", fontsize=10)
+        ax.set(xlabel=f"step (0: before; 1: lr 10; 2-{steps + 1}: lr 0.2)")
+    axes[0].set_ylabel("unit (0-15: layer 0, 16-31: layer 1)")
+    fig.colorbar(im, ax=list(axes), extend="min", label="fraction of the 60 examples where it is active")
+    fig.suptitle("Each unit's activation rate over training; red: negative on every example "
+                 "(for ReLU: dead, no gradient)", fontsize=11, y=1.0)
+    save_figure(fig, path)
+
+
+def report_dying(dying: dict, steps: int) -> None:
+    """The table and the story, every number from the same counts the picture shows."""
+    print(f"{'':<11} {'dead units (negative on all 60 examples)':^42} {'final':>6} {'train':>6}")
+    print(f"{'':<11} {'before':>8} {'after lr 10':>13} {f'after {steps} steps':>19} {'loss':>6} {'acc.':>6}")
+    for act, d in dying.items():
+        print(f"{act:<11} {d['dead_before']:>5}/32 {d['dead_after_big_step']:>10}/32 {d['dead_at_end']:>16}/32 "
+              f"{d['loss']:>6.3f} {d['accuracy']:>6.0%}")
+    r, k = dying["relu"], dying["leaky_relu"]
+    say(f"ReLU: after the step at lr 10, {r['dead_after_big_step']} of 32 units are dead "
+        f"({r['dead_before']} were from the start): each outputs 0 on every example, so its weights get "
+        f"a gradient of exactly 0 (checked: {r['dead_with_zero_grad']} of {r['dead_after_big_step']}). The "
+        f"{r['dead_in_layer0']} dead units of layer 0 see fixed inputs: dead for good. A dead unit of "
+        f"layer 1 comes back only if layer 0 moves its inputs: {r['revived']} did, {r['died_later']} "
+        f"more died, {r['dead_at_end']} are dead after {steps} steps.")
+    say(f"Leaky ReLU: {k['dead_after_big_step']} units were negative on every example too, but they "
+        f"pass 0.1 of the gradient ({k['dead_after_big_step'] - k['dead_with_zero_grad']} of them got "
+        f"one), so they keep learning: {k['revived']} came back, {k['dead_at_end']} are still negative "
+        f"everywhere after {steps} steps.")
 
 
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     depth = 6 if quick else 10
     rng = random.Random(SEED)
-    print(f"Part 1: MLP(8, [8]*{depth} + [1]), Xavier init, one backward pass over 16 random inputs.")
+    say(f"Part 1: MLP(8, [8]*{depth} + [1]), Xavier init, one backward pass over 16 random inputs.")
     norms = {act: layer_gradient_norms(act, depth, rng) for act in progress(ACTIVATIONS, "networks")}
-    print(f"\n{'layer':>5} " + " ".join(f"{a:>10}" for a in ACTIVATIONS) + "   (norm of the layer's weight gradients)")
+    print(f"\n{'layer':>5} " + " ".join(f"{a:>10}" for a in ACTIVATIONS) + "   (norm of the weight gradients)")
     for i in range(depth):
         print(f"{i + 1:>5} " + " ".join(f"{norms[a][i]:>10.2e}" for a in ACTIVATIONS))
     ratio = {a: norms[a][-1] / norms[a][0] for a in ACTIVATIONS}
-    print("\nFrom the last hidden layer back to the first the gradient shrinks by "
-          + ", ".join(f"{r:.2g}x ({a})" for a, r in ratio.items())
-          + ": each sigmoid multiplies it by at most 1/4, so the layers near the input barely learn.")
+    say("\nFrom the last hidden layer back to the first the gradient shrinks by "
+        + ", ".join(f"{r:.2g}x ({a})" for a, r in ratio.items())
+        + ": each sigmoid multiplies it by at most 1/4, so the layers near the input barely learn.")
 
     steps = 10 if quick else 30
-    print(f"\nPart 2: dying ReLU. MLP(2, [16, 16, 1]) on 60 moons: one SGD step at lr 10 (far too large), "
-          f"then {steps} steps at lr 0.2.")
+    say(f"\nPart 2: dying ReLU. MLP(2, [16, 16, 1]) on 60 moons: one SGD step at lr 10 (far too "
+        f"large), then {steps} steps at lr 0.2.")
     dying = {act: dying_relu(act, steps) for act in progress(("relu", "leaky_relu"), "dying ReLU")}
-    print(f"{'':<11} {'inactive units':>15} {'zero-gradient':>14} {'inactive after':>15} {'final':>7} {'train':>6}")
-    print(f"{'':<11} {'after the step':>15} {'units':>14} {'training':>15} {'loss':>7} {'acc.':>6}")
-    for act, d in dying.items():
-        print(f"{act:<11} {d['inactive_after_big_step']:>12}/32 {d['zero_grad_units']:>11}/32 "
-              f"{d['inactive_after_training']:>12}/32 {d['loss']:>7.3f} {d['accuracy']:>6.0%}")
-    print("A ReLU unit that is negative for every example outputs 0 and gets no gradient: it is dead for good. "
-          "Leaky ReLU passes 0.1 of the gradient, so no unit is ever stuck.")
+    report_dying(dying, steps)
 
     d = output_dir(out)
     plt = pyplot()
@@ -122,6 +203,8 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
            title=f"gradient norm per layer, {depth} layers of 8")
     ax.legend()
     files = [save_figure(fig, d / "vanishing_gradients.png"), fading_chain(d)]
+    draw_dying(dying, steps, d / "dying_relu.png")
+    files.append(d / "dying_relu.png")
     wrote(files)
     return {"norms": norms, "dying": dying, "files": files}
 

@@ -6,6 +6,8 @@
     draw_dot(loss, model=model, collapse='layer')    # one summary node per module call
     save_graph(loss, 'loss.svg')                     # .svg .png .pdf .dot .gv by the suffix
     backprop_html(o, 'backprop.html')                # open it in a browser: one backprop step a click
+    record = record_fit(cm, X, y, loss='hinge', optimizer=opt, epochs=50)   # a compiled run, frame by frame
+    training_html(record, 'training.html')           # replay it: loss, decision boundary, grad norms
 
 ``draw_program`` (the compiled program's diagram) lives in ``viz/program.py``
 and loads on first use, so importing viz does not import the compiler.
@@ -13,8 +15,10 @@ and loads on first use, so importing viz does not import the compiler.
 from micrograd.viz.dot import Diagram, draw_dot, save_graph
 from micrograd.viz.modules import record_calls
 from micrograd.viz.stepper import backprop_html, backprop_steps
+from micrograd.viz.training import TrainingRecord, record_fit, training_html
 
-__all__ = ["draw_dot", "save_graph", "backprop_html", "backprop_steps", "record_calls", "Diagram", "draw_program"]
+__all__ = ["draw_dot", "save_graph", "backprop_html", "backprop_steps", "record_calls", "Diagram", "draw_program",
+           "record_fit", "training_html", "TrainingRecord"]
 
 
 def __getattr__(name):

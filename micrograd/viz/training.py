@@ -1,0 +1,184 @@
+"""Watch a model learn: record a compiled training run, and replay it in one offline page.
+
+    rng = np.random.default_rng(0)
+    record = record_fit(cm, X, y, loss="hinge", optimizer=opt, epochs=50, every=1, rng=rng)
+    training_html(record, "training.html")     # open it: loss curve, decision boundary, grad norms
+
+Contract:
+- ``record_fit`` trains with exactly one ``cm.fit(..., epochs=1, rng=gen)`` per epoch, all with
+  the same ``np.random.Generator`` ``gen``, so the run is the one ``cm.fit(..., epochs=E,
+  rng=<a Generator in the same state>)`` would give: the same shuffles, losses and weights (``fit``
+  draws one permutation per epoch from the Generator it is given, and the optimizer's state and
+  step count carry over between calls). Other keywords go to ``fit`` unchanged.
+- A frame is recorded before training (frame 0) and after every ``every``-th epoch (and the last):
+  the full-data loss and gradient at the frame's weights (``cm.loss_and_grad``: mean loss plus
+  the L2 term), the gradient norm of each layer's parameters, and, for 2-D inputs, the model's
+  outputs on a ``grid`` x ``grid`` lattice over the data (the decision boundary).
+- ``training_html(record, path)`` writes one self-contained page (inline CSS and JavaScript, no
+  network), atomically, and returns the path as a ``TrainingPage``, which also displays inline
+  in a notebook. The record is embedded as JSON with ``<``, ``>`` and ``&`` escaped, so no string
+  in it can close the script element. Hooks for scripts and tests: see ``training_page``.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import List, Optional, Union
+
+import numpy as np
+
+from micrograd.viz.training_page import TEMPLATE
+
+
+@dataclass
+class Frame:
+    """The state of the training after ``epoch`` epochs (``step`` optimizer steps)."""
+    epoch: int
+    step: int
+    loss: float                  # full-data loss at these weights (mean loss + l2 term)
+    grad_norms: List[float]      # per layer: sqrt(sum of squared gradients of its parameters)
+    outputs: Optional[List[float]] = None  # the model's output on the grid, row by row (2-D inputs)
+
+
+@dataclass
+class TrainingRecord:
+    """What ``record_fit`` saw; ``history`` is the batch loss of every step, as ``fit`` returns it."""
+    title: str
+    loss: str
+    epochs: int
+    every: int
+    history: List[float]
+    layers: List[str]
+    frames: List[Frame]
+    X: Optional[List[List[float]]] = None   # the data, for the scatter plot (2-D inputs)
+    y: Optional[List[float]] = None
+    grid_x: Optional[List[float]] = None    # lattice coordinates: outputs[i * len(grid_x) + j] is
+    grid_y: Optional[List[float]] = None    # the output at (grid_x[j], grid_y[i])
+    extra: dict = field(default_factory=dict)
+
+
+def layer_groups(model, n_params: int) -> tuple:
+    """(names, group index per parameter): 'layers.0' ... from named_parameters, else one group."""
+    try:
+        named = [name for name, _ in model.named_parameters()]
+    except AttributeError:
+        named = []
+    if len(named) != n_params or not all(n.startswith("layers.") for n in named):
+        return ["all parameters"], np.zeros(n_params, dtype=np.int64)
+    keys = [".".join(n.split(".")[:2]) for n in named]
+    names = list(dict.fromkeys(keys))
+    labels = []
+    for k in names:
+        layer = model.layers[int(k.split(".")[1])]
+        describe = getattr(layer, "describe", None)
+        labels.append(f"{k}: {describe()}" if describe else k)
+    return labels, np.array([names.index(k) for k in keys], dtype=np.int64)
+
+
+def _grid(X: np.ndarray, n: int) -> tuple:
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = 0.1 * (hi - lo) + 1e-9
+    gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], n)
+    gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], n)
+    xx, yy = np.meshgrid(gx, gy)
+    return gx, gy, np.c_[xx.ravel(), yy.ravel()]
+
+
+def record_fit(cm, X, y, loss="hinge", optimizer=None, epochs: int = 1, every: int = 1,
+               rng: Union[int, np.random.Generator, None] = None, grid: int = 40,
+               title: str = "training", **fit_kwargs) -> TrainingRecord:
+    """Train ``cm`` for ``epochs`` epochs (one ``cm.fit(..., epochs=1, rng=gen)`` each) and record a
+    frame every ``every`` epochs; see the module docstring. ``rng``: a Generator (used as is), a seed,
+    or None for ``np.random.default_rng(0)`` (fit's own default seed)."""
+    if int(epochs) < 1 or int(every) < 1:
+        raise ValueError(f"epochs and every must be >= 1, got epochs={epochs}, every={every}")
+    if "epochs" in fit_kwargs or "rng" in fit_kwargs:
+        raise TypeError("record_fit passes epochs=1 and rng itself")
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(0 if rng is None else rng)
+    X = np.asarray(X, dtype=np.float64)
+    names, group = layer_groups(cm.model, len(cm.params))
+    two_d = X.ndim == 2 and X.shape[1] == 2
+    gx, gy, points = _grid(X, int(grid)) if two_d else (None, None, None)
+    grad_keys = {k: fit_kwargs[k] for k in ("l2", "target_width") if k in fit_kwargs}
+
+    def frame(epoch: int, step: int) -> Frame:
+        value, grads = cm.loss_and_grad(X, y, loss=loss, **grad_keys)
+        norms = np.sqrt(np.bincount(group, weights=grads * grads, minlength=len(names)))
+        outputs = None
+        if two_d:
+            out = cm(points)
+            outputs = (out[:, 0] if out.shape[1] == 1 else np.argmax(out, axis=1)).astype(np.float64)
+            outputs = [float(f"{v:.4g}") for v in outputs]  # 4 digits: a picture, and a smaller page
+        return Frame(epoch, step, float(value), norms.tolist(), outputs)
+
+    history: List[float] = []
+    frames = [frame(0, 0)]
+    for e in range(1, int(epochs) + 1):
+        history.extend(cm.fit(X, y, loss=loss, optimizer=optimizer, epochs=1, rng=gen, **fit_kwargs).tolist())
+        if e % int(every) == 0 or e == int(epochs):
+            frames.append(frame(e, len(history)))
+    return TrainingRecord(title=title, loss=loss if isinstance(loss, str) else getattr(loss, "__name__", "loss"),
+                          epochs=int(epochs), every=int(every), history=history, layers=names, frames=frames,
+                          X=X.tolist() if two_d else None,
+                          y=np.asarray(y, dtype=np.float64).reshape(len(X), -1)[:, 0].tolist() if two_d else None,
+                          grid_x=None if gx is None else gx.tolist(), grid_y=None if gy is None else gy.tolist(),
+                          extra={"outputs": int(cm.n_outputs)})
+
+
+def _finite(obj):
+    """The record as JSON data: NaN and infinities (a diverging run) become null."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def script_json(data) -> str:
+    """JSON safe inside <script>: '<', '>' and '&' escaped as \\u003c, \\u003e, \\u0026."""
+    text = json.dumps(_finite(data), allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+class TrainingPage(type(Path())):
+    """The path of a written page; in a notebook it shows the page inline (an iframe with srcdoc)."""
+
+    def _repr_html_(self) -> str:
+        page = html.escape(self.read_text(encoding="utf-8"), quote=True)
+        return f'<iframe srcdoc="{page}" style="width:100%;height:720px;border:0"></iframe>'
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write text to path through a temporary file in the same folder and os.replace."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a page is as readable as any file
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def training_html(record: TrainingRecord, path: Union[str, os.PathLike] = "training.html") -> TrainingPage:
+    """Write the replay page of record to path; returns the path (a TrainingPage)."""
+    if not isinstance(record, TrainingRecord):
+        raise TypeError(f"training_html needs the TrainingRecord that record_fit returns, got {type(record).__name__}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fill = {"__TITLE__": html.escape(record.title), "__DATA__": script_json(asdict(record))}
+    page = re.sub("__TITLE__|__DATA__", lambda m: fill[m.group(0)], TEMPLATE)  # one pass: no refilling
+    write_atomically(path, page)
+    return TrainingPage(path)
