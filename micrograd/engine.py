@@ -15,14 +15,20 @@ What differs inside:
 - ``backward()`` sorts the graph iteratively: a chain 200,000 deep is fine.
 - Bad input fails early and says what was wrong: non-numeric data raises
   TypeError, a domain error (log of 0, division by zero) names the op and the
-  operand. NaN and inf propagate as IEEE arithmetic does.
+  operand. Everything else follows IEEE 754 as the compiled kernels do (the op
+  table's rule, ``micrograd.ops``): overflow gives +-inf in forward and
+  backward, NaN and inf propagate, backward never raises. Python's ``math``
+  raises where IEEE gives inf (``math.pow(10., 400.)``); there the op's own
+  function is re-run in IEEE arithmetic (``ieee_call``), in plain Python.
 """
 from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import numbers
-from typing import Iterable, List, Union
+import types
+from typing import Callable, Iterable, List, Union
 
 from micrograd import ops as _ops
 
@@ -81,12 +87,11 @@ class Value:
         ch = self._children
         x = ch[0].data
         y = ch[1].data if len(ch) == 2 else 0.0
-        op = OPS[code]
-        try:
-            dx, dy = op.backward(x, y, self._arg, self.data)
-        except (ValueError, ZeroDivisionError, OverflowError) as e:
-            raise type(e)(f"backward of {op.name}({x!r}, {y!r}) with arg {self._arg!r}: "
-                          f"the derivative is not finite here ({e})") from None
+        backward = OPS[code].backward
+        try:  # inline, not ieee_call: this is the hot loop of backward()
+            dx, dy = backward(x, y, self._arg, self.data)
+        except (ArithmeticError, ValueError):  # Python raises where IEEE gives +-inf: see ieee_call
+            dx, dy = ieee_rerun(backward, x, y, self._arg, self.data)
         g = self.grad
         ch[0].grad += dx * g
         if len(ch) == 2:
@@ -101,8 +106,8 @@ class Value:
             raise op.error_type(op.error.format(x=x, y=y, arg=arg))
         try:
             data = op.forward(x, y, arg)
-        except OverflowError:  # Python's math.pow raises where IEEE gives +-inf
-            data = _ieee_forward(code)(x, y, arg)
+        except (ArithmeticError, ValueError):  # Python's math.pow raises where IEEE gives +-inf
+            data = ieee_rerun(op.forward, x, y, arg)
         out = Value.__new__(Value)
         out.data = data
         out.grad = 0.0
@@ -249,13 +254,57 @@ def gc_paused():
             gc.enable()
 
 
-_ieee_cache: dict = {}
+# ---------------------------------------------------------------- IEEE 754 in plain Python
+def _odd_integer(y: float) -> bool:
+    return y.is_integer() and math.fmod(y, 2.0) != 0.0
 
 
-def _ieee_forward(code: int):
-    """The op's forward compiled with IEEE semantics (overflow gives inf, no exception)."""
-    fn = _ieee_cache.get(code)
-    if fn is None:
-        from micrograd.jit import ieee
-        fn = _ieee_cache[code] = ieee(OPS[code].forward)
-    return fn
+def ieee_pow(x: float, y: float) -> float:
+    """x ** y as IEEE 754 (C99) pow gives it: +-inf on overflow and for 0 ** negative, NaN for a
+    negative base to a fractional power, where Python's math.pow raises OverflowError / ValueError."""
+    try:
+        return math.pow(x, y)
+    except OverflowError:  # |x ** y| > 1.8e308: negative only for a negative base to an odd power
+        return -math.inf if x < 0.0 and _odd_integer(y) else math.inf
+    except ValueError:
+        if x == 0.0:  # 0 ** negative: inf, with the zero's sign for an odd power (-0.0 ** -1 = -inf)
+            return math.copysign(math.inf, x) if _odd_integer(y) else math.inf
+        return math.nan
+
+
+# the math module as an op function sees it when re-run in IEEE arithmetic
+_IEEE_MATH = types.SimpleNamespace(**{n: getattr(math, n) for n in dir(math) if not n.startswith("_")})
+_IEEE_MATH.pow, _IEEE_MATH.exp = ieee_pow, _ops.exp_
+_ieee_versions: dict = {}
+
+
+def _ieee_version(fn: Callable) -> Callable:
+    """fn's own code with ``math`` bound to the IEEE functions above (the op's formula is not written twice)."""
+    out = _ieee_versions.get(fn)
+    if out is None:
+        out = _ieee_versions[fn] = types.FunctionType(fn.__code__, {**fn.__globals__, "math": _IEEE_MATH},
+                                                      fn.__name__, fn.__defaults__, fn.__closure__)
+    return out
+
+
+def ieee_call(fn: Callable, *args: float):
+    """fn(*args) for an op-table function, with the IEEE 754 result where Python raises instead.
+
+    Python's float arithmetic raises ZeroDivisionError (x / 0.0, e.g. -x / (y * y) when y * y
+    underflows) and math raises OverflowError / ValueError where IEEE, and so the compiled kernels,
+    give +-inf or NaN. Then fn is re-run on NumPy float64 scalars (IEEE operators, warnings off) with
+    math's pow and exp replaced by IEEE versions. Domain errors of the maths are not affected: the
+    Value path checks them (``Op.invalid``) before it calls the forward.
+    """
+    try:
+        return fn(*args)
+    except (ArithmeticError, ValueError):
+        return ieee_rerun(fn, *args)
+
+
+def ieee_rerun(fn: Callable, *args: float):
+    """fn(*args) in IEEE arithmetic (see ieee_call), for when the plain call raised."""
+    import numpy as np
+    with np.errstate(all="ignore"):
+        out = _ieee_version(fn)(*(np.float64(a) for a in args))
+    return tuple(float(o) for o in out) if isinstance(out, tuple) else float(out)

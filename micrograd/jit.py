@@ -42,8 +42,3 @@ def jit(**options):
             return numba.njit(cache=False, **options)(fn)
 
     return decorate
-
-
-def ieee(fn):
-    """fn compiled with IEEE float semantics: overflow gives inf and 0/0 gives NaN instead of raising."""
-    return numba.njit(error_model="numpy")(fn)

@@ -30,6 +30,7 @@ from typing import Dict, Iterable, NamedTuple, Optional, Union
 
 import graphviz
 
+from micrograd._files import write_bytes, write_text
 from micrograd.engine import Value, topological_order
 from micrograd.viz.colors import GradScale
 from micrograd.viz.layout import dot_cost, legend_position, place_nodes
@@ -312,7 +313,7 @@ def save_graph(root: Union[Value, Iterable[Value]], path: Union[str, Path], **dr
     g = draw_dot(root, **draw_kwargs)
     fmt = FORMATS[suffix]
     if fmt is None:
-        path.write_text(g.source, encoding="utf-8")
+        write_text(path, g.source)
         return path
     dot_path = path.with_suffix(".dot")
     try:
@@ -322,5 +323,5 @@ def save_graph(root: Union[Value, Iterable[Value]], path: Union[str, Path], **dr
     except graphviz.ExecutableNotFound:
         dot_path.write_text(g.source, encoding="utf-8")
         raise RuntimeError(MISSING_DOT.format(dot_path)) from None
-    path.write_bytes(data)
+    write_bytes(path, data)  # atomically: an old picture stays whole until the new one is complete
     return path

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Dict, Optional, Union
 
 from micrograd._files import write_text
-from micrograd.engine import OPS, Value, topological_order
+from micrograd.engine import OPS, Value, ieee_call, topological_order
 from micrograd.viz.dot import draw_dot, drawing
 from micrograd.viz.page import render_page
 from micrograd.viz.svg import render_svg
@@ -102,7 +102,7 @@ def _steps(root: Value, topo, names) -> dict:
         ch = v._children
         x = ch[0].data
         y = ch[1].data if len(ch) == 2 else 0.0
-        local = op.backward(x, y, v._arg, v.data)
+        local = ieee_call(op.backward, x, y, v._arg, v.data)  # as Value._chain_rule: IEEE where Python raises
         g = grads[i]
         vn, cn = _ref(names[v]), [_ref(names[c]) for c in ch]
         lines, changed = [], []
