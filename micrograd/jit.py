@@ -102,10 +102,10 @@ def jit(**options):
         try:
             dispatcher = numba.njit(cache=True, **options)(fn)
         except RuntimeError as e:  # "cannot cache function ...: no locator available"
-            where = f"NUMBA_CACHE_DIR={numba.config.CACHE_DIR} cannot be written" if numba.config.CACHE_DIR \
-                else f"Numba cannot write its cache ({e})"
-            _warn_once("memory", f"micrograd: {where}; compiling in memory. Set NUMBA_CACHE_DIR to a writable "
-                       f"folder to keep kernels between runs.")
+            why = (f"NUMBA_CACHE_DIR={numba.config.CACHE_DIR} cannot be written, nor any folder Numba falls back to"
+                   if numba.config.CACHE_DIR else str(e))
+            _warn_once("memory", f"micrograd: Numba cannot write its cache ({why}); compiling in memory. "
+                       f"Set NUMBA_CACHE_DIR to a writable folder to keep kernels between runs.")
             return numba.njit(cache=False, **options)(fn)
         dispatcher._cache = RecoveringCache(dispatcher.py_func)  # what enable_caching() built, made robust
         _where_cached(dispatcher)
