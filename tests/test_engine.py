@@ -197,7 +197,7 @@ def test_the_compiled_path_follows_the_same_rule(name):
     cm = micrograd.compile(lambda xs: [build(*params) + xs[0] * 0.0], n_inputs=1, params=params)
     pred = cm(np.zeros((1, 1)))
     assert float(np.asarray(pred).ravel()[0]) == out or (math.isnan(out) and math.isnan(pred))
-    _, g = cm.loss_and_grad(np.zeros((1, 1)), np.zeros(1), loss=lambda o, t: o[0])
+    _, g = cm.loss_and_grad(np.zeros((1, 1)), np.zeros(1), loss=lambda o, t: o)  # one output: one Value
     assert list(np.asarray(g, dtype=float).ravel()) == grads
 
 
