@@ -19,18 +19,17 @@ What differs inside:
   table's rule, ``micrograd.ops``): overflow gives +-inf in forward and
   backward, NaN and inf propagate, backward never raises. Python's ``math``
   raises where IEEE gives inf (``math.pow(10., 400.)``); there the op's own
-  function is re-run in IEEE arithmetic (``ieee_call``), in plain Python.
+  function is re-run in IEEE arithmetic (``micrograd.ieee``), in plain Python.
 """
 from __future__ import annotations
 
 import contextlib
 import gc
-import math
 import numbers
-import types
-from typing import Callable, Iterable, List, Union
+from typing import Iterable, List, Union
 
 from micrograd import ops as _ops
+from micrograd.ieee import ieee_rerun
 
 OPS = _ops.OPS
 _ADD, _SUB, _MUL, _DIV = (_ops.BY_NAME[n].code for n in ("add", "sub", "mul", "div"))
@@ -90,7 +89,7 @@ class Value:
         backward = OPS[code].backward
         try:  # inline, not ieee_call: this is the hot loop of backward()
             dx, dy = backward(x, y, self._arg, self.data)
-        except (ArithmeticError, ValueError):  # Python raises where IEEE gives +-inf: see ieee_call
+        except (ArithmeticError, ValueError):  # Python raises where IEEE gives +-inf: see micrograd.ieee
             dx, dy = ieee_rerun(backward, x, y, self._arg, self.data)
         g = self.grad
         ch[0].grad += dx * g
@@ -252,59 +251,3 @@ def gc_paused():
     finally:
         if was_enabled:
             gc.enable()
-
-
-# ---------------------------------------------------------------- IEEE 754 in plain Python
-def _odd_integer(y: float) -> bool:
-    return y.is_integer() and math.fmod(y, 2.0) != 0.0
-
-
-def ieee_pow(x: float, y: float) -> float:
-    """x ** y as IEEE 754 (C99) pow gives it: +-inf on overflow and for 0 ** negative, NaN for a
-    negative base to a fractional power, where Python's math.pow raises OverflowError / ValueError."""
-    try:
-        return math.pow(x, y)
-    except OverflowError:  # |x ** y| > 1.8e308: negative only for a negative base to an odd power
-        return -math.inf if x < 0.0 and _odd_integer(y) else math.inf
-    except ValueError:
-        if x == 0.0:  # 0 ** negative: inf, with the zero's sign for an odd power (-0.0 ** -1 = -inf)
-            return math.copysign(math.inf, x) if _odd_integer(y) else math.inf
-        return math.nan
-
-
-# the math module as an op function sees it when re-run in IEEE arithmetic
-_IEEE_MATH = types.SimpleNamespace(**{n: getattr(math, n) for n in dir(math) if not n.startswith("_")})
-_IEEE_MATH.pow, _IEEE_MATH.exp = ieee_pow, _ops.exp_
-_ieee_versions: dict = {}
-
-
-def _ieee_version(fn: Callable) -> Callable:
-    """fn's own code with ``math`` bound to the IEEE functions above (the op's formula is not written twice)."""
-    out = _ieee_versions.get(fn)
-    if out is None:
-        out = _ieee_versions[fn] = types.FunctionType(fn.__code__, {**fn.__globals__, "math": _IEEE_MATH},
-                                                      fn.__name__, fn.__defaults__, fn.__closure__)
-    return out
-
-
-def ieee_call(fn: Callable, *args: float):
-    """fn(*args) for an op-table function, with the IEEE 754 result where Python raises instead.
-
-    Python's float arithmetic raises ZeroDivisionError (x / 0.0, e.g. -x / (y * y) when y * y
-    underflows) and math raises OverflowError / ValueError where IEEE, and so the compiled kernels,
-    give +-inf or NaN. Then fn is re-run on NumPy float64 scalars (IEEE operators, warnings off) with
-    math's pow and exp replaced by IEEE versions. Domain errors of the maths are not affected: the
-    Value path checks them (``Op.invalid``) before it calls the forward.
-    """
-    try:
-        return fn(*args)
-    except (ArithmeticError, ValueError):
-        return ieee_rerun(fn, *args)
-
-
-def ieee_rerun(fn: Callable, *args: float):
-    """fn(*args) in IEEE arithmetic (see ieee_call), for when the plain call raised."""
-    import numpy as np
-    with np.errstate(all="ignore"):
-        out = _ieee_version(fn)(*(np.float64(a) for a in args))
-    return tuple(float(o) for o in out) if isinstance(out, tuple) else float(out)

@@ -22,7 +22,7 @@ Contract:
   derivative of ``x ** 400`` at 10), a derivative infinite at a valid point is
   inf (``x ** 0.5`` at 0), NaN propagates, and nothing raises an arithmetic
   error. Python's ``math`` raises where IEEE gives inf; the Value path then
-  re-runs the same function in IEEE arithmetic (``engine.ieee_call``), the
+  re-runs the same function in IEEE arithmetic (``micrograd.ieee``), the
   kernels are IEEE already (Numba, ``error_model='numpy'``). Derivatives
   follow PyTorch where the formula is 0 * inf: ``x ** 0`` has derivative 0.
 - The one exception is a domain error of the maths: ``invalid(x, y, arg)``

@@ -219,3 +219,17 @@ def test_the_value_path_never_loads_numba():
             "print('numba' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
+
+
+def test_ieee_pow_agrees_with_numpy_power():
+    """micrograd.ieee.ieee_pow against NumPy's float64 power (IEEE 754 / C99) where math.pow raises."""
+    import numpy as np
+    from micrograd.ieee import ieee_pow
+    cases = [(10.0, 400.0), (-10.0, 401.0), (-10.0, 400.0), (0.5, -2000.0), (-0.5, -2001.0), (0.0, -1.0),
+             (-0.0, -1.0), (-0.0, -2.0), (0.0, -0.5), (-2.0, 0.5), (2.0, 10.0), (1e-300, -2.0)]
+    with np.errstate(all="ignore"):
+        for x, y in cases:
+            want = float(np.power(np.float64(x), np.float64(y)))
+            got = ieee_pow(x, y)
+            assert got == want or (math.isnan(got) and math.isnan(want)), (x, y, got, want)
+            assert math.copysign(1.0, got) == math.copysign(1.0, want) or math.isnan(want), (x, y)

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Dict, Optional, Union
 
 from micrograd._files import write_text
-from micrograd.engine import OPS, Value, ieee_call, topological_order
+from micrograd.engine import OPS, Value, topological_order
+from micrograd.ieee import ieee_call
 from micrograd.viz.dot import draw_dot, drawing
 from micrograd.viz.page import render_page
 from micrograd.viz.svg import render_svg
