@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -134,9 +135,8 @@ def _combine(node: ast.AST, args: list, leaves: Dict[str, Value]):
         return -args[0] if isinstance(node.op, ast.USub) else args[0]
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = args
-        if isinstance(right, float) and isinstance(node.op, ast.Pow):
-            # x ** 2 keeps the exponent as the op's constant, shown as micrograd shows it ('**2')
-            return _as_value(left) ** (int(right) if right.is_integer() and abs(right) < 2 ** 53 else right)
+        if isinstance(node.op, ast.Pow):
+            return _power(node, _as_value(left), right)
         return getattr(_as_value(left), _BINARY[type(node.op)])(_as_value(right))
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
         method, n_values, n_numbers = FUNCTIONS[node.func.id]
@@ -148,6 +148,21 @@ def _combine(node: ast.AST, args: list, leaves: Dict[str, Value]):
         first = _as_value(args[0])
         return getattr(first, method)(*[_as_value(a) for a in args[1:n_values]], *args[n_values:])
     raise UsageError(f"{_source(node)!r} is not allowed")  # _check refuses it first
+
+
+def _power(node: ast.AST, base: Value, exponent) -> Value:
+    """base ** exponent, refused when it overflows float64: '9**9**9' is 9 ** 387420489, which the
+    Value path would give as inf (IEEE); a drawing of inf teaches nothing, so say what happened."""
+    if isinstance(exponent, float):
+        # x ** 2 keeps the exponent as the op's constant, shown as micrograd shows it ('**2')
+        out = base ** (int(exponent) if exponent.is_integer() and abs(exponent) < 2 ** 53 else exponent)
+    else:
+        out = base ** exponent
+    e = exponent.data if isinstance(exponent, Value) else exponent
+    if math.isinf(out.data) and math.isfinite(base.data) and math.isfinite(e):
+        raise UsageError(f"{_source(node)!r}: {base.data:.6g} ** {e:.6g} overflows float64 (beyond 1.8e308): "
+                         f"use a smaller exponent")
+    return out
 
 
 def _source(node: ast.AST) -> str:
@@ -235,11 +250,14 @@ def _draw(args) -> int:
     print(f"{expression} = {root.data:.6g}")
     if not args.no_backward:
         print("  " + "   ".join(f"d/d{n} = {v.grad:.6g}" for n, v in sorted(leaves.items())))
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         path = save_graph(root, out, color_by="grad" if args.color else None)
     except RuntimeError as e:  # Graphviz's dot program is missing: the message says how to install it
         print(f"micrograd: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # a folder that cannot be created or written
+        print(f"micrograd: error: -o {args.output}: cannot write it ({e.strerror or e})", file=sys.stderr)
         return 1
     print(f"  wrote {path}")
     return 0

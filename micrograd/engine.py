@@ -15,7 +15,11 @@ What differs inside:
 - ``backward()`` sorts the graph iteratively: a chain 200,000 deep is fine.
 - Bad input fails early and says what was wrong: non-numeric data raises
   TypeError, a domain error (log of 0, division by zero) names the op and the
-  operand. NaN and inf propagate as IEEE arithmetic does.
+  operand. Everything else follows IEEE 754 as the compiled kernels do (the op
+  table's rule, ``micrograd.ops``): overflow gives +-inf in forward and
+  backward, NaN and inf propagate, backward never raises. Python's ``math``
+  raises where IEEE gives inf (``math.pow(10., 400.)``); there the op's own
+  function is re-run in IEEE arithmetic (``micrograd.ieee``), in plain Python.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import numbers
 from typing import Iterable, List, Union
 
 from micrograd import ops as _ops
+from micrograd.ieee import ieee_rerun
 
 OPS = _ops.OPS
 _ADD, _SUB, _MUL, _DIV = (_ops.BY_NAME[n].code for n in ("add", "sub", "mul", "div"))
@@ -81,12 +86,11 @@ class Value:
         ch = self._children
         x = ch[0].data
         y = ch[1].data if len(ch) == 2 else 0.0
-        op = OPS[code]
-        try:
-            dx, dy = op.backward(x, y, self._arg, self.data)
-        except (ValueError, ZeroDivisionError, OverflowError) as e:
-            raise type(e)(f"backward of {op.name}({x!r}, {y!r}) with arg {self._arg!r}: "
-                          f"the derivative is not finite here ({e})") from None
+        backward = OPS[code].backward
+        try:  # inline, not ieee_call: this is the hot loop of backward()
+            dx, dy = backward(x, y, self._arg, self.data)
+        except (ArithmeticError, ValueError):  # Python raises where IEEE gives +-inf: see micrograd.ieee
+            dx, dy = ieee_rerun(backward, x, y, self._arg, self.data)
         g = self.grad
         ch[0].grad += dx * g
         if len(ch) == 2:
@@ -101,8 +105,8 @@ class Value:
             raise op.error_type(op.error.format(x=x, y=y, arg=arg))
         try:
             data = op.forward(x, y, arg)
-        except OverflowError:  # Python's math.pow raises where IEEE gives +-inf
-            data = _ieee_forward(code)(x, y, arg)
+        except (ArithmeticError, ValueError):  # Python's math.pow raises where IEEE gives +-inf
+            data = ieee_rerun(op.forward, x, y, arg)
         out = Value.__new__(Value)
         out.data = data
         out.grad = 0.0
@@ -250,15 +254,3 @@ def gc_paused():
     finally:
         if was_enabled:
             gc.enable()
-
-
-_ieee_cache: dict = {}
-
-
-def _ieee_forward(code: int):
-    """The op's forward compiled with IEEE semantics (overflow gives inf, no exception)."""
-    fn = _ieee_cache.get(code)
-    if fn is None:
-        from micrograd.jit import ieee
-        fn = _ieee_cache[code] = ieee(OPS[code].forward)
-    return fn

@@ -1,10 +1,21 @@
 """Numba compilation in one place: the op table made jittable, and a cache that degrades gracefully.
 
 ``jit(**options)`` is ``numba.njit`` with ``cache=True`` and ``error_model='numpy'``
-(IEEE results, no Python exceptions inside kernels). When no cache directory is
-writable (a read-only install, a non-root user) Numba refuses ``cache=True`` at
-decoration time; we then compile in memory and warn once. Point
-``NUMBA_CACHE_DIR`` at a writable folder to keep compiled kernels across runs.
+(IEEE results, no Python exceptions inside kernels). Every kernel of the
+compiled path is made by it, so the cache rules below hold for all of them:
+
+- A cache entry that cannot be read (a truncated or garbage ``.nbi`` index or
+  ``.nbc`` data file: a full disk, an interrupted copy) is a cache miss: the
+  kernel is recompiled, the bad entry is replaced, and one RuntimeWarning says
+  so. Numba itself would raise UnpicklingError / EOFError on every later run.
+- When ``NUMBA_CACHE_DIR`` is set but cannot be written, Numba silently caches
+  elsewhere (next to the source in ``__pycache__``, or a per-user folder): we
+  warn once, naming where the kernels are cached instead.
+- When no cache folder is writable at all (a read-only install, a non-root
+  user), Numba refuses ``cache=True`` at decoration time; we compile in memory
+  and warn once. A cache that fails while being written is treated the same way.
+
+Point ``NUMBA_CACHE_DIR`` at a writable folder to keep compiled kernels across runs.
 
 Importing this module registers the op table's functions with Numba
 (``register_jitable``), so kernels can call ``ops.mul``, ``ops.tanh_back`` ...
@@ -12,9 +23,12 @@ directly: they stay plain Python functions for the Value path.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import warnings
 
 import numba
+from numba.core.caching import FunctionCache
 from numba.extending import register_jitable
 
 from micrograd import ops
@@ -22,28 +36,79 @@ from micrograd import ops
 for _fn in ops.HELPERS + tuple(f for op in ops.OPS for f in (op.forward, op.backward)):
     register_jitable(_fn)
 
-_warned = False
+_warned: set = set()  # what has been said once in this process
+
+
+def _warn(message: str) -> None:
+    """One line on stderr: warn_explicit at line 0 has no source line for warnings to print under it."""
+    warnings.warn_explicit(message, RuntimeWarning, "micrograd.jit", 0)
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        _warn(message)
+
+
+class RecoveringCache(FunctionCache):
+    """Numba's per-function disk cache, except that an unreadable entry is a miss, not a crash.
+
+    Hooks the two calls the dispatcher makes (``load_overload`` before compiling a signature,
+    ``save_overload`` after), so it holds for every signature of every kernel.
+    """
+
+    def load_overload(self, sig, target_context):
+        try:
+            return super().load_overload(sig, target_context)
+        except Exception as e:  # UnpicklingError, EOFError, ValueError, ... from a damaged file
+            _warn(f"micrograd: the Numba cache of {self._py_func.__qualname__} in {self.cache_path} "
+                  f"is damaged ({type(e).__name__}: {e}); recompiling and replacing it")
+            self._discard_index_if_unreadable()
+            return None  # the dispatcher compiles, then save_overload overwrites the entry
+
+    def save_overload(self, sig, data):
+        try:
+            super().save_overload(sig, data)
+        except OSError as e:  # the folder became unwritable (or full) after it was chosen
+            _warn_once(f"save:{self.cache_path}", f"micrograd: cannot write Numba's cache in {self.cache_path} "
+                       f"({e.strerror or e}); kernels are compiled in memory this run")
+
+    def _discard_index_if_unreadable(self) -> None:
+        """A damaged index is replaced by an empty one (saving would read it again and fail); a damaged
+        data file needs nothing: saving the recompiled kernel overwrites it under the same name."""
+        try:
+            self._cache_file._load_index()
+        except Exception:
+            with contextlib.suppress(OSError):
+                self.flush()  # writes an empty index through a temporary file and os.replace
+
+
+def _where_cached(dispatcher) -> None:
+    """Warn once when NUMBA_CACHE_DIR is set but Numba chose another folder (it was not writable)."""
+    wanted = numba.config.CACHE_DIR
+    if not wanted:
+        return
+    path = dispatcher._cache.cache_path
+    if os.path.commonpath([os.path.abspath(wanted), os.path.abspath(path)]) != os.path.abspath(wanted):
+        _warn_once("elsewhere", f"micrograd: NUMBA_CACHE_DIR={wanted} cannot be written; Numba caches the "
+                   f"kernels in {path} instead")
 
 
 def jit(**options):
-    """Decorator: numba.njit(cache=True, error_model='numpy', **options), or without cache if it cannot be written."""
+    """Decorator: numba.njit(cache=True, error_model='numpy', **options), with the cache rules above."""
     options.setdefault("error_model", "numpy")
 
     def decorate(fn):
-        global _warned
         try:
-            return numba.njit(cache=True, **options)(fn)
+            dispatcher = numba.njit(cache=True, **options)(fn)
         except RuntimeError as e:  # "cannot cache function ...: no locator available"
-            if not _warned:
-                warnings.warn(f"micrograd: Numba cannot write its cache ({e}); compiling in memory. "
-                              f"Set NUMBA_CACHE_DIR to a writable folder to keep kernels between runs.",
-                              RuntimeWarning, stacklevel=2)
-                _warned = True
+            why = (f"NUMBA_CACHE_DIR={numba.config.CACHE_DIR} cannot be written, nor any folder Numba falls back to"
+                   if numba.config.CACHE_DIR else str(e))
+            _warn_once("memory", f"micrograd: Numba cannot write its cache ({why}); compiling in memory. "
+                       f"Set NUMBA_CACHE_DIR to a writable folder to keep kernels between runs.")
             return numba.njit(cache=False, **options)(fn)
+        dispatcher._cache = RecoveringCache(dispatcher.py_func)  # what enable_caching() built, made robust
+        _where_cached(dispatcher)
+        return dispatcher
 
     return decorate
-
-
-def ieee(fn):
-    """fn compiled with IEEE float semantics: overflow gives inf and 0/0 gives NaN instead of raising."""
-    return numba.njit(error_model="numpy")(fn)

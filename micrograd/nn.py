@@ -34,6 +34,7 @@ import os
 import random
 from typing import Dict, Iterable, List, Sequence, Tuple, Union
 
+from micrograd._files import replacing
 from micrograd.engine import Value
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu")
@@ -141,15 +142,16 @@ class Module:
             p.data = v
 
     def save(self, path: Union[str, os.PathLike]) -> None:
-        """Write the weights to ``path`` (.npz or .json), exactly (JSON floats are repr'd)."""
+        """Write the weights to ``path`` (.npz or .json), exactly (JSON floats are repr'd), atomically."""
         kind = _file_kind(path)
         state = self.state_dict()
+        # to a temporary file renamed into place: a failed save leaves the previous checkpoint intact
         if kind == ".json":
-            with open(path, "w") as f:
+            with replacing(path, "w") as f:
                 json.dump(state, f, indent=1)
         else:
             import numpy as np
-            with open(path, "wb") as f:  # a file object: np.savez would append .npz to a str path
+            with replacing(path, "wb") as f:  # a file object: np.savez would append .npz to a str path
                 np.savez(f, **{k: np.float64(v) for k, v in state.items()})
 
     def load_state_dict_from(self, path: Union[str, os.PathLike]) -> "Module":

@@ -17,8 +17,19 @@ Contract:
 - Numerically stable for any float64 input (sigmoid, softplus, tanh and
   logaddexp never overflow; ``exp`` overflows to inf as IEEE does).
 - NaN in, NaN out (comparisons are written so NaN takes the arithmetic branch).
-- ``invalid(x, y, arg)`` (Python only) flags a domain error that the Value
-  path reports with ``error``; compiled kernels follow IEEE instead.
+- One IEEE rule for every op, forward and backward, on both paths: a result
+  too large for float64 is +-inf (``exp(1000)``, ``10. ** 400``, the
+  derivative of ``x ** 400`` at 10), a derivative infinite at a valid point is
+  inf (``x ** 0.5`` at 0), NaN propagates, and nothing raises an arithmetic
+  error. Python's ``math`` raises where IEEE gives inf; the Value path then
+  re-runs the same function in IEEE arithmetic (``micrograd.ieee``), the
+  kernels are IEEE already (Numba, ``error_model='numpy'``). Derivatives
+  follow PyTorch where the formula is 0 * inf: ``x ** 0`` has derivative 0.
+- The one exception is a domain error of the maths: ``invalid(x, y, arg)``
+  (Python only) flags it (log of x <= 0, division by zero, 0 ** negative, a
+  negative base to a fractional power, a Value exponent of a base <= 0) and
+  the Value path raises ``error`` in the forward; compiled kernels follow
+  IEEE there too (NaN or inf).
 
 Adding an op: one row here, its branch in each of the op dispatch tables of
 ``compiler/kernels.py`` (vector and one-element, forward and backward), one
@@ -123,6 +134,8 @@ def pow(x, y, arg):  # noqa: A001 - the op's name
 
 
 def pow_back(x, y, arg, out):
+    if arg == 0.0:  # x ** 0 is the constant 1: derivative 0 everywhere, also at x = 0 (0 * 0 ** -1 is NaN)
+        return 0.0, 0.0
     return arg * math.pow(x, arg - 1.0), 0.0
 
 

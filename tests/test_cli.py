@@ -11,6 +11,7 @@ import pytest
 
 from micrograd.cli import UsageError, main, parse_expression
 from micrograd.demos import DEMOS
+from system import require
 
 
 def cli(*args, cwd=None):
@@ -24,6 +25,9 @@ def cli(*args, cwd=None):
     (["draw", "__import__('os').system('echo hacked')"], "unknown function"),
     (["draw", "x*y", "--set", "x=1"], "no value for y"),
     (["frobnicate"], "invalid choice"),
+    (["draw", "9**9**9"], "overflows float64"),      # 9 ** 387420489: a traceback before, now one line
+    (["draw", "2**10**100"], "overflows float64"),
+    (["draw", "x**y", "--set", "x=10", "y=400"], "10 ** 400 overflows"),
 ])
 def test_cli_errors_are_one_line_with_status_2(args, fragment, tmp_path):
     r = cli(*args, cwd=tmp_path)
@@ -98,6 +102,7 @@ def _leaves(root):
 
 
 def test_draw_writes_the_graph_with_gradients(tmp_path, capsys):
+    require("dot")
     out = tmp_path / "sub" / "neuron.svg"
     assert main(["draw", "tanh(x1*w1 + b)", "--set", "x1=2", "w1=-3", "--set", "b=6.5", "-o", str(out), "--color"]) == 0
     svg = out.read_text()
@@ -128,3 +133,21 @@ def test_demo_out_that_is_a_file_fails_before_running(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""  # the lesson did not start
     assert captured.err.count("\n") == 1 and "cannot create the folder" in captured.err
+
+
+def test_draw_of_a_long_product_is_quick(tmp_path):
+    """x*x*...*x with 100 factors (199 characters) ran past 100 s in dot's layout; now the linear-time one."""
+    require("dot")
+    out = tmp_path / "power.svg"
+    r = cli("draw", "*".join(["x"] * 100), "--set", "x=1.01", "-o", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"= {1.01 ** 100:.6g}" in r.stdout or f"= {math.prod([1.01] * 100):.6g}" in r.stdout
+    assert out.read_bytes().count(b'class="node"') == 1 + 2 * 99  # x, and an op node and a value per product
+
+
+def test_draw_into_a_folder_that_cannot_be_made_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    r = cli("draw", "x", "--set", "x=1", "-o", str(blocker / "sub" / "x.svg"), cwd=tmp_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().startswith("micrograd: error: -o") and len(r.stderr.strip().splitlines()) == 1

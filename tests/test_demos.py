@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from micrograd.cli import main as cli_main
+from system import require
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,10 +3,12 @@
 a 200,000-node chain; a node used many times; micrograd-style custom ops."""
 import math
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from micrograd.engine import Value, topological_order
 from op_cases import CASES
+from system import require
 
 OPNAMES = sorted(CASES)
 SMOOTH = "tanh"  # what an op becomes where it would leave its domain, hit a kink or blow up
@@ -141,3 +143,93 @@ def test_micrograd_style_custom_op_with_hand_written_backward():
 def test_numbers_on_either_side():
     v = Value(4.0)
     assert ((2 - v).data, (2 / v).data, (2 ** Value(3)).data, (3 + v).data, (3 * v).data) == (-2.0, 0.5, 8.0, 7.0, 12.0)
+
+
+# ---------------------------------------------------------------- one IEEE rule (ops.py's contract)
+INF = math.inf
+# (build from leaves, leaves' data, closed-form output, closed-form leaf grads)
+IEEE_CASES = {
+    "x**0 at 0": (lambda x: x ** 0, [0.0], 1.0, [0.0]),            # PyTorch: 0, not 0 * 0**-1 = NaN
+    "x**0 at 3": (lambda x: x ** 0, [3.0], 1.0, [0.0]),
+    "x**400 at 10": (lambda x: x ** 400, [10.0], INF, [INF]),     # forward and backward overflow
+    "x**401 at -10": (lambda x: x ** 401, [-10.0], -INF, [INF]),  # an odd power keeps the sign
+    "x**400 at -10": (lambda x: x ** 400, [-10.0], INF, [-INF]),
+    "x**-400 at 1e-2": (lambda x: x ** -400, [1e-2], INF, [-INF]),
+    "x**0.5 at 0": (lambda x: x ** 0.5, [0.0], 0.0, [INF]),       # infinite slope at a valid point
+    "x**y at 10, 400": (lambda x, y: x ** y, [10.0, 400.0], INF, [INF, INF]),
+    "x**y at 0.5, -2000": (lambda x, y: x ** y, [0.5, -2000.0], INF, [-INF, -INF]),
+    "exp(1000)": (lambda x: x.exp(), [1000.0], INF, [INF]),
+    "3 / 1e-200": (lambda x, y: x / y, [3.0, 1e-200], 3e200, [1e200, -INF]),  # y*y underflows to 0
+}
+
+
+@pytest.mark.parametrize("name", IEEE_CASES)
+def test_one_ieee_rule_forward_and_backward(name):
+    build, data, out, grads = IEEE_CASES[name]
+    leaves = [Value(d) for d in data]
+    y = build(*leaves)
+    assert y.data == out
+    y.backward()  # never raises: overflow gives +-inf as exp does
+    assert [v.grad for v in leaves] == grads
+
+
+@pytest.mark.parametrize("name", IEEE_CASES)
+def test_one_ieee_rule_matches_pytorch_float64(name):
+    torch = require("torch")
+    build, data, _, _ = IEEE_CASES[name]
+    leaves = [Value(d) for d in data]
+    y = build(*leaves)
+    y.backward()
+    ts = [torch.tensor(d, dtype=torch.float64, requires_grad=True) for d in data]
+    ty = build(*ts) if name != "exp(1000)" else ts[0].exp()
+    ty.backward()
+    assert y.data == ty.item()
+    assert [v.grad for v in leaves] == [t.grad.item() for t in ts]
+
+
+@pytest.mark.parametrize("name", IEEE_CASES)
+def test_the_compiled_path_follows_the_same_rule(name):
+    """The kernels are IEEE already (Numba, error_model='numpy'): the Value path must agree with them."""
+    import numpy as np
+    import micrograd
+    build, data, out, grads = IEEE_CASES[name]
+    params = [Value(d) for d in data]
+    cm = micrograd.compile(lambda xs: [build(*params) + xs[0] * 0.0], n_inputs=1, params=params)
+    pred = cm(np.zeros((1, 1)))
+    assert float(np.asarray(pred).ravel()[0]) == out or (math.isnan(out) and math.isnan(pred))
+    _, g = cm.loss_and_grad(np.zeros((1, 1)), np.zeros(1), loss=lambda o, t: o)  # one output: one Value
+    assert list(np.asarray(g, dtype=float).ravel()) == grads
+
+
+def test_domain_errors_still_raise_in_the_forward():
+    for expr, error in [(lambda: Value(0.0).log(), ValueError), (lambda: Value(1.0) / Value(0.0), ZeroDivisionError),
+                        (lambda: Value(0.0) ** -1, ValueError), (lambda: Value(-2.0) ** 0.5, ValueError),
+                        (lambda: Value(-2.0) ** Value(2.0), ValueError)]:
+        with pytest.raises(error):
+            expr()
+
+
+def test_the_value_path_never_loads_numba():
+    """issue 9 item 5: the IEEE fallback is plain Python; Numba belongs to the compiled path."""
+    import subprocess
+    import sys
+    code = ("import sys; from micrograd.engine import Value\n"
+            "x = Value(10.0); y = x ** 400 + x ** Value(400.0) + (x * 1e300) / Value(1e-200); y.backward()\n"
+            "assert y.data == float('inf') and x.grad == float('inf'), (y.data, x.grad)\n"
+            "print('numba' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"
+
+
+def test_ieee_pow_agrees_with_numpy_power():
+    """micrograd.ieee.ieee_pow against NumPy's float64 power (IEEE 754 / C99) where math.pow raises."""
+    import numpy as np
+    from micrograd.ieee import ieee_pow
+    cases = [(10.0, 400.0), (-10.0, 401.0), (-10.0, 400.0), (0.5, -2000.0), (-0.5, -2001.0), (0.0, -1.0),
+             (-0.0, -1.0), (-0.0, -2.0), (0.0, -0.5), (-2.0, 0.5), (2.0, 10.0), (1e-300, -2.0)]
+    with np.errstate(all="ignore"):
+        for x, y in cases:
+            want = float(np.power(np.float64(x), np.float64(y)))
+            got = ieee_pow(x, y)
+            assert got == want or (math.isnan(got) and math.isnan(want)), (x, y, got, want)
+            assert math.copysign(1.0, got) == math.copysign(1.0, want) or math.isnan(want), (x, y)

@@ -146,6 +146,22 @@ def test_save_and_load_round_trip_exactly(tmp_path, suffix):
     assert load_state(path) == model.state_dict()
 
 
+@pytest.mark.parametrize("suffix, bad", [(".json", object()), (".npz", 1 + 2j)])
+def test_failed_save_leaves_the_previous_checkpoint_byte_identical(tmp_path, suffix, bad):
+    model = MLP(2, [3, 1], rng=0)
+    path = tmp_path / f"weights{suffix}"
+    model.save(path)
+    before = path.read_bytes()
+    model.parameters()[2].data = bad  # json cannot serialize an object; np.float64 refuses a complex
+    with pytest.raises(TypeError):
+        model.save(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary file left behind
+    model.parameters()[2].data = 0.25
+    model.save(path)  # and a good save still replaces it
+    assert load_state(path) == model.state_dict() and model.state_dict()["layers.0.neurons.0.b"] == 0.25
+
+
 def test_load_state_dict_reports_missing_unexpected_and_bad_values():
     model = MLP(2, [2, 1], rng=0)
     state = model.state_dict()

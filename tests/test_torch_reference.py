@@ -1,13 +1,15 @@
 """PyTorch float64 as the oracle: every op, an MLP forward and backward, every loss (logits of 1000 too),
 and 20 optimizer steps of SGD (momentum, Nesterov, dampening, weight decay, a schedule) and Adam
-(weight decay), to 1e-12 relative. Skipped only when torch cannot be imported (the `reference` extra)."""
+(weight decay), to 1e-12 relative. Skipped only when torch is not installed (the `reference` extra), and
+then failed instead under MICROGRAD_REQUIRE_SYSTEM=1 (tests/system.py)."""
 import math
 
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0, "
-                                            "the 'reference' extra): the float64 oracle tests are skipped")
+from system import require
+
+torch = require("torch")
 F = torch.nn.functional
 
 from micrograd import losses  # noqa: E402

@@ -16,6 +16,7 @@ from micrograd.engine import Value, topological_order
 from micrograd.nn import MLP
 from micrograd.viz import draw_dot, record_calls, save_graph
 from micrograd.viz.examples import deep_sigmoid, tanh_neuron
+from system import require
 
 NODE = re.compile(r'^\s*(\w+) \[(.*)\]$')
 EDGE = re.compile(r'^\s*(\w+) -> (\w+)(?: \[(.*)\])?$')
@@ -246,6 +247,7 @@ def test_highlight_a_path():
 
 
 def test_save_graph_svg_png_dot(tmp_path):
+    require("dot")
     o, _ = neuron()
     o.backward()
     nodes, _ = parse(draw_dot(o).source)
@@ -277,6 +279,7 @@ def test_missing_dot_program_says_how_to_install(tmp_path, monkeypatch):
 
 def test_full_mlp_graph_draws_fast_enough(tmp_path):
     """2-16-16-1 MLP + hinge loss over 10 samples, uncollapsed: DOT source and SVG (issue target 5 s)."""
+    require("dot")
     model, loss = moons_graph(record=False)
     t0 = time.perf_counter()
     g = draw_dot(loss)
@@ -323,3 +326,35 @@ def test_bad_options_say_what_to_do():
                           (dict(model=model, cluster_modules=True, layout="fast"), "layout='auto' or 'dot'")]:
         with pytest.raises(ValueError, match=match):
             draw_dot(o, **kwargs)
+
+
+def horner(degree):
+    x, p = Value(0.5, label="x"), Value(1.0)
+    for k in range(degree):
+        p = p * x + Value(float(k))
+    return p
+
+
+def power_chain(factors):
+    x = Value(1.001, label="x")
+    p = x
+    for _ in range(factors - 1):
+        p = p * x
+    return p
+
+
+@pytest.mark.parametrize("root", [horner(50), power_chain(100), power_chain(1000)], ids=["horner50", "x^100", "x^1000"])
+def test_long_edges_use_the_linear_time_layout(tmp_path, root):
+    """x used by every op: dot's own layout took 34 s (Horner, 151 Values) and over 100 s (x*...*x, 100 factors)."""
+    require("dot")
+    root.backward()
+    assert 'layout=nop' in draw_dot(root).source  # the rule picks the fast layout, before any timing
+    t0 = time.perf_counter()
+    save_graph(root, tmp_path / "g.svg")
+    elapsed = time.perf_counter() - t0
+    assert (tmp_path / "g.svg").read_bytes().count(b'class="node"') == len(parse(draw_dot(root).source)[0])
+    assert elapsed < 10.0  # under 0.2 s on a quiet machine (bench/draw_time.py); loose: the machine is shared
+
+
+def test_small_graphs_keep_dots_own_layout():
+    assert "layout=nop" not in draw_dot(horner(10)).source and "layout=nop" not in draw_dot(power_chain(20)).source

@@ -12,6 +12,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from browser import start_chromium
+from system import require
 from micrograd.engine import Value, topological_order
 from micrograd.viz import backprop_html, backprop_steps
 from micrograd.viz.examples import tanh_neuron as neuron
@@ -34,7 +35,9 @@ def test_steps_follow_the_chain_rule_and_end_at_backward():
     final = dict(zip(names, d["final"]))
     for name, want in dict(x1=-3 * dn, w1=2 * dn, x2=dn, w2=0.0, b=dn, n=dn, o=1.0).items():
         assert final[name] == pytest.approx(want, rel=1e-12)
-    # and exactly the grads backward() leaves on the graph
+    # and exactly the grads backward() gives; the graph itself is left as it was (grads 0)
+    assert all(v.grad == 0.0 for v in topological_order([o]))
+    o.backward()
     assert d["final"] == [v.grad for v in topological_order([o])]
 
 
@@ -44,6 +47,7 @@ def test_repeated_operand_and_unlabelled_names():
     d = backprop_steps(y)
     mul = next(s for s in d["steps"] if s["node"] is not None and len(s["lines"]) == 2 and "*" in s["title"])
     assert len(mul["lines"]) == 2 and all(line.startswith("v0.grad += v0.data") for line in mul["lines"])
+    y.backward()
     assert d["final"][0] == 2 * 3.0 - 0.5 == x.grad
 
 
@@ -54,17 +58,30 @@ def test_custom_op_is_refused_by_name():
         backprop_steps(out)
 
 
+@pytest.fixture(params=["dot", "python"])
+def drawn_by(request, monkeypatch, tmp_path):
+    """The page drawn by Graphviz's dot, and by Python on a machine without dot (PATH without it)."""
+    if request.param == "dot":
+        require("dot")
+    else:
+        empty = tmp_path / "no-dot-here"
+        empty.mkdir()
+        monkeypatch.setenv("PATH", str(empty))
+    return request.param
+
+
 def read_grads(driver):
     return [float(c.get_attribute("data-grad")) for c in driver.find_elements(By.CSS_SELECTOR, "td.grad")]
 
 
-def test_page_in_headless_chromium(tmp_path):
+def test_page_in_headless_chromium(tmp_path, drawn_by):
     o = neuron()
     d = backprop_steps(o)
     page = backprop_html(o, tmp_path / "stepper.html")
+    assert ("transform=\"scale(1 1)" in page.read_text()) == (drawn_by == "dot")  # Graphviz writes it, we do not
     html = page.read_text()
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html  # no network
-    want = [v.grad for v in topological_order([o])]  # after the backward() that backprop_html ran
+    want = d["final"]  # backward()'s grads, which backprop_steps checked
 
     driver = start_chromium(tmp_path / "profile")
     try:
@@ -113,8 +130,118 @@ def test_every_op_replays_exactly():
              b.relu(), b.leaky_relu(0.1), b.elu(0.5), b.selu(), b.softplus(), abs(b), b.prelu(a), a.logaddexp(b)]
     root = sum(terms[1:], terms[0])
     d = backprop_steps(root)  # raises if the replay and backward() disagree
+    root.backward()
     assert d["final"] == [v.grad for v in topological_order([root])]
     lines = [line for s in d["steps"][2:] for line in s["lines"]]
     assert "out.grad += ({x}).data * " in "\n".join(lines)  # mul: d/da = b; names kept, not read as placeholders
     tanh = next(s for s in d["steps"] if s["title"].endswith("operands") and "= tanh(" in s["title"])
     assert tanh["lines"][0].startswith("({x}).grad += (1 - v%d.data²) * v%d.grad" % (tanh["node"], tanh["node"]))
+
+
+def test_viewers_leave_the_graph_as_they_found_it(tmp_path, monkeypatch):
+    """backprop_steps and backprop_html restore every grad; a following backward() gives the closed form."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot needed: the page draws in Python
+    o = neuron()
+    topo = topological_order([o])
+    data = [v.data for v in topo]
+    backprop_html(o, tmp_path / "page.html")
+    assert [v.grad for v in topo] == [0.0] * len(topo) and [v.data for v in topo] == data
+    o.backward()
+    dn = 1 - math.tanh(-6.0 + 6.8813735870195432) ** 2  # do/dn = 1/2
+    grads = {v.label: v.grad for v in topo}
+    for name, want in dict(x1=-3 * dn, w1=2 * dn, x2=dn, w2=0.0, b=dn).items():
+        assert grads[name] == pytest.approx(want, rel=1e-12), name  # x1: -1.5, not -7.5 (accumulated twice)
+    before = [v.grad for v in topo]  # grads already there (a user's backward) stay as they are
+    backprop_steps(o)
+    backprop_html(o, tmp_path / "page.html")
+    assert [v.grad for v in topo] == before
+
+
+HOSTILE = ["<!--<script>", "</script>", "]]>", "\"quoted\" 'single'", "&amp;", "__DATA__", "a|b{c}<d>", "</div><b>x"]
+
+
+def hostile_graph():
+    leaves = [Value(float(k + 1), label=name) for k, name in enumerate(HOSTILE)]
+    out = leaves[0]
+    for v in leaves[1:]:
+        out = out * v + v
+    out.label = "<img src=x onerror=alert(1)>"
+    return out
+
+
+def test_hostile_labels_cannot_change_the_page(tmp_path, drawn_by):
+    """Labels and a title that try to end the script, open a comment or add markup are shown as text."""
+    root = hostile_graph()
+    title = "</title><script>document.title='pwned'</script>"
+    d = backprop_steps(root)
+    page = backprop_html(root, tmp_path / "hostile.html", title=title)
+    text = page.read_text()
+    script = text[text.index("<script>") + len("<script>"):text.rindex("</script>")]
+    assert "<" not in script.split("const DATA = ", 1)[1].split(";\n", 1)[0]  # the JSON holds no '<' at all
+    driver = start_chromium(tmp_path / "profile")
+    try:
+        driver.get(page.as_uri())
+        assert driver.title == title  # the title is text
+        assert len(driver.find_elements(By.TAG_NAME, "script")) == 1
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#graph svg")) == 1
+        assert driver.find_elements(By.TAG_NAME, "img") == [] and driver.find_elements(By.TAG_NAME, "b") == []
+        names = [tr.find_elements(By.TAG_NAME, "td")[0].get_attribute("textContent")
+                 for tr in driver.find_elements(By.CSS_SELECTOR, "#grad-table tbody tr")]
+        assert names == [n["name"] for n in d["nodes"]] and set(HOSTILE) <= set(names)
+        svg_text = {t.get_attribute("textContent") for t in driver.find_elements(By.CSS_SELECTOR, "#graph svg text")}
+        assert set(HOSTILE) <= svg_text  # the drawing shows each label exactly (Graphviz and Python alike)
+        last = len(d["steps"]) - 1
+        driver.find_element(By.ID, "slider").send_keys(Keys.END)  # the script runs to the last step
+        body = driver.find_element(By.TAG_NAME, "body")
+        assert body.get_attribute("data-step") == str(last)
+        assert read_grads(driver) == d["final"]
+    finally:
+        driver.quit()
+
+
+def test_page_shows_inline_in_a_notebook_and_stays_a_path(tmp_path, monkeypatch):
+    """backprop_html returns the path (str/os.fspath/Path methods work) with a _repr_html_ iframe whose
+    srcdoc, once unescaped as a browser does, is exactly the page."""
+    import html as html_lib
+    import os
+    import re
+    from pathlib import Path
+    monkeypatch.setenv("PATH", str(tmp_path))
+    root = hostile_graph()
+    target = tmp_path / "inline.html"
+    page = backprop_html(root, str(target))
+    assert isinstance(page, Path) and page == target and os.fspath(page) == str(target) == str(page)
+    assert page.path == target and page.resolve() == target.resolve()
+    frame = page._repr_html_()
+    m = re.fullmatch(r'<iframe srcdoc="([^"]*)" title="[^"]*" style="[^"]*"></iframe>', frame)
+    assert m is not None  # the page cannot end the attribute early: no raw quote inside
+    assert html_lib.unescape(m[1]) == target.read_text(encoding="utf-8")
+
+
+def test_notebook_iframe_works_in_chromium(tmp_path, drawn_by):
+    root = hostile_graph()
+    d = backprop_steps(root)
+    page = backprop_html(root, tmp_path / "inline.html")
+    notebook = tmp_path / "notebook.html"
+    notebook.write_text(f"<!DOCTYPE html><html><body><p id=cell>output</p>{page._repr_html_()}</body></html>")
+    driver = start_chromium(tmp_path / "profile")
+    try:
+        driver.get(notebook.as_uri())
+        driver.switch_to.frame(driver.find_element(By.TAG_NAME, "iframe"))
+        driver.find_element(By.ID, "slider").send_keys(Keys.END)
+        assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-step") == str(len(d["steps"]) - 1)
+        assert read_grads(driver) == d["final"]
+    finally:
+        driver.quit()
+
+
+def test_backprop_stepper_demo_runs_without_graphviz(tmp_path, monkeypatch, capsys):
+    """issue 11 item 7: the demo's page needs no dot; the picture falls back to DOT source with a note."""
+    from micrograd.demos import backprop_stepper as demo
+    monkeypatch.setenv("PATH", str(tmp_path))
+    r = demo.run(quick=True, out=tmp_path / "out")
+    page, picture = r["files"]
+    assert "<svg" in page.read_text() and picture.suffix == ".dot"
+    assert "install it (apt-get install graphviz" in capsys.readouterr().out
+    dn = 1 - math.tanh(-6.0 + 6.8813735870195432) ** 2
+    assert r["grads"]["x1"] == pytest.approx(-3 * dn, rel=1e-12)  # one backward(), not two

@@ -14,7 +14,9 @@ labelled box per module call) and ``collapse=`` a module kind ('neuron',
 False: never) drawing one summary node per call; ``highlight=`` Values (a set
 or a path) drawn with a thick red outline; ``layout='dot' | 'fast' | 'auto'``
 ('fast' places nodes in Python and lets Graphviz only draw: big graphs in
-seconds instead of minutes; 'auto' picks it above ``FAST_ABOVE`` nodes).
+seconds instead of minutes; 'auto' picks it above ``FAST_ABOVE`` nodes, or when long edges would
+make dot slow: ``layout.dot_cost`` above ``SLOW_ABOVE``; a drawing of up to 2,000 nodes takes under
+2 s, except with ``cluster_modules``, which only dot can place).
 
 ``save_graph(root, path, **draw_kwargs)`` writes .svg, .png, .pdf, .dot or .gv
 by the suffix. Without Graphviz's ``dot`` program it writes the DOT source
@@ -24,16 +26,18 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Union
+from typing import Dict, Iterable, NamedTuple, Optional, Union
 
 import graphviz
 
+from micrograd._files import write_bytes, write_text
 from micrograd.engine import Value, topological_order
 from micrograd.viz.colors import GradScale
-from micrograd.viz.layout import legend_position, place_nodes
+from micrograd.viz.layout import dot_cost, legend_position, place_nodes
 from micrograd.viz.modules import Grouping
 
 FAST_ABOVE = 1500  # drawn nodes above which layout='auto' skips dot's own layout
+SLOW_ABOVE = 50_000  # layout.dot_cost above which it skips it too: dot would take seconds to minutes
 MISSING_DOT = ("Graphviz's 'dot' program was not found; install it (apt-get install graphviz / "
                "brew install graphviz / conda install graphviz). The DOT source was written to {}")
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": None, ".gv": None}
@@ -57,7 +61,8 @@ class Diagram(graphviz.Digraph):
 
 
 def _esc(text: str) -> str:
-    """Escape the characters that structure a record label."""
+    """Escape the characters that structure a record label, and '&' (Graphviz reads '&amp;' as '&')."""
+    text = text.replace("&", "&amp;")
     for ch in "\\{}|<>":
         text = text.replace(ch, "\\" + ch)
     return text
@@ -82,6 +87,45 @@ def draw_dot(root: Union[Value, Iterable[Value]], format: str = "svg", rankdir: 
 
     names: labels to show instead of Value.label. svg_ids: give every SVG element its node id.
     """
+    d = drawing(root, rankdir, show_grad, color_by, cluster_modules, collapse, highlight, model=model,
+                max_nodes=max_nodes, layout=layout, names=names)
+    nodes, edges, container = d.nodes, d.edges, d.container
+    g = Diagram(format=format, graph_attr={"rankdir": rankdir})
+    if d.fast:
+        g.graph_attr.update(layout="nop", splines="false", outputorder="edgesfirst")  # Graphviz only draws
+    if svg_ids:
+        for nid, attrs in nodes.items():
+            attrs["id"] = nid
+    boxes = _cluster_graphs(nodes, container) if cluster_modules else {}
+    for nid, attrs in nodes.items():
+        box = boxes.get(container[nid]) if cluster_modules else None
+        (box if box is not None else g).node(nid, **attrs)
+    _attach_clusters(g, boxes)
+    for src, dst, attrs in edges:
+        g.edge(src, dst, **attrs)
+    if d.scale is not None:
+        g.node("legend", label=d.scale.legend_label(), shape="plaintext", **(
+            {"pos": "%.1f,%.1f!" % legend_position(nodes)} if d.fast else {}))
+    return g
+
+
+class Drawing(NamedTuple):
+    """What draw_dot draws, before Graphviz: nodes {id: attributes} in drawing order, edges (src, dst,
+    attributes), the module call whose box holds each node, the colour scale, and whether the nodes
+    carry pinned positions ('pos', from the linear-time layout) instead of being left to dot."""
+    nodes: Dict[str, dict]
+    edges: list
+    container: Dict[str, object]
+    scale: Optional[GradScale]
+    fast: bool
+
+
+def drawing(root: Union[Value, Iterable[Value]], rankdir: str = "LR", show_grad: bool = True,
+            color_by: Optional[str] = None, cluster_modules: bool = False,
+            collapse: Union[str, None, bool] = None, highlight: Optional[Iterable[Value]] = None, *,
+            model=None, max_nodes: int = 200, layout: str = "auto",
+            names: Optional[Dict[Value, str]] = None) -> Drawing:
+    """The nodes and edges of draw_dot's drawing (same options), placed by layout.py when it is fast."""
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
     if color_by not in (None, "grad"):
@@ -122,27 +166,14 @@ def draw_dot(root: Union[Value, Iterable[Value]], format: str = "svg", rankdir: 
             fill, font = scale.colors(v.grad)
             attrs.update(style="filled", fillcolor=fill, fontcolor=font)
         b.value(v, attrs)
-    nodes, edges, container = b.nodes, b.edges, b.container
-
-    fast = layout == "fast" or (layout == "auto" and len(nodes) > FAST_ABOVE and not cluster_modules)
-    g = Diagram(format=format, graph_attr={"rankdir": rankdir})
+    nodes, edges = b.nodes, b.edges
+    # dot's own layout takes minutes on big graphs and on long edges (x*x*...*x, Horner polynomials):
+    # place those in linear time and let Graphviz only draw (see layout.dot_cost for the measurements)
+    fast = layout == "fast" or (layout == "auto" and not cluster_modules
+                                and (len(nodes) > FAST_ABOVE or dot_cost(nodes, edges) > SLOW_ABOVE))
     if fast:
         place_nodes(nodes, edges, rankdir)
-        g.graph_attr.update(layout="nop", splines="false", outputorder="edgesfirst")  # Graphviz only draws
-    if svg_ids:
-        for nid, attrs in nodes.items():
-            attrs["id"] = nid
-    boxes = _cluster_graphs(nodes, container) if cluster_modules else {}
-    for nid, attrs in nodes.items():
-        box = boxes.get(container[nid]) if cluster_modules else None
-        (box if box is not None else g).node(nid, **attrs)
-    _attach_clusters(g, boxes)
-    for src, dst, attrs in edges:
-        g.edge(src, dst, **attrs)
-    if scale is not None:
-        g.node("legend", label=scale.legend_label(), shape="plaintext", **(
-            {"pos": "%.1f,%.1f!" % legend_position(nodes)} if fast else {}))
-    return g
+    return Drawing(nodes, edges, b.container, scale, fast)
 
 
 class _Builder:
@@ -282,7 +313,7 @@ def save_graph(root: Union[Value, Iterable[Value]], path: Union[str, Path], **dr
     g = draw_dot(root, **draw_kwargs)
     fmt = FORMATS[suffix]
     if fmt is None:
-        path.write_text(g.source, encoding="utf-8")
+        write_text(path, g.source)
         return path
     dot_path = path.with_suffix(".dot")
     try:
@@ -292,5 +323,5 @@ def save_graph(root: Union[Value, Iterable[Value]], path: Union[str, Path], **dr
     except graphviz.ExecutableNotFound:
         dot_path.write_text(g.source, encoding="utf-8")
         raise RuntimeError(MISSING_DOT.format(dot_path)) from None
-    path.write_bytes(data)
+    write_bytes(path, data)  # atomically: an old picture stays whole until the new one is complete
     return path

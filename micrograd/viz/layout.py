@@ -13,6 +13,8 @@ topological order (operands first), each node's operand ids, and each node's
 (width, height) in points; it returns ``{id: (x, y)}`` in points. Iterative.
 ``place_nodes(nodes, edges, rankdir)`` does it for a drawing (Graphviz
 attribute dicts), sizing nodes from their labels, and pins ``pos`` on each.
+``dot_cost(nodes, edges)`` tells when dot's own layout would be slow (long
+edges), so ``draw_dot(layout='auto')`` can use this layout instead.
 """
 from __future__ import annotations
 
@@ -83,7 +85,7 @@ def layered_positions(order: Sequence[str], preds: Dict[str, Sequence[str]],
     return out
 
 
-def _size(attrs: dict, lr: bool) -> tuple:
+def node_size(attrs: dict, lr: bool) -> tuple:
     """(width, height) in points, estimated generously from the label (Times 14: ~7.5 points a character)."""
     label = attrs["label"].replace("\\", "")
     if attrs.get("shape") == "record":
@@ -94,21 +96,53 @@ def _size(attrs: dict, lr: bool) -> tuple:
     return max(54.0, 8.0 * len(label) + 24.0), 36.0
 
 
-def place_nodes(nodes: Dict[str, dict], edges: list, rankdir: str) -> None:
-    """Set a 'pos' attribute (points, pinned) on every node of a drawing: {id: attrs}, [(src, dst, attrs)]."""
+def _topological(nodes: Dict[str, dict], edges: list) -> tuple:
+    """(order, preds, succs) of a drawing: Kahn's algorithm, operands first, iterative."""
     preds: Dict[str, list] = {n: [] for n in nodes}
     succs: Dict[str, list] = {n: [] for n in nodes}
     for src, dst, _ in edges:
         preds[dst].append(src)
         succs[src].append(dst)
-    missing = {n: len(p) for n, p in preds.items()}  # Kahn's algorithm: a topological order
+    missing = {n: len(p) for n, p in preds.items()}
     order = [n for n, k in missing.items() if k == 0]
     for n in order:  # the list grows while we walk it
         for s in succs[n]:
             missing[s] -= 1
             if missing[s] == 0:
                 order.append(s)
-    pos = layered_positions(order, preds, {n: _size(a, rankdir in ("LR", "RL")) for n, a in nodes.items()}, rankdir)
+    return order, preds, succs
+
+
+def dot_cost(nodes: Dict[str, dict], edges: list) -> int:
+    """How hard a drawing is for dot's own layout: the sum over edges of (ranks skipped)².
+
+    dot splits an edge that spans k ranks into k - 1 virtual nodes, and its crossing minimisation
+    grows much faster than linearly when long edges pile up: x*x*...*x (100 factors, 200 nodes) took
+    over 100 s and a degree-50 Horner polynomial (151 Values) 34 s, while 1,600 nodes of an MLP with
+    short edges take under a second. Measured with Graphviz 2.43 (bench/draw_time.py prints the table):
+
+        graph              nodes    cost   dot        graph               nodes    cost   dot
+        x**30 as x*x*...      60   30856   0.07 s     Horner degree 20      103   39520   0.08 s
+        x**50 as x*x*...     100  152096   1.8-3 s    Horner degree 30      153  136880   0.5-0.7 s
+        MLP 2-8-8-1 x3      1271   15236   0.5 s      Horner degree 40      203  328640   6.8 s
+
+    Ranks as dot picks them in spirit: a node one past its deepest operand, and a leaf right before
+    its first use (dot's network simplex pulls a constant next to the op that takes it).
+    """
+    order, preds, succs = _topological(nodes, edges)
+    rank: Dict[str, int] = {}
+    for n in order:
+        rank[n] = 1 + max((rank[p] for p in preds[n]), default=-1)
+    for n in order:
+        if not preds[n] and succs[n]:
+            rank[n] = min(rank[s] for s in succs[n]) - 1
+    return sum(max(0, rank[d] - rank[s] - 1) ** 2 for s, d, _ in edges)
+
+
+def place_nodes(nodes: Dict[str, dict], edges: list, rankdir: str) -> None:
+    """Set a 'pos' attribute (points, pinned) on every node of a drawing: {id: attrs}, [(src, dst, attrs)]."""
+    order, preds, _ = _topological(nodes, edges)
+    pos = layered_positions(order, preds, {n: node_size(a, rankdir in ("LR", "RL")) for n, a in nodes.items()}, rankdir)
     for n, (x, y) in pos.items():
         nodes[n]["pos"] = "%.1f,%.1f!" % (x, y)
 

@@ -11,6 +11,7 @@ shortest text that reads back as the same float64).
 from __future__ import annotations
 
 import html
+import re
 
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -123,7 +124,12 @@ show(0);
 
 def render_page(title: str, svg: str, data_json: str) -> str:
     """The stepper page: the SVG drawing and the JSON steps inlined into the template."""
-    # '</' inside a <script> would end it early; JSON lets us escape the slash
-    data_json = data_json.replace("</", "<\\/")
-    return (_TEMPLATE.replace("__TITLE__", html.escape(title))
-            .replace("__SVG__", svg).replace("__DATA__", data_json))
+    # inside <script>, '</script>' ends it and '<!--' opens a comment state that can swallow it; JSON
+    # strings may spell any character as \\uXXXX, so no <, > or & reaches the HTML parser (U+2028/9 too,
+    # for old JavaScript engines)
+    for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                     ("\u2029", "\\u2029")):
+        data_json = data_json.replace(ch, code)
+    parts = {"__TITLE__": html.escape(title), "__SVG__": svg, "__DATA__": data_json}
+    # one pass: a label or title that reads '__DATA__' is text, not a placeholder
+    return re.sub("__TITLE__|__SVG__|__DATA__", lambda m: parts[m[0]], _TEMPLATE)

@@ -7,25 +7,37 @@ grads 0, step 1 seeds ``root.grad = 1``, and each later step takes one
 computed node in reverse topological order and adds its contribution to its
 operands, described in symbols and numbers from the op table's ``grad_text``
 (``x1.grad += w1.data * n.grad = -3.0 * 0.5 = -1.5``). It then runs the real
-``root.backward()`` (after zeroing the graph's grads) and raises if any final
-grad differs, so the page can never disagree with backward().
+``root.backward()`` (from zeroed grads) and raises if any final grad differs,
+so the page can never disagree with backward(). A viewer leaves the graph as it
+found it: every ``.grad`` is restored afterwards (``.data`` is never written),
+so a following ``root.backward()`` gives what it would have given anyway.
 
-``backprop_html(root, path)`` writes the page: the graph drawn by Graphviz's
-``dot`` as inline SVG, the steps as JSON (floats written exactly), and inline
-JavaScript with previous/next buttons, arrow keys and a slider. No network.
-Values show their ``label`` when set, else a generated name (``v3``).
+``backprop_html(root, path)`` writes the page (atomically): the graph as inline
+SVG, drawn by Graphviz's ``dot`` when it is installed and fast for this graph,
+else placed and drawn in Python (``layout.py``, ``svg.py``: the page needs no
+``dot``); the steps as JSON (floats written exactly; ``<``, ``>``, ``&``
+written as ``\\u003c``... so no label can end the script or open a comment), and
+inline JavaScript with previous/next buttons, arrow keys and a slider. No
+network. Values show their ``label`` when set, else a generated name (``v3``).
+It returns a ``StepperPage``: the path (a ``pathlib.Path``), which a notebook
+displays inline (``_repr_html_``: an iframe whose ``srcdoc`` is the page).
 """
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 from typing import Dict, Optional, Union
 
+from micrograd._files import write_text
 from micrograd.engine import OPS, Value, topological_order
-from micrograd.viz.dot import draw_dot
+from micrograd.ieee import ieee_call
+from micrograd.viz.dot import draw_dot, drawing
 from micrograd.viz.page import render_page
+from micrograd.viz.svg import render_svg
 
 # the placeholders of the op table's grad_text; 'out' alone, not inside a word ('out²' counts)
 _TOKEN = re.compile(r"\{x\}|\{y\}|\{arg\}|(?<![A-Za-z_])out(?![A-Za-z_])")
@@ -56,9 +68,18 @@ def backprop_steps(root: Value, names: Optional[Dict[Value, str]] = None) -> dic
 
     Returns {'nodes': [{'id', 'name', 'data'}...], 'steps': [{'title', 'node', 'operands',
     'lines', 'set'}...], 'final': [grad per node]}; node indices follow topological order.
-    Leaves root's graph with the grads of a fresh root.backward().
+    Leaves every grad of root's graph as it found it.
     """
     topo = topological_order([root])
+    found = [v.grad for v in topo]
+    try:
+        return _steps(root, topo, names)
+    finally:
+        for v, g in zip(topo, found):
+            v.grad = g
+
+
+def _steps(root: Value, topo, names) -> dict:
     index = {v: i for i, v in enumerate(topo)}
     names = dict(names or {})
     for i, v in enumerate(topo):
@@ -82,7 +103,7 @@ def backprop_steps(root: Value, names: Optional[Dict[Value, str]] = None) -> dic
         ch = v._children
         x = ch[0].data
         y = ch[1].data if len(ch) == 2 else 0.0
-        local = op.backward(x, y, v._arg, v.data)
+        local = ieee_call(op.backward, x, y, v._arg, v.data)  # as Value._chain_rule: IEEE where Python raises
         g = grads[i]
         vn, cn = _ref(names[v]), [_ref(names[c]) for c in ch]
         lines, changed = [], []
@@ -113,22 +134,49 @@ def _check_against_backward(root: Value, topo, grads, names) -> None:
                                f"{v.grad!r}; the stepper and Value.backward() disagree (a bug: please report it)")
 
 
-def backprop_html(root: Value, path: Union[str, Path], title: str = "Backprop, step by step",
-                  names: Optional[Dict[Value, str]] = None, rankdir: str = "LR") -> Path:
-    """Write the stepper page for root's graph to path (one .html file, no network) and return the path.
+class StepperPage(type(Path())):
+    """The path of a stepper page (a pathlib.Path, so existing callers keep working) that a
+    notebook shows inline: ``_repr_html_`` is an iframe whose ``srcdoc`` holds the whole page."""
 
-    Needs Graphviz's dot program for the drawing. Zeroes the graph's grads and runs root.backward().
+    @property
+    def path(self) -> Path:
+        return Path(self)
+
+    def _repr_html_(self) -> str:
+        page = self.read_text(encoding="utf-8")
+        # srcdoc is an attribute value: html.escape (quote=True) turns & < > " ' into entities, so the
+        # page cannot end the attribute; the iframe parses it back into the very page
+        return (f'<iframe srcdoc="{html.escape(page, quote=True)}" title="{html.escape(self.name)}" '
+                f'style="width: 100%; height: 720px; border: 1px solid #ddd;"></iframe>')
+
+
+def backprop_html(root: Value, path: Union[str, Path], title: str = "Backprop, step by step",
+                  names: Optional[Dict[Value, str]] = None, rankdir: str = "LR") -> StepperPage:
+    """Write the stepper page for root's graph to path (one .html file, no network); see the module docstring.
+
+    Uses Graphviz's dot for the drawing when it is installed (and fast for this graph), else draws in
+    Python. Leaves every grad of the graph as it found it.
     """
     data = backprop_steps(root, names)
-    shown = {v: n["name"] for v, n in zip(topological_order([root]), data["nodes"])}
-    for v in shown:  # the drawing opens at step 0: every grad 0
+    topo = topological_order([root])
+    shown = {v: n["name"] for v, n in zip(topo, data["nodes"])}
+    found = [v.grad for v in topo]
+    for v in topo:  # the drawing opens at step 0: every grad 0
         v.grad = 0.0
     try:
-        svg = draw_dot(root, rankdir=rankdir, names=shown, svg_ids=True).pipe(format="svg").decode()
+        svg = _draw(root, rankdir, shown)
     finally:
-        for v, g in zip(shown, data["final"]):
+        for v, g in zip(topo, found):
             v.grad = g
-    svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG sits inside HTML
-    path = Path(path)
-    path.write_text(render_page(title, svg, json.dumps(data)), encoding="utf-8")
-    return path
+    page = StepperPage(path)
+    write_text(page, render_page(title, svg, json.dumps(data)))
+    return page
+
+
+def _draw(root: Value, rankdir: str, names: Dict[Value, str]) -> str:
+    """The SVG of the page: dot's drawing when dot is there, else layout.py's placed by Python."""
+    if shutil.which("dot") is not None:
+        svg = draw_dot(root, rankdir=rankdir, names=names, svg_ids=True).pipe(format="svg").decode()
+        return svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG sits inside HTML
+    d = drawing(root, rankdir=rankdir, names=names, layout="fast")
+    return render_svg(d.nodes, d.edges, rankdir)
