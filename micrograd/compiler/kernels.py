@@ -19,7 +19,8 @@ tables), an optimizer as ``OptState`` below; kernels read them by field name.
   instruction), and parameters read by scalar ops get their gradient reduced
   over the batch only after the instruction loop.
 - Entry points (what the runtime calls): ``load`` + ``forward`` (``cm(X)``),
-  ``loss_and_grad`` (one batch: load, forward, loss, backward, L2),
+  ``loss_and_grad`` (one batch: load, forward, loss, backward, L2; also
+  what ``fit`` and ``step_chunks`` run per batch, so it costs no compile of its own),
   ``fit`` (all epochs and mini-batches, each with ``update``, the optimizer's
   float functions from ``micrograd.optim``, registered with Numba here) and
   ``step_chunks`` (one step over batch chunks in parallel, for big layers).
@@ -222,12 +223,24 @@ def load(V, X, Y, rows, leaves, theta):
 
 
 @jit()
-def forward_backward(code, leaves, theta, X, Y, rows, scale, V, G, gtheta):
-    """The examples X[rows]: returns (sum of their losses, status); gtheta <- gradient of scale * that sum."""
+def add_l2(theta, gtheta, l2):
+    """gtheta += d(l2 * sum(theta^2)); returns l2 * sum(theta^2)."""
+    q = 0.0
+    for j in range(theta.shape[0]):
+        q += theta[j] * theta[j]
+        gtheta[j] += 2.0 * l2 * theta[j]
+    return l2 * q
+
+
+@jit()
+def loss_and_grad(code, leaves, theta, X, Y, rows, scale, l2, V, G, gtheta):
+    """The examples X[rows] in V, G (n_slots, len(rows)): returns (sum of their losses, scale * that sum +
+    l2 * sum(theta^2), status) and sets gtheta to the gradient of the second (fit and cm.loss_and_grad use
+    it with scale = 1/len(rows); step_chunks with l2 = 0 per chunk, adding L2 once after the reduction)."""
     load(V, X, Y, rows, leaves, theta)
     status = forward(code, theta, V)
     if status >= 0:
-        return np.nan, status
+        return np.nan, np.nan, status
     B = V.shape[1]
     loss_slot, rg = code.loss_slot, code.requires_grad
     total = 0.0
@@ -248,28 +261,10 @@ def forward_backward(code, leaves, theta, X, Y, rows, scale, V, G, gtheta):
         for e in range(B):
             acc += Gf[p_slots[j] * B + e]
         gtheta[p_index[j]] += acc
-    return total, status
-
-
-@jit()
-def add_l2(theta, gtheta, l2):
-    """gtheta += d(l2 * sum(theta^2)); returns l2 * sum(theta^2)."""
-    q = 0.0
-    for j in range(theta.shape[0]):
-        q += theta[j] * theta[j]
-        gtheta[j] += 2.0 * l2 * theta[j]
-    return l2 * q
-
-
-@jit()
-def loss_and_grad(code, leaves, theta, X, Y, rows, l2, V, G, gtheta):
-    """(mean loss over X[rows] + l2*sum(theta^2), status); gtheta <- its gradient. V, G: (n_slots, len(rows))."""
-    count = rows.shape[0]
-    total, status = forward_backward(code, leaves, theta, X, Y, rows, 1.0 / count, V, G, gtheta)
-    loss = total * (1.0 / count)
+    loss = total * scale
     if l2 != 0.0:
         loss += add_l2(theta, gtheta, l2)
-    return loss, status
+    return total, loss, status
 
 
 @jit(parallel=True)
@@ -286,8 +281,8 @@ def step_chunks(code, leaves, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta):
         bc = min(lo + Bc, B) - lo
         V = Vs[c].reshape(-1)[:n_slots * bc].reshape((n_slots, bc))
         G = Gs[c].reshape(-1)[:n_slots * bc].reshape((n_slots, bc))
-        totals[c], status[c] = forward_backward(code, leaves, theta, X, Y, rows[lo:lo + bc], 1.0 / B, V, G,
-                                                gthetas[c])
+        totals[c], _, status[c] = loss_and_grad(code, leaves, theta, X, Y, rows[lo:lo + bc], 1.0 / B, 0.0,
+                                                V, G, gthetas[c])
     gtheta[:] = 0.0
     total = 0.0
     for c in range(C):
@@ -322,9 +317,9 @@ def fit(code, leaves, theta, X, Y, order, batch_size, lrs, opt, l2, history, buf
     for s in range(lrs.shape[0]):
         start, count = batch_bounds(s, N, batch_size)
         full = count == batch_size
-        history[s], status = loss_and_grad(code, leaves, theta, X, Y, order[start:start + count], l2,
-                                           buffers.V if full else buffers.V_last,
-                                           buffers.G if full else buffers.G_last, gtheta)
+        _, history[s], status = loss_and_grad(code, leaves, theta, X, Y, order[start:start + count],
+                                              1.0 / count, l2, buffers.V if full else buffers.V_last,
+                                              buffers.G if full else buffers.G_last, gtheta)
         if status >= 0:
             return status
         update(theta, gtheta, opt, lrs[s], opt.t + s)
@@ -339,6 +334,10 @@ def batch_bounds(s, N, batch_size):
     return epoch * N + j * batch_size, min(batch_size, N - j * batch_size)
 
 
+# The modules compiled into the kernels besides their own files: a change to any of them flushes the cache.
+DEPENDENCIES = (ops, opkernels, optim, ir)
+
+
 def _flush_if_dependencies_changed() -> None:
     """Numba's cache notices edits to a kernel's own file only; the kernels compile in the op table, the
     generated dispatch, the optimizer formulas and the IR's NamedTuples and constants, so a hash of those
@@ -346,10 +345,10 @@ def _flush_if_dependencies_changed() -> None:
     import hashlib
     import inspect
     import os
-    digest = hashlib.sha256(b"".join(inspect.getsource(m).encode() for m in (ops, opkernels, optim, ir))).hexdigest()
+    digest = hashlib.sha256(b"".join(inspect.getsource(m).encode() for m in DEPENDENCIES)).hexdigest()
     kernels_ = [f for m in (globals(), vars(opkernels)) for f in dict(m).values()
                 if hasattr(f, "_cache") and hasattr(f._cache, "flush")]
-    kernels_ = list({id(f): f for f in kernels_}.values())
+    kernels_ = list({id(f): f for f in kernels_}.values())  # opkernels' functions are imported here too
     path = getattr(kernels_[0]._cache, "_cache_path", None) if kernels_ else None
     if not path:
         return  # in-memory compilation: nothing cached to go stale

@@ -175,7 +175,8 @@ class CompiledModel:
                                                 gtheta)
         else:
             V, G, gtheta = self._buffers_for(prog, len(rows))
-            value, status = kernels.loss_and_grad(code, leaves, self.theta, X, Y, rows, float(l2), V, G, gtheta)
+            _, value, status = kernels.loss_and_grad(code, leaves, self.theta, X, Y, rows, 1.0 / len(rows),
+                                                     float(l2), V, G, gtheta)
         _check(status, prog)
         return value, gtheta
 
