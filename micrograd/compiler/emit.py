@@ -34,6 +34,14 @@ class Group(NamedTuple):
     dots: list              # DENSE: its rows (passes.Dot); else empty
 
 
+def inverse(perm: Sequence[int]) -> list:
+    """theta_of[j] = the theta position of model parameter j, for a layout perm (theta[t] = params[perm[t]])."""
+    theta_of = [0] * len(perm)
+    for t, j in enumerate(perm):
+        theta_of[j] = t
+    return theta_of
+
+
 class Emitter:
     """The last pass: allocates slots and parameter positions while it writes the instruction rows.
 
@@ -128,9 +136,7 @@ class Emitter:
         if theta_of is None:
             used = set(perm)
             perm += [j for j in range(self.g.n_params) if j not in used]
-            theta_of = [0] * len(perm)
-            for t, j in enumerate(perm):
-                theta_of[j] = t
+            theta_of = inverse(perm)
         prog = Program(self.rows, self.gidx, len(self.rg), self.inputs, self.targets,
                        [self.slot[r] for r in outputs], self.slot[loss] if loss >= 0 else -1,
                        [s for s, _ in self.params], [theta_of[j] for _, j in self.params],

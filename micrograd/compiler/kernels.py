@@ -51,14 +51,29 @@ U = np.uint64      # offsets into the flat value/gradient arrays (see opkernels.
 
 
 class OptState(NamedTuple):
-    """An optimizer as ``update`` reads it; the runtime builds it from a micrograd.optim optimizer and
-    writes s1, s2 back to it afterwards (both in theta's order)."""
-    kind: int            # SGD or ADAM
-    hyper: np.ndarray    # (4,) float64. SGD: momentum, dampening, nesterov (0/1), weight_decay;
-    #                      Adam: beta1, beta2, eps, weight_decay
-    s1: np.ndarray       # (n_params,) SGD: momentum buffers; Adam: first moments m
-    s2: np.ndarray       # (n_params,) Adam: second moments v; SGD: unused, (1,)
-    t: int               # steps already taken
+    """An optimizer as ``update`` reads it, built with ``opt_state``; s1, s2 are updated in place and the
+    runtime writes them back to the optimizer (both in theta's order)."""
+    kind: int              # SGD or ADAM
+    s1: np.ndarray         # (n_params,) SGD: momentum buffers; Adam: first moments m
+    s2: np.ndarray         # (n_params,) Adam: second moments v; SGD: unused, (1,)
+    t: int                 # steps already taken
+    weight_decay: float
+    momentum: float        # SGD
+    dampening: float       # SGD
+    nesterov: bool         # SGD
+    beta1: float           # Adam
+    beta2: float           # Adam
+    eps: float             # Adam
+
+
+def opt_state(kind: int, s1: np.ndarray, s2: np.ndarray, t: int, weight_decay: float = 0.0,
+              momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,
+              beta1: float = 0.0, beta2: float = 0.0, eps: float = 0.0) -> OptState:
+    """An OptState with the exact types the compiled ``update`` was built for, whatever numbers the optimizer
+    holds (an int weight_decay would otherwise compile ``fit`` a second time)."""
+    return OptState(int(kind), np.ascontiguousarray(s1, np.float64), np.ascontiguousarray(s2, np.float64), int(t),
+                    float(weight_decay), float(momentum), float(dampening), bool(nesterov), float(beta1),
+                    float(beta2), float(eps))
 
 
 class Buffers(NamedTuple):
@@ -298,15 +313,15 @@ def step_chunks(code, leaves, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta):
 @jit()
 def update(theta, gtheta, opt, lr, t):
     """One optimizer step over theta with micrograd.optim's formulas (opt: an OptState); t = steps taken."""
-    h, s1, s2 = opt.hyper, opt.s1, opt.s2
+    s1, s2 = opt.s1, opt.s2
     if opt.kind == SGD:
         for q in range(theta.shape[0]):
-            theta[q], s1[q] = optim.sgd_update(theta[q], gtheta[q], s1[q], lr, h[0], h[1], h[2] != 0.0, h[3],
-                                               t == 0)
+            theta[q], s1[q] = optim.sgd_update(theta[q], gtheta[q], s1[q], lr, opt.momentum, opt.dampening,
+                                               opt.nesterov, opt.weight_decay, t == 0)
     else:
         for q in range(theta.shape[0]):
-            theta[q], s1[q], s2[q] = optim.adam_update(theta[q], gtheta[q], s1[q], s2[q], t + 1, lr,
-                                                       h[0], h[1], h[2], h[3])
+            theta[q], s1[q], s2[q] = optim.adam_update(theta[q], gtheta[q], s1[q], s2[q], t + 1, lr, opt.beta1,
+                                                       opt.beta2, opt.eps, opt.weight_decay)
 
 
 @jit()

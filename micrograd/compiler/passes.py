@@ -35,10 +35,11 @@ import heapq
 from typing import List, NamedTuple, Optional, Sequence
 
 from micrograd import ops
-from micrograd.compiler.emit import Emitter, Group
+from micrograd.compiler.emit import Emitter, Group, inverse
 from micrograd.compiler.ir import DENSE, Program
 from micrograd.compiler.trace import CONST, PARAM, Graph
 
+_ADD, _MUL = ops.ADD, ops.MUL
 _ARITY = [op.arity for op in ops.OPS]
 
 
@@ -75,7 +76,7 @@ def find_dots(g: Graph) -> List[Dot]:
     code, a, b, uses, leaf = g.code, g.a, g.b, g.uses, g.leaf
     dots = []
     for r in range(len(code)):
-        if code[r] != ops.ADD or (uses[r] == 1 and g.user[r] >= 0 and code[g.user[r]] == ops.ADD):
+        if code[r] != _ADD or (uses[r] == 1 and g.user[r] >= 0 and code[g.user[r]] == _ADD):
             continue  # not an add, or an inner add of a larger tree
         inputs, weights, bias = [], [], -1
         stack = [b[r], a[r]]
@@ -83,10 +84,10 @@ def find_dots(g: Graph) -> List[Dot]:
         while stack:
             t = stack.pop()
             c = code[t]
-            if c == ops.ADD and uses[t] == 1:
+            if c == _ADD and uses[t] == 1:
                 stack.append(b[t])
                 stack.append(a[t])
-            elif c == ops.MUL and uses[t] == 1:
+            elif c == _MUL and uses[t] == 1:
                 x, y = a[t], b[t]
                 if code[x] == PARAM and uses[x] == 1:
                     weights.append(x)
@@ -154,7 +155,7 @@ def absorbed(g: Graph, dots: Sequence[Dot]) -> list:
             if grouped[t]:
                 continue
             grouped[t] = True
-            if g.code[t] == ops.ADD and (t == d.root or g.uses[t] == 1):
+            if g.code[t] == _ADD and (t == d.root or g.uses[t] == 1):
                 stack += [g.a[t], g.b[t]]
     return grouped
 
@@ -246,9 +247,7 @@ def lower(g: Graph, has_loss: bool = False, layout: Optional[Sequence[int]] = No
     dense = group_dense([d for d in find_dots(g) if live[d.root]])
     theta_of = None
     if layout is not None:
-        theta_of = [0] * len(layout)
-        for j, model_index in enumerate(layout):
-            theta_of[model_index] = j
+        theta_of = inverse(layout)
         dense = fit_layout(dense, g, theta_of)
     grouped = absorbed(g, [d for grp in dense for d in grp.dots])
     groups = [Group(max(d.root for d in grp.dots), [d.root for d in grp.dots], list(grp.inputs), DENSE, 0.0,

@@ -293,17 +293,20 @@ class CompiledModel:
         lrs = np.array([float(lr(t0 + s)) if callable(lr) else float(lr) for s in range(steps)])
         pos = self._pos
         if isinstance(optimizer, optim.Adam):
-            kind, hyper = kernels.ADAM, [optimizer.beta1, optimizer.beta2, optimizer.eps, optimizer.weight_decay]
+            kind, hyper = kernels.ADAM, dict(beta1=optimizer.beta1, beta2=optimizer.beta2, eps=optimizer.eps,
+                                             weight_decay=optimizer.weight_decay)
             s1, s2 = np.array(optimizer.m)[self.program.perm], np.array(optimizer.v)[self.program.perm]
         elif isinstance(optimizer, optim.SGD):
             kind = kernels.SGD
-            hyper = [optimizer.momentum, optimizer.dampening, float(optimizer.nesterov), optimizer.weight_decay]
+            hyper = dict(momentum=optimizer.momentum, dampening=optimizer.dampening, nesterov=optimizer.nesterov,
+                         weight_decay=optimizer.weight_decay)
             s1, s2 = np.array(optimizer.momentum_buffer)[self.program.perm], np.zeros(1)
         else:
             raise TypeError(f"fit supports micrograd.optim.SGD and Adam, got {type(optimizer).__name__}")
         history = np.zeros(steps)
-        order, hyper = order.astype(np.int64), np.array(hyper, dtype=np.float64)
-        state = kernels.OptState(kind, hyper, s1, s2, t0)
+        order = order.astype(np.int64)
+        state = kernels.opt_state(kind, s1, s2, t0, **hyper)
+        s1, s2 = state.s1, state.s2  # what update writes (float64 copies)
         if self.chunks(prog, bs) == 1:  # the whole loop in one compiled call
             code, leaves = self._kernel_args(prog)
             V, G, gtheta = self._buffers_for(prog, bs)
