@@ -90,3 +90,38 @@ def test_unwritable_cache_falls_back_to_memory_with_one_warning(tmp_path):
     assert r.stdout.strip() == "[8.0, 15.0]"
     warnings = [line for line in r.stderr.splitlines() if "Numba cannot write its cache" in line]
     assert len(warnings) == 1, r.stderr
+
+
+
+def test_python_calls_pass_the_types_the_kernels_pass_each_other(monkeypatch):
+    # Numba compiles a kernel once per distinct argument types. The runtime's calls must pass what the
+    # kernels pass their callees (fit -> loss_and_grad -> load/forward, fit -> update): plain tuples, not
+    # NamedTuples (4 us of dispatch each), and the same optimizer field types for SGD and Adam; otherwise
+    # cm.loss_and_grad or cm(X) would compile a second copy of what fit already compiled.
+    import random
+
+    import micrograd
+    from numba import typeof, types
+    from micrograd import nn, optim
+    seen: dict = {}
+    for name in ("fit", "loss_and_grad", "load", "forward", "update"):
+        def record(*args, _f=getattr(kernels, name), _name=name):
+            seen.setdefault(_name, []).append([typeof(a) for a in args])
+            return _f(*args)
+        monkeypatch.setattr(kernels, name, record)
+    m = nn.MLP(2, [4, 1], rng=random.Random(0))
+    cm = micrograd.compile(m)
+    X = np.random.default_rng(0).normal(size=(8, 2))
+    y = np.sign(X[:, 0])
+    cm.fit(X, y, optimizer=optim.SGD(m.parameters(), lr=0.1, momentum=0.9), epochs=2, batch_size=3)
+    cm.fit(X, y, optimizer=optim.Adam(m.parameters(), lr=0.01, weight_decay=0), epochs=1)
+    cm.loss_and_grad(X, y, l2=1e-3)
+    cm(X)
+    every = [t for calls in seen.values() for args in calls for t in args]
+    assert not [t for t in every if isinstance(t, (types.NamedTuple, types.NamedUniTuple))]
+    (sgd, adam), (lg,) = seen["fit"], seen["loss_and_grad"]
+    assert sgd == adam
+    code, leaves, theta, X_t, Y_t, order, _, _, opt, _, _, buffers, gtheta = sgd
+    assert lg == [code, leaves, theta, X_t, Y_t, order, types.float64, types.float64, buffers[0], buffers[1], gtheta]
+    assert seen["forward"][0][0] == code and seen["load"][0][4] == leaves
+    assert order == typeof(np.arange(3)[0:2])  # fit passes its callees slices of `order`

@@ -26,10 +26,11 @@ A training program holds only what its loss depends on (``output_slots`` are
 then the outputs the loss reads), so backward visits exactly what the Value
 path's ``loss.backward()`` visits. Every slot is written at most once (SSA).
 
-The kernels receive a program as two NamedTuples, built once per program and
+The kernels read a program as two NamedTuples, built once per program and
 read by field name: ``Program.code`` (``Code``: the instruction arrays, the
 gather indices, ``requires_grad`` and the loss slot) and ``Program.leaves``
-(``Leaves``: the slot tables above).
+(``Leaves``: the slot tables above); ``Program.kernel_args`` holds them as
+the plain tuples the kernels are called with.
 
 ``validate`` checks all of that; ``format_program`` prints one line per
 instruction, e.g. ``%12:16 = dense %0:2 W=p[0:32] b=p[32:48]``.
@@ -126,6 +127,11 @@ class Program:
     def leaves(self) -> Leaves:
         """The leaf slot tables as ``kernels.load`` takes them (the same arrays, not copies)."""
         return Leaves(*(getattr(self, f) for f in Leaves._fields))
+
+    @cached_property
+    def kernel_args(self) -> tuple:
+        """(tuple(code), tuple(leaves)): what the kernels are called with (plain tuples: see kernels.py)."""
+        return tuple(self.code), tuple(self.leaves)
 
     @cached_property
     def dense_work(self) -> int:

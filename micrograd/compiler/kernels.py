@@ -2,10 +2,16 @@
 
 Layout: values ``V`` and gradients ``G`` are (n_slots, batch) arrays, so the
 inner loops run over the examples of the batch (contiguous, SIMD). ``theta``
-is the compiled parameter vector, ``gtheta`` its gradient. A program arrives
-as the NamedTuples ``ir.Code`` (``code``: instruction arrays, gather indices,
-``requires_grad``, loss slot) and ``ir.Leaves`` (``leaves``: the leaf slot
-tables), an optimizer as ``OptState`` below; kernels read them by field name.
+is the compiled parameter vector, ``gtheta`` its gradient. A program is the
+NamedTuples ``ir.Code`` (instruction arrays, gather indices, ``requires_grad``,
+loss slot) and ``ir.Leaves`` (the leaf slot tables), an optimizer the
+``OptState`` below; kernels read them by field name. They cross into compiled
+code as plain tuples (``code_t = tuple(prog.code)``, ...) and get their names
+back on entry (``code = ir.Code(*code_t)``, free at run time): Numba's
+dispatch fingerprints every field name of a NamedTuple argument, which cost
+4.0 us per call for the 11 fields of ``Code`` against 0.8 us for the same
+plain tuple. Callees get the plain tuples too, so that each kernel compiles
+once per dtype (``tests/test_compiler_kernels.py`` checks it).
 
 - ``forward`` / ``backward``: the interpreters. An op-table op runs through the
   generated per-op dispatch of ``opkernels`` (``vec_*`` over a block,
@@ -145,8 +151,9 @@ def any_set(flags, start, count):
 
 
 @jit()
-def forward(code, theta, V):
+def forward(code_t, theta, V):
     """Run every instruction over the batch; V (n_slots, B) has its leaf slots filled. -1 or a bad index."""
+    code = ir.Code(*code_t)
     op, out, a, b, n, k, p, arg = code.op, code.out, code.a, code.b, code.n, code.k, code.p, code.arg
     B = V.shape[1]
     Vf = V.reshape(-1)
@@ -172,9 +179,10 @@ def forward(code, theta, V):
 
 
 @jit()
-def backward(code, theta, V, G, gtheta):
+def backward(code_t, theta, V, G, gtheta):
     """Accumulate (+=) gradients from G's seeded rows back to every slot that requires one; write each DENSE
     block's W and bias gradients into gtheta (each block belongs to one instruction). -1 or a bad index."""
+    code = ir.Code(*code_t)
     op, out, a, b, n, k, p, arg = code.op, code.out, code.a, code.b, code.n, code.k, code.p, code.arg
     rg = code.requires_grad
     B = V.shape[1]
@@ -222,8 +230,9 @@ def transpose_rows(V, X, rows, slots):
 
 
 @jit()
-def load(V, X, Y, rows, leaves, theta):
-    """Fill the leaf slots (``leaves``: an ir.Leaves) for the examples X[rows], Y[rows]."""
+def load(V, X, Y, rows, leaves_t, theta):
+    """Fill the leaf slots (``leaves_t``: an ir.Leaves as a plain tuple) for the examples X[rows], Y[rows]."""
+    leaves = ir.Leaves(*leaves_t)
     transpose_rows(V, X, rows, leaves.input_slots)
     transpose_rows(V, Y, rows, leaves.target_slots)
     B = V.shape[1]
@@ -249,12 +258,13 @@ def add_l2(theta, gtheta, l2):
 
 
 @jit()
-def loss_and_grad(code, leaves, theta, X, Y, rows, scale, l2, V, G, gtheta):
+def loss_and_grad(code_t, leaves_t, theta, X, Y, rows, scale, l2, V, G, gtheta):
     """The examples X[rows] in V, G (n_slots, len(rows)): returns (sum of their losses, scale * that sum +
     l2 * sum(theta^2), status) and sets gtheta to the gradient of the second (fit and cm.loss_and_grad use
     it with scale = 1/len(rows); step_chunks with l2 = 0 per chunk, adding L2 once after the reduction)."""
-    load(V, X, Y, rows, leaves, theta)
-    status = forward(code, theta, V)
+    code, leaves = ir.Code(*code_t), ir.Leaves(*leaves_t)
+    load(V, X, Y, rows, leaves_t, theta)
+    status = forward(code_t, theta, V)
     if status >= 0:
         return np.nan, np.nan, status
     B = V.shape[1]
@@ -270,7 +280,7 @@ def loss_and_grad(code, leaves, theta, X, Y, rows, scale, l2, V, G, gtheta):
     for e in range(B):
         G[loss_slot, e] = scale
     gtheta[:] = 0.0
-    status = backward(code, theta, V, G, gtheta)
+    status = backward(code_t, theta, V, G, gtheta)
     p_slots, p_index = leaves.param_slots, leaves.param_index
     for j in range(p_slots.shape[0]):  # parameters read by scalar ops: reduce over the batch, after the loop
         acc = 0.0
@@ -284,7 +294,7 @@ def loss_and_grad(code, leaves, theta, X, Y, rows, scale, l2, V, G, gtheta):
 
 
 @jit(parallel=True)
-def step_chunks(code, leaves, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta):
+def step_chunks(code_t, leaves_t, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta):
     """loss_and_grad with the batch cut into Vs.shape[0] chunks of Vs.shape[2] examples, run in parallel
     (prange), each with its own buffers and gradient row, reduced in chunk order afterwards: the result does
     not depend on the number of threads. Vs, Gs: (chunks, n_slots, chunk); gthetas: (chunks, n_params)."""
@@ -297,8 +307,8 @@ def step_chunks(code, leaves, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta):
         bc = min(lo + Bc, B) - lo
         V = Vs[c].reshape(-1)[:n_slots * bc].reshape((n_slots, bc))
         G = Gs[c].reshape(-1)[:n_slots * bc].reshape((n_slots, bc))
-        totals[c], _, status[c] = loss_and_grad(code, leaves, theta, X, Y, rows[lo:lo + bc], 1.0 / B, 0.0,
-                                                V, G, gthetas[c])
+        totals[c], _, status[c] = loss_and_grad(code_t, leaves_t, theta, X, Y, rows[lo:lo + bc], 1.0 / B,
+                                                0.0, V, G, gthetas[c])
     gtheta[:] = 0.0
     total = 0.0
     for c in range(C):
@@ -311,8 +321,9 @@ def step_chunks(code, leaves, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta):
 
 
 @jit()
-def update(theta, gtheta, opt, lr, t):
-    """One optimizer step over theta with micrograd.optim's formulas (opt: an OptState); t = steps taken."""
+def update(theta, gtheta, opt_t, lr, t):
+    """One optimizer step over theta with micrograd.optim's formulas (opt_t: an OptState); t = steps taken."""
+    opt = OptState(*opt_t)
     s1, s2 = opt.s1, opt.s2
     if opt.kind == SGD:
         for q in range(theta.shape[0]):
@@ -325,20 +336,21 @@ def update(theta, gtheta, opt, lr, t):
 
 
 @jit()
-def fit(code, leaves, theta, X, Y, order, batch_size, lrs, opt, l2, history, buffers, gtheta):
+def fit(code_t, leaves_t, theta, X, Y, order, batch_size, lrs, opt_t, l2, history, buffers_t, gtheta):
     """len(lrs) training steps over the row order ``order`` (epochs*N,), batches of batch_size per epoch (the
     last one smaller, run in buffers.V_last/G_last): loss_and_grad into history[s] and gtheta, then ``update``
     with learning rate lrs[s] (opt: an OptState, its s1, s2 updated in place). -1 or a bad instruction's index."""
+    buffers, t0 = Buffers(*buffers_t), OptState(*opt_t).t
     N = X.shape[0]
     for s in range(lrs.shape[0]):
         start, count = batch_bounds(s, N, batch_size)
         full = count == batch_size
-        _, history[s], status = loss_and_grad(code, leaves, theta, X, Y, order[start:start + count],
+        _, history[s], status = loss_and_grad(code_t, leaves_t, theta, X, Y, order[start:start + count],
                                               1.0 / count, l2, buffers.V if full else buffers.V_last,
                                               buffers.G if full else buffers.G_last, gtheta)
         if status >= 0:
             return status
-        update(theta, gtheta, opt, lrs[s], opt.t + s)
+        update(theta, gtheta, opt_t, lrs[s], t0 + s)
     return -1
 
 

@@ -190,11 +190,11 @@ class CompiledModel:
 
     @staticmethod
     def _kernel_args(prog: Program) -> tuple:
-        """(prog.code, prog.leaves): the program as the kernels take it (see ir.Code, ir.Leaves)."""
+        """The program as the kernels take it: ir.Code and ir.Leaves as plain tuples (see kernels.py)."""
         limit_blas_threads()  # once, before the first kernel runs (not in compile: it imports SciPy)
         if DEBUG_VALIDATE:  # MICROGRAD_VALIDATE=1: re-check the program before every run
             validate(prog)
-        return prog.code, prog.leaves
+        return prog.kernel_args
 
     # ------------------------------------------------------------ validation
     def _check_X(self, X) -> np.ndarray:
@@ -306,19 +306,19 @@ class CompiledModel:
         history = np.zeros(steps)
         order = order.astype(np.int64)
         state = kernels.opt_state(kind, s1, s2, t0, **hyper)
-        s1, s2 = state.s1, state.s2  # what update writes (float64 copies)
+        s1, s2, opt_t = state.s1, state.s2, tuple(state)  # update writes s1, s2 in place
         if self.chunks(prog, bs) == 1:  # the whole loop in one compiled call
             code, leaves = self._kernel_args(prog)
             V, G, gtheta = self._buffers_for(prog, bs)
             V2, G2, _ = self._buffers_for(prog, N - (per_epoch - 1) * bs)
-            status = kernels.fit(code, leaves, self.theta, X, Y, order, bs, lrs, state, float(l2), history,
-                                 kernels.Buffers(V, G, V2, G2), gtheta)
+            status = kernels.fit(code, leaves, self.theta, X, Y, order, bs, lrs, opt_t, float(l2), history,
+                                 tuple(kernels.Buffers(V, G, V2, G2)), gtheta)
             _check(status, prog)
         else:  # big layers: a step takes milliseconds, so a Python loop over parallel compiled steps costs <3%
             for s in range(steps):
                 start, count = kernels.batch_bounds(s, N, bs)
                 history[s], gtheta = self._step(prog, X, Y, order[start:start + count], l2)
-                kernels.update(self.theta, gtheta, state, lrs[s], t0 + s)
+                kernels.update(self.theta, gtheta, opt_t, lrs[s], t0 + s)
         if kind == kernels.ADAM:
             optimizer.m, optimizer.v = s1[pos].tolist(), s2[pos].tolist()
         else:
