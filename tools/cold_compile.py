@@ -39,6 +39,9 @@ cm.loss_and_grad(X, y, loss="hinge", l2=1e-4)
 mark("loss_and_grad")
 cm(X)
 mark("call")
+from micrograd.compiler import kernels, opkernels
+fns = [f for mod in (kernels, opkernels) for f in vars(mod).values() if hasattr(f, "signatures")]
+marks["compiled twice"] = sorted({f.__name__ for f in fns if len(f.signatures) > 1})
 print(json.dumps(marks))
 """
 
@@ -63,7 +66,9 @@ def main(argv) -> None:
             marks = run(repo)
             kernels = sum(marks[k][0] for k in ("fit", "loss_and_grad", "call"))
             kcpu = sum(marks[k][1] for k in ("fit", "loss_and_grad", "call"))
+            twice = marks.pop("compiled twice")
             detail = "  ".join(f"{k} {w:.2f}s/{c:.2f}s" for k, (w, c) in marks.items())
+            detail += f"  compiled twice: {twice or 'none'}"
             print(f"run {r + 1} {repo}: kernels {kernels:.2f} s wall, {kcpu:.2f} s cpu  ({detail})", flush=True)
 
 
