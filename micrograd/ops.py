@@ -20,11 +20,13 @@ Contract:
 - ``invalid(x, y, arg)`` (Python only) flags a domain error that the Value
   path reports with ``error``; compiled kernels follow IEEE instead.
 
-Adding an op: its two functions and one row in ``_ROWS`` here (the row
-starts with a new opcode constant, added to the opcode line), one case in
-``tests/op_cases.py``, then ``python -m micrograd.compiler.gen_opkernels`` to
-regenerate the kernels' dispatch (``compiler/opkernels.py``, checked in). A
-test fails if any of the three is missing or the generated file is stale.
+Adding an op: (1) here, its two functions at the top level and one row at
+the end of ``_ROWS``, starting with a new opcode constant (append its name to
+the opcode line and count it in ``range``); (2) one case in
+``tests/op_cases.py``; (3) ``python -m micrograd.compiler.gen_opkernels``,
+which regenerates the kernels' per-op dispatch (``compiler/opkernels.py``,
+checked in). A test fails if any of the three is missing or the generated
+file is stale (docs/compiler.md).
 """
 from __future__ import annotations
 
