@@ -32,8 +32,8 @@ from micrograd import ops as _ops
 from micrograd.ieee import ieee_rerun
 
 OPS = _ops.OPS
-_ADD, _SUB, _MUL, _DIV = (_ops.BY_NAME[n].code for n in ("add", "sub", "mul", "div"))
-_POW, _POWV, _NEG = (_ops.BY_NAME[n].code for n in ("pow", "powv", "neg"))
+_ADD, _SUB, _MUL, _DIV = _ops.ADD, _ops.SUB, _ops.MUL, _ops.DIV
+_POW, _POWV, _NEG = _ops.POW, _ops.POWV, _ops.NEG
 LEAF = -1    # opcode of a leaf (input, parameter or constant)
 CUSTOM = -2  # opcode of a node built by hand, micrograd-style, with its own _backward
 

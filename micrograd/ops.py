@@ -31,9 +31,13 @@ Contract:
   the Value path raises ``error`` in the forward; compiled kernels follow
   IEEE there too (NaN or inf).
 
-Adding an op: one row here, its branch in each of the op dispatch tables of
-``compiler/kernels.py`` (vector and one-element, forward and backward), one
-entry in ``tests/op_cases.py``; a test fails if any of them is missing.
+Adding an op: (1) here, its two functions at the top level and one row at
+the end of ``_ROWS``, starting with a new opcode constant (append its name to
+the opcode line and count it in ``range``); (2) one case in
+``tests/op_cases.py``; (3) ``python -m micrograd.compiler.gen_opkernels``,
+which regenerates the kernels' per-op dispatch (``compiler/opkernels.py``,
+checked in). A test fails if any of the three is missing or the generated
+file is stale (docs/compiler.md).
 """
 from __future__ import annotations
 
@@ -129,7 +133,7 @@ def logaddexp_back(x, y, arg, out):
 
 
 # ---------------------------------------------------------------- unary ops
-def pow(x, y, arg):  # noqa: A001 - the op's name
+def pow_(x, y, arg):  # trailing underscore: not the builtin pow
     return math.pow(x, arg)
 
 
@@ -270,41 +274,46 @@ class Op(NamedTuple):
     error_type: type = ValueError
 
 
+# Opcodes, the index of each op's row in _ROWS (checked below). Written out so that readers and linters see
+# every name the Value path, the passes and the generated kernels use.
+(ADD, SUB, MUL, DIV, POWV, PRELU, LOGADDEXP,
+ POW, NEG, EXP, LOG, TANH, SIGMOID, RELU, LEAKY_RELU, ELU, SELU, SOFTPLUS, ABS) = range(19)
+
 _ROWS = [
-    # name, arity, symbol, forward, backward, grad_text, invalid, error[, error_type]
-    ("add", 2, "+", add, add_back, ("1", "1")),
-    ("sub", 2, "-", sub, sub_back, ("1", "-1")),
-    ("mul", 2, "*", mul, mul_back, ("{y}", "{x}")),
-    ("div", 2, "/", div, div_back, ("1/{y}", "-{x}/{y}²"), _zero_divisor,
+    # code, name, arity, symbol, forward, backward, grad_text, invalid, error[, error_type]
+    (ADD, "add", 2, "+", add, add_back, ("1", "1")),
+    (SUB, "sub", 2, "-", sub, sub_back, ("1", "-1")),
+    (MUL, "mul", 2, "*", mul, mul_back, ("{y}", "{x}")),
+    (DIV, "div", 2, "/", div, div_back, ("1/{y}", "-{x}/{y}²"), _zero_divisor,
      "division by zero: {x!r} / {y!r}", ZeroDivisionError),
-    ("powv", 2, "**", powv, powv_back, ("{y}·{x}^({y}-1)", "out·log({x})"), _nonpositive_base,
+    (POWV, "powv", 2, "**", powv, powv_back, ("{y}·{x}^({y}-1)", "out·log({x})"), _nonpositive_base,
      "{x!r} ** Value: a Value exponent needs a positive base; use a plain number as exponent"),
-    ("prelu", 2, "prelu", prelu, prelu_back, ("1 if {x}>0 else {y}", "0 if {x}>0 else {x}")),
-    ("logaddexp", 2, "logaddexp", logaddexp, logaddexp_back, ("exp({x}-out)", "exp({y}-out)")),
-    ("pow", 1, "**{arg}", pow, pow_back, ("{arg}·{x}^({arg}-1)",), _bad_pow,
+    (PRELU, "prelu", 2, "prelu", prelu, prelu_back, ("1 if {x}>0 else {y}", "0 if {x}>0 else {x}")),
+    (LOGADDEXP, "logaddexp", 2, "logaddexp", logaddexp, logaddexp_back, ("exp({x}-out)", "exp({y}-out)")),
+    (POW, "pow", 1, "**{arg}", pow_, pow_back, ("{arg}·{x}^({arg}-1)",), _bad_pow,
      "{x!r} ** {arg!r} is undefined (zero to a negative power, or a negative base to a fractional power)"),
-    ("neg", 1, "neg", neg, neg_back, ("-1",)),
-    ("exp", 1, "exp", exp, exp_back, ("out",)),
-    ("log", 1, "log", log, log_back, ("1/{x}",), _nonpositive,
+    (NEG, "neg", 1, "neg", neg, neg_back, ("-1",)),
+    (EXP, "exp", 1, "exp", exp, exp_back, ("out",)),
+    (LOG, "log", 1, "log", log, log_back, ("1/{x}",), _nonpositive,
      "log({x!r}): log needs a positive input"),
-    ("tanh", 1, "tanh", tanh, tanh_back, ("1 - out²",)),
-    ("sigmoid", 1, "sigmoid", sigmoid, sigmoid_back, ("out·(1 - out)",)),
-    ("relu", 1, "ReLU", relu, relu_back, ("1 if out>0 else 0",)),
-    ("leaky_relu", 1, "leaky_relu", leaky_relu, leaky_relu_back, ("1 if {x}>0 else {arg}",)),
-    ("elu", 1, "elu", elu, elu_back, ("1 if {x}>0 else out+{arg}",)),
-    ("selu", 1, "selu", selu, selu_back, ("λ if {x}>0 else out+λα",)),
-    ("softplus", 1, "softplus", softplus, softplus_back, ("sigmoid({x})",)),
-    ("abs", 1, "abs", abs_, abs_back, ("sign({x})",)),
+    (TANH, "tanh", 1, "tanh", tanh, tanh_back, ("1 - out²",)),
+    (SIGMOID, "sigmoid", 1, "sigmoid", sigmoid, sigmoid_back, ("out·(1 - out)",)),
+    (RELU, "relu", 1, "ReLU", relu, relu_back, ("1 if out>0 else 0",)),
+    (LEAKY_RELU, "leaky_relu", 1, "leaky_relu", leaky_relu, leaky_relu_back, ("1 if {x}>0 else {arg}",)),
+    (ELU, "elu", 1, "elu", elu, elu_back, ("1 if {x}>0 else out+{arg}",)),
+    (SELU, "selu", 1, "selu", selu, selu_back, ("λ if {x}>0 else out+λα",)),
+    (SOFTPLUS, "softplus", 1, "softplus", softplus, softplus_back, ("sigmoid({x})",)),
+    (ABS, "abs", 1, "abs", abs_, abs_back, ("sign({x})",)),
 ]
 
-OPS: tuple = tuple(Op(code, *row) for code, row in enumerate(_ROWS))
+OPS: tuple = tuple(Op(*row) for row in _ROWS)
+if [op.code for op in OPS] != list(range(len(OPS))):
+    raise AssertionError("micrograd.ops: the rows of _ROWS must start with the opcodes 0, 1, 2, ... in order")
 BY_NAME: dict = {op.name: op for op in OPS}
-# opcodes as module constants (ADD, MUL, ...), for kernels and passes
-globals().update({op.name.upper(): op.code for op in OPS})
 
 UNARY = frozenset(op.code for op in OPS if op.arity == 1)
 BINARY = frozenset(op.code for op in OPS if op.arity == 2)
-COMMUTATIVE = frozenset({BY_NAME["add"].code, BY_NAME["mul"].code, BY_NAME["logaddexp"].code})
+COMMUTATIVE = frozenset({ADD, MUL, LOGADDEXP})
 
 # Functions the kernels call from compiled code (see compiler/kernels.py).
 HELPERS = (exp_, sigmoid_)

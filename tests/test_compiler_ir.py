@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import micrograd
-from micrograd import losses, nn
+from micrograd import losses, nn, optim
 from micrograd.compiler import ir
 from micrograd.engine import Value
 from test_compiler_equivalence import assert_close, value_path
@@ -192,3 +192,101 @@ def test_ready_ops_of_one_kind_run_together_and_stay_equal():
     assert names[8:12] == ["mul"] * 4
     X = np.random.default_rng(2).normal(size=(1, 4))
     assert_close(cm(X), value_path(fn, [], X, np.zeros(1), lambda o, t: o, 0.0)[0])
+
+
+# ---------------------------------------------------------------- what the loss depends on; the layout
+def test_backward_visits_only_what_the_loss_depends_on():
+    # issue 8.2: exp(800) = inf is an output the loss does not read; backward through it gave 0 * inf = NaN
+    p = Value(1.0)
+
+    def fn(xs):
+        return [(xs[0] * p).exp(), xs[0] * p]
+
+    def loss_fn(o, t):
+        return o[1] * t
+    X, y = np.array([[800.0]]), np.array([1.0])
+    cm = micrograd.compile(fn, n_inputs=1, params=[p])
+    _, ref_loss, ref_grads = value_path(fn, [p], X, y, loss_fn)
+    loss, grads = cm.loss_and_grad(X, y, loss=loss_fn)
+    assert np.isfinite(grads).all()
+    assert_close(loss, ref_loss)
+    assert_close(grads, ref_grads)
+    assert "exp" not in cm.training_program(loss_fn).counts()  # not computed at all
+    assert np.isinf(cm(X)[0, 0])                               # the model's own output is still there
+    cm.fit(X, y, loss=loss_fn, optimizer=optim.SGD([p], lr=0.5))
+    assert p.data == 1.0 - 0.5 * ref_grads[0]
+
+
+def test_unread_rows_of_a_layer_do_not_poison_its_gradients():
+    # the loss reads one output of an exp layer whose other outputs overflow: a backward over the whole
+    # block would multiply their inf by a zero gradient into the weights of the unread rows
+    neurons = [nn.Neuron(2, nonlin=False, rng=random.Random(j)) for j in range(3)]
+    for n, w in zip(neurons, (0.001, 1.0, -1.0)):
+        n.w[0].data = n.w[1].data = w
+    params = [p for n in neurons for p in n.parameters()]
+
+    def fn(xs):
+        return [n(xs).exp() for n in neurons]
+
+    def loss_fn(o, t):
+        return o[0] * t
+    X, y = np.array([[400.0, 400.0], [-400.0, -400.0], [1.0, 2.0]]), np.array([1.0, 2.0, 3.0])
+    cm = micrograd.compile(fn, n_inputs=2, params=params)
+    assert cm.program.counts() == {"dense": 1, "exp": 1}
+    _, ref_loss, ref_grads = value_path(fn, params, X, y, loss_fn)
+    loss, grads = cm.loss_and_grad(X, y, loss=loss_fn)
+    assert np.isfinite(grads).all() and not ref_grads[3:].any()
+    assert_close(loss, ref_loss)
+    assert_close(grads, ref_grads)
+
+
+def _three_outputs(kind):
+    """Issue 8.3's model: outputs that are an input, a two-layer chain and a dot of a shifted input."""
+    if kind == "values":
+        w1, b1, w2, b2, w3, b3 = (Value(v) for v in (.5, .1, -.3, .2, .7, -.4))
+        return (lambda xs: [xs[0], b2 + w2 * (b1 + w1 * xs[0]).sigmoid(), b3 + w3 * (xs[0] - 1.)],
+                [w1, b1, w2, b2, w3, b3])
+    n1 = nn.Neuron(1, activation="sigmoid", rng=random.Random(1))
+    n2, n3 = (nn.Neuron(1, nonlin=False, rng=random.Random(j)) for j in (2, 3))
+    for n, b in ((n1, .1), (n2, .2), (n3, -.4)):
+        n.b.data = b
+    return lambda xs: [xs[0], n2([n1(xs)]), n3([xs[0] - 1.0])], n1.parameters() + n2.parameters() + n3.parameters()
+
+
+@pytest.mark.parametrize("kind", ["values", "neurons"])
+def test_the_loss_does_not_change_the_parameter_layout(kind):
+    # issue 8.3: the training program laid the parameters out in another order than the forward program
+    # ("internal error: the loss changed the parameter layout")
+    fn, params = _three_outputs(kind)
+    cm = micrograd.compile(fn, n_inputs=1, params=params)
+    X = np.array([[.5], [-1.5], [2.0]])
+    Y = np.random.default_rng(7).normal(size=(3, 3))
+    def custom(o, t):  # reads two of the three outputs
+        return o[2] * t[0] + o[1] * t[1]
+    for loss, ref_loss_fn, width in (("mse", losses.mse, None), (custom, custom, 3)):
+        ref_out, ref_loss, ref_grads = value_path(fn, params, X, [list(r) for r in Y], ref_loss_fn, 1e-3)
+        loss_value, grads = cm.loss_and_grad(X, Y, loss=loss, l2=1e-3)
+        assert_close(loss_value, ref_loss)
+        assert_close(grads, ref_grads)
+        assert np.array_equal(cm.training_program(loss, width).perm, cm.program.perm)
+    assert_close(cm(X), ref_out)
+
+
+def test_a_loss_that_reads_a_weight_keeps_the_layout_and_the_gradients():
+    # the loss reads a weight in the middle of a layer's W block: that row is no longer a dot product in
+    # the training graph, so the layer runs as the rows before and after it, with the forward layout
+    model = nn.MLP(3, [4, 2], rng=random.Random(3))
+    w = model.layers[0].neurons[1].w[2]
+
+    def loss_fn(o, t):
+        return (o[0] - t) ** 2 + 0.1 * w * w
+    cm = micrograd.compile(model)
+    X = np.random.default_rng(8).normal(size=(5, 3))
+    y = np.random.default_rng(9).normal(size=5)
+    _, ref_loss, ref_grads = value_path(model, model.parameters(), X, y, loss_fn)
+    loss, grads = cm.loss_and_grad(X, y, loss=loss_fn)
+    assert_close(loss, ref_loss)
+    assert_close(grads, ref_grads)
+    prog = cm.training_program(loss_fn)
+    assert np.array_equal(prog.perm, cm.program.perm)
+    assert prog.counts()["dense"] == 3 and cm.program.counts()["dense"] == 2

@@ -1,5 +1,6 @@
-"""The kernels: every op of the table has a forward and a backward branch that calls the table's functions;
-unknown opcodes are reported; an unwritable Numba cache falls back to memory with one warning."""
+"""The kernels: every op of the table has a forward and a backward branch (generated into opkernels.py, see
+tests/test_compiler_generated.py) that calls the table's functions; unknown opcodes are reported; an
+unwritable Numba cache falls back to memory with one warning."""
 import os
 import subprocess
 import sys
@@ -9,7 +10,10 @@ import pytest
 
 from micrograd import ops
 from micrograd.compiler import kernels
+from micrograd.compiler.gen_opkernels import COMMAND
 from op_cases import CASES
+
+MISSING = "no {} branch for {}: run " + COMMAND
 
 
 def U(*offsets):
@@ -35,12 +39,12 @@ def test_every_op_runs_the_table_functions_in_the_kernels(op):
     x, y = sample(case)
     m = len(x)
     V = np.concatenate([x, y, np.full(m, -12345.0)])       # slots: x at 0, y at m, out at 2m
-    assert kernels.vec_forward(op.code, V, *U(0, m, 2 * m, m), case.arg), f"no forward branch for {op.name}"
+    assert kernels.vec_forward(op.code, V, *U(0, m, 2 * m, m), case.arg), MISSING.format("forward", op.name)
     want = [op.forward(a, b, case.arg) for a, b in zip(x, y)]
     np.testing.assert_allclose(V[2 * m:], want, rtol=1e-15, atol=0)
     gout = np.linspace(0.5, 2.0, m)
     G = np.concatenate([np.full(m, 0.25), np.full(m, -0.5), gout])
-    assert kernels.vec_backward(op.code, V, G, *U(0, m, 2 * m, m), case.arg), f"no backward branch for {op.name}"
+    assert kernels.vec_backward(op.code, V, G, *U(0, m, 2 * m, m), case.arg), MISSING.format("backward", op.name)
     d = np.array([op.backward(a, b, case.arg, o) for a, b, o in zip(x, y, V[2 * m:])])
     np.testing.assert_allclose(G[:m], 0.25 + d[:, 0] * gout, rtol=1e-15, atol=1e-300)
     np.testing.assert_allclose(G[m:2 * m], -0.5 + (d[:, 1] * gout if op.arity == 2 else 0.0), rtol=1e-15, atol=1e-300)
@@ -52,10 +56,10 @@ def test_every_op_runs_the_table_functions_in_the_scalar_path(op):
     case = CASES[op.name]
     for a, b in zip(*sample(case, n=8, seed=1)):
         out, known = kernels.scalar_forward(op.code, a, b, case.arg)
-        assert known, f"no scalar forward branch for {op.name}"
+        assert known, MISSING.format("scalar forward", op.name)
         assert out == op.forward(a, b, case.arg) or (np.isnan(out) and np.isnan(op.forward(a, b, case.arg)))
         dx, dy, known = kernels.scalar_backward(op.code, a, b, case.arg, out)
-        assert known, f"no scalar backward branch for {op.name}"
+        assert known, MISSING.format("scalar backward", op.name)
         want = op.backward(a, b, case.arg, out)
         assert dx == want[0] and (op.arity == 1 or dy == want[1])
 
@@ -86,3 +90,38 @@ def test_unwritable_cache_falls_back_to_memory_with_one_warning(tmp_path):
     assert r.stdout.strip() == "[8.0, 15.0]"
     warnings = [line for line in r.stderr.splitlines() if "Numba cannot write its cache" in line]
     assert len(warnings) == 1, r.stderr
+
+
+
+def test_python_calls_pass_the_types_the_kernels_pass_each_other(monkeypatch):
+    # Numba compiles a kernel once per distinct argument types. The runtime's calls must pass what the
+    # kernels pass their callees (fit -> loss_and_grad -> load/forward, fit -> update): plain tuples, not
+    # NamedTuples (4 us of dispatch each), and the same optimizer field types for SGD and Adam; otherwise
+    # cm.loss_and_grad or cm(X) would compile a second copy of what fit already compiled.
+    import random
+
+    import micrograd
+    from numba import typeof, types
+    from micrograd import nn, optim
+    seen: dict = {}
+    for name in ("fit", "loss_and_grad", "load", "forward", "update"):
+        def record(*args, _f=getattr(kernels, name), _name=name):
+            seen.setdefault(_name, []).append([typeof(a) for a in args])
+            return _f(*args)
+        monkeypatch.setattr(kernels, name, record)
+    m = nn.MLP(2, [4, 1], rng=random.Random(0))
+    cm = micrograd.compile(m)
+    X = np.random.default_rng(0).normal(size=(8, 2))
+    y = np.sign(X[:, 0])
+    cm.fit(X, y, optimizer=optim.SGD(m.parameters(), lr=0.1, momentum=0.9), epochs=2, batch_size=3)
+    cm.fit(X, y, optimizer=optim.Adam(m.parameters(), lr=0.01, weight_decay=0), epochs=1)
+    cm.loss_and_grad(X, y, l2=1e-3)
+    cm(X)
+    every = [t for calls in seen.values() for args in calls for t in args]
+    assert not [t for t in every if isinstance(t, (types.NamedTuple, types.NamedUniTuple))]
+    (sgd, adam), (lg,) = seen["fit"], seen["loss_and_grad"]
+    assert sgd == adam
+    code, leaves, theta, X_t, Y_t, order, _, _, opt, _, _, buffers, gtheta = sgd
+    assert lg == [code, leaves, theta, X_t, Y_t, order, types.float64, types.float64, buffers[0], buffers[1], gtheta]
+    assert seen["forward"][0][0] == code and seen["load"][0][4] == leaves
+    assert order == typeof(np.arange(3)[0:2])  # fit passes its callees slices of `order`

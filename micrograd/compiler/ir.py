@@ -18,9 +18,19 @@ Slots hold one value per example (the kernels store them as rows of an
 input slots, target slots, constant slots (``const_slots``/``const_vals``) and
 the parameter slots of parameters used by scalar ops (``param_slots`` holds
 the value of ``theta[param_index]``). ``theta`` is the compiled parameter
-vector, a permutation of ``model.parameters()``: ``theta[j] = params[perm[j]]``.
-``requires_grad[s]`` says whether slot ``s`` depends on a parameter (backward
-skips the rest). Every slot is written at most once (SSA).
+vector, a permutation of ``model.parameters()``: ``theta[j] = params[perm[j]]``;
+a training program (one with a loss) uses the layout of the model's forward
+program, whatever its loss. ``requires_grad[s]`` says whether backward needs
+slot ``s``'s gradient: ``s`` depends on a parameter (backward skips the rest).
+A training program holds only what its loss depends on (``output_slots`` are
+then the outputs the loss reads), so backward visits exactly what the Value
+path's ``loss.backward()`` visits. Every slot is written at most once (SSA).
+
+The kernels read a program as two NamedTuples, built once per program and
+read by field name: ``Program.code`` (``Code``: the instruction arrays, the
+gather indices, ``requires_grad`` and the loss slot) and ``Program.leaves``
+(``Leaves``: the slot tables above); ``Program.kernel_args`` holds them as
+the plain tuples the kernels are called with.
 
 ``validate`` checks all of that; ``format_program`` prints one line per
 instruction, e.g. ``%12:16 = dense %0:2 W=p[0:32] b=p[32:48]``.
@@ -29,6 +39,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,10 +50,36 @@ DENSE = NOPS
 GATHER = NOPS + 1
 OP_NAMES = tuple(op.name for op in ops.OPS) + ("dense", "gather")
 INT_FIELDS = ("out", "a", "b", "n", "k", "p")
-ARRAYS = ("op",) + INT_FIELDS + ("arg", "gidx", "input_slots", "target_slots", "output_slots",
-                                 "param_slots", "param_index", "const_slots", "const_vals", "perm",
-                                 "requires_grad")
 DEBUG_VALIDATE = os.environ.get("MICROGRAD_VALIDATE", "") == "1"
+
+
+class Code(NamedTuple):
+    """What the kernels' interpreters read: one row per instruction (fields as in the module docstring)."""
+    op: np.ndarray              # (n_instr,) int32
+    out: np.ndarray             # (n_instr,) int64
+    a: np.ndarray               # (n_instr,) int64
+    b: np.ndarray               # (n_instr,) int64
+    n: np.ndarray               # (n_instr,) int64
+    k: np.ndarray               # (n_instr,) int64
+    p: np.ndarray               # (n_instr,) int64
+    arg: np.ndarray             # (n_instr,) float64
+    gidx: np.ndarray            # (total gathered,) int64 source slots of the GATHERs
+    requires_grad: np.ndarray   # (n_slots,) uint8
+    loss_slot: int              # -1 in a program without loss
+
+
+class Leaves(NamedTuple):
+    """What ``kernels.load`` fills before the first instruction: slot tables, one entry per leaf."""
+    input_slots: np.ndarray     # (n_inputs,) int64: slot of input column j
+    target_slots: np.ndarray    # (target width,) int64: slot of target column j
+    const_slots: np.ndarray     # (n_consts,) int64
+    const_vals: np.ndarray      # (n_consts,) float64
+    param_slots: np.ndarray     # (n_scalar_params,) int64: parameters read by scalar ops ...
+    param_index: np.ndarray     # (n_scalar_params,) int64: ... hold theta[param_index]
+
+
+# every array of a Program, in the order tobytes() writes them
+ARRAYS = tuple(f for f in Code._fields if f != "loss_slot") + Leaves._fields + ("output_slots", "perm")
 
 
 class Program:
@@ -80,6 +117,21 @@ class Program:
         """Every array's bytes plus the scalar fields: equal programs give equal bytes."""
         head = np.array([self.n_slots, self.loss_slot], dtype=np.int64).tobytes()
         return head + b"".join(getattr(self, f).tobytes() for f in ARRAYS)
+
+    @cached_property
+    def code(self) -> Code:
+        """The instruction arrays as the kernels take them (the same arrays, not copies)."""
+        return Code(*(getattr(self, f) for f in Code._fields))
+
+    @cached_property
+    def leaves(self) -> Leaves:
+        """The leaf slot tables as ``kernels.load`` takes them (the same arrays, not copies)."""
+        return Leaves(*(getattr(self, f) for f in Leaves._fields))
+
+    @cached_property
+    def kernel_args(self) -> tuple:
+        """(tuple(code), tuple(leaves)): what the kernels are called with (plain tuples: see kernels.py)."""
+        return tuple(self.code), tuple(self.leaves)
 
     @cached_property
     def dense_work(self) -> int:

@@ -2,281 +2,92 @@
 
 Layout: values ``V`` and gradients ``G`` are (n_slots, batch) arrays, so the
 inner loops run over the examples of the batch (contiguous, SIMD). ``theta``
-is the compiled parameter vector, ``gtheta`` its gradient. The instruction
-arrays are those of ``ir.Program`` (``prog`` below is the tuple
-``(op, out, a, b, n, k, p, arg, gidx)``).
+is the compiled parameter vector, ``gtheta`` its gradient. A program is the
+NamedTuples ``ir.Code`` (instruction arrays, gather indices, ``requires_grad``,
+loss slot) and ``ir.Leaves`` (the leaf slot tables), an optimizer the
+``OptState`` below; kernels read them by field name. They cross into compiled
+code as plain tuples (``code_t = tuple(prog.code)``, ...) and get their names
+back on entry (``code = ir.Code(*code_t)``, free at run time): Numba's
+dispatch fingerprints every field name of a NamedTuple argument, which cost
+4.0 us per call for the 11 fields of ``Code`` against 0.8 us for the same
+plain tuple. Callees get the plain tuples too, so that each kernel compiles
+once per dtype (``tests/test_compiler_kernels.py`` checks it).
 
-- ``vec_forward`` / ``vec_backward``: one branch per op of the op table, each
-  a loop calling the very function the Value path calls (``ops.mul``,
-  ``ops.mul_back``, ...). An unknown opcode is reported, never run as 0: the
-  interpreters return the index of an instruction they cannot run.
-- ``scalar_forward`` / ``scalar_backward``: the same branches for one element (n == 1 on one example):
-  the loop set-up of the vector branches cost ~4 ns per instruction on a scalar graph. Both stay calls:
-  inlining them (inline='always') gained 2-4 ns per op more but cost 1.3-1.9 s of cold compile, because
-  Numba re-optimizes every callee inside each entry point that links it (forward, forward_backward, fit,
-  step_chunks).
-- ``forward`` / ``backward``: the interpreters. DENSE runs ``np.dot`` on
-  contiguous 2-D views (Numba calls BLAS), or plain loops when the layer is
-  so small that a BLAS call costs more than its work. Backward accumulates
-  (+=) into gradient rows zeroed before it, writes each DENSE block's
-  parameter gradients (a block belongs to one instruction), and parameters
-  read by scalar ops get their gradient reduced over the batch only after the
-  instruction loop.
-- ``forward_backward`` (load a batch, forward, loss, backward), ``fit`` (all
-  epochs and mini-batches with L2 and ``update``, the optimizer's float
-  functions from ``micrograd.optim``, registered with Numba here; also the
-  one-step entry of ``loss_and_grad``) and ``step_chunks`` (one step over
-  batch chunks in parallel, for big layers).
+- ``forward`` / ``backward``: the interpreters. An op-table op runs through the
+  generated per-op dispatch of ``opkernels`` (``vec_*`` over a block,
+  ``scalar_*`` for one element), which calls the very function the Value path
+  calls (``ops.mul``, ``ops.mul_back``, ...). An unknown opcode is reported,
+  never run as 0: the interpreters return the index of an instruction they
+  cannot run. DENSE runs ``np.dot`` on contiguous 2-D views (Numba calls
+  BLAS), or plain loops when the layer is so small that a BLAS call costs more
+  than its work. Backward accumulates (+=) into gradient rows zeroed before
+  it, writes each DENSE block's parameter gradients (a block belongs to one
+  instruction), and parameters read by scalar ops get their gradient reduced
+  over the batch only after the instruction loop.
+- Entry points (what the runtime calls): ``load`` + ``forward`` (``cm(X)``),
+  ``loss_and_grad`` (one batch: load, forward, loss, backward, L2), ``fit``
+  (all steps, each ``loss_and_grad`` then ``update``, the optimizer's float
+  functions from ``micrograd.optim``, registered with Numba here) and
+  ``step_chunks`` (one step over batch chunks in parallel, for big layers).
+  An entry point links and re-optimizes everything it calls, so a new one costs
+  cold compile time; ``loss_and_grad`` is what ``fit`` and ``step_chunks`` run
+  per batch, so calling it from Python reuses what ``fit`` compiled (cold
+  compile of the moons training kernels: median 23.3 s CPU over 5 runs, 23.2 s
+  when ``loss_and_grad`` was ``fit`` with a dummy optimizer; loaded machine).
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import prange
 from numba.extending import register_jitable
 
 from micrograd import ops, optim
-from micrograd.compiler.ir import DENSE, GATHER, NOPS
+from micrograd.compiler import ir, opkernels
+from micrograd.compiler.ir import DENSE, GATHER
+from micrograd.compiler.opkernels import scalar_backward, scalar_forward, vec_backward, vec_forward
 from micrograd.jit import jit
 
 register_jitable(optim.sgd_update)
 register_jitable(optim.adam_update)
 
-SGD, ADAM = 0, 1
-U = np.uint64  # offsets into the flat value/gradient arrays (see vec_forward)
+SGD, ADAM = 0, 1   # OptState.kind
+U = np.uint64      # offsets into the flat value/gradient arrays (see opkernels.vec_forward)
 
 
-@jit()
-def vec_forward(c, V, x, y, o, m, w):
-    """V[o+e] = OPS[c].forward(V[x+e], V[y+e], w) for e < m (V flat; y unused by unary ops). False: unknown c.
-    Offsets, not slices: a slice per instruction costs reference counting that dominates scalar graphs.
-    Unsigned offsets (``U``): Numba then drops its negative-index wraparound and the loops vectorize."""
-    if c == ops.ADD:
-        for e in range(m):
-            V[o + e] = ops.add(V[x + e], V[y + e], w)
-    elif c == ops.SUB:
-        for e in range(m):
-            V[o + e] = ops.sub(V[x + e], V[y + e], w)
-    elif c == ops.MUL:
-        for e in range(m):
-            V[o + e] = ops.mul(V[x + e], V[y + e], w)
-    elif c == ops.DIV:
-        for e in range(m):
-            V[o + e] = ops.div(V[x + e], V[y + e], w)
-    elif c == ops.POWV:
-        for e in range(m):
-            V[o + e] = ops.powv(V[x + e], V[y + e], w)
-    elif c == ops.PRELU:
-        for e in range(m):
-            V[o + e] = ops.prelu(V[x + e], V[y + e], w)
-    elif c == ops.LOGADDEXP:
-        for e in range(m):
-            V[o + e] = ops.logaddexp(V[x + e], V[y + e], w)
-    elif c == ops.POW:
-        for e in range(m):
-            V[o + e] = ops.pow(V[x + e], 0.0, w)
-    elif c == ops.NEG:
-        for e in range(m):
-            V[o + e] = ops.neg(V[x + e], 0.0, w)
-    elif c == ops.EXP:
-        for e in range(m):
-            V[o + e] = ops.exp(V[x + e], 0.0, w)
-    elif c == ops.LOG:
-        for e in range(m):
-            V[o + e] = ops.log(V[x + e], 0.0, w)
-    elif c == ops.TANH:
-        for e in range(m):
-            V[o + e] = ops.tanh(V[x + e], 0.0, w)
-    elif c == ops.SIGMOID:
-        for e in range(m):
-            V[o + e] = ops.sigmoid(V[x + e], 0.0, w)
-    elif c == ops.RELU:
-        for e in range(m):
-            V[o + e] = ops.relu(V[x + e], 0.0, w)
-    elif c == ops.LEAKY_RELU:
-        for e in range(m):
-            V[o + e] = ops.leaky_relu(V[x + e], 0.0, w)
-    elif c == ops.ELU:
-        for e in range(m):
-            V[o + e] = ops.elu(V[x + e], 0.0, w)
-    elif c == ops.SELU:
-        for e in range(m):
-            V[o + e] = ops.selu(V[x + e], 0.0, w)
-    elif c == ops.SOFTPLUS:
-        for e in range(m):
-            V[o + e] = ops.softplus(V[x + e], 0.0, w)
-    elif c == ops.ABS:
-        for e in range(m):
-            V[o + e] = ops.abs_(V[x + e], 0.0, w)
-    else:
-        return False
-    return True
-
-@jit()
-def vec_backward(c, V, G, x, y, o, m, w):
-    """G[x+e] += d/dx * G[o+e] and G[y+e] += d/dy * G[o+e] with OPS[c].backward, for e < m (flat V, G)."""
-    if c == ops.ADD:
-        for e in range(m):
-            dx, dy = ops.add_back(V[x + e], V[y + e], w, V[o + e])
-            G[x + e] += dx * G[o + e]
-            G[y + e] += dy * G[o + e]
-    elif c == ops.SUB:
-        for e in range(m):
-            dx, dy = ops.sub_back(V[x + e], V[y + e], w, V[o + e])
-            G[x + e] += dx * G[o + e]
-            G[y + e] += dy * G[o + e]
-    elif c == ops.MUL:
-        for e in range(m):
-            dx, dy = ops.mul_back(V[x + e], V[y + e], w, V[o + e])
-            G[x + e] += dx * G[o + e]
-            G[y + e] += dy * G[o + e]
-    elif c == ops.DIV:
-        for e in range(m):
-            dx, dy = ops.div_back(V[x + e], V[y + e], w, V[o + e])
-            G[x + e] += dx * G[o + e]
-            G[y + e] += dy * G[o + e]
-    elif c == ops.POWV:
-        for e in range(m):
-            dx, dy = ops.powv_back(V[x + e], V[y + e], w, V[o + e])
-            G[x + e] += dx * G[o + e]
-            G[y + e] += dy * G[o + e]
-    elif c == ops.PRELU:
-        for e in range(m):
-            dx, dy = ops.prelu_back(V[x + e], V[y + e], w, V[o + e])
-            G[x + e] += dx * G[o + e]
-            G[y + e] += dy * G[o + e]
-    elif c == ops.LOGADDEXP:
-        for e in range(m):
-            dx, dy = ops.logaddexp_back(V[x + e], V[y + e], w, V[o + e])
-            G[x + e] += dx * G[o + e]
-            G[y + e] += dy * G[o + e]
-    elif c == ops.POW:
-        for e in range(m):
-            G[x + e] += ops.pow_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
-    elif c == ops.NEG:
-        for e in range(m):
-            G[x + e] += ops.neg_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
-    elif c == ops.EXP:
-        for e in range(m):
-            G[x + e] += ops.exp_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
-    elif c == ops.LOG:
-        for e in range(m):
-            G[x + e] += ops.log_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
-    elif c == ops.TANH:
-        for e in range(m):
-            G[x + e] += ops.tanh_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
-    elif c == ops.SIGMOID:
-        for e in range(m):
-            G[x + e] += ops.sigmoid_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
-    elif c == ops.RELU:
-        for e in range(m):
-            G[x + e] += ops.relu_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
-    elif c == ops.LEAKY_RELU:
-        for e in range(m):
-            G[x + e] += ops.leaky_relu_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
-    elif c == ops.ELU:
-        for e in range(m):
-            G[x + e] += ops.elu_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
-    elif c == ops.SELU:
-        for e in range(m):
-            G[x + e] += ops.selu_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
-    elif c == ops.SOFTPLUS:
-        for e in range(m):
-            G[x + e] += ops.softplus_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
-    elif c == ops.ABS:
-        for e in range(m):
-            G[x + e] += ops.abs_back(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
-    else:
-        return False
-    return True
+class OptState(NamedTuple):
+    """An optimizer as ``update`` reads it, built with ``opt_state``; s1, s2 are updated in place and the
+    runtime writes them back to the optimizer (both in theta's order)."""
+    kind: int              # SGD or ADAM
+    s1: np.ndarray         # (n_params,) SGD: momentum buffers; Adam: first moments m
+    s2: np.ndarray         # (n_params,) Adam: second moments v; SGD: unused, (1,)
+    t: int                 # steps already taken
+    weight_decay: float
+    momentum: float        # SGD
+    dampening: float       # SGD
+    nesterov: bool         # SGD
+    beta1: float           # Adam
+    beta2: float           # Adam
+    eps: float             # Adam
 
 
-@jit()
-def scalar_forward(c, x, y, w):
-    """(OPS[c].forward(x, y, w), True), or (nan, False) for an unknown c: the one-element case of vec_forward
-    without its loop set-up (a scalar graph on one example is nothing but such instructions)."""
-    if c == ops.ADD:
-        return ops.add(x, y, w), True
-    elif c == ops.SUB:
-        return ops.sub(x, y, w), True
-    elif c == ops.MUL:
-        return ops.mul(x, y, w), True
-    elif c == ops.DIV:
-        return ops.div(x, y, w), True
-    elif c == ops.POWV:
-        return ops.powv(x, y, w), True
-    elif c == ops.PRELU:
-        return ops.prelu(x, y, w), True
-    elif c == ops.LOGADDEXP:
-        return ops.logaddexp(x, y, w), True
-    elif c == ops.POW:
-        return ops.pow(x, y, w), True
-    elif c == ops.NEG:
-        return ops.neg(x, y, w), True
-    elif c == ops.EXP:
-        return ops.exp(x, y, w), True
-    elif c == ops.LOG:
-        return ops.log(x, y, w), True
-    elif c == ops.TANH:
-        return ops.tanh(x, y, w), True
-    elif c == ops.SIGMOID:
-        return ops.sigmoid(x, y, w), True
-    elif c == ops.RELU:
-        return ops.relu(x, y, w), True
-    elif c == ops.LEAKY_RELU:
-        return ops.leaky_relu(x, y, w), True
-    elif c == ops.ELU:
-        return ops.elu(x, y, w), True
-    elif c == ops.SELU:
-        return ops.selu(x, y, w), True
-    elif c == ops.SOFTPLUS:
-        return ops.softplus(x, y, w), True
-    elif c == ops.ABS:
-        return ops.abs_(x, y, w), True
-    return np.nan, False
+def opt_state(kind: int, s1: np.ndarray, s2: np.ndarray, t: int, weight_decay: float = 0.0,
+              momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,
+              beta1: float = 0.0, beta2: float = 0.0, eps: float = 0.0) -> OptState:
+    """An OptState with the exact types the compiled ``update`` was built for, whatever numbers the optimizer
+    holds (an int weight_decay would otherwise compile ``fit`` a second time)."""
+    return OptState(int(kind), np.ascontiguousarray(s1, np.float64), np.ascontiguousarray(s2, np.float64), int(t),
+                    float(weight_decay), float(momentum), float(dampening), bool(nesterov), float(beta1),
+                    float(beta2), float(eps))
 
 
-@jit()
-def scalar_backward(c, x, y, w, out):
-    """(d/dx, d/dy, True) with OPS[c].backward, or (nan, nan, False) for an unknown c (see scalar_forward)."""
-    if c == ops.ADD:
-        return ops.add_back(x, y, w, out) + (True,)
-    elif c == ops.SUB:
-        return ops.sub_back(x, y, w, out) + (True,)
-    elif c == ops.MUL:
-        return ops.mul_back(x, y, w, out) + (True,)
-    elif c == ops.DIV:
-        return ops.div_back(x, y, w, out) + (True,)
-    elif c == ops.POWV:
-        return ops.powv_back(x, y, w, out) + (True,)
-    elif c == ops.PRELU:
-        return ops.prelu_back(x, y, w, out) + (True,)
-    elif c == ops.LOGADDEXP:
-        return ops.logaddexp_back(x, y, w, out) + (True,)
-    elif c == ops.POW:
-        return ops.pow_back(x, y, w, out) + (True,)
-    elif c == ops.NEG:
-        return ops.neg_back(x, y, w, out) + (True,)
-    elif c == ops.EXP:
-        return ops.exp_back(x, y, w, out) + (True,)
-    elif c == ops.LOG:
-        return ops.log_back(x, y, w, out) + (True,)
-    elif c == ops.TANH:
-        return ops.tanh_back(x, y, w, out) + (True,)
-    elif c == ops.SIGMOID:
-        return ops.sigmoid_back(x, y, w, out) + (True,)
-    elif c == ops.RELU:
-        return ops.relu_back(x, y, w, out) + (True,)
-    elif c == ops.LEAKY_RELU:
-        return ops.leaky_relu_back(x, y, w, out) + (True,)
-    elif c == ops.ELU:
-        return ops.elu_back(x, y, w, out) + (True,)
-    elif c == ops.SELU:
-        return ops.selu_back(x, y, w, out) + (True,)
-    elif c == ops.SOFTPLUS:
-        return ops.softplus_back(x, y, w, out) + (True,)
-    elif c == ops.ABS:
-        return ops.abs_back(x, y, w, out) + (True,)
-    return np.nan, np.nan, False
+class Buffers(NamedTuple):
+    """fit's value and gradient buffers, (n_slots, batch) each: for full batches and for the last one."""
+    V: np.ndarray
+    G: np.ndarray
+    V_last: np.ndarray
+    G_last: np.ndarray
 
 
 SMALL = 1 << 16  # DENSE ops with m*k*B below this run as loops (a BLAS call costs more than the work)
@@ -340,9 +151,10 @@ def any_set(flags, start, count):
 
 
 @jit()
-def forward(prog, theta, V):
+def forward(code_t, theta, V):
     """Run every instruction over the batch; V (n_slots, B) has its leaf slots filled. -1 or a bad index."""
-    op, out, a, b, n, k, p, arg, gidx = prog
+    code = ir.Code(*code_t)
+    op, out, a, b, n, k, p, arg = code.op, code.out, code.a, code.b, code.n, code.k, code.p, code.arg
     B = V.shape[1]
     Vf = V.reshape(-1)
     for i in range(op.shape[0]):
@@ -353,7 +165,7 @@ def forward(prog, theta, V):
                           V[a[i]:a[i] + kk], V[o:o + m], bb >= 0)
         elif c == GATHER:
             for j in range(m):
-                src = gidx[a[i] + j] * B
+                src = code.gidx[a[i] + j] * B
                 for e in range(B):
                     Vf[(o + j) * B + e] = Vf[src + e]
         elif m * B == 1:
@@ -367,10 +179,12 @@ def forward(prog, theta, V):
 
 
 @jit()
-def backward(prog, theta, V, G, gtheta, rg):
-    """Accumulate (+=) gradients from G's seeded rows back to every slot; write each DENSE block's W and bias
-    gradients into gtheta (each block belongs to one instruction). Returns -1 or a bad instruction's index."""
-    op, out, a, b, n, k, p, arg, gidx = prog
+def backward(code_t, theta, V, G, gtheta):
+    """Accumulate (+=) gradients from G's seeded rows back to every slot that requires one; write each DENSE
+    block's W and bias gradients into gtheta (each block belongs to one instruction). -1 or a bad index."""
+    code = ir.Code(*code_t)
+    op, out, a, b, n, k, p, arg = code.op, code.out, code.a, code.b, code.n, code.k, code.p, code.arg
+    rg = code.requires_grad
     B = V.shape[1]
     Vf, Gf = V.reshape(-1), G.reshape(-1)
     for i in range(op.shape[0] - 1, -1, -1):
@@ -384,7 +198,7 @@ def backward(prog, theta, V, G, gtheta, rg):
                            G[x0:x0 + kk], bb >= 0, any_set(rg, x0, kk))
         elif c == GATHER:
             for j in range(m):
-                dst = gidx[a[i] + j] * B
+                dst = code.gidx[a[i] + j] * B
                 for e in range(B):
                     Gf[dst + e] += Gf[(o + j) * B + e]
         elif m * B == 1:
@@ -416,48 +230,21 @@ def transpose_rows(V, X, rows, slots):
 
 
 @jit()
-def load(V, X, Y, rows, leaves, theta):
-    """Fill the leaf slots for the examples X[rows], Y[rows]; leaves = the Program's slot maps."""
-    in_slots, t_slots, c_slots, c_vals, p_slots, p_index = leaves
-    transpose_rows(V, X, rows, in_slots)
-    transpose_rows(V, Y, rows, t_slots)
+def load(V, X, Y, rows, leaves_t, theta):
+    """Fill the leaf slots (``leaves_t``: an ir.Leaves as a plain tuple) for the examples X[rows], Y[rows]."""
+    leaves = ir.Leaves(*leaves_t)
+    transpose_rows(V, X, rows, leaves.input_slots)
+    transpose_rows(V, Y, rows, leaves.target_slots)
     B = V.shape[1]
     Vf = V.reshape(-1)  # flat indexing: row slices would cost reference counting per slot
+    c_slots, c_vals = leaves.const_slots, leaves.const_vals
     for j in range(c_slots.shape[0]):
         for e in range(B):
             Vf[c_slots[j] * B + e] = c_vals[j]
+    p_slots, p_index = leaves.param_slots, leaves.param_index
     for j in range(p_slots.shape[0]):
         for e in range(B):
             Vf[p_slots[j] * B + e] = theta[p_index[j]]
-
-
-@jit()
-def forward_backward(prog, leaves, rg, loss_slot, theta, X, Y, rows, scale, V, G, gtheta):
-    """The examples X[rows]: returns (sum of their losses, status); gtheta <- gradient of scale * that sum."""
-    load(V, X, Y, rows, leaves, theta)
-    status = forward(prog, theta, V)
-    if status >= 0:
-        return np.nan, status
-    B = V.shape[1]
-    total = 0.0
-    for e in range(B):
-        total += V[loss_slot, e]
-    Gf = G.reshape(-1)
-    for s in range(G.shape[0]):
-        if rg[s]:
-            for e in range(B):
-                Gf[s * B + e] = 0.0
-    for e in range(B):
-        G[loss_slot, e] = scale
-    gtheta[:] = 0.0
-    status = backward(prog, theta, V, G, gtheta, rg)
-    p_slots, p_index = leaves[4], leaves[5]
-    for j in range(p_slots.shape[0]):  # parameters read by scalar ops: reduce over the batch, after the loop
-        acc = 0.0
-        for e in range(B):
-            acc += Gf[p_slots[j] * B + e]
-        gtheta[p_index[j]] += acc
-    return total, status
 
 
 @jit()
@@ -470,11 +257,47 @@ def add_l2(theta, gtheta, l2):
     return l2 * q
 
 
+@jit()
+def loss_and_grad(code_t, leaves_t, theta, X, Y, rows, scale, l2, V, G, gtheta):
+    """The examples X[rows] in V, G (n_slots, len(rows)): returns (sum of their losses, scale * that sum +
+    l2 * sum(theta^2), status) and sets gtheta to the gradient of the second (fit and cm.loss_and_grad use
+    it with scale = 1/len(rows); step_chunks with l2 = 0 per chunk, adding L2 once after the reduction)."""
+    code, leaves = ir.Code(*code_t), ir.Leaves(*leaves_t)
+    load(V, X, Y, rows, leaves_t, theta)
+    status = forward(code_t, theta, V)
+    if status >= 0:
+        return np.nan, np.nan, status
+    B = V.shape[1]
+    loss_slot, rg = code.loss_slot, code.requires_grad
+    total = 0.0
+    for e in range(B):
+        total += V[loss_slot, e]
+    Gf = G.reshape(-1)
+    for s in range(G.shape[0]):
+        if rg[s]:
+            for e in range(B):
+                Gf[s * B + e] = 0.0
+    for e in range(B):
+        G[loss_slot, e] = scale
+    gtheta[:] = 0.0
+    status = backward(code_t, theta, V, G, gtheta)
+    p_slots, p_index = leaves.param_slots, leaves.param_index
+    for j in range(p_slots.shape[0]):  # parameters read by scalar ops: reduce over the batch, after the loop
+        acc = 0.0
+        for e in range(B):
+            acc += Gf[p_slots[j] * B + e]
+        gtheta[p_index[j]] += acc
+    loss = total * scale
+    if l2 != 0.0:
+        loss += add_l2(theta, gtheta, l2)
+    return total, loss, status
+
+
 @jit(parallel=True)
-def step_chunks(prog, leaves, rg, loss_slot, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta):
-    """step() with the batch cut into Vs.shape[0] chunks of Vs.shape[2] examples, run in parallel (prange),
-    each with its own buffers and gradient row, reduced in chunk order afterwards: the result does not
-    depend on the number of threads. Vs, Gs: (chunks, n_slots, chunk); gthetas: (chunks, n_params)."""
+def step_chunks(code_t, leaves_t, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta):
+    """loss_and_grad with the batch cut into Vs.shape[0] chunks of Vs.shape[2] examples, run in parallel
+    (prange), each with its own buffers and gradient row, reduced in chunk order afterwards: the result does
+    not depend on the number of threads. Vs, Gs: (chunks, n_slots, chunk); gthetas: (chunks, n_params)."""
     C, n_slots, Bc = Vs.shape
     B = rows.shape[0]
     totals = np.zeros(C)
@@ -484,8 +307,8 @@ def step_chunks(prog, leaves, rg, loss_slot, theta, X, Y, rows, l2, Vs, Gs, gthe
         bc = min(lo + Bc, B) - lo
         V = Vs[c].reshape(-1)[:n_slots * bc].reshape((n_slots, bc))
         G = Gs[c].reshape(-1)[:n_slots * bc].reshape((n_slots, bc))
-        totals[c], status[c] = forward_backward(prog, leaves, rg, loss_slot, theta, X, Y, rows[lo:lo + bc],
-                                                1.0 / B, V, G, gthetas[c])
+        totals[c], _, status[c] = loss_and_grad(code_t, leaves_t, theta, X, Y, rows[lo:lo + bc], 1.0 / B,
+                                                0.0, V, G, gthetas[c])
     gtheta[:] = 0.0
     total = 0.0
     for c in range(C):
@@ -498,41 +321,36 @@ def step_chunks(prog, leaves, rg, loss_slot, theta, X, Y, rows, l2, Vs, Gs, gthe
 
 
 @jit()
-def update(theta, gtheta, kind, hyper, s1, s2, lr, t):
-    """One optimizer step over theta with micrograd.optim's formulas; t = steps already taken."""
-    if kind == SGD:
+def update(theta, gtheta, opt_t, lr, t):
+    """One optimizer step over theta with micrograd.optim's formulas (opt_t: an OptState); t = steps taken."""
+    opt = OptState(*opt_t)
+    s1, s2 = opt.s1, opt.s2
+    if opt.kind == SGD:
         for q in range(theta.shape[0]):
-            theta[q], s1[q] = optim.sgd_update(theta[q], gtheta[q], s1[q], lr, hyper[0], hyper[1],
-                                               hyper[2] != 0.0, hyper[3], t == 0)
+            theta[q], s1[q] = optim.sgd_update(theta[q], gtheta[q], s1[q], lr, opt.momentum, opt.dampening,
+                                               opt.nesterov, opt.weight_decay, t == 0)
     else:
         for q in range(theta.shape[0]):
-            theta[q], s1[q], s2[q] = optim.adam_update(theta[q], gtheta[q], s1[q], s2[q], t + 1, lr,
-                                                       hyper[0], hyper[1], hyper[2], hyper[3])
+            theta[q], s1[q], s2[q] = optim.adam_update(theta[q], gtheta[q], s1[q], s2[q], t + 1, lr, opt.beta1,
+                                                       opt.beta2, opt.eps, opt.weight_decay)
 
 
 @jit()
-def fit(prog, leaves, rg, loss_slot, theta, X, Y, order, batch_size, lrs, kind, hyper, s1, s2, t0, l2, history,
-        train, buffers, gtheta):
-    """len(lrs) steps over the row order ``order`` (epochs*N,), batches of batch_size per epoch (the last one
-    smaller): forward, mean loss + l2*sum(theta^2) into history, backward into gtheta, and when ``train`` the
-    optimizer's update (SGD: s1 = momentum buffers; Adam: s1, s2 = m, v; t0 = steps already taken).
-    ``buffers`` = (V, G) for full batches and (V, G) for the last one, (n_slots, batch) each.
-    With train=False and one step this is loss_and_grad: one entry point keeps Numba's compile time down.
-    Returns -1 or the index of a bad instruction."""
+def fit(code_t, leaves_t, theta, X, Y, order, batch_size, lrs, opt_t, l2, history, buffers_t, gtheta):
+    """len(lrs) training steps over the row order ``order`` (epochs*N,), batches of batch_size per epoch (the
+    last one smaller, run in buffers.V_last/G_last): loss_and_grad into history[s] and gtheta, then ``update``
+    with learning rate lrs[s] (opt: an OptState, its s1, s2 updated in place). -1 or a bad instruction's index."""
+    buffers, t0 = Buffers(*buffers_t), OptState(*opt_t).t
     N = X.shape[0]
-    Vfull, Gfull, Vlast, Glast = buffers
     for s in range(lrs.shape[0]):
         start, count = batch_bounds(s, N, batch_size)
-        V, G = (Vfull, Gfull) if count == batch_size else (Vlast, Glast)
-        total, status = forward_backward(prog, leaves, rg, loss_slot, theta, X, Y, order[start:start + count],
-                                         1.0 / count, V, G, gtheta)
+        full = count == batch_size
+        _, history[s], status = loss_and_grad(code_t, leaves_t, theta, X, Y, order[start:start + count],
+                                              1.0 / count, l2, buffers.V if full else buffers.V_last,
+                                              buffers.G if full else buffers.G_last, gtheta)
         if status >= 0:
             return status
-        history[s] = total * (1.0 / count)
-        if l2 != 0.0:
-            history[s] += add_l2(theta, gtheta, l2)
-        if train:
-            update(theta, gtheta, kind, hyper, s1, s2, lrs[s], t0 + s)
+        update(theta, gtheta, opt_t, lrs[s], t0 + s)
     return -1
 
 
@@ -544,14 +362,21 @@ def batch_bounds(s, N, batch_size):
     return epoch * N + j * batch_size, min(batch_size, N - j * batch_size)
 
 
+# The modules compiled into the kernels besides their own files: a change to any of them flushes the cache.
+DEPENDENCIES = (ops, opkernels, optim, ir)
+
+
 def _flush_if_dependencies_changed() -> None:
-    """Numba's cache notices edits to this file only; the kernels inline the op table and the optimizer
-    formulas, so a hash of those sources is kept next to the cache and a change flushes every kernel."""
+    """Numba's cache notices edits to a kernel's own file only; the kernels compile in the op table, the
+    generated dispatch, the optimizer formulas and the IR's NamedTuples and constants, so a hash of those
+    sources is kept next to the cache and a change flushes every kernel (this file's and opkernels')."""
     import hashlib
     import inspect
     import os
-    digest = hashlib.sha256(b"".join(inspect.getsource(m).encode() for m in (ops, optim))).hexdigest()
-    kernels_ = [f for f in globals().values() if hasattr(f, "_cache") and hasattr(f._cache, "flush")]
+    digest = hashlib.sha256(b"".join(inspect.getsource(m).encode() for m in DEPENDENCIES)).hexdigest()
+    kernels_ = [f for m in (globals(), vars(opkernels)) for f in dict(m).values()
+                if hasattr(f, "_cache") and hasattr(f._cache, "flush")]
+    kernels_ = list({id(f): f for f in kernels_}.values())  # opkernels' functions are imported here too
     path = getattr(kernels_[0]._cache, "_cache_path", None) if kernels_ else None
     if not path:
         return  # in-memory compilation: nothing cached to go stale

@@ -1,5 +1,8 @@
 """Lowering passes: a traced Graph becomes a Program with fused dense and vector ops.
 
+0. ``live_nodes``: with a loss, only what the loss depends on is lowered (an
+   output the loss does not read is not computed, so backward visits what the
+   Value path's ``loss.backward()`` visits: no 0 * inf from an unused exp).
 1. ``find_dots``: a single-consumer tree of ``add`` nodes whose terms are
    single-consumer ``mul(param, v)`` / ``mul(v, param)`` (the parameter used
    nowhere else) plus at most one bare parameter (the bias) and any zero
@@ -8,13 +11,18 @@
 2. ``group_dense``: dot products over the same input sequence become one DENSE
    op whose (n, k) row-major W block and bias sit contiguously in the compiled
    parameter vector ``theta`` (``Program.perm`` maps it back to model order).
+   A training program keeps its forward program's layout (``fit_layout``):
+   a loss can change the graph's fusion (it may read a parameter), never
+   where a parameter lives.
 3. ``vectorize``: a unary op applied with the same argument to every output of
    a block (a layer's activation) becomes one vector op over the block; its
    outputs form a block in turn.
-4. ``emit``: groups are ordered topologically (Kahn, runs of one kind first,
-   ties broken by graph position, so the result is deterministic), slots are allocated so each
-   block is contiguous, and a DENSE whose inputs are not a contiguous block in
-   order reads them through a GATHER into fresh contiguous slots.
+4. ``order_groups``: every instruction-to-be (``emit.Group``: a DENSE, a
+   vector op or a single op) is ordered topologically (Kahn, runs of one kind
+   first, ties broken by graph position, so the result is deterministic).
+5. ``emit.Emitter``: slots are allocated so each block is contiguous, and a
+   DENSE whose inputs are not a contiguous block in order reads them through a
+   GATHER into fresh contiguous slots.
 
 Everything is iterative and costs a few list operations per node, so a
 784x128 layer (100k scalar products) lowers in well under a second. The
@@ -24,20 +32,47 @@ result is checked by ``ir.validate``; the grouping is checked before emission
 from __future__ import annotations
 
 import heapq
+from typing import List, NamedTuple, Optional, Sequence
 
 from micrograd import ops
-from micrograd.compiler.ir import DENSE, GATHER, Program, validate
+from micrograd.compiler.emit import Emitter, Group, inverse
+from micrograd.compiler.ir import DENSE, Program
 from micrograd.compiler.trace import CONST, PARAM, Graph
 
 _ADD, _MUL = ops.ADD, ops.MUL
 _ARITY = [op.arity for op in ops.OPS]
 
 
-def find_dots(g: Graph) -> list:
-    """[(root, inputs, weights, bias)] for every add tree that is a dot product; node indices.
+class Dot(NamedTuple):
+    """A dot product found in the graph (node indices)."""
+    root: int               # the add tree's root: the node whose value is the dot product
+    inputs: List[int]       # the input node of each term, in term order
+    weights: List[int]      # the parameter leaf of each term
+    bias: int               # the bias parameter leaf, -1 without
 
-    ``weights`` and ``bias`` are node indices of parameter leaves (bias -1 when absent).
-    """
+
+class DenseGroup(NamedTuple):
+    """Dot products over the same inputs: one future DENSE instruction, its rows in W's row order."""
+    inputs: tuple           # the shared input nodes (W's columns)
+    dots: List[Dot]
+
+
+def live_nodes(g: Graph, has_loss: bool) -> list:
+    """live[i]: the loss (the last root) depends on node i; every node when there is no loss."""
+    if not has_loss:
+        return [True] * len(g)
+    live = [False] * len(g)
+    live[g.roots[-1]] = True
+    for i in range(len(g) - 1, -1, -1):  # topological order: operands come before their users
+        if live[i] and g.code[i] >= 0:
+            live[g.a[i]] = True
+            if g.b[i] >= 0:
+                live[g.b[i]] = True
+    return live
+
+
+def find_dots(g: Graph) -> List[Dot]:
+    """Every add tree that is a dot product (see the module docstring)."""
     code, a, b, uses, leaf = g.code, g.a, g.b, g.uses, g.leaf
     dots = []
     for r in range(len(code)):
@@ -71,25 +106,68 @@ def find_dots(g: Graph) -> list:
                 ok = False
                 break
         if ok and weights:
-            dots.append((r, inputs, weights, bias))
+            dots.append(Dot(r, inputs, weights, bias))
     return dots
 
 
-def group_dense(dots: list) -> list:
-    """Dots with the same input sequence (and both with or without bias) -> [(inputs, [dots])]."""
+def group_dense(dots: Sequence[Dot]) -> List[DenseGroup]:
+    """Dots with the same input sequence (and all with or all without bias) -> one DenseGroup each."""
     groups: dict = {}
     for d in dots:
-        groups.setdefault((tuple(d[1]), d[3] >= 0), []).append(d)
-    return [(key[0], rows) for key, rows in groups.items()]
+        groups.setdefault((tuple(d.inputs), d.bias >= 0), []).append(d)
+    return [DenseGroup(inputs, rows) for (inputs, _), rows in groups.items()]
 
 
-def vectorize(g: Graph, blocks: list, grouped: list) -> list:
-    """Unary ops applied uniformly over a block -> new blocks [(code, arg, members)], iteratively."""
+def fit_layout(dense: Sequence[DenseGroup], g: Graph, theta_of: Sequence[int]) -> List[DenseGroup]:
+    """The dense groups cut to a fixed parameter layout (theta_of[j]: theta position of model parameter j).
+
+    A DENSE reads an (n, k) row-major W block and n biases at consecutive theta positions. Each group's rows
+    are sorted by where their W row lies and cut into runs that are consecutive there; a row whose own
+    weights are not consecutive is left out (its products and sums stay single ops). When the training
+    graph fuses as the forward graph did, every group comes back whole."""
+    out = []
+    for grp in dense:
+        k = len(grp.inputs)
+        rows = []
+        for d in grp.dots:
+            w = [theta_of[int(g.leaf[x])] for x in d.weights]
+            if w == list(range(w[0], w[0] + k)):
+                rows.append((w[0], theta_of[int(g.leaf[d.bias])] if d.bias >= 0 else -1, d))
+        rows.sort(key=lambda row: row[0])
+        run: list = []
+        for w0, b0, d in rows:
+            if run and (w0 != run[-1][0] + k or (b0 >= 0 and b0 != run[-1][1] + 1)):
+                out.append(DenseGroup(grp.inputs, [row[2] for row in run]))
+                run = []
+            run.append((w0, b0, d))
+        if run:
+            out.append(DenseGroup(grp.inputs, [row[2] for row in run]))
+    return out
+
+
+def absorbed(g: Graph, dots: Sequence[Dot]) -> list:
+    """grouped[i]: node i is part of one of the dots (its add tree and products, not its inputs)."""
+    grouped = [False] * len(g)
+    for d in dots:
+        stack = [d.root]
+        while stack:
+            t = stack.pop()
+            if grouped[t]:
+                continue
+            grouped[t] = True
+            if g.code[t] == _ADD and (t == d.root or g.uses[t] == 1):
+                stack += [g.a[t], g.b[t]]
+    return grouped
+
+
+def vectorize(g: Graph, blocks: list, grouped: list, live: list) -> List[Group]:
+    """Unary ops applied uniformly over a block -> vector-op Groups over new blocks, iteratively.
+    Marks their members in ``grouped``; dead nodes (``live``) are not lowered."""
     code, a = g.code, g.a
     unary_of: dict = {}
     for i in range(len(code)):
         c = code[i]
-        if 0 <= c and _ARITY[c] == 1:
+        if 0 <= c and _ARITY[c] == 1 and live[i]:
             unary_of.setdefault(a[i], []).append(i)
     out = []
     work = [m for m in blocks if len(m) > 1]
@@ -107,40 +185,39 @@ def vectorize(g: Graph, blocks: list, grouped: list) -> list:
             if min(row) >= 0:
                 for u in row:
                     grouped[u] = True
-                out.append((c, arg, row))
+                out.append(Group(max(row), row, [a[u] for u in row], c, arg, []))
                 work.append(row)
     return out
 
 
-def _check_fusion(g: Graph, groups: list, node_group: list) -> None:
+def _check_fusion(g: Graph, groups: Sequence[Group], node_group: list, roots: Sequence[int]) -> None:
     """The fusion passes' invariant, checked before emission: every value an instruction reads or the
     program returns is a leaf or the output of exactly one group (nothing read was absorbed into a dot)."""
-    for gi, (_, _, operands) in enumerate(groups):
-        for x in list(operands) + ([] if gi else g.roots):
-            if g.code[x] >= 0 and node_group[x] < 0:
-                raise AssertionError(f"micrograd.compile: internal error, node {x} ({g.nodes[x]._op}) is read "
-                                     f"but was fused away")
+    for x in [x for grp in groups for x in grp.operands] + list(roots):
+        if g.code[x] >= 0 and node_group[x] < 0:
+            raise AssertionError(f"micrograd.compile: internal error, node {x} ({g.nodes[x]._op}) is read "
+                                 f"but was fused away")
 
 
-def _order(groups: list, node_group: list, kinds: list) -> list:
-    """Topological order of groups [(key, members, operand nodes)]; deterministic (Kahn + one heap per kind).
+def order_groups(groups: Sequence[Group], node_group: list) -> list:
+    """Topological order of the groups; deterministic (Kahn + one heap per kind).
 
     Among the ready groups, one of the same kind as the last one placed comes first (smallest key); when
     there is none, the kind with the most ready groups (ties: the smallest key). A scalar graph then runs
     as long stretches of one op, which the kernels' dispatch predicts: on a random graph of 10,000 ops
     a mispredicted op branch cost 4-9 ns per instruction, more than most ops' math."""
     indeg = [0] * len(groups)
-    users = [[] for _ in groups]
-    for gi, (_, _, operands) in enumerate(groups):
-        deps = {node_group[x] for x in operands if node_group[x] >= 0}
+    users: list = [[] for _ in groups]
+    for gi, grp in enumerate(groups):
+        deps = {node_group[x] for x in grp.operands if node_group[x] >= 0}
         deps.discard(gi)
         indeg[gi] = len(deps)
         for d in deps:
             users[d].append(gi)
     ready: dict = {}
-    for gi in range(len(groups)):
+    for gi, grp in enumerate(groups):
         if indeg[gi] == 0:
-            ready.setdefault(kinds[gi], []).append((groups[gi][0], gi))
+            ready.setdefault(grp.kind, []).append((grp.key, gi))
     for heap in ready.values():
         heapq.heapify(heap)
     order, last = [], None
@@ -155,124 +232,39 @@ def _order(groups: list, node_group: list, kinds: list) -> list:
         for u in users[gi]:
             indeg[u] -= 1
             if indeg[u] == 0:
-                heapq.heappush(ready.setdefault(kinds[u], []), (groups[u][0], u))
+                heapq.heappush(ready.setdefault(groups[u].kind, []), (groups[u].key, u))
     if len(order) != len(groups):
         raise AssertionError("micrograd.compile: internal error, fused groups form a cycle")
     return order
 
 
-def lower(g: Graph, has_loss: bool = False) -> Program:
-    """The Program of a traced Graph (the last root is the loss when has_loss)."""
-    code, a, b = g.code, g.a, g.b
-    n_nodes = len(code)
-    dots = find_dots(g)
-    dense = group_dense(dots)
-    grouped = [False] * n_nodes     # absorbed into a dot, or member of a dense / vector group
-    for d in dots:
-        stack = [d[0]]
-        while stack:  # mark the dot's add tree and its products as absorbed
-            t = stack.pop()
-            if grouped[t]:
-                continue
-            grouped[t] = True
-            if code[t] == _ADD and (t == d[0] or g.uses[t] == 1):
-                stack += [a[t], b[t]]
-    vec = vectorize(g, [[d[0] for d in rows] for _, rows in dense], grouped)
+def lower(g: Graph, has_loss: bool = False, layout: Optional[Sequence[int]] = None) -> Program:
+    """The Program of a traced Graph (the last root is the loss when has_loss).
 
-    # groups: (sort key = last member position, members, operand nodes) + kind payload
-    groups, payload = [], []
-    for inputs, rows in dense:
-        members = [d[0] for d in rows]
-        groups.append((max(members), members, list(inputs)))
-        payload.append((DENSE, rows))
-    for c, arg, members in vec:
-        groups.append((max(members), members, [a[m] for m in members]))
-        payload.append((c, arg))
-    for i in range(n_nodes):
-        if code[i] >= 0 and not grouped[i]:
-            groups.append((i, [i], [a[i]] if b[i] < 0 else [a[i], b[i]]))
-            payload.append((code[i], g.arg[i]))
-    node_group = [-1] * n_nodes
-    for gi, (_, members, _) in enumerate(groups):
-        for m in members:
+    ``layout``: the parameter layout (``perm``) to keep, that of the model's forward program when lowering
+    model + loss; None lays the parameters out in the order the DENSE ops run."""
+    live = live_nodes(g, has_loss)
+    dense = group_dense([d for d in find_dots(g) if live[d.root]])
+    theta_of = None
+    if layout is not None:
+        theta_of = inverse(layout)
+        dense = fit_layout(dense, g, theta_of)
+    grouped = absorbed(g, [d for grp in dense for d in grp.dots])
+    groups = [Group(max(d.root for d in grp.dots), [d.root for d in grp.dots], list(grp.inputs), DENSE, 0.0,
+                    grp.dots) for grp in dense]
+    groups += vectorize(g, [grp.members for grp in groups], grouped, live)
+    groups += [Group(i, [i], [g.a[i]] if g.b[i] < 0 else [g.a[i], g.b[i]], g.code[i], g.arg[i], [])
+               for i in range(len(g)) if g.code[i] >= 0 and live[i] and not grouped[i]]
+    node_group = [-1] * len(g)
+    for gi, grp in enumerate(groups):
+        for m in grp.members:
             node_group[m] = gi
-    _check_fusion(g, groups, node_group)
-    order = _order(groups, node_group, [kind for kind, _ in payload])
-    prog = _emit(g, groups, payload, order, has_loss)
-    prog.source_nodes = n_nodes  # for summaries and diagrams; not part of the program's bytes
+    outputs = [r for r in (g.roots[:-1] if has_loss else g.roots) if live[r]]
+    _check_fusion(g, groups, node_group, outputs + g.roots[-1:])
+    em = Emitter(g, theta_of)
+    em.leaves([x for grp in groups for x in grp.operands] + outputs + g.roots[-1:])
+    for gi in order_groups(groups, node_group):
+        em.emit(groups[gi])
+    prog = em.program(outputs, g.roots[-1] if has_loss else -1, layout)
+    prog.source_nodes = len(g)  # for summaries and diagrams; not part of the program's bytes
     return prog
-
-
-def _emit(g: Graph, groups, payload, order, has_loss) -> Program:
-    """Allocate slots and the parameter vector, write the instruction rows."""
-    code, leaf = g.code, g.leaf
-    slot = [-1] * len(code)
-    n_slots = 0
-    input_slots, target_slots = [], []
-    for nodes, dest in ((g.inputs, input_slots), (g.targets, target_slots)):
-        for node in nodes:
-            if node >= 0:
-                slot[node] = n_slots
-            dest.append(n_slots)
-            n_slots += 1
-    needed = set(g.roots)  # leaves read by some instruction or returned
-    for _, _, operands in groups:
-        needed.update(operands)
-    const_slots, const_vals, slot_params = [], [], []
-    for i in sorted(needed):
-        if code[i] == CONST:
-            slot[i] = n_slots
-            const_slots.append(n_slots)
-            const_vals.append(leaf[i])
-            n_slots += 1
-        elif code[i] == PARAM:
-            slot[i] = n_slots
-            slot_params.append((n_slots, leaf[i]))
-            n_slots += 1
-    rg = [0] * n_slots
-    for s, _ in slot_params:
-        rg[s] = 1
-
-    perm, rows, gidx, gathers = [], [], [], {}
-    for gi in order:
-        _, members, operands = groups[gi]
-        kind, extra = payload[gi]
-        n = len(members)
-        if kind == DENSE:
-            src = [slot[x] for x in operands]
-            k, start = len(src), src[0]
-            if src != list(range(start, start + k)):  # inputs not a contiguous block: gather them
-                start = gathers.get(tuple(src), -1)
-                if start < 0:
-                    start = gathers[tuple(src)] = n_slots
-                    rows.append((GATHER, start, len(gidx), -1, k, 0, -1, 0.0))
-                    gidx += src
-                    rg += [rg[s] for s in src]
-                    n_slots += k
-            p = len(perm)
-            perm += [int(leaf[w]) for d in extra for w in d[2]]
-            bias = -1
-            if extra[0][3] >= 0:
-                bias = len(perm)
-                perm += [int(leaf[d[3]]) for d in extra]
-            rows.append((DENSE, n_slots, start, bias, n, k, p, 0.0))
-            rg += [1] * n
-        else:
-            x = slot[operands[0]]
-            y = slot[operands[1]] if _ARITY[kind] == 2 else -1
-            need = any(rg[x:x + n]) or (y >= 0 and rg[y] == 1)
-            rows.append((kind, n_slots, x, y, n, 0, -1, float(extra)))
-            rg += [1 if need else 0] * n
-        for q, m in enumerate(members):
-            slot[m] = n_slots + q
-        n_slots += n
-    used = set(perm)
-    rest = [j for j in range(g.n_params) if j not in used]
-    theta_of = {j: len(perm) + r for r, j in enumerate(rest)}
-    perm += rest
-    output_roots = g.roots[:-1] if has_loss else g.roots
-    prog = Program(rows, gidx, n_slots, input_slots, target_slots, [slot[r] for r in output_roots],
-                   slot[g.roots[-1]] if has_loss else -1,
-                   [s for s, _ in slot_params], [theta_of[int(j)] for _, j in slot_params],
-                   const_slots, const_vals, perm, rg)
-    return validate(prog)

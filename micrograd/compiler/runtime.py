@@ -132,10 +132,9 @@ class CompiledModel:
         fn, width, scalar = self._loss_spec(loss, target_width)
         key = (fn, width, scalar)
         if key not in self._programs:
-            prog = lower(trace_model(self._inputs, self._outputs, self.params, fn, width, scalar), has_loss=True)
-            if not np.array_equal(prog.perm, self.program.perm):
-                raise AssertionError("internal error: the loss changed the parameter layout")
-            self._programs[key] = prog
+            graph = trace_model(self._inputs, self._outputs, self.params, fn, width, scalar)
+            # the forward program's parameter layout, whatever the loss: theta serves every program
+            self._programs[key] = lower(graph, has_loss=True, layout=self.program.perm)
         return self._programs[key]
 
     def _loss_spec(self, loss: LossArg, target_width: Optional[int]) -> tuple:
@@ -165,7 +164,6 @@ class CompiledModel:
     def _step(self, prog: Program, X, Y, rows, l2: float) -> tuple:
         """(loss, gtheta) of one batch, on batch chunks in parallel where that pays."""
         code, leaves = self._kernel_args(prog)
-        head = (code, leaves, prog.requires_grad, prog.loss_slot, self.theta, X, Y, rows, float(l2))
         if self.chunks(prog, len(rows)) > 1:
             # Numba's OpenMP threads spin at barriers by default: with one other busy process on 2 cores a
             # 784-128-10 step took 60-73 ms instead of 5.3 ms with passive waiting (2.7 ms on one thread).
@@ -173,14 +171,12 @@ class CompiledModel:
             # process environment alone; a value the user set wins.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             Vs, Gs, gthetas, gtheta = self._chunk_buffers(prog, len(rows))
-            value, status = kernels.step_chunks(*head, Vs, Gs, gthetas, gtheta)
+            value, status = kernels.step_chunks(code, leaves, self.theta, X, Y, rows, float(l2), Vs, Gs, gthetas,
+                                                gtheta)
         else:
             V, G, gtheta = self._buffers_for(prog, len(rows))
-            history = np.zeros(1)
-            unused = np.zeros(1)  # optimizer state: train=False takes no step (same types as fit's, one compile)
-            status = kernels.fit(*head[:7], rows, len(rows), np.zeros(1), kernels.SGD, np.zeros(4), unused,
-                                 unused, 0, float(l2), history, False, (V, G, V, G), gtheta)
-            value = history[0]
+            _, value, status = kernels.loss_and_grad(code, leaves, self.theta, X, Y, rows, 1.0 / len(rows),
+                                                     float(l2), V, G, gtheta)
         _check(status, prog)
         return value, gtheta
 
@@ -194,12 +190,11 @@ class CompiledModel:
 
     @staticmethod
     def _kernel_args(prog: Program) -> tuple:
+        """The program as the kernels take it: ir.Code and ir.Leaves as plain tuples (see kernels.py)."""
         limit_blas_threads()  # once, before the first kernel runs (not in compile: it imports SciPy)
         if DEBUG_VALIDATE:  # MICROGRAD_VALIDATE=1: re-check the program before every run
             validate(prog)
-        return ((prog.op, prog.out, prog.a, prog.b, prog.n, prog.k, prog.p, prog.arg, prog.gidx),
-                (prog.input_slots, prog.target_slots, prog.const_slots, prog.const_vals,
-                 prog.param_slots, prog.param_index))
+        return prog.kernel_args
 
     # ------------------------------------------------------------ validation
     def _check_X(self, X) -> np.ndarray:
@@ -298,29 +293,32 @@ class CompiledModel:
         lrs = np.array([float(lr(t0 + s)) if callable(lr) else float(lr) for s in range(steps)])
         pos = self._pos
         if isinstance(optimizer, optim.Adam):
-            kind, hyper = kernels.ADAM, [optimizer.beta1, optimizer.beta2, optimizer.eps, optimizer.weight_decay]
+            kind, hyper = kernels.ADAM, dict(beta1=optimizer.beta1, beta2=optimizer.beta2, eps=optimizer.eps,
+                                             weight_decay=optimizer.weight_decay)
             s1, s2 = np.array(optimizer.m)[self.program.perm], np.array(optimizer.v)[self.program.perm]
         elif isinstance(optimizer, optim.SGD):
             kind = kernels.SGD
-            hyper = [optimizer.momentum, optimizer.dampening, float(optimizer.nesterov), optimizer.weight_decay]
+            hyper = dict(momentum=optimizer.momentum, dampening=optimizer.dampening, nesterov=optimizer.nesterov,
+                         weight_decay=optimizer.weight_decay)
             s1, s2 = np.array(optimizer.momentum_buffer)[self.program.perm], np.zeros(1)
         else:
             raise TypeError(f"fit supports micrograd.optim.SGD and Adam, got {type(optimizer).__name__}")
         history = np.zeros(steps)
-        order, hyper = order.astype(np.int64), np.array(hyper, dtype=np.float64)
+        order = order.astype(np.int64)
+        state = kernels.opt_state(kind, s1, s2, t0, **hyper)
+        s1, s2, opt_t = state.s1, state.s2, tuple(state)  # update writes s1, s2 in place
         if self.chunks(prog, bs) == 1:  # the whole loop in one compiled call
             code, leaves = self._kernel_args(prog)
             V, G, gtheta = self._buffers_for(prog, bs)
             V2, G2, _ = self._buffers_for(prog, N - (per_epoch - 1) * bs)
-            status = kernels.fit(code, leaves, prog.requires_grad, prog.loss_slot, self.theta, X, Y,
-                                 order, bs, lrs, kind, hyper, s1, s2, t0, float(l2), history, True,
-                                 (V, G, V2, G2), gtheta)
+            status = kernels.fit(code, leaves, self.theta, X, Y, order, bs, lrs, opt_t, float(l2), history,
+                                 tuple(kernels.Buffers(V, G, V2, G2)), gtheta)
             _check(status, prog)
         else:  # big layers: a step takes milliseconds, so a Python loop over parallel compiled steps costs <3%
             for s in range(steps):
                 start, count = kernels.batch_bounds(s, N, bs)
                 history[s], gtheta = self._step(prog, X, Y, order[start:start + count], l2)
-                kernels.update(self.theta, gtheta, kind, hyper, s1, s2, lrs[s], t0 + s)
+                kernels.update(self.theta, gtheta, opt_t, lrs[s], t0 + s)
         if kind == kernels.ADAM:
             optimizer.m, optimizer.v = s1[pos].tolist(), s2[pos].tolist()
         else:
