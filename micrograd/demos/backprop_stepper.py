@@ -32,10 +32,10 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     grads = {v.label: v.grad for v in topological_order([o])}
     svg = save_graph(o, d / "neuron.svg", color_by="grad")  # without dot: neuron.dot, and a note how to install it
     print(f"micrograd's neuron: o = tanh(x1*w1 + x2*w2 + b) = {o.data:.4f}")
-    print(f"Backprop from o: do/dn = 1 - o^2 = {grads['n']:.4f}; a sum passes the gradient on unchanged, "
+    print(f"Backprop from o: do/dn = 1 - o^2 = {grads['n']:.4f}; a sum passes the gradient on unchanged,\n"
           "a product multiplies it by the other factor:")
     print("  " + "   ".join(f"d o/d {k} = {grads[k]:.4f}" for k in ("x1", "w1", "x2", "w2", "b")))
-    print(f"\nOpen the step-through page in a browser: file://{page.resolve()}")
+    print(f"\nOpen the step-through page in a browser:\n  file://{page.resolve()}")
     print("(press 'next' to fill in one gradient at a time, in the order backward() visits the nodes)")
     files = [page, svg]
     wrote(files)
