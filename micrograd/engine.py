@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import numbers
+import threading
 from typing import Iterable, List, Union
 
 from micrograd import ops as _ops
@@ -33,6 +35,9 @@ LEAF = -1    # opcode of a leaf (input, parameter or constant)
 CUSTOM = -2  # opcode of a node built by hand, micrograd-style, with its own _backward
 
 Number = Union[int, float]
+# micrograd.compiler.trace sets PLACEHOLDERS.on while a model runs on placeholder data: there an op
+# outside its domain gives NaN instead of raising (the compiled program recomputes every value).
+PLACEHOLDERS = threading.local()
 
 
 def _as_float(data) -> float:
@@ -97,12 +102,16 @@ class Value:
         op = OPS[code]
         x = self.data
         y = 0.0 if other is None else other.data
-        if op.invalid is not None and op.invalid(x, y, arg):
+        if op.invalid is not None and op.invalid(x, y, arg) and not getattr(PLACEHOLDERS, "on", False):
             raise op.error_type(op.error.format(x=x, y=y, arg=arg))
         try:
             data = op.forward(x, y, arg)
         except OverflowError:  # Python's math.pow raises where IEEE gives +-inf
             data = _ieee_forward(code)(x, y, arg)
+        except (ValueError, ZeroDivisionError):
+            if not getattr(PLACEHOLDERS, "on", False):
+                raise
+            data = math.nan
         out = Value.__new__(Value)
         out.data = data
         out.grad = 0.0
