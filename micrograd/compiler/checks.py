@@ -36,10 +36,10 @@ def integer(name: str, value, minimum: int, none_ok: bool = False) -> Optional[i
 def real(name: str, value, minimum: float = 0.0) -> float:
     """A finite real number >= minimum (NumPy floats too); bool and str are refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number >= {minimum}, got {value!r} of type {type(value).__name__}")
+        raise TypeError(f"{name} must be a real number >= {minimum:g}, got {value!r} of type {type(value).__name__}")
     value = float(value)
     if not math.isfinite(value) or value < minimum:
-        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be a finite number >= {minimum:g}, got {value!r}")
     return value
 
 
@@ -181,5 +181,5 @@ def _class_targets(loss: str, y: np.ndarray, N: int, k: int, dtype: np.dtype) ->
         raise ValueError(f"y has shape {y.shape}; expected (N,) class indices or (N, {k}) probabilities for {loss!r}")
     smallest, sums = y.min(axis=1), y.sum(axis=1, dtype=np.float64)
     for i in np.flatnonzero(~losses.is_distribution(smallest, sums))[:1]:
-        raise ValueError(f"{loss}: y row {i} {losses.distribution_error(smallest[i], sums[i])}")
+        raise ValueError(f"{loss}: y row {i} {losses.distribution_error(float(smallest[i]), float(sums[i]))}")
     return np.ascontiguousarray(y, dtype=dtype)

@@ -28,7 +28,6 @@ calls pay one flag test. Binding itself is O(n) Python (compile time).
 """
 from __future__ import annotations
 
-import copyreg
 from typing import List, Sequence
 
 import numpy as np
@@ -40,8 +39,8 @@ _INDEX = _RAW_DATA.__get__
 
 
 def _plain_state(p: Value) -> tuple:
-    """What copy/pickle rebuild a bound Value from: a plain Value with the same slots' contents."""
-    return copyreg.__newobj__, (Value,), (None, {name: getattr(p, name) for name in Value.__slots__})
+    """What copy/pickle rebuild a bound Value from: ``Value(data)`` with the same slots' contents."""
+    return Value, (p.data,), (None, {name: getattr(p, name) for name in Value.__slots__})
 
 
 def _bound_class(binding: "Binding") -> type:
