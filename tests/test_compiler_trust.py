@@ -393,3 +393,15 @@ def test_compiled_model_repr_shows_model_size_and_dtype():
     p = Value(1.0)
     assert repr(micrograd.compile(lambda xs: [xs[0] * p, xs[0]], n_inputs=1, params=[p])).startswith(
         "<CompiledModel of test_compiled_model_repr_shows_model_size_and_dtype.<locals>.<lambda>: 1 -> 2, ")
+
+
+def test_the_docs_user_loop_runs():
+    """docs/compiled-model-state.md's first code block (the README's loop) runs as written."""
+    from pathlib import Path
+    text = (Path(__file__).parent.parent / "docs" / "compiled-model-state.md").read_text()
+    code = text.split("```python\n")[1].split("```")[0]
+    code = code.replace("range(100)", "range(3)")
+    env = {}
+    exec(compile(code, "compiled-model-state.md", "exec"), env)   # noqa: S102 - our own documentation
+    model, cm = env["model"], env["cm"]
+    assert model.parameters()[0].data == 0.0 and all(p.grad == 0.0 for p in model.parameters())
