@@ -292,6 +292,8 @@ def test_loss_and_grad_and_compile_refuse_bad_arguments():
             cm.loss_and_grad(X4, Y4, loss="hinge", l2=l2)
     with pytest.raises(TypeError, match="target_width must be an int >= 1 or None"):
         cm.loss_and_grad(X4, Y4, loss=lambda o, t: o * t, target_width=1.5)
+    with pytest.raises(ValueError, match="target_width is for a loss function"):
+        cm.loss_and_grad(X4, Y4, loss="hinge", target_width=1)
     with pytest.raises(ValueError, match="target_width=2 but y has 1 columns"):
         cm.loss_and_grad(X4, Y4, loss=lambda o, t: o * t[0], target_width=2)
     for n, error in ((-1, ValueError), (0, ValueError), (2.0, TypeError), ("2", TypeError)):

@@ -139,6 +139,8 @@ def loss_spec(loss: LossArg, n_outputs: int, target_width: Optional[int]) -> Tup
 def targets(y, N: int, loss: LossArg, n_outputs: int, target_width: Optional[int], dtype: np.dtype) -> tuple:
     """(Y as an (N, width) array of dtype, target_width for the program), following PyTorch's conventions."""
     spec = named_loss(loss) if isinstance(loss, str) else None
+    if spec is not None and target_width is not None:
+        raise ValueError(f"target_width is for a loss function; the named loss {loss!r} knows its targets")
     y = np.asarray(y)
     if y.dtype.kind not in "biuf":
         raise ValueError(f"y must hold numbers, got dtype {y.dtype}")

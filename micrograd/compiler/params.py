@@ -74,19 +74,39 @@ class Binding:
     """The arrays a list of parameter Values is bound to, and the flags a compiled model checks per call.
 
     ``data``, ``grad``: float64 (n,) in the compiled layout (``params[j]`` at ``pos[j]``).
-    ``stale``: the caller must call ``refresh()`` before its next kernel call (lost, or float32 written).
-    ``flag_writes``: set ``stale`` on every ``p.data`` write (for a float32 kernel copy).
+    ``theta``, ``gtheta``: the kernels' vectors of ``dtype``: ``data`` and ``grad`` themselves for
+    float64, float32 copies otherwise (``flag_writes``: every ``p.data`` write sets ``stale``).
+    ``stale``: call ``refresh()`` before the next kernel call (lost, or a float32 copy out of date).
     """
 
-    def __init__(self, params: Sequence[Value], pos: np.ndarray, flag_writes: bool):
+    def __init__(self, params: Sequence[Value], pos: np.ndarray, dtype=np.float64):
         self.params: List[Value] = list(params)
         self.pos = np.asarray(pos, dtype=np.int64)
-        self.data = np.zeros(len(self.params))
-        self.grad = np.zeros(len(self.params))
-        self.flag_writes = flag_writes
+        n = len(self.params)
+        self.data, self.grad = np.zeros(n), np.zeros(n)
+        self.flag_writes = np.dtype(dtype) != np.float64
+        self.theta, self.gtheta = (np.zeros(n, dtype), np.zeros(n, dtype)) if self.flag_writes else (self.data, self.grad)
         self.stale = self.lost = False
         self.cls = _bound_class(self)
         self.bind()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Before a kernel call when ``stale``: take the parameters back if another binding took them
+        since, and copy their data into a float32 ``theta``."""
+        if self.lost:
+            self.bind()
+        if self.flag_writes:
+            self.theta[:] = self.data
+        self.stale = False
+
+    def kernel_wrote(self, weights: bool) -> None:
+        """After a kernel call: a float32 kernel's gradients (and, when ``weights``, trained weights) go to
+        the Values' float64 arrays; nothing to do for float64."""
+        if self.flag_writes:
+            self.grad[:] = self.gtheta
+            if weights:
+                self.data[:] = self.theta
 
     def bind(self) -> None:
         """Make the parameters this binding's again, with their current data and grad (O(n))."""
@@ -104,8 +124,16 @@ class Binding:
         self.stale = True   # the caller's kernel copy (float32) is refreshed from data
 
 
-def check_params(params) -> List[Value]:
-    """The parameter list, refused with a clear error unless it is distinct micrograd Values."""
+def check_params(model, params) -> List[Value]:
+    """compile()'s parameter list (default: ``model.parameters()``), refused unless distinct plain Values."""
+    if not callable(model):
+        raise TypeError(f"micrograd.compile: model must be an nn.Module or a function of a list of Values, "
+                        f"got {model!r}")
+    if params is None:
+        if not hasattr(model, "parameters"):
+            raise ValueError("micrograd.compile(fn, ...): pass params=[...] (the parameter Values), "
+                             "or [] if the function has none")
+        params = model.parameters()
     params = list(params)
     first = {}
     for j, p in enumerate(params):

@@ -17,6 +17,7 @@ Contract (see ``micrograd.compile`` for the user-facing story, docs/compiled-mod
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from typing import Optional, Sequence, Union
@@ -70,21 +71,22 @@ def _check(status: int, prog: Program) -> None:
         raise RuntimeError(f"compiled kernel cannot run instruction {status}: {format_instruction(prog, status)}")
 
 
+def _serialized(method):
+    """One call at a time per compiled model: the kernels share its buffers (docs/compiled-model-state.md)."""
+    @functools.wraps(method)
+    def serialized(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return serialized
+
+
 class CompiledModel:
     """A model lowered to a Program and run by the generic kernels (see the module docstring)."""
 
     def __init__(self, model, n_inputs: Optional[int] = None, params: Optional[Sequence] = None,
                  dtype=np.float64):
-        if not callable(model):
-            raise TypeError(f"micrograd.compile: model must be an nn.Module or a function of a list of Values, "
-                            f"got {model!r}")
-        if params is None:
-            if not hasattr(model, "parameters"):
-                raise ValueError("micrograd.compile(fn, ...): pass params=[...] (the parameter Values), "
-                                 "or [] if the function has none")
-            params = model.parameters()
         self.model = model
-        self.params = check_params(params)
+        self.params = check_params(model, params)
         self.dtype = checks.float_dtype(dtype)
         self.n_inputs = checks.input_width(model, n_inputs)
         self._inputs, self._outputs = call_model(model, self.n_inputs)
@@ -107,35 +109,14 @@ class CompiledModel:
 
     # ------------------------------------------------------------ parameters
     def _attach(self) -> None:
-        """Bind the parameter Values to this model's arrays (float64: theta and the gradient vector)."""
-        b = self._binding = Binding(self.params, self._pos, flag_writes=self.dtype != np.float64)
-        if self.dtype == np.float64:
-            self.theta, self._gtheta = b.data, b.grad
-        else:  # the kernels run on float32 copies, refreshed from b.data when a Value was written
-            self.theta, self._gtheta = np.empty(len(self.params), self.dtype), np.zeros(len(self.params), self.dtype)
-        self._refresh()
+        """Bind the parameter Values to this model's arrays (compiler.params): theta, the gradient vector."""
+        self._binding = Binding(self.params, self._pos, self.dtype)
+        self.theta, self._gtheta = self._binding.theta, self._binding.gtheta
 
-    def _refresh(self) -> None:
-        """Before a kernel call when ``_binding.stale``: take the parameters back if another compiled model
-        bound them since, and copy the model's data into a float32 theta."""
-        b = self._binding
-        if b.lost:
-            b.bind()
-        if self.theta is not b.data:
-            self.theta[:] = b.data
-        b.stale = False
-
-    def _gradients_written(self, weights: bool) -> None:
-        """After a kernel call: a float32 kernel's gradients (and trained weights) go to the Values' arrays."""
-        if self.theta is not self._binding.data:
-            self._binding.grad[:] = self._gtheta
-            if weights:
-                self._binding.data[:] = self.theta
-
+    @_serialized
     def sync_from_model(self) -> None:
         """Kept for compatibility: every call already computes with the model's current Values."""
-        with self._lock:
-            self._refresh()
+        self._binding.refresh()
 
     def sync_to_model(self) -> None:
         """Kept for compatibility, does nothing: the model's Values always hold the current weights."""
@@ -153,10 +134,10 @@ class CompiledModel:
         self._attach()
 
     # ------------------------------------------------------------ programs and buffers
+    @_serialized
     def training_program(self, loss: LossArg = "hinge", target_width: Optional[int] = None) -> Program:
         """The program of model + per-example loss (cached); its last instruction computes the loss."""
-        with self._lock:
-            return self._training_program(loss, target_width)
+        return self._training_program(loss, target_width)
 
     def _training_program(self, loss: LossArg, target_width: Optional[int]) -> Program:
         key = checks.loss_spec(loss, self.n_outputs, target_width)   # (fn, width, scalar)
@@ -219,36 +200,37 @@ class CompiledModel:
                  prog.param_slots, prog.param_index))
 
     # ------------------------------------------------------------ running
+    @_serialized
     def __call__(self, X) -> np.ndarray:
         """(N, nout) outputs of the model for the rows of X (N, nin): float64 (float32 for a float32 model)."""
-        with self._lock:
-            X = checks.features(X, self.n_inputs, self.dtype)
-            if self._binding.stale:
-                self._refresh()
-            prog = self.program
-            V, _, _ = self._buffers_for(prog, X.shape[0])
-            code, leaves = self._kernel_args(prog)
-            kernels.load(V, X, np.zeros((X.shape[0], 0), self.dtype), np.arange(X.shape[0]), leaves, self.theta)
-            _check(kernels.forward(code, self.theta, V), prog)
-            return V[prog.output_slots].T.copy()
+        X = checks.features(X, self.n_inputs, self.dtype)
+        if self._binding.stale:
+            self._binding.refresh()
+        prog = self.program
+        V, _, _ = self._buffers_for(prog, X.shape[0])
+        code, leaves = self._kernel_args(prog)
+        kernels.load(V, X, np.zeros((X.shape[0], 0), self.dtype), np.arange(X.shape[0]), leaves, self.theta)
+        _check(kernels.forward(code, self.theta, V), prog)
+        return V[prog.output_slots].T.copy()
 
+    @_serialized
     def loss_and_grad(self, X, y, loss: LossArg = "hinge", l2: float = 0.0,
                       target_width: Optional[int] = None) -> tuple:
         """(batch loss, grads) with grads[i] = d loss / d model.parameters()[i] (a new float64 array).
 
         Each parameter's ``.grad`` is set to the same number (overwritten, not accumulated), so a
         micrograd optimizer's ``step()`` can follow, as after ``loss.backward()`` on zeroed grads."""
-        with self._lock:
-            X = checks.features(X, self.n_inputs, self.dtype)
-            Y, width = checks.targets(y, X.shape[0], loss, self.n_outputs, target_width, self.dtype)
-            l2 = checks.real("l2", l2)
-            prog = self._training_program(loss, width)
-            if self._binding.stale:
-                self._refresh()
-            value, _ = self._step(prog, X, Y, np.arange(X.shape[0]), l2)
-            self._gradients_written(False)
-            return float(value), self._binding.grad[self._pos]
+        X = checks.features(X, self.n_inputs, self.dtype)
+        Y, width = checks.targets(y, X.shape[0], loss, self.n_outputs, target_width, self.dtype)
+        l2 = checks.real("l2", l2)
+        prog = self._training_program(loss, width)
+        if self._binding.stale:
+            self._binding.refresh()
+        value, _ = self._step(prog, X, Y, np.arange(X.shape[0]), l2)
+        self._binding.kernel_wrote(weights=False)
+        return float(value), self._binding.grad[self._pos]
 
+    @_serialized
     def fit(self, X, y, loss: LossArg = "hinge", optimizer=None, epochs: int = 1,
             batch_size: Optional[int] = None, rng: Union[int, np.random.Generator, None] = 0,
             l2: float = 0.0, shuffle: bool = True, target_width: Optional[int] = None) -> np.ndarray:
@@ -262,47 +244,47 @@ class CompiledModel:
         model's Values hold the trained weights (at once: they are the compiled vector) and the
         last step's gradients; the optimizer's state (``t``, momentum buffers or ``m``/``v``) is
         written back, so the Value path can continue where this stopped."""
-        with self._lock:
-            X = checks.features(X, self.n_inputs, self.dtype)
-            N = X.shape[0]
-            Y, width = checks.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
-            epochs = checks.integer("epochs", epochs, 0)
-            bs = min(N, checks.integer("batch_size", batch_size, 1, none_ok=True) or N)
-            l2 = checks.real("l2", l2)
-            shuffle = checks.flag("shuffle", shuffle)
-            checks.seed(rng)
-            kind, hyper = checks.optimizer(optimizer, self.params, self._checked_params)
-            self._checked_params = optimizer.params  # checked once per optimizer parameter list
-            prog = self._training_program(loss, width)
-            if self._binding.stale:
-                self._refresh()
-            per_epoch = -(-N // bs)
-            steps = epochs * per_epoch
-            if shuffle and steps:
-                gen = checks.generator(rng)
-                order = np.concatenate([gen.permutation(N) for _ in range(epochs)])
-            else:
-                order = np.tile(np.arange(N), epochs)
-            t0 = int(optimizer.t)
-            lr = optimizer.lr
-            lrs = np.array([float(lr(t0 + s)) if callable(lr) else float(lr) for s in range(steps)])
-            s1, s2 = optimizer.export_state(self.program.perm)
-            history = np.zeros(steps)
-            order = order.astype(np.int64)
-            if self.chunks(prog, bs) == 1:  # the whole loop in one compiled call
-                code, leaves = self._kernel_args(prog)
-                V, G, gtheta = self._buffers_for(prog, bs)
-                V2, G2, _ = self._buffers_for(prog, N - (per_epoch - 1) * bs)
-                status = kernels.fit(code, leaves, prog.requires_grad, prog.loss_slot, self.theta, X, Y,
-                                     order, bs, lrs, kind, hyper, s1, s2, t0, float(l2), history, True,
-                                     (V, G, V2, G2), gtheta)
-                _check(status, prog)
-            else:  # big layers: a step takes milliseconds, so a Python loop over parallel compiled steps costs <3%
-                for s in range(steps):
-                    start, count = kernels.batch_bounds(s, N, bs)
-                    history[s], gtheta = self._step(prog, X, Y, order[start:start + count], l2)
-                    kernels.update(self.theta, gtheta, kind, hyper, s1, s2, lrs[s], t0 + s)
-            optimizer.import_state(s1, s2, self._pos)
-            optimizer.t = t0 + steps
-            self._gradients_written(steps > 0)
-            return history
+        X = checks.features(X, self.n_inputs, self.dtype)
+        N = X.shape[0]
+        Y, width = checks.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
+        epochs = checks.integer("epochs", epochs, 0)
+        bs = min(N, checks.integer("batch_size", batch_size, 1, none_ok=True) or N)
+        l2 = checks.real("l2", l2)
+        shuffle = checks.flag("shuffle", shuffle)
+        checks.seed(rng)
+        kind, hyper = checks.optimizer(optimizer, self.params, self._checked_params)
+        self._checked_params = optimizer.params  # checked once per optimizer parameter list
+        prog = self._training_program(loss, width)
+        if self._binding.stale:
+            self._binding.refresh()
+        per_epoch = -(-N // bs)
+        steps = epochs * per_epoch
+        if shuffle and steps:
+            gen = checks.generator(rng)
+            order = np.concatenate([gen.permutation(N) for _ in range(epochs)])
+        else:
+            order = np.tile(np.arange(N), epochs)
+        t0 = int(optimizer.t)
+        lr = optimizer.lr
+        lrs = np.array([float(lr(t0 + s)) if callable(lr) else float(lr) for s in range(steps)])
+        s1, s2 = optimizer.export_state(self.program.perm)
+        history = np.zeros(steps)
+        order = order.astype(np.int64)
+        if self.chunks(prog, bs) == 1:  # the whole loop in one compiled call
+            code, leaves = self._kernel_args(prog)
+            V, G, gtheta = self._buffers_for(prog, bs)
+            V2, G2, _ = self._buffers_for(prog, N - (per_epoch - 1) * bs)
+            status = kernels.fit(code, leaves, prog.requires_grad, prog.loss_slot, self.theta, X, Y,
+                                 order, bs, lrs, kind, hyper, s1, s2, t0, float(l2), history, True,
+                                 (V, G, V2, G2), gtheta)
+            _check(status, prog)
+        else:  # big layers: a step takes milliseconds, so a Python loop over parallel compiled steps costs <3%
+            for s in range(steps):
+                start, count = kernels.batch_bounds(s, N, bs)
+                history[s], gtheta = self._step(prog, X, Y, order[start:start + count], l2)
+                kernels.update(self.theta, gtheta, kind, hyper, s1, s2, lrs[s], t0 + s)
+        optimizer.import_state(s1, s2, self._pos)
+        optimizer.t = t0 + steps
+        if steps:
+            self._binding.kernel_wrote(weights=True)
+        return history
