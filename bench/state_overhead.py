@@ -1,33 +1,39 @@
-"""Per-call Python work of cm(X) / loss_and_grad / fit with the kernels stubbed out (no Numba), for callgrind:
+"""Per-call Python work of cm(X) / loss_and_grad / fit on the moons workload, kernels stubbed out (no Numba).
 
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/state_overhead.py lg 201   # minus ... lg 1
+For instruction counts, which a busy machine does not change (two runs, the difference / 200):
 
-docs/compiled-model-state.md quotes the difference / 200 before and after the one-state design.
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/state_overhead.py lg 201
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/state_overhead.py lg 1
+
+(``lg``, ``call`` or ``fit``). docs/compiled-model-state.md quotes the numbers before and after the
+one-state design (parameters bound to the compiled vector, argument checks, the lock).
 """
-import sys, types, random
-import numpy as np
-stub = types.ModuleType("micrograd.compiler.kernels")
+import random
+import sys
+import types
+
+stub = types.ModuleType("micrograd.compiler.kernels")   # every kernel a no-op that reports success
 stub.SGD, stub.ADAM = 0, 1
-stub.fit = lambda *a: -1
-stub.load = lambda *a: None
-stub.forward = lambda *a: -1
+stub.fit = stub.forward = lambda *a: -1
+stub.load = stub.update = lambda *a: None
 stub.step_chunks = lambda *a: (0.0, -1)
-stub.update = lambda *a: None
 stub.batch_bounds = lambda s, N, bs: (0, bs)
 sys.modules["micrograd.compiler.kernels"] = stub
-import micrograd
-from micrograd.compiler import runtime
+
+import micrograd  # noqa: E402 - after the stub
+from micrograd import nn, optim  # noqa: E402
+from micrograd.compiler import runtime  # noqa: E402
+from micrograd.data import make_moons  # noqa: E402
+
 runtime.limit_blas_threads = lambda: None
-runtime._blas_limited = True
-from micrograd import nn, optim
-from micrograd.data import make_moons
 X, y = make_moons(100, noise=0.1, rng=0, labels="pm1")
-m = nn.MLP(2, [16, 16, 1], rng=random.Random(1337))
-cm = micrograd.compile(m)
-opt = optim.SGD(m.parameters(), lr=0.0)
+model = nn.MLP(2, [16, 16, 1], rng=random.Random(1337))
+cm = micrograd.compile(model)
+opt = optim.SGD(model.parameters(), lr=0.0)
+calls = {"lg": lambda: cm.loss_and_grad(X, y, "hinge", 1e-4), "call": lambda: cm(X),
+         "fit": lambda: cm.fit(X, y, loss="hinge", optimizer=opt, epochs=1, shuffle=False, l2=1e-4)}
+for fn in calls.values():   # build programs and buffers first
+    fn()
 what, n = sys.argv[1], int(sys.argv[2])
-cm.loss_and_grad(X, y, "hinge", 1e-4); cm(X); cm.fit(X, y, loss="hinge", optimizer=opt, epochs=1, shuffle=False, l2=1e-4)
 for _ in range(n):
-    if what == "lg": cm.loss_and_grad(X, y, "hinge", 1e-4)
-    elif what == "call": cm(X)
-    else: cm.fit(X, y, loss="hinge", optimizer=opt, epochs=1, shuffle=False, l2=1e-4)
+    calls[what]()
