@@ -167,10 +167,11 @@ def test_copies_of_a_compiled_models_parameters_are_plain_independent_values(tmp
     fresh = nn.MLP(2, [3, 1], rng=random.Random(9))
     fresh.load_state_dict(state)
     assert_close(cm(np.ones((1, 2))), outputs_on_values(fresh, np.ones((1, 2))), "cm(X) after load")
-    twin = copy.deepcopy(cm)   # a copied compiled model binds its own copied parameters
-    twin.model.parameters()[0].data = -7.0
-    assert p.data != -7.0
-    assert_close(twin(np.ones((1, 2))), outputs_on_values(twin.model, np.ones((1, 2))), "copied cm")
+    for twin in (copy.deepcopy(cm), pickle.loads(pickle.dumps(cm))):   # a copy binds its own copied parameters
+        assert twin.params[0] is twin.model.parameters()[0] is not p
+        twin.model.parameters()[0].data = -7.0
+        assert p.data != -7.0
+        assert_close(twin(np.ones((1, 2))), outputs_on_values(twin.model, np.ones((1, 2))), "copied cm")
     assert_close(cm(np.ones((1, 2))), outputs_on_values(fresh, np.ones((1, 2))), "original cm unchanged")
 
 
