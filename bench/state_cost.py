@@ -15,7 +15,6 @@ import sys
 import threading
 import timeit
 
-import numpy as np
 
 import micrograd
 from micrograd import losses, nn, optim

@@ -406,5 +406,5 @@ def test_the_docs_user_loop_runs():
     code = code.replace("range(100)", "range(3)")
     env = {}
     exec(compile(code, "compiled-model-state.md", "exec"), env)   # noqa: S102 - our own documentation
-    model, cm = env["model"], env["cm"]
+    model = env["model"]
     assert model.parameters()[0].data == 0.0 and all(p.grad == 0.0 for p in model.parameters())
