@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import numbers
+import threading
 from typing import Iterable, List, Union
 
 from micrograd import ops as _ops
@@ -38,6 +40,9 @@ LEAF = -1    # opcode of a leaf (input, parameter or constant)
 CUSTOM = -2  # opcode of a node built by hand, micrograd-style, with its own _backward
 
 Number = Union[int, float]
+# micrograd.compiler.trace sets PLACEHOLDERS.on while a model runs on placeholder data: there an op
+# outside its domain gives NaN instead of raising (the compiled program recomputes every value).
+PLACEHOLDERS = threading.local()
 
 
 def _as_float(data) -> float:
@@ -101,12 +106,17 @@ class Value:
         op = OPS[code]
         x = self.data
         y = 0.0 if other is None else other.data
-        if op.invalid is not None and op.invalid(x, y, arg):
+        if op.invalid is not None and op.invalid(x, y, arg) and not getattr(PLACEHOLDERS, "on", False):
             raise op.error_type(op.error.format(x=x, y=y, arg=arg))
         try:
             data = op.forward(x, y, arg)
-        except (ArithmeticError, ValueError):  # Python's math.pow raises where IEEE gives +-inf
-            data = ieee_rerun(op.forward, x, y, arg)
+        except (ArithmeticError, ValueError):  # Python raises where IEEE gives +-inf: see micrograd.ieee
+            try:
+                data = ieee_rerun(op.forward, x, y, arg)
+            except (ArithmeticError, ValueError):  # a domain error IEEE has no number for either
+                if not getattr(PLACEHOLDERS, "on", False):
+                    raise
+                data = math.nan  # tracing on placeholder data: only the graph's shape is kept
         out = Value.__new__(Value)
         out.data = data
         out.grad = 0.0

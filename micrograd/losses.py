@@ -14,11 +14,21 @@ branches on a target's value (the one exception: an int class index for
 - ``softmax``, ``log_softmax``, ``logsumexp`` (a left fold of the stable ``Value.logaddexp``:
   logits of 1000 give finite losses and gradients)
 - ``mean``, ``l2``, ``batch_loss``: micrograd's demo forms.
+
+Labels are checked where they are numbers (a Value target is a placeholder
+and is not): ``hinge`` wants -1/+1, ``bce_with_logits`` 0/1 or a probability,
+``cross_entropy`` at least two logits and a class index or a distribution
+(non-negative, summing to 1). The error names the expected labels and the fix.
+
+``REGISTRY`` describes each named loss for the compiled path (``NamedLoss``):
+its function, its target kind (one number per example, one per output, or a
+class) and its label rule, one predicate that takes numbers or NumPy arrays,
+so both paths check the same rule with the same message.
 """
 from __future__ import annotations
 
 import numbers
-from typing import Callable, List, Sequence, Union
+from typing import Callable, List, NamedTuple, Optional, Sequence, Union
 
 from micrograd.engine import Value
 
@@ -70,6 +80,7 @@ def l2(params: Sequence[Value], alpha: float) -> Value:
 def hinge(score: Outputs, y: Scalar) -> Value:
     """Max-margin loss (1 - y*score)+ for y in {-1, +1}, written as micrograd's demo does."""
     score = _one(score, "hinge")
+    _check_label("hinge", y)
     return (1 + -y*score).relu()
 
 
@@ -85,6 +96,7 @@ def mse(pred: Outputs, target: Target) -> Value:
 def bce_with_logits(logit: Outputs, y: Scalar) -> Value:
     """Binary cross-entropy of a logit z and a label y in [0, 1]: softplus(z) - y*z (never overflows)."""
     z = _one(logit, "bce_with_logits")
+    _check_label("bce_with_logits", y)
     return z.softplus() - y*z
 
 
@@ -114,6 +126,8 @@ def softmax(logits: Sequence[Scalar]) -> List[Value]:
 def cross_entropy(logits: Outputs, y: Target) -> Value:
     """-log softmax(logits)[y] for an int class y; for y a distribution (one-hot or probabilities), -sum_k y_k log p_k."""
     row = _row(logits)
+    if len(row) < 2:
+        raise ValueError(ONE_LOGIT)
     lse = logsumexp(row)
     if isinstance(y, Value):
         raise TypeError("cross_entropy: a single Value target is ambiguous; pass an int class index, "
@@ -123,6 +137,10 @@ def cross_entropy(logits: Outputs, y: Target) -> Value:
             raise ValueError(f"cross_entropy: class index {y!r} is not an integer in [0, {len(row)})")
         return lse - row[int(y)]
     ys = _targets(y, len(row), "cross_entropy")
+    if not any(isinstance(t, Value) for t in ys):
+        bad = distribution_error(min(ys), sum(ys))
+        if bad:
+            raise ValueError(f"cross_entropy: target {list(ys)!r} {bad}")
     return lse - sum((yk*lk for yk, lk in zip(ys, row)))
 
 
@@ -134,4 +152,73 @@ def batch_loss(loss_fn: Callable[[Outputs, Target], Value], outputs_rows: Sequen
     return mean([loss_fn(o, t) for o, t in zip(outputs_rows, targets)])
 
 
-BY_NAME = {"mse": mse, "hinge": hinge, "bce_with_logits": bce_with_logits, "cross_entropy": cross_entropy}
+# ---------------------------------------------------------------- labels and the registry
+ONE_LOGIT = ("cross_entropy needs one logit per class (at least 2 outputs), got one output. "
+             "For two classes with one output use bce_with_logits with 0/1 labels "
+             "(or hinge with -1/+1 labels), or give the model one output per class")
+DISTRIBUTION_TOL = 1e-6  # how far from 1 a probability row may sum (float32 data rounds at ~1e-7)
+
+
+def is_distribution(smallest, total):
+    """Whether a target row with this minimum and sum is a distribution (numbers, or NumPy arrays of rows)."""
+    return (smallest >= 0.0) & (abs(total - 1.0) <= DISTRIBUTION_TOL)
+
+
+def distribution_error(smallest, total) -> str:
+    """What is wrong with a target row with this minimum and sum ('' if it is a distribution)."""
+    if is_distribution(smallest, total):
+        return ""
+    if not smallest >= 0.0:
+        return "has a negative (or NaN) entry; a soft target must be probabilities (non-negative, summing to 1)"
+    return f"sums to {total!r}; a soft target must be probabilities summing to 1 (or pass class indices)"
+
+
+def _plus_minus_one(y):
+    return (y == 1) | (y == -1)
+
+
+def _unit_interval(y):
+    return (y >= 0) & (y <= 1)
+
+
+SCALAR, PER_OUTPUT, CLASS = "scalar", "per_output", "class"   # target kinds, see NamedLoss
+
+
+class NamedLoss(NamedTuple):
+    """What the compiled path needs to know about a named loss (the Value path just calls ``fn``).
+
+    ``target``: SCALAR, one number per example (the loss gets it as one number); PER_OUTPUT, one
+    number per model output (a single number when the model has one output); CLASS, an int class
+    index or a distribution over the outputs (the loss gets a distribution). ``labels_ok``: an
+    elementwise predicate on label numbers or NumPy arrays (None: any real number); ``labels`` and
+    ``fix`` say what is expected and what to do instead, for the error.
+    """
+    fn: Callable
+    target: str
+    labels_ok: Optional[Callable] = None
+    labels: str = ""
+    fix: str = ""
+
+
+REGISTRY = {
+    "mse": NamedLoss(mse, PER_OUTPUT),
+    "hinge": NamedLoss(hinge, SCALAR, _plus_minus_one, "-1 or +1",
+                       "for 0/1 labels pass 2*y - 1 (make_moons(..., labels='pm1') gives -1/+1), "
+                       "or use bce_with_logits"),
+    "bce_with_logits": NamedLoss(bce_with_logits, SCALAR, _unit_interval, "in [0, 1] (0/1 or a probability)",
+                                 "for -1/+1 labels pass (y + 1) / 2, or use hinge"),
+    "cross_entropy": NamedLoss(cross_entropy, CLASS),
+}
+BY_NAME = {name: spec.fn for name, spec in REGISTRY.items()}
+
+
+def label_error(name: str, bad) -> str:
+    """The error for a label ``bad`` that loss ``name`` refuses (its rule and the fix)."""
+    spec = REGISTRY[name]
+    return f"{name} expects labels {spec.labels}, got {bad!r}; {spec.fix}"
+
+
+def _check_label(name: str, y) -> None:
+    """The Value path's label check (a Value label is a placeholder of the compiler: not checked)."""
+    if not isinstance(y, Value) and not REGISTRY[name].labels_ok(y):
+        raise ValueError(label_error(name, y))

@@ -15,15 +15,24 @@ The classes hold the state as plain attributes (lists of floats:
 ``momentum_buffer``; ``m``, ``v``; the step count ``t``) over a list of Values
 (``params``). ``lr`` is a float or a schedule ``lr(step) -> float`` of the
 0-based step number; ``current_lr()`` is the rate the next ``step()`` uses.
+
+Each optimizer also describes its compiled update, so the compiled path
+(``micrograd.compile(...).fit``) needs no list of optimizers: ``kernel_kind``
+(the update's code in ``compiler.kernels.update``: ``KERNEL_SGD`` 0,
+``KERNEL_ADAM`` 1) and ``kernel_hyper()`` (its named hyper-parameters), and
+it moves its per-parameter state to and from two flat arrays
+(``export_state(perm)`` / ``import_state(s1, s2, pos)``). An optimizer without
+a kernel (``kernel_kind = None``) trains with ``loss_and_grad`` in a loop.
 """
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, List, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from micrograd.engine import Value
 
 LR = Union[float, Callable[[int], float]]
+KERNEL_SGD, KERNEL_ADAM = 0, 1   # codes of the compiled updates (compiler.kernels.update)
 
 
 def sgd_update(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
@@ -61,7 +70,14 @@ def adam_update(p, g, m, v, t, lr, beta1, beta2, eps, weight_decay):
 
 
 class Optimizer:
-    """What SGD and Adam share: the parameter list, the learning rate or schedule, the step count t."""
+    """What SGD and Adam share: the parameter list, the learning rate or schedule, the step count t.
+
+    The compiled path's interface (see the module docstring): the state arrays are float64, in the
+    compiled layout: ``s[q]`` belongs to ``params[perm[q]]`` (``pos`` is the inverse permutation).
+    """
+
+    kernel_kind: Optional[int] = None   # no compiled update unless a subclass says which
+    _state: Tuple[str, ...] = ()        # names of the per-parameter state lists (at most two)
 
     def __init__(self, params: Iterable[Value], lr: LR):
         self.params: List[Value] = list(params)
@@ -83,9 +99,27 @@ class Optimizer:
         for p in self.params:
             p.grad = 0.0
 
+    def kernel_hyper(self) -> Dict[str, float]:
+        """The hyper-parameters of the compiled update, named as ``kernels.OptState`` names them."""
+        raise NotImplementedError(f"{type(self).__name__} has no compiled update")
+
+    def export_state(self, perm):
+        """(s1, s2): the per-parameter state as float64 arrays in the compiled layout (unused: zeros(1))."""
+        import numpy as np
+        arrays = [np.array(getattr(self, name), dtype=np.float64)[perm] for name in self._state]
+        return tuple(arrays + [np.zeros(1)] * (2 - len(arrays)))
+
+    def import_state(self, s1, s2, pos) -> None:
+        """Take the state back from the compiled layout (after a compiled run of ``fit``)."""
+        for name, arr in zip(self._state, (s1, s2)):
+            setattr(self, name, arr[pos].tolist())
+
 
 class SGD(Optimizer):
     """torch.optim.SGD: p -= lr * (g + momentum terms), with optional Nesterov and weight decay."""
+
+    kernel_kind = KERNEL_SGD
+    _state = ("momentum_buffer",)
 
     def __init__(self, params: Iterable[Value], lr: LR, momentum: float = 0.0, dampening: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0):
@@ -97,6 +131,10 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.weight_decay = float(weight_decay)
         self.momentum_buffer: List[float] = [0.0] * len(self.params)
+
+    def kernel_hyper(self) -> Dict[str, float]:
+        return dict(momentum=self.momentum, dampening=self.dampening, nesterov=self.nesterov,
+                    weight_decay=self.weight_decay)
 
     def step(self) -> None:
         lr = self.current_lr()
@@ -111,6 +149,9 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """torch.optim.Adam (L2 weight decay added to the gradient, not AdamW's decoupled decay)."""
 
+    kernel_kind = KERNEL_ADAM
+    _state = ("m", "v")
+
     def __init__(self, params: Iterable[Value], lr: LR = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, lr)
@@ -121,6 +162,9 @@ class Adam(Optimizer):
         self.weight_decay = float(weight_decay)
         self.m: List[float] = [0.0] * len(self.params)
         self.v: List[float] = [0.0] * len(self.params)
+
+    def kernel_hyper(self) -> Dict[str, float]:
+        return dict(beta1=self.beta1, beta2=self.beta2, eps=self.eps, weight_decay=self.weight_decay)
 
     def step(self) -> None:
         lr = self.current_lr()

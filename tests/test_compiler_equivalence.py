@@ -167,7 +167,8 @@ def mlps(draw, max_weights=700):
     nin = draw(st.integers(1, 4))
     hidden = draw(st.lists(st.sampled_from([1, 2, 3, 5, 8, 16, 32]), min_size=0, max_size=2))
     loss = draw(st.sampled_from(sorted(losses.BY_NAME)))
-    nout = 1 if loss in ("hinge", "bce_with_logits") else draw(st.sampled_from([1, 2, 3, 10]))
+    widths = [2, 3, 10] if loss == "cross_entropy" else [1, 2, 3, 10]   # cross_entropy refuses one logit
+    nout = 1 if loss in ("hinge", "bce_with_logits") else draw(st.sampled_from(widths))
     sizes = [nin] + hidden + [nout]
     assume(sum(a * b for a, b in zip(sizes, sizes[1:])) <= max_weights)
     activation = draw(st.sampled_from(nn.ACTIVATIONS))

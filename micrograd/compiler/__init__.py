@@ -6,9 +6,15 @@
     history = cm.fit(X, y, loss="cross_entropy", optimizer=optim.Adam(model.parameters(), lr=1e-2),
                      epochs=20, batch_size=64, rng=0)
 
+The model's Values are what the user sees: every call computes with the
+parameters' current data, and ``loss_and_grad``/``fit`` leave their results in
+the Values (weights, ``.grad``) at once (docs/compiled-model-state.md).
+
 Modules: ``trace`` (graph -> flat node lists), ``ir`` (Program, validate,
 printer), ``passes`` (dot/dense fusion, vector ops, slot allocation),
-``kernels`` (Numba interpreters, cached on disk), ``runtime`` (CompiledModel).
+``kernels`` (Numba interpreters, cached on disk), ``runtime`` (CompiledModel),
+``params`` (parameter Values bound to the compiled vector), ``checks``
+(argument checks).
 Set ``MICROGRAD_VALIDATE=1`` to re-validate programs before every run, and
 ``NUMBA_CACHE_DIR`` to choose where compiled kernels are cached.
 """
@@ -31,9 +37,16 @@ def compile(model: Union[Callable, object], n_inputs: Optional[int] = None, para
 
     Tracing calls the model once on placeholder Values (data 0.5): Python
     ``if``s on ``.data`` inside the model are frozen at that moment, and the
-    branch taken then is the one compiled. A node the compiler does not know
-    (a micrograd-style op with a hand-written ``_backward``) is refused here,
-    with its ``_op`` named.
+    branch taken then is the one compiled. The placeholder data never makes a
+    valid graph fail (``log(x0 - x1)`` compiles: an op outside its domain
+    gives NaN while tracing). A node the compiler does not know (a
+    micrograd-style op, or any node whose ``_backward`` was replaced by hand)
+    is refused here, with its ``_op`` named; so is a parameter listed twice.
+
+    The parameter Values are bound to the compiled model's arrays: the model
+    and every call of ``cm(X)``, ``cm.loss_and_grad`` and ``cm.fit`` share one
+    set of weights, with no copy per call (docs/compiled-model-state.md). A
+    compiled model may be called from several threads: calls run one at a time.
     """
     from micrograd.compiler.runtime import CompiledModel
     return CompiledModel(model, n_inputs=n_inputs, params=params, dtype=dtype)

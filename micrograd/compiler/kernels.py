@@ -52,7 +52,7 @@ from micrograd.jit import jit
 register_jitable(optim.sgd_update)
 register_jitable(optim.adam_update)
 
-SGD, ADAM = 0, 1   # OptState.kind
+SGD, ADAM = optim.KERNEL_SGD, optim.KERNEL_ADAM   # OptState.kind: each optimizer names its own
 U = np.uint64      # offsets into the flat value/gradient arrays (see opkernels.vec_forward)
 
 

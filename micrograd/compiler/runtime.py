@@ -1,52 +1,40 @@
 """CompiledModel: a traced, lowered model with its parameter vector, buffers and training loop.
 
-Contract (see ``micrograd.compile`` for the user-facing story):
+Contract (see ``micrograd.compile`` for the user-facing story, docs/compiled-model-state.md for state):
 - ``cm(X)`` -> (N, nout) outputs for X (N, nin); ``cm.loss_and_grad(X, y, loss, l2)``
   -> (batch loss, gradients in ``model.parameters()`` order) with the batch loss
   ``mean_i loss(model(X[i]), y[i]) + l2 * sum(p*p)``, what the Value path gives;
-  ``cm.fit(...)`` trains in compiled code and writes the weights back.
-- The parameters live in ``cm.theta`` (the forward program's layout, a
-  permutation of the model's order); ``sync_from_model`` / ``sync_to_model``
-  copy them from / to the model's Values. ``__call__`` and ``loss_and_grad``
-  read ``theta`` and do not sync by themselves.
-- Buffers are allocated per (program, batch size) and reused.
+  ``cm.fit(...)`` trains in compiled code.
+- The model's Values are what the user sees: every call computes with their current
+  data, and what a call computes is in them at once. The parameter Values are bound
+  (``compiler.params``) to ``cm.theta`` (the forward program's layout, a permutation
+  of the model's order) and to the gradient vector, so no call copies the weights;
+  ``loss_and_grad`` and ``fit`` leave each parameter's ``.grad`` holding the (last)
+  batch's gradient, overwritten, so ``optimizer.step()`` works after them.
+- One call at a time: a lock serializes calls from several threads.
+- Every argument is checked (``compiler.checks``); buffers are allocated per
+  (program, batch size) and reused.
 """
 from __future__ import annotations
 
+import functools
 import os
-from collections import deque
-from itertools import repeat
-from operator import is_
-from typing import Callable, Optional, Sequence, Union
+import threading
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from micrograd import losses as _losses
-from micrograd.compiler import kernels
+from micrograd.compiler import checks, kernels
+from micrograd.compiler.checks import LossArg
 from micrograd.compiler.ir import DEBUG_VALIDATE, Program, validate
+from micrograd.compiler.params import Binding, check_params
 from micrograd.compiler.passes import lower
 from micrograd.compiler.trace import call_model, trace_model
 
-LossArg = Union[str, Callable]
-SCALAR_TARGET = ("hinge", "bce_with_logits")  # named losses with one target number per example
 CHUNKS = 2                 # batch chunks run in parallel (fixed, so results do not depend on the thread count)
 PARALLEL_WORK = 1 << 22    # dense multiply-adds per batch from which chunks pay: 784-128-10 at batch 256 (26M)
 #                            ran 1.3-1.8x faster on the 2 idle cores; 64-64-10 at batch 128 (0.6M) stays serial
 PARALLEL = os.environ.get("MICROGRAD_PARALLEL", "1") != "0"   # MICROGRAD_PARALLEL=0: always one thread
-
-
-def _input_width(model, n_inputs: Optional[int]) -> int:
-    if n_inputs is not None:
-        return int(n_inputs)
-    nin = getattr(model, "nin", None)
-    if nin is None:
-        try:
-            nin = len(model.layers[0].neurons[0].w)
-        except (AttributeError, IndexError, TypeError):
-            nin = len(getattr(model, "w", ())) or None
-    if nin is None:
-        raise ValueError("micrograd.compile: cannot tell the model's input width; pass n_inputs=")
-    return int(nin)
 
 
 _blas_limited = False
@@ -77,16 +65,19 @@ def limit_blas_threads() -> None:
             lib.set_num_threads(n)
 
 
-def _loss_by_name(name: str) -> Callable:
-    if name not in _losses.BY_NAME:
-        raise ValueError(f"unknown loss {name!r}; use one of {sorted(_losses.BY_NAME)} or a function")
-    return _losses.BY_NAME[name]
-
-
 def _check(status: int, prog: Program) -> None:
     if status >= 0:
         from micrograd.compiler.ir import format_instruction
         raise RuntimeError(f"compiled kernel cannot run instruction {status}: {format_instruction(prog, status)}")
+
+
+def _serialized(method):
+    """One call at a time per compiled model: the kernels share its buffers (docs/compiled-model-state.md)."""
+    @functools.wraps(method)
+    def serialized(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return serialized
 
 
 class CompiledModel:
@@ -94,59 +85,67 @@ class CompiledModel:
 
     def __init__(self, model, n_inputs: Optional[int] = None, params: Optional[Sequence] = None,
                  dtype=np.float64):
-        if params is None:
-            if not hasattr(model, "parameters"):
-                raise ValueError("micrograd.compile(fn, ...): pass params=[...] (the parameter Values), "
-                                 "or [] if the function has none")
-            params = model.parameters()
         self.model = model
-        self.params = list(params)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float64, np.float32):
-            raise ValueError(f"dtype must be np.float64 or np.float32, got {dtype!r}")
-        self.n_inputs = _input_width(model, n_inputs)
+        self.params = check_params(model, params)
+        self.dtype = checks.float_dtype(dtype)
+        self.n_inputs = checks.input_width(model, n_inputs)
         self._inputs, self._outputs = call_model(model, self.n_inputs)
         self.n_outputs = len(self._outputs)
         self.program: Program = lower(trace_model(self._inputs, self._outputs, self.params))
-        self.theta = np.empty(len(self.params), dtype=self.dtype)
         self._pos = np.empty(len(self.params), dtype=np.int64)  # model index -> theta position
         self._pos[self.program.perm] = np.arange(len(self.params))
         self._programs: dict = {}
         self._buffers: dict = {}
         self._checked_params = None
-        self.sync_from_model()
+        self._lock = threading.Lock()
+        self._attach()
+
+    def __repr__(self) -> str:
+        model = repr(self.model)
+        if len(model) > 40 or model.startswith("<"):
+            model = getattr(self.model, "__qualname__", type(self.model).__name__)
+        return (f"<CompiledModel of {model}: {self.n_inputs} -> {self.n_outputs}, {len(self.program)} "
+                f"instructions, {len(self.params)} parameters, {self.dtype.name}>")
 
     # ------------------------------------------------------------ parameters
+    def _attach(self) -> None:
+        """Bind the parameter Values to this model's arrays (compiler.params): theta, the gradient vector."""
+        self._binding = Binding(self.params, self._pos, self.dtype)
+        self.theta, self._gtheta = self._binding.theta, self._binding.gtheta
+
+    @_serialized
     def sync_from_model(self) -> None:
-        """theta <- the model's parameter Values."""
-        self.theta[:] = [self.params[j].data for j in self.program.perm]
+        """Kept for compatibility: every call already computes with the model's current Values."""
+        self._binding.refresh()
 
     def sync_to_model(self) -> None:
-        """The model's parameter Values <- theta."""
-        # map(setattr, ...) runs the loop in C: 100k parameters in a few milliseconds
-        deque(map(setattr, self.params, repeat("data"), self.theta[self._pos].tolist()), maxlen=0)
+        """Kept for compatibility, does nothing: the model's Values always hold the current weights."""
+
+    def __getstate__(self) -> dict:
+        """copy/pickle: the copy gets its own (plain, copied) parameter Values, bound afresh."""
+        state = dict(self.__dict__, _buffers={}, _programs={}, _checked_params=None)
+        for name in ("_lock", "_binding", "theta", "_gtheta"):
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._attach()
 
     # ------------------------------------------------------------ programs and buffers
+    @_serialized
     def training_program(self, loss: LossArg = "hinge", target_width: Optional[int] = None) -> Program:
         """The program of model + per-example loss (cached); its last instruction computes the loss."""
-        fn, width, scalar = self._loss_spec(loss, target_width)
-        key = (fn, width, scalar)
+        return self._training_program(loss, target_width)
+
+    def _training_program(self, loss: LossArg, target_width: Optional[int]) -> Program:
+        key = checks.loss_spec(loss, self.n_outputs, target_width)   # (fn, width, scalar)
         if key not in self._programs:
-            graph = trace_model(self._inputs, self._outputs, self.params, fn, width, scalar)
+            graph = trace_model(self._inputs, self._outputs, self.params, *key)
             # the forward program's parameter layout, whatever the loss: theta serves every program
             self._programs[key] = lower(graph, has_loss=True, layout=self.program.perm)
         return self._programs[key]
-
-    def _loss_spec(self, loss: LossArg, target_width: Optional[int]) -> tuple:
-        if isinstance(loss, str):
-            fn = _loss_by_name(loss)
-            if loss in SCALAR_TARGET:
-                return fn, 1, True
-            return fn, self.n_outputs, loss == "mse" and self.n_outputs == 1
-        if not callable(loss):
-            raise TypeError(f"loss must be a name or a function loss(outputs, target), got {loss!r}")
-        width = 1 if target_width is None else int(target_width)
-        return loss, width, target_width is None
 
     def chunks(self, prog: Program, batch: int) -> int:
         """How many batch chunks the kernels run in parallel: CHUNKS for big dense layers, else 1."""
@@ -158,7 +157,7 @@ class CompiledModel:
             C = self.chunks(prog, batch)
             shape = (C, prog.n_slots, -(-batch // C))
             self._buffers[key] = (np.zeros(shape, self.dtype), np.zeros(shape, self.dtype),
-                                  np.zeros((C, len(self.theta)), self.dtype), np.zeros(len(self.theta), self.dtype))
+                                  np.zeros((C, len(self.theta)), self.dtype), self._gtheta)
         return self._buffers[key]
 
     def _step(self, prog: Program, X, Y, rows, l2: float) -> tuple:
@@ -184,8 +183,7 @@ class CompiledModel:
         key = (id(prog), batch)
         if key not in self._buffers:
             shape = (prog.n_slots, batch)
-            self._buffers[key] = (np.zeros(shape, self.dtype), np.zeros(shape, self.dtype),
-                                  np.zeros(len(self.theta), self.dtype))
+            self._buffers[key] = (np.zeros(shape, self.dtype), np.zeros(shape, self.dtype), self._gtheta)
         return self._buffers[key]
 
     @staticmethod
@@ -196,50 +194,13 @@ class CompiledModel:
             validate(prog)
         return prog.kernel_args
 
-    # ------------------------------------------------------------ validation
-    def _check_X(self, X) -> np.ndarray:
-        X = np.asarray(X)
-        if X.dtype.kind not in "biuf":
-            raise ValueError(f"X must hold real numbers, got dtype {X.dtype}; expected shape (N, {self.n_inputs})")
-        if X.ndim != 2 or X.shape[1] != self.n_inputs or X.shape[0] == 0:
-            raise ValueError(f"X has shape {X.shape}; expected (N, {self.n_inputs}) with N >= 1 "
-                             f"(one row per example; reshape a single example with X.reshape(1, -1))")
-        return np.ascontiguousarray(X, dtype=self.dtype)
-
-    def _targets(self, y, N: int, loss: LossArg, target_width: Optional[int]) -> tuple:
-        """(Y as an (N, width) array, target_width for the program) following PyTorch's conventions."""
-        if isinstance(loss, str):
-            _loss_by_name(loss)
-        y = np.asarray(y)
-        if y.dtype.kind not in "biuf":
-            raise ValueError(f"y must hold numbers, got dtype {y.dtype}")
-        if y.shape[:1] != (N,):
-            raise ValueError(f"y has shape {y.shape}; expected {N} rows, one per row of X")
-        if loss == "cross_entropy" and y.ndim == 1:
-            k = self.n_outputs
-            if not np.all((y == np.round(y)) & (y >= 0) & (y < k)):
-                raise ValueError(f"cross_entropy: y must hold integer class indices in [0, {k}) of shape (N,), "
-                                 f"or (N, {k}) probabilities")
-            Y = np.zeros((N, k), self.dtype)
-            Y[np.arange(N), y.astype(np.int64)] = 1.0
-            return Y, None
-        if y.ndim == 1:
-            y = y.reshape(N, 1)
-        if y.ndim != 2:
-            raise ValueError(f"y has shape {y.shape}; expected (N,) or (N, width)")
-        if isinstance(loss, str):
-            want = 1 if loss in SCALAR_TARGET else self.n_outputs
-            if y.shape[1] != want:
-                raise ValueError(f"y has shape {y.shape} for loss {loss!r}; expected (N,) or (N, {want})"
-                                 if want == 1 else f"y has shape {y.shape}; expected (N, {want}) for {loss!r}")
-            return np.ascontiguousarray(y, dtype=self.dtype), None
-        width = None if (target_width is None and y.shape[1] == 1) else y.shape[1]
-        return np.ascontiguousarray(y, dtype=self.dtype), width
-
     # ------------------------------------------------------------ running
+    @_serialized
     def __call__(self, X) -> np.ndarray:
         """(N, nout) outputs of the model for the rows of X (N, nin): float64 (float32 for a float32 model)."""
-        X = self._check_X(X)
+        X = checks.features(X, self.n_inputs, self.dtype)
+        if self._binding.stale:
+            self._binding.refresh()
         prog = self.program
         V, _, _ = self._buffers_for(prog, X.shape[0])
         code, leaves = self._kernel_args(prog)
@@ -247,62 +208,61 @@ class CompiledModel:
         _check(kernels.forward(code, self.theta, V), prog)
         return V[prog.output_slots].T.copy()
 
+    @_serialized
     def loss_and_grad(self, X, y, loss: LossArg = "hinge", l2: float = 0.0,
                       target_width: Optional[int] = None) -> tuple:
-        """(batch loss, grads) with grads[i] = d loss / d model.parameters()[i] (float64 array)."""
-        X = self._check_X(X)
-        Y, width = self._targets(y, X.shape[0], loss, target_width)
-        prog = self.training_program(loss, width)
-        value, gtheta = self._step(prog, X, Y, np.arange(X.shape[0]), l2)
-        return float(value), gtheta[self._pos].astype(np.float64)
+        """(batch loss, grads) with grads[i] = d loss / d model.parameters()[i] (a new float64 array).
 
+        Each parameter's ``.grad`` is set to the same number (overwritten, not accumulated), so a
+        micrograd optimizer's ``step()`` can follow, as after ``loss.backward()`` on zeroed grads."""
+        X = checks.features(X, self.n_inputs, self.dtype)
+        Y, width = checks.targets(y, X.shape[0], loss, self.n_outputs, target_width, self.dtype)
+        l2 = checks.real("l2", l2)
+        prog = self._training_program(loss, width)
+        if self._binding.stale:
+            self._binding.refresh()
+        value, _ = self._step(prog, X, Y, np.arange(X.shape[0]), l2)
+        self._binding.kernel_wrote(weights=False)
+        return float(value), self._binding.grad[self._pos]
+
+    @_serialized
     def fit(self, X, y, loss: LossArg = "hinge", optimizer=None, epochs: int = 1,
             batch_size: Optional[int] = None, rng: Union[int, np.random.Generator, None] = 0,
             l2: float = 0.0, shuffle: bool = True, target_width: Optional[int] = None) -> np.ndarray:
         """Train in compiled code; returns the batch loss of every step, shape (epochs * ceil(N / batch_size),).
 
-        Epoch e visits the rows in the order of the e-th ``rng.permutation(N)`` (``rng`` a seed or a
-        ``np.random.Generator``; ``shuffle=False``: in order), in batches of ``batch_size`` (default: all
-        N; the last batch of an epoch may be smaller). Each step is forward, mean loss + ``l2*sum(p*p)``,
-        backward and the optimizer's update (``micrograd.optim`` SGD or Adam, their formulas and
-        learning-rate schedule). Afterwards the model's Values hold the trained weights and the
-        optimizer's state (``t``, momentum buffers or ``m``/``v``) is written back, so the Value path can
-        continue where this stopped; the parameters' ``.grad`` are not set."""
-        from micrograd import optim
-        X = self._check_X(X)
+        Starts from the model's current weights. Epoch e visits the rows in the order of the e-th
+        ``rng.permutation(N)`` (``rng`` an int seed or a ``np.random.Generator``; ``shuffle=False``: in
+        order), in batches of ``batch_size`` (default: all N; the last batch of an epoch may be
+        smaller). Each step is forward, mean loss + ``l2*sum(p*p)``, backward and the optimizer's
+        update (``micrograd.optim`` SGD or Adam, their formulas and learning-rate schedule). The
+        model's Values hold the trained weights (at once: they are the compiled vector) and the
+        last step's gradients; the optimizer's state (``t``, momentum buffers or ``m``/``v``) is
+        written back, so the Value path can continue where this stopped."""
+        X = checks.features(X, self.n_inputs, self.dtype)
         N = X.shape[0]
-        Y, width = self._targets(y, N, loss, target_width)
-        prog = self.training_program(loss, width)
-        if optimizer is None:
-            raise ValueError("fit needs an optimizer, e.g. micrograd.optim.SGD(model.parameters(), lr=0.1)")
-        if optimizer.params is not self._checked_params:  # checked once per optimizer parameter list
-            if len(optimizer.params) != len(self.params) or not all(map(is_, optimizer.params, self.params)):
-                raise ValueError("the optimizer must hold the model's parameters in model.parameters() order")
-            self._checked_params = optimizer.params
-        bs = N if batch_size is None else int(batch_size)
-        if not 1 <= bs:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        bs = min(bs, N)
+        Y, width = checks.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
+        epochs = checks.integer("epochs", epochs, 0)
+        bs = min(N, checks.integer("batch_size", batch_size, 1, none_ok=True) or N)
+        l2 = checks.real("l2", l2)
+        shuffle = checks.flag("shuffle", shuffle)
+        checks.seed(rng)
+        kind, hyper = checks.optimizer(optimizer, self.params, self._checked_params)
+        self._checked_params = optimizer.params  # checked once per optimizer parameter list
+        prog = self._training_program(loss, width)
+        if self._binding.stale:
+            self._binding.refresh()
         per_epoch = -(-N // bs)
-        steps = int(epochs) * per_epoch
-        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        order = np.concatenate([gen.permutation(N) if shuffle else np.arange(N) for _ in range(int(epochs))]
-                               ) if steps else np.zeros(0, np.int64)
+        steps = epochs * per_epoch
+        if shuffle and steps:
+            gen = checks.generator(rng)
+            order = np.concatenate([gen.permutation(N) for _ in range(epochs)])
+        else:
+            order = np.tile(np.arange(N), epochs)
         t0 = int(optimizer.t)
         lr = optimizer.lr
         lrs = np.array([float(lr(t0 + s)) if callable(lr) else float(lr) for s in range(steps)])
-        pos = self._pos
-        if isinstance(optimizer, optim.Adam):
-            kind, hyper = kernels.ADAM, dict(beta1=optimizer.beta1, beta2=optimizer.beta2, eps=optimizer.eps,
-                                             weight_decay=optimizer.weight_decay)
-            s1, s2 = np.array(optimizer.m)[self.program.perm], np.array(optimizer.v)[self.program.perm]
-        elif isinstance(optimizer, optim.SGD):
-            kind = kernels.SGD
-            hyper = dict(momentum=optimizer.momentum, dampening=optimizer.dampening, nesterov=optimizer.nesterov,
-                         weight_decay=optimizer.weight_decay)
-            s1, s2 = np.array(optimizer.momentum_buffer)[self.program.perm], np.zeros(1)
-        else:
-            raise TypeError(f"fit supports micrograd.optim.SGD and Adam, got {type(optimizer).__name__}")
+        s1, s2 = optimizer.export_state(self.program.perm)
         history = np.zeros(steps)
         order = order.astype(np.int64)
         state = kernels.opt_state(kind, s1, s2, t0, **hyper)
@@ -319,10 +279,8 @@ class CompiledModel:
                 start, count = kernels.batch_bounds(s, N, bs)
                 history[s], gtheta = self._step(prog, X, Y, order[start:start + count], l2)
                 kernels.update(self.theta, gtheta, opt_t, lrs[s], t0 + s)
-        if kind == kernels.ADAM:
-            optimizer.m, optimizer.v = s1[pos].tolist(), s2[pos].tolist()
-        else:
-            optimizer.momentum_buffer = s1[pos].tolist()
+        optimizer.import_state(s1, s2, self._pos)
         optimizer.t = t0 + steps
-        self.sync_to_model()
+        if steps:
+            self._binding.kernel_wrote(weights=True)
         return history

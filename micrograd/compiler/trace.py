@@ -15,16 +15,23 @@ need:
 Leaves are classified by identity: a placeholder input, a placeholder target,
 a parameter (``params`` list), or anything else, which becomes a constant
 (its ``.data`` is frozen into the program's constant pool). A node built by
-hand micrograd-style (``_code == CUSTOM``) is refused with its ``_op`` named.
+hand micrograd-style (``_code == CUSTOM``) and any node whose ``_backward`` was
+replaced by hand are refused with their ``_op`` named: the compiler takes every
+derivative from the op table and would silently ignore such a ``_backward``.
 
-Python ``if``s on ``.data`` inside the model are frozen at trace time: the
-placeholders hold ``PLACEHOLDER`` (not zero, so that ``log``/division by an
-input do not raise while tracing).
+The data seen while tracing never decides whether a graph compiles: the model
+runs inside ``placeholders()``, where an op outside its domain (``log(x0 - x1)``
+with both inputs at the placeholder) gives NaN instead of raising; the
+program recomputes every value from the real inputs. Python ``if``s on
+``.data`` inside the model are frozen at trace time: they see the
+placeholders' ``PLACEHOLDER`` (or NaN downstream of such an op).
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, List, Optional, Sequence
 
+from micrograd import engine
 from micrograd.engine import CUSTOM, LEAF, Value, topological_order
 
 INPUT, TARGET, PARAM, CONST = -10, -11, -12, -13   # leaf kinds in Graph.code
@@ -49,6 +56,11 @@ class Graph:
         code, a, b, uses, user = self.code, self.a, self.b, self.uses, self.user
         for i, v in enumerate(nodes):
             c = v._code
+            if v._custom_backward is not None and c != CUSTOM:
+                what = f"op {v._op!r}" if c != LEAF else f"leaf {v.label or v!r}"
+                raise ValueError(f"micrograd.compile: the graph contains a node ({what}) whose _backward was "
+                                 f"replaced by hand; the compiler takes every derivative from micrograd.ops.OPS "
+                                 f"and would ignore it. Remove the assignment, or use the Value path.")
             if c == LEAF:
                 kind, val = kinds.get(v, (CONST, v.data))
                 code[i], self.leaf[i] = kind, val
@@ -79,6 +91,18 @@ class Graph:
         return len(self.nodes)
 
 
+@contextlib.contextmanager
+def placeholders():
+    """While tracing: ops outside their domain give NaN instead of raising (see the module docstring)."""
+    state = engine.PLACEHOLDERS
+    was = getattr(state, "on", False)
+    state.on = True
+    try:
+        yield
+    finally:
+        state.on = was
+
+
 def as_value(v) -> Value:
     """A model output that is a plain number becomes a constant Value."""
     return v if isinstance(v, Value) else Value(float(v))
@@ -87,7 +111,8 @@ def as_value(v) -> Value:
 def call_model(model: Callable, n_inputs: int) -> tuple:
     """(placeholder inputs, list of output Values) of one call of model on placeholders."""
     xs = [Value(PLACEHOLDER, label=f"x{j}") for j in range(n_inputs)]
-    out = model(xs)
+    with placeholders():
+        out = model(xs)
     outs = list(out) if isinstance(out, (list, tuple)) else [out]
     if not outs:
         raise ValueError("micrograd.compile: the model returned no outputs")
@@ -108,6 +133,7 @@ def trace_model(inputs: Sequence[Value], outputs: Sequence[Value], params: Seque
         targets = [Value(PLACEHOLDER, label=f"y{j}") for j in range(target_width)]
         model_out = outputs[0] if len(outputs) == 1 else list(outputs)
         tgt = targets[0] if (target_scalar and target_width == 1) else list(targets)
-        roots.append(as_value(loss(model_out, tgt)))
+        with placeholders():
+            roots.append(as_value(loss(model_out, tgt)))
     nodes = topological_order(roots)
     return Graph(nodes, roots, list(inputs), targets, list(params))

@@ -1,0 +1,187 @@
+"""Argument checks of the compiled path: every bad argument is refused by name, never coerced.
+
+Each function returns the value in the form the runtime uses, or raises
+TypeError (wrong kind: a float epoch count, a string) or ValueError (right
+kind, bad value: a negative l2, a hinge label of 0) with a message that names
+the argument, what was given and what is allowed. Named losses are described
+by ``micrograd.losses.REGISTRY`` (target kind, label rule): this module knows
+no loss by name.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from operator import is_
+from typing import Callable, Optional, Tuple, Union
+
+import numpy as np
+
+from micrograd import losses
+
+LossArg = Union[str, Callable]
+
+
+def integer(name: str, value, minimum: int, none_ok: bool = False) -> Optional[int]:
+    """An int >= minimum (NumPy integers too); bool, float and str are refused."""
+    if value is None and none_ok:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= {minimum}{' or None' if none_ok else ''}, "
+                        f"got {value!r} of type {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def real(name: str, value, minimum: float = 0.0) -> float:
+    """A finite real number >= minimum (NumPy floats too); bool and str are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number >= {minimum:g}, got {value!r} of type {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum:g}, got {value!r}")
+    return value
+
+
+def flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r} of type {type(value).__name__}")
+    return bool(value)
+
+
+def seed(rng) -> None:
+    """fit's rng must be an int seed >= 0, None (fresh entropy) or a np.random.Generator."""
+    if isinstance(rng, np.random.Generator) or rng is None:
+        return
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
+        return
+    raise TypeError(f"rng must be an int seed >= 0, None or a np.random.Generator, got {rng!r} of type "
+                    f"{type(rng).__name__} (a random.Random seeds models in micrograd.nn; fit shuffles with NumPy)")
+
+
+def generator(rng) -> np.random.Generator:
+    """The generator of a checked ``rng`` (built only when fit shuffles: seeding costs ~10 us)."""
+    seed(rng)
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def float_dtype(dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.float64, np.float32):
+        raise ValueError(f"dtype must be np.float64 or np.float32, got {dtype!r}")
+    return dt
+
+
+def input_width(model, n_inputs: Optional[int]) -> int:
+    """n_inputs (an int >= 1), else the input width an nn model tells."""
+    if n_inputs is not None:
+        return integer("n_inputs", n_inputs, 1)
+    nin = getattr(model, "nin", None)
+    if nin is None:
+        try:
+            nin = len(model.layers[0].neurons[0].w)
+        except (AttributeError, IndexError, TypeError):
+            nin = len(getattr(model, "w", ())) or None
+    if nin is None:
+        raise ValueError("micrograd.compile: cannot tell the model's input width; pass n_inputs=")
+    return int(nin)
+
+
+def optimizer(opt, params, checked=None) -> Tuple[int, dict]:
+    """(kernel kind, named hyper-parameters for ``kernels.opt_state``) of fit's optimizer; its parameter list must be ``params`` in order
+    (not re-checked when it is the list ``checked``, the one seen last time)."""
+    if opt is None:
+        raise ValueError("fit needs an optimizer, e.g. micrograd.optim.SGD(model.parameters(), lr=0.1)")
+    if getattr(opt, "kernel_kind", None) is None:
+        raise TypeError(f"fit runs the optimizer's update in compiled code, and {type(opt).__name__} has none "
+                        f"(micrograd.optim.SGD and Adam do); train with cm.loss_and_grad(...) and its step() "
+                        f"in a loop instead")
+    if opt.params is not checked and (len(opt.params) != len(params) or not all(map(is_, opt.params, params))):
+        raise ValueError("the optimizer must hold the model's parameters in model.parameters() order")
+    return opt.kernel_kind, dict(opt.kernel_hyper())
+
+
+def features(X, n_inputs: int, dtype: np.dtype) -> np.ndarray:
+    """X as a C-contiguous (N, n_inputs) array of the kernels' dtype."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"X must hold real numbers, got dtype {X.dtype}; expected shape (N, {n_inputs})")
+    if X.ndim != 2 or X.shape[1] != n_inputs or X.shape[0] == 0:
+        raise ValueError(f"X has shape {X.shape}; expected (N, {n_inputs}) with N >= 1 "
+                         f"(one row per example; reshape a single example with X.reshape(1, -1))")
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+def named_loss(name: str) -> losses.NamedLoss:
+    if name not in losses.REGISTRY:
+        raise ValueError(f"unknown loss {name!r}; use one of {sorted(losses.REGISTRY)} or a function")
+    return losses.REGISTRY[name]
+
+
+def loss_spec(loss: LossArg, n_outputs: int, target_width: Optional[int]) -> Tuple[Callable, int, bool]:
+    """(per-example loss function, target width, whether the loss gets one number rather than a list)."""
+    if isinstance(loss, str):
+        spec = named_loss(loss)
+        if spec.target == losses.SCALAR:
+            return spec.fn, 1, True
+        if spec.target == losses.CLASS and n_outputs < 2:
+            raise ValueError(losses.ONE_LOGIT)
+        return spec.fn, n_outputs, spec.target == losses.PER_OUTPUT and n_outputs == 1
+    if not callable(loss):
+        raise TypeError(f"loss must be a name or a function loss(outputs, target), got {loss!r}")
+    width = integer("target_width", target_width, 1, none_ok=True)
+    return loss, 1 if width is None else width, width is None
+
+
+def targets(y, N: int, loss: LossArg, n_outputs: int, target_width: Optional[int], dtype: np.dtype) -> tuple:
+    """(Y as an (N, width) array of dtype, target_width for the program), following PyTorch's conventions."""
+    spec = named_loss(loss) if isinstance(loss, str) else None
+    if spec is not None and target_width is not None:
+        raise ValueError(f"target_width is for a loss function; the named loss {loss!r} knows its targets")
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"y must hold numbers, got dtype {y.dtype}")
+    if y.shape[:1] != (N,):
+        raise ValueError(f"y has shape {y.shape}; expected {N} rows, one per row of X")
+    if spec is not None and spec.target == losses.CLASS:
+        if n_outputs < 2:
+            raise ValueError(losses.ONE_LOGIT)
+        return _class_targets(loss, y, N, n_outputs, dtype), None
+    if y.ndim == 1:
+        y = y.reshape(N, 1)
+    if y.ndim != 2:
+        raise ValueError(f"y has shape {y.shape}; expected (N,) or (N, width)")
+    if spec is None:
+        width = integer("target_width", target_width, 1, none_ok=True)
+        if width is not None and width != y.shape[1]:
+            raise ValueError(f"target_width={width} but y has {y.shape[1]} columns")
+        return np.ascontiguousarray(y, dtype=dtype), (None if width is None and y.shape[1] == 1 else y.shape[1])
+    want = 1 if spec.target == losses.SCALAR else n_outputs
+    if y.shape[1] != want:
+        raise ValueError(f"y has shape {y.shape} for loss {loss!r}; expected (N,) or (N, {want})"
+                         if want == 1 else f"y has shape {y.shape}; expected (N, {want}) for {loss!r}")
+    if spec.labels_ok is not None:
+        ok = spec.labels_ok(y)
+        if not ok.all():
+            raise ValueError("y: " + losses.label_error(loss, y[~ok][0].item()))
+    return np.ascontiguousarray(y, dtype=dtype), None
+
+
+def _class_targets(loss: str, y: np.ndarray, N: int, k: int, dtype: np.dtype) -> np.ndarray:
+    """(N, k) distributions from class indices (N,) or from (N, k) probabilities (checked)."""
+    if y.ndim == 1:
+        if not np.all((y == np.round(y)) & (y >= 0) & (y < k)):
+            raise ValueError(f"{loss}: y must hold integer class indices in [0, {k}) of shape (N,), "
+                             f"or (N, {k}) probabilities")
+        Y = np.zeros((N, k), dtype)
+        Y[np.arange(N), y.astype(np.int64)] = 1.0
+        return Y
+    if y.ndim != 2 or y.shape[1] != k:
+        raise ValueError(f"y has shape {y.shape}; expected (N,) class indices or (N, {k}) probabilities for {loss!r}")
+    smallest, sums = y.min(axis=1), y.sum(axis=1, dtype=np.float64)
+    for i in np.flatnonzero(~losses.is_distribution(smallest, sums))[:1]:
+        raise ValueError(f"{loss}: y row {i} {losses.distribution_error(float(smallest[i]), float(sums[i]))}")
+    return np.ascontiguousarray(y, dtype=dtype)
