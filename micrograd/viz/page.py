@@ -1,6 +1,6 @@
 """The HTML page of the backprop stepper: markup, CSS and JavaScript, all inline (no network).
 
-``render_page(title, svg, data_json)`` fills the template. The page reads the
+``render_page(title, svg, data)`` fills the template. The page reads the
 steps from the embedded JSON (see ``stepper.backprop_steps``); every value
 shown comes from there. Stable hooks for scripts and tests:
 ``#prev #next #slider #step-label #explain``, ``body[data-step]``, and per
@@ -11,7 +11,8 @@ shortest text that reads back as the same float64).
 from __future__ import annotations
 
 import html
-import re
+
+from micrograd.viz.webpage import fill, script_json
 
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -122,14 +123,6 @@ show(0);
 """
 
 
-def render_page(title: str, svg: str, data_json: str) -> str:
-    """The stepper page: the SVG drawing and the JSON steps inlined into the template."""
-    # inside <script>, '</script>' ends it and '<!--' opens a comment state that can swallow it; JSON
-    # strings may spell any character as \\uXXXX, so no <, > or & reaches the HTML parser (U+2028/9 too,
-    # for old JavaScript engines)
-    for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
-                     ("\u2029", "\\u2029")):
-        data_json = data_json.replace(ch, code)
-    parts = {"__TITLE__": html.escape(title), "__SVG__": svg, "__DATA__": data_json}
-    # one pass: a label or title that reads '__DATA__' is text, not a placeholder
-    return re.sub("__TITLE__|__SVG__|__DATA__", lambda m: parts[m[0]], _TEMPLATE)
+def render_page(title: str, svg: str, data) -> str:
+    """The stepper page: the SVG drawing and the steps (embedded as script-safe JSON) in the template."""
+    return fill(_TEMPLATE, {"__TITLE__": html.escape(title), "__SVG__": svg, "__DATA__": script_json(data)})

@@ -19,24 +19,22 @@ else placed and drawn in Python (``layout.py``, ``svg.py``: the page needs no
 written as ``\\u003c``... so no label can end the script or open a comment), and
 inline JavaScript with previous/next buttons, arrow keys and a slider. No
 network. Values show their ``label`` when set, else a generated name (``v3``).
-It returns a ``StepperPage``: the path (a ``pathlib.Path``), which a notebook
+It returns a ``webpage.Page``: the path (a ``pathlib.Path``), which a notebook
 displays inline (``_repr_html_``: an iframe whose ``srcdoc`` is the page).
 """
 from __future__ import annotations
 
-import html
-import json
 import math
 import re
 import shutil
 from pathlib import Path
 from typing import Dict, Optional, Union
 
-from micrograd._files import write_text
 from micrograd.engine import OPS, Value, topological_order
 from micrograd.ieee import ieee_call
 from micrograd.viz.dot import draw_dot, drawing
 from micrograd.viz.page import render_page
+from micrograd.viz.webpage import Page, write_page
 from micrograd.viz.svg import render_svg
 
 # the placeholders of the op table's grad_text; 'out' alone, not inside a word ('out²' counts)
@@ -134,24 +132,8 @@ def _check_against_backward(root: Value, topo, grads, names) -> None:
                                f"{v.grad!r}; the stepper and Value.backward() disagree (a bug: please report it)")
 
 
-class StepperPage(type(Path())):
-    """The path of a stepper page (a pathlib.Path, so existing callers keep working) that a
-    notebook shows inline: ``_repr_html_`` is an iframe whose ``srcdoc`` holds the whole page."""
-
-    @property
-    def path(self) -> Path:
-        return Path(self)
-
-    def _repr_html_(self) -> str:
-        page = self.read_text(encoding="utf-8")
-        # srcdoc is an attribute value: html.escape (quote=True) turns & < > " ' into entities, so the
-        # page cannot end the attribute; the iframe parses it back into the very page
-        return (f'<iframe srcdoc="{html.escape(page, quote=True)}" title="{html.escape(self.name)}" '
-                f'style="width: 100%; height: 720px; border: 1px solid #ddd;"></iframe>')
-
-
 def backprop_html(root: Value, path: Union[str, Path], title: str = "Backprop, step by step",
-                  names: Optional[Dict[Value, str]] = None, rankdir: str = "LR") -> StepperPage:
+                  names: Optional[Dict[Value, str]] = None, rankdir: str = "LR") -> Page:
     """Write the stepper page for root's graph to path (one .html file, no network); see the module docstring.
 
     Uses Graphviz's dot for the drawing when it is installed (and fast for this graph), else draws in
@@ -168,9 +150,7 @@ def backprop_html(root: Value, path: Union[str, Path], title: str = "Backprop, s
     finally:
         for v, g in zip(topo, found):
             v.grad = g
-    page = StepperPage(path)
-    write_text(page, render_page(title, svg, json.dumps(data)))
-    return page
+    return write_page(path, render_page(title, svg, data))
 
 
 def _draw(root: Value, rankdir: str, names: Dict[Value, str]) -> str:

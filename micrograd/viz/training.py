@@ -15,24 +15,21 @@ Contract:
   the L2 term), the gradient norm of each layer's parameters, and, for 2-D inputs, the model's
   outputs on a ``grid`` x ``grid`` lattice over the data (the decision boundary).
 - ``training_html(record, path)`` writes one self-contained page (inline CSS and JavaScript, no
-  network), atomically, and returns the path as a ``TrainingPage``, which also displays inline
+  network), atomically, and returns the path as a ``webpage.Page``, which also displays inline
   in a notebook. The record is embedded as JSON with ``<``, ``>`` and ``&`` escaped, so no string
   in it can close the script element. Hooks for scripts and tests: see ``training_page``.
 """
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
-import re
-import tempfile
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import List, Optional, Union
 
 import numpy as np
 
+from micrograd.viz import webpage
 from micrograd.viz.training_page import TEMPLATE
 
 
@@ -143,42 +140,13 @@ def _finite(obj):
 
 
 def script_json(data) -> str:
-    """JSON safe inside <script>: '<', '>' and '&' escaped as \\u003c, \\u003e, \\u0026."""
-    text = json.dumps(_finite(data), allow_nan=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    """The record as script-safe JSON (webpage.script_json), NaN and infinities as null."""
+    return webpage.script_json(_finite(data))
 
 
-class TrainingPage(type(Path())):
-    """The path of a written page; in a notebook it shows the page inline (an iframe with srcdoc)."""
-
-    def _repr_html_(self) -> str:
-        page = html.escape(self.read_text(encoding="utf-8"), quote=True)
-        return f'<iframe srcdoc="{page}" style="width:100%;height:720px;border:0"></iframe>'
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write text to path through a temporary file in the same folder and os.replace."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a page is as readable as any file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def training_html(record: TrainingRecord, path: Union[str, os.PathLike] = "training.html") -> TrainingPage:
-    """Write the replay page of record to path; returns the path (a TrainingPage)."""
+def training_html(record: TrainingRecord, path: Union[str, os.PathLike] = "training.html") -> webpage.Page:
+    """Write the replay page of record to path; returns the path (a webpage.Page)."""
     if not isinstance(record, TrainingRecord):
         raise TypeError(f"training_html needs the TrainingRecord that record_fit returns, got {type(record).__name__}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fill = {"__TITLE__": html.escape(record.title), "__DATA__": script_json(asdict(record))}
-    page = re.sub("__TITLE__|__DATA__", lambda m: fill[m.group(0)], TEMPLATE)  # one pass: no refilling
-    write_atomically(path, page)
-    return TrainingPage(path)
+    parts = {"__TITLE__": html.escape(record.title), "__DATA__": script_json(asdict(record))}
+    return webpage.write_page(path, webpage.fill(TEMPLATE, parts))

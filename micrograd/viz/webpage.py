@@ -1,0 +1,63 @@
+"""Self-contained HTML pages (the backprop stepper, the training replay): one way to embed data,
+fill a template and hand the written page back.
+
+- ``script_json(data)``: JSON that is safe inside ``<script>``. There ``</script>`` ends the script
+  and ``<!--`` opens a comment state that can swallow it; JSON strings may spell any character as
+  ``\\uXXXX``, so no ``<``, ``>`` or ``&`` reaches the HTML parser (nor U+2028/9, for old
+  JavaScript engines). No label or title can change the page's structure.
+- ``fill(template, parts)``: every placeholder replaced in one pass, so a label that reads
+  ``__DATA__`` stays text.
+- ``write_page(path, text)`` writes atomically and returns a ``Page``: a ``pathlib.Path`` (callers
+  that want the path keep working) that a notebook shows inline (``_repr_html_``: an iframe whose
+  ``srcdoc`` holds the page).
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from pathlib import Path
+from typing import Dict, Union
+
+from micrograd._files import write_text
+
+_SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                   ("\u2029", "\\u2029"))
+
+
+def script_json(data) -> str:
+    """json.dumps(data) with <, >, & (and U+2028/9) written as \\u escapes. NaN and infinities are
+    written as JavaScript's NaN / Infinity (the page's script reads the data as a literal)."""
+    text = json.dumps(data, separators=(",", ":"))
+    for ch, code in _SCRIPT_ESCAPES:
+        text = text.replace(ch, code)
+    return text
+
+
+def fill(template: str, parts: Dict[str, str]) -> str:
+    """template with each key of parts replaced by its value, in one pass."""
+    return re.sub("|".join(map(re.escape, parts)), lambda m: parts[m[0]], template)
+
+
+class Page(type(Path())):
+    """The path of a written page; in a notebook it shows the page inline."""
+
+    @property
+    def path(self) -> Path:
+        return Path(self)
+
+    def _repr_html_(self) -> str:
+        page = self.read_text(encoding="utf-8")
+        # srcdoc is an attribute value: html.escape (quote=True) turns & < > " ' into entities, so the
+        # page cannot end the attribute; the iframe parses it back into the very page
+        return (f'<iframe srcdoc="{html.escape(page, quote=True)}" title="{html.escape(self.name)}" '
+                f'style="width: 100%; height: 720px; border: 1px solid #ddd;"></iframe>')
+
+
+def write_page(path: Union[str, os.PathLike], text: str) -> Page:
+    """Write text to path atomically (a failed write keeps the old file); returns it as a Page."""
+    page = Page(path)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    write_text(page, text)
+    return page
