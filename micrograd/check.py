@@ -146,6 +146,7 @@ def check(model_or_fn, X=None, y=None, loss: LossArg = None, params: Optional[Se
         raise ValueError(f"check: rtol and atol must be >= 0, got rtol={rtol!r}, atol={atol!r}")
     cm = mg_compile(model_or_fn, n_inputs=n_inputs, params=params)
     params = cm.params
+    saved = [p.grad for p in params]  # before loss_and_grad, which sets every .grad
     if X is None:
         X = np.random.default_rng(0).standard_normal((8, cm.n_inputs))
     if y is None:
@@ -155,11 +156,10 @@ def check(model_or_fn, X=None, y=None, loss: LossArg = None, params: Optional[Se
         loss_name = repr(loss) if isinstance(loss, str) else getattr(loss, "__name__", "a function")
     # an unknown loss name stays a string here: cm.loss_and_grad refuses it, listing the names
     loss_fn = losses.BY_NAME.get(loss, loss) if isinstance(loss, str) else loss
-    Y_c = cm(X)  # checks X's shape first, with the compiled path's message
-    loss_c, grads_c = cm.loss_and_grad(X, y, loss=loss, l2=l2)
-    X = np.asarray(X, dtype=np.float64)
-    saved = [p.grad for p in params]
     try:
+        Y_c = cm(X)  # checks X's shape first, with the compiled path's message
+        loss_c, grads_c = cm.loss_and_grad(X, y, loss=loss, l2=l2)
+        X = np.asarray(X, dtype=np.float64)
         for p in params:
             p.grad = 0.0
         rows = []
