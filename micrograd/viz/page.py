@@ -12,15 +12,9 @@ from __future__ import annotations
 
 import html
 
-from micrograd.viz.webpage import fill, script_json
+from micrograd.viz.webpage import PAGE_HEAD, fill, script_json
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>__TITLE__</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 16px; color: #222; }
-h1 { font-size: 20px; margin: 0 0 8px 0; }
-#controls { display: flex; align-items: center; gap: 10px; margin: 8px 0; }
+_TEMPLATE = PAGE_HEAD + """#controls { display: flex; align-items: center; gap: 10px; margin: 8px 0; }
 #controls button { font-size: 15px; padding: 4px 14px; }
 #slider { width: 320px; }
 #step-label { font-weight: 600; min-width: 110px; }

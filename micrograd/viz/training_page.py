@@ -14,13 +14,9 @@ Hooks for scripts and tests:
 - ``svg#loss-curve``: every step's batch loss, and ``#marker`` at the frame's step.
 """
 
-TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>__TITLE__</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 16px; color: #222; }
-h1 { font-size: 20px; margin: 0 0 8px 0; }
-#controls { display: flex; align-items: center; gap: 10px; margin: 8px 0 14px 0; }
+from micrograd.viz.webpage import PAGE_HEAD
+
+TEMPLATE = PAGE_HEAD + """#controls { display: flex; align-items: center; gap: 10px; margin: 8px 0 14px 0; }
 #controls button { font-size: 15px; padding: 4px 14px; min-width: 80px; }
 #slider { width: 420px; }
 #frame-label { font-weight: 600; }

@@ -22,6 +22,15 @@ from typing import Dict, Union
 
 from micrograd._files import write_text
 
+# how every page begins: its title (a placeholder) and the shared look; each page adds its own CSS
+PAGE_HEAD = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>__TITLE__</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 16px; color: #222; }
+h1 { font-size: 20px; margin: 0 0 8px 0; }
+"""
+
 _SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
                    ("\u2029", "\\u2029"))
 
