@@ -90,6 +90,11 @@ class Buffers(NamedTuple):
     G_last: np.ndarray
 
 
+# Entry points' cold compile seconds (what the first-run line says; micrograd.jit prints it): the callees
+# compile inside the first entry point that needs them and are reused by the others (fit compiles forward and
+# loss_and_grad). tools/cold_compile.py, quiet 2-core project machine.
+COLD_S = {"fit": 12, "loss_and_grad": 10, "step_chunks": 12, "forward": 5}
+
 SMALL = 1 << 16  # DENSE ops with m*k*B below this run as loops (a BLAS call costs more than the work)
 
 
@@ -150,7 +155,7 @@ def any_set(flags, start, count):
     return False
 
 
-@jit()
+@jit(cold_s=COLD_S["forward"])
 def forward(code_t, theta, V):
     """Run every instruction over the batch; V (n_slots, B) has its leaf slots filled. -1 or a bad index."""
     code = ir.Code(*code_t)
@@ -257,7 +262,7 @@ def add_l2(theta, gtheta, l2):
     return l2 * q
 
 
-@jit()
+@jit(cold_s=COLD_S["loss_and_grad"])
 def loss_and_grad(code_t, leaves_t, theta, X, Y, rows, scale, l2, V, G, gtheta):
     """The examples X[rows] in V, G (n_slots, len(rows)): returns (sum of their losses, scale * that sum +
     l2 * sum(theta^2), status) and sets gtheta to the gradient of the second (fit and cm.loss_and_grad use
@@ -293,7 +298,7 @@ def loss_and_grad(code_t, leaves_t, theta, X, Y, rows, scale, l2, V, G, gtheta):
     return total, loss, status
 
 
-@jit(parallel=True)
+@jit(cold_s=COLD_S["step_chunks"], parallel=True)
 def step_chunks(code_t, leaves_t, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta):
     """loss_and_grad with the batch cut into Vs.shape[0] chunks of Vs.shape[2] examples, run in parallel
     (prange), each with its own buffers and gradient row, reduced in chunk order afterwards: the result does
@@ -335,7 +340,7 @@ def update(theta, gtheta, opt_t, lr, t):
                                                        opt.beta2, opt.eps, opt.weight_decay)
 
 
-@jit()
+@jit(cold_s=COLD_S["fit"])
 def fit(code_t, leaves_t, theta, X, Y, order, batch_size, lrs, opt_t, l2, history, buffers_t, gtheta):
     """len(lrs) training steps over the row order ``order`` (epochs*N,), batches of batch_size per epoch (the
     last one smaller, run in buffers.V_last/G_last): loss_and_grad into history[s] and gtheta, then ``update``
