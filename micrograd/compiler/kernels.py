@@ -99,15 +99,17 @@ SMALL = 1 << 16  # DENSE ops with m*k*B below this run as loops (a BLAS call cos
 
 
 @jit()
-def dense_forward(W, bias, X, Y, has_bias):
-    """Y (m, B) = W (m, k) @ X (k, B) + bias, bias first as a Neuron sums (b + w0*x0 + w1*x1 + ...)."""
+def dense_forward(W, bias, X, Y, has_bias, blas):
+    """Y (m, B) = W (m, k) @ X (k, B) + bias, bias first as a Neuron sums (b + w0*x0 + w1*x1 + ...).
+    blas None (a program without big layers, ``Program.blas``): Numba prunes the np.dot branch at compile time."""
     m, k = W.shape
-    if m * k * X.shape[1] >= SMALL:
-        np.dot(W, X, Y)
-        if has_bias:
-            for r in range(m):
-                Y[r] += bias[r]
-        return
+    if blas is not None:
+        if m * k * X.shape[1] >= SMALL:
+            np.dot(W, X, Y)
+            if has_bias:
+                for r in range(m):
+                    Y[r] += bias[r]
+            return
     B = X.shape[1]
     for r in range(m):
         y = Y[r]
@@ -119,19 +121,20 @@ def dense_forward(W, bias, X, Y, has_bias):
 
 
 @jit(fastmath={"reassoc", "contract"})
-def dense_backward(W, X, Gy, gW, gbias, Gx, has_bias, need_x):
+def dense_backward(W, X, Gy, gW, gbias, Gx, has_bias, need_x, blas):
     """gW = Gy @ X.T and gbias = Gy summed over the batch (written); Gx += W.T @ Gy when need_x.
-    fastmath only lets LLVM vectorize the batch sums (round-off order, nothing else)."""
+    fastmath only lets LLVM vectorize the batch sums (round-off order, nothing else). blas: as dense_forward."""
     m, k = W.shape
     B = X.shape[1]
     if has_bias:
         for r in range(m):
             gbias[r] = Gy[r].sum()
-    if m * k * B >= SMALL:
-        np.dot(Gy, X.T, gW)
-        if need_x:
-            Gx += np.dot(W.T, Gy)
-        return
+    if blas is not None:
+        if m * k * B >= SMALL:
+            np.dot(Gy, X.T, gW)
+            if need_x:
+                Gx += np.dot(W.T, Gy)
+            return
     for r in range(m):
         for j in range(k):
             acc = 0.0
@@ -167,7 +170,7 @@ def forward(code_t, theta, V):
         if c == DENSE:
             kk, pp, bb = k[i], p[i], b[i]
             dense_forward(theta[pp:pp + m * kk].reshape((m, kk)), theta[max(bb, 0):max(bb, 0) + m],
-                          V[a[i]:a[i] + kk], V[o:o + m], bb >= 0)
+                          V[a[i]:a[i] + kk], V[o:o + m], bb >= 0, code.blas)
         elif c == GATHER:
             for j in range(m):
                 src = code.gidx[a[i] + j] * B
@@ -200,7 +203,7 @@ def backward(code_t, theta, V, G, gtheta):
             kk, pp, bb, x0 = k[i], p[i], b[i], a[i]
             dense_backward(theta[pp:pp + m * kk].reshape((m, kk)), V[x0:x0 + kk], G[o:o + m],
                            gtheta[pp:pp + m * kk].reshape((m, kk)), gtheta[max(bb, 0):max(bb, 0) + m],
-                           G[x0:x0 + kk], bb >= 0, any_set(rg, x0, kk))
+                           G[x0:x0 + kk], bb >= 0, any_set(rg, x0, kk), code.blas)
         elif c == GATHER:
             for j in range(m):
                 dst = code.gidx[a[i] + j] * B
