@@ -114,7 +114,14 @@ def dense_forward(W, bias, X, Y, has_bias, blas):
     for r in range(m):
         y = Y[r]
         y[:] = bias[r] if has_bias else 0.0
-        for j in range(k):
+        j = 0
+        while j + 4 <= k:  # four terms per pass over y (a quarter of its loads and stores), in the same order
+            w0, w1, w2, w3 = W[r, j], W[r, j + 1], W[r, j + 2], W[r, j + 3]
+            x0, x1, x2, x3 = X[j], X[j + 1], X[j + 2], X[j + 3]
+            for e in range(B):
+                y[e] = (((y[e] + w0 * x0[e]) + w1 * x1[e]) + w2 * x2[e]) + w3 * x3[e]
+            j += 4
+        for j in range(j, k):
             w, x = W[r, j], X[j]
             for e in range(B):
                 y[e] += w * x[e]
@@ -135,17 +142,37 @@ def dense_backward(W, X, Gy, gW, gbias, Gx, has_bias, need_x, blas):
             if need_x:
                 Gx += np.dot(W.T, Gy)
             return
-    for r in range(m):
-        for j in range(k):
-            acc = 0.0
+    for r in range(m):  # gW[r, j] = Gy[r] . X[j]: four columns per pass over Gy[r]
+        g = Gy[r]
+        j = 0
+        while j + 4 <= k:
+            x0, x1, x2, x3 = X[j], X[j + 1], X[j + 2], X[j + 3]
+            a0 = a1 = a2 = a3 = 0.0
             for e in range(B):
-                acc += Gy[r, e] * X[j, e]
+                ge = g[e]
+                a0 += ge * x0[e]
+                a1 += ge * x1[e]
+                a2 += ge * x2[e]
+                a3 += ge * x3[e]
+            gW[r, j], gW[r, j + 1], gW[r, j + 2], gW[r, j + 3] = a0, a1, a2, a3
+            j += 4
+        for j in range(j, k):
+            x, acc = X[j], 0.0
+            for e in range(B):
+                acc += g[e] * x[e]
             gW[r, j] = acc
     if need_x:
-        for r in range(m):
-            g = Gy[r]
-            for j in range(k):
-                w, gx = W[r, j], Gx[j]
+        for j in range(k):  # Gx[j] += sum_r W[r, j] Gy[r]: four rows per pass over Gx[j]
+            gx = Gx[j]
+            r = 0
+            while r + 4 <= m:
+                w0, w1, w2, w3 = W[r, j], W[r + 1, j], W[r + 2, j], W[r + 3, j]
+                g0, g1, g2, g3 = Gy[r], Gy[r + 1], Gy[r + 2], Gy[r + 3]
+                for e in range(B):
+                    gx[e] += w0 * g0[e] + w1 * g1[e] + w2 * g2[e] + w3 * g3[e]
+                r += 4
+            for r in range(r, m):
+                w, g = W[r, j], Gy[r]
                 for e in range(B):
                     gx[e] += w * g[e]
 
