@@ -20,22 +20,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 
-def timer(f, budget=0.02):
+def blas_threads(n: int) -> None:
+    """SciPy's BLAS (the one Numba's np.dot calls) on n threads; set around a timed block, not per call."""
+    from threadpoolctl import ThreadpoolController
+    for lib in ThreadpoolController().lib_controllers:
+        if lib.user_api == "blas" and "numpy" not in lib.filepath:
+            lib.set_num_threads(n)
+
+
+def timer(f, budget=0.02, threads=None):
     f()
     t = time.perf_counter()
     f()
     reps = max(1, int(budget / max(time.perf_counter() - t, 1e-7)))
 
     def once():
+        if threads:
+            blas_threads(threads)
         t0 = time.perf_counter()
         for _ in range(reps):
             f()
-        return (time.perf_counter() - t0) / reps
+        dt = (time.perf_counter() - t0) / reps
+        if threads:
+            blas_threads(1)  # the compiled path's default (MICROGRAD_BLAS_THREADS)
+        return dt
     return once
 
 
 def rows(name: str) -> dict:
-    from threadpoolctl import threadpool_limits
     from bench import handfused, impls
     from micrograd.compiler import kernels
     wl = impls.load(name)
@@ -50,14 +62,9 @@ def rows(name: str) -> dict:
     V, G, gt = cm._buffers_for(prog, X.shape[0])
     calls["lag"]()
 
-    def two(f):
-        def g():
-            with threadpool_limits(2, user_api="blas"):
-                f()
-        return g
     out = {
         "hand step, BLAS 1": hand.step,
-        "hand step, BLAS 2": two(hand.step),
+        "hand step, BLAS 2": (hand.step, 1, 2),
         "fit per step": (lambda: calls["fit"](), steps),
         "loss_and_grad": calls["lag"],
         "hand forward": hand.forward,
@@ -67,8 +74,12 @@ def rows(name: str) -> dict:
                                         kernels.forward(code, cm.theta, V)),
         "kernel loss_and_grad": lambda: kernels.loss_and_grad(code, leaves, cm.theta, X, Y, rowsidx,
                                                                1.0 / len(rowsidx), wl.l2, V, G, gt),
+        "kernel loss_and_grad, BLAS 2": (lambda: kernels.loss_and_grad(code, leaves, cm.theta, X, Y, rowsidx,
+                                                                        1.0 / len(rowsidx), wl.l2, V, G, gt), 1, 2),
     }
-    return {k: (v if isinstance(v, tuple) else (v, 1)) for k, v in out.items()}
+    if cm.chunks(prog, X.shape[0]) > 1:  # the parallel step fit runs for big layers (batch chunks, prange)
+        out["step_chunks"] = lambda: cm._step(prog, X, Y, rowsidx, wl.l2)
+    return {k: (v + (None,) * (3 - len(v)) if isinstance(v, tuple) else (v, 1, None)) for k, v in out.items()}
 
 
 def main(argv) -> None:
@@ -76,7 +87,7 @@ def main(argv) -> None:
     rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 9
     for name in names:
         rs = rows(name)
-        timers = {k: (timer(f), per) for k, (f, per) in rs.items()}
+        timers = {k: (timer(f, threads=n), per) for k, (f, per, n) in rs.items()}
         vals = {k: [] for k in rs}
         for _ in range(rounds):
             for k, (t, per) in timers.items():
