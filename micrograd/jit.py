@@ -17,6 +17,16 @@ compiled path is made by it, so the cache rules below hold for all of them:
 
 Point ``NUMBA_CACHE_DIR`` at a writable folder to keep compiled kernels across runs.
 
+First run: an entry point made with ``jit(cold_s=N)`` that Numba has to compile
+(not in memory, not in the disk cache) prints one line to ``sys.stderr`` before
+compiling: "micrograd: compiling kernels for the first run, about N s ...".
+It is printed, not warned: a warning filter (or the default once-per-place
+rule) could hide it, and ``sys.stderr`` is looked up at that moment, so it
+shows in a terminal and in a notebook cell (ipykernel replaces sys.stderr).
+Callees compiled inside an entry point's compilation say nothing; a cache hit
+says nothing. The hook is Numba's "numba:compile" event, which fires on cache
+misses only, so a warm run costs nothing.
+
 Importing this module registers the op table's functions with Numba
 (``register_jitable``), so kernels can call ``ops.mul``, ``ops.tanh_back`` ...
 directly: they stay plain Python functions for the Value path.
@@ -25,9 +35,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import warnings
 
 import numba
+from numba.core import event as _event
 from numba.core.caching import FunctionCache
 from numba.extending import register_jitable
 
@@ -94,11 +106,40 @@ def _where_cached(dispatcher) -> None:
                    f"kernels in {path} instead")
 
 
-def jit(**options):
-    """Decorator: numba.njit(cache=True, error_model='numpy', **options), with the cache rules above."""
+_entry_points: dict = {}  # id(py_func) -> seconds its cold compilation takes (jit(cold_s=...))
+
+
+class _FirstRunNotice(_event.Listener):
+    """Prints the first-run line when an entry point starts compiling at top level (see the docstring)."""
+
+    depth = 0  # nested "numba:compile" events: callees compiled inside a caller's compilation
+
+    def on_start(self, event) -> None:
+        self.depth += 1
+        if self.depth != 1:
+            return
+        seconds = _entry_points.get(id(getattr(event.data.get("dispatcher"), "py_func", None)))
+        if seconds is not None:
+            print(f"micrograd: compiling kernels for the first run, about {seconds:.0f} s "
+                  f"(Numba caches them for the next runs)", file=sys.stderr, flush=True)
+
+    def on_end(self, event) -> None:
+        self.depth -= 1
+
+
+_event.register("numba:compile", _FirstRunNotice())
+
+
+def jit(cold_s: float = None, **options):
+    """Decorator: numba.njit(cache=True, error_model='numpy', **options), with the cache rules above.
+
+    ``cold_s``: this is an entry point that takes about that many seconds to compile from an empty
+    cache; compiling it at top level prints the first-run line (see the module docstring)."""
     options.setdefault("error_model", "numpy")
 
     def decorate(fn):
+        if cold_s is not None:
+            _entry_points[id(fn)] = cold_s
         try:
             dispatcher = numba.njit(cache=True, **options)(fn)
         except RuntimeError as e:  # "cannot cache function ...: no locator available"

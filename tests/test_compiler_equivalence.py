@@ -209,3 +209,12 @@ def test_random_mlps_batch_256(spec, seed):
 def test_every_activation_is_fused_and_equal(activation):
     cm = check_mlp((3, [5, 1, 4, 2], activation, "cross_entropy", 1e-3, "layer"), 7, 11)  # width-1 layer too
     assert cm.program.counts()["dense"] == 4
+
+
+def test_big_layers_run_blas_and_small_programs_compile_without_it():
+    # a program with a DENSE of >= ir.BLAS_MIN weights gets kernels with np.dot (used where m*k*B >= SMALL);
+    # one without compiles them with the np.dot branch pruned (most of the cold compile time)
+    from micrograd.compiler import ir, kernels
+    cm = check_mlp((40, [32, 3], "relu", "cross_entropy", 1e-3, "neuron"), 64, 3)
+    assert cm.program.blas is not None and 40 * 32 >= ir.BLAS_MIN and 40 * 32 * 64 >= kernels.SMALL
+    assert micrograd.compile(nn.MLP(2, [16, 16, 1])).program.blas is None

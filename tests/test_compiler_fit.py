@@ -104,6 +104,7 @@ def test_parallel_batch_chunks_match_the_value_path(monkeypatch):
     from micrograd.compiler import runtime
     from test_compiler_equivalence import value_path
     monkeypatch.setattr(runtime, "PARALLEL_WORK", 0)
+    monkeypatch.setattr(runtime, "PARALLEL", True)  # MICROGRAD_PARALLEL=1 (off by default)
     rng = np.random.default_rng(8)
     X, y = rng.normal(size=(70, 3)), rng.integers(0, 3, 70)
     ref, fast = twin_models(lambda: nn.MLP(3, [5, 3], activation="elu", rng=random.Random(9)))
@@ -118,3 +119,18 @@ def test_parallel_batch_chunks_match_the_value_path(monkeypatch):
     got = cm.fit(X, y, loss="cross_entropy", optimizer=opt_fast, epochs=2, batch_size=66, rng=3)
     assert_close(got, want, "loss history")
     assert_close([p.data for p in fast.parameters()], [p.data for p in ref.parameters()], "weights")
+
+
+def test_blas_runs_on_more_threads_only_for_big_layers(monkeypatch):
+    # SciPy's BLAS (what Numba's np.dot calls): MICROGRAD_BLAS_THREADS for a batch of big layers, 1 otherwise
+    from micrograd.compiler import runtime
+    runtime.limit_blas_threads()
+    assert runtime._blas_libs, "SciPy's BLAS was not found: the compiled path cannot set its threads"
+    monkeypatch.setattr(runtime, "BLAS_THREADS", 2)
+    try:
+        runtime.blas_threads_for(runtime.PARALLEL_WORK)
+        assert [lib.num_threads for lib in runtime._blas_libs] == [2] * len(runtime._blas_libs)
+        runtime.blas_threads_for(runtime.PARALLEL_WORK - 1)
+        assert [lib.num_threads for lib in runtime._blas_libs] == [1] * len(runtime._blas_libs)
+    finally:
+        runtime.blas_threads_for(0)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -48,6 +48,7 @@ from micrograd import ops
 NOPS = len(ops.OPS)
 DENSE = NOPS
 GATHER = NOPS + 1
+BLAS_MIN = 1024  # weights of a DENSE from which the program's kernels include BLAS (32x32; kernels.SMALL decides per call)
 OP_NAMES = tuple(op.name for op in ops.OPS) + ("dense", "gather")
 INT_FIELDS = ("out", "a", "b", "n", "k", "p")
 DEBUG_VALIDATE = os.environ.get("MICROGRAD_VALIDATE", "") == "1"
@@ -66,6 +67,7 @@ class Code(NamedTuple):
     gidx: np.ndarray            # (total gathered,) int64 source slots of the GATHERs
     requires_grad: np.ndarray   # (n_slots,) uint8
     loss_slot: int              # -1 in a program without loss
+    blas: Optional[np.ndarray]  # None: every DENSE runs as loops; an empty array: big ones call BLAS (np.dot)
 
 
 class Leaves(NamedTuple):
@@ -79,7 +81,7 @@ class Leaves(NamedTuple):
 
 
 # every array of a Program, in the order tobytes() writes them
-ARRAYS = tuple(f for f in Code._fields if f != "loss_slot") + Leaves._fields + ("output_slots", "perm")
+ARRAYS = tuple(f for f in Code._fields if f not in ("loss_slot", "blas")) + Leaves._fields + ("output_slots", "perm")
 
 
 class Program:
@@ -117,6 +119,13 @@ class Program:
         """Every array's bytes plus the scalar fields: equal programs give equal bytes."""
         head = np.array([self.n_slots, self.loss_slot], dtype=np.int64).tobytes()
         return head + b"".join(getattr(self, f).tobytes() for f in ARRAYS)
+
+    @cached_property
+    def blas(self) -> Optional[np.ndarray]:
+        """None when no DENSE has BLAS_MIN weights: the kernels then compile without np.dot (whose code is
+        most of their cold compile time: tools/cold_compile.py, see docs/compiler.md), else an empty array."""
+        big = (self.n * self.k)[self.op == DENSE]
+        return np.zeros(0) if big.size and big.max() >= BLAS_MIN else None
 
     @cached_property
     def code(self) -> Code:

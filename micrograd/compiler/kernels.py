@@ -90,54 +90,90 @@ class Buffers(NamedTuple):
     G_last: np.ndarray
 
 
+# Entry points' cold compile seconds (what the first-run line says; micrograd.jit prints it): the callees
+# compile inside the first entry point that needs them and are reused by the others (fit compiles forward and
+# loss_and_grad). CPU s on the 2-core project machine at load ~1 (docs/compiler.md "Performance"): moons
+# fit 14.1-17.5 (784-128-10, with BLAS: 21.6), loss_and_grad alone 12.0, forward alone 4.6, step_chunks 29.2.
+COLD_S = {"fit": 15, "loss_and_grad": 12, "step_chunks": 29, "forward": 5}
+
 SMALL = 1 << 16  # DENSE ops with m*k*B below this run as loops (a BLAS call costs more than the work)
 
 
 @jit()
-def dense_forward(W, bias, X, Y, has_bias):
-    """Y (m, B) = W (m, k) @ X (k, B) + bias, bias first as a Neuron sums (b + w0*x0 + w1*x1 + ...)."""
+def dense_forward(W, bias, X, Y, has_bias, blas):
+    """Y (m, B) = W (m, k) @ X (k, B) + bias, bias first as a Neuron sums (b + w0*x0 + w1*x1 + ...).
+    blas None (a program without big layers, ``Program.blas``): Numba prunes the np.dot branch at compile time."""
     m, k = W.shape
-    if m * k * X.shape[1] >= SMALL:
-        np.dot(W, X, Y)
-        if has_bias:
-            for r in range(m):
-                Y[r] += bias[r]
-        return
+    if blas is not None:
+        if m * k * X.shape[1] >= SMALL:
+            np.dot(W, X, Y)
+            if has_bias:
+                for r in range(m):
+                    Y[r] += bias[r]
+            return
     B = X.shape[1]
     for r in range(m):
         y = Y[r]
         y[:] = bias[r] if has_bias else 0.0
-        for j in range(k):
+        j = 0
+        while j + 4 <= k:  # four terms per pass over y (a quarter of its loads and stores), in the same order
+            w0, w1, w2, w3 = W[r, j], W[r, j + 1], W[r, j + 2], W[r, j + 3]
+            x0, x1, x2, x3 = X[j], X[j + 1], X[j + 2], X[j + 3]
+            for e in range(B):
+                y[e] = (((y[e] + w0 * x0[e]) + w1 * x1[e]) + w2 * x2[e]) + w3 * x3[e]
+            j += 4
+        for j in range(j, k):
             w, x = W[r, j], X[j]
             for e in range(B):
                 y[e] += w * x[e]
 
 
 @jit(fastmath={"reassoc", "contract"})
-def dense_backward(W, X, Gy, gW, gbias, Gx, has_bias, need_x):
+def dense_backward(W, X, Gy, gW, gbias, Gx, has_bias, need_x, blas):
     """gW = Gy @ X.T and gbias = Gy summed over the batch (written); Gx += W.T @ Gy when need_x.
-    fastmath only lets LLVM vectorize the batch sums (round-off order, nothing else)."""
+    fastmath only lets LLVM vectorize the batch sums (round-off order, nothing else). blas: as dense_forward."""
     m, k = W.shape
     B = X.shape[1]
     if has_bias:
         for r in range(m):
             gbias[r] = Gy[r].sum()
-    if m * k * B >= SMALL:
-        np.dot(Gy, X.T, gW)
-        if need_x:
-            Gx += np.dot(W.T, Gy)
-        return
-    for r in range(m):
-        for j in range(k):
-            acc = 0.0
+    if blas is not None:
+        if m * k * B >= SMALL:
+            np.dot(Gy, X.T, gW)
+            if need_x:
+                Gx += np.dot(W.T, Gy)
+            return
+    for r in range(m):  # gW[r, j] = Gy[r] . X[j]: four columns per pass over Gy[r]
+        g = Gy[r]
+        j = 0
+        while j + 4 <= k:
+            x0, x1, x2, x3 = X[j], X[j + 1], X[j + 2], X[j + 3]
+            a0 = a1 = a2 = a3 = 0.0
             for e in range(B):
-                acc += Gy[r, e] * X[j, e]
+                ge = g[e]
+                a0 += ge * x0[e]
+                a1 += ge * x1[e]
+                a2 += ge * x2[e]
+                a3 += ge * x3[e]
+            gW[r, j], gW[r, j + 1], gW[r, j + 2], gW[r, j + 3] = a0, a1, a2, a3
+            j += 4
+        for j in range(j, k):
+            x, acc = X[j], 0.0
+            for e in range(B):
+                acc += g[e] * x[e]
             gW[r, j] = acc
     if need_x:
-        for r in range(m):
-            g = Gy[r]
-            for j in range(k):
-                w, gx = W[r, j], Gx[j]
+        for j in range(k):  # Gx[j] += sum_r W[r, j] Gy[r]: four rows per pass over Gx[j]
+            gx = Gx[j]
+            r = 0
+            while r + 4 <= m:
+                w0, w1, w2, w3 = W[r, j], W[r + 1, j], W[r + 2, j], W[r + 3, j]
+                g0, g1, g2, g3 = Gy[r], Gy[r + 1], Gy[r + 2], Gy[r + 3]
+                for e in range(B):
+                    gx[e] += w0 * g0[e] + w1 * g1[e] + w2 * g2[e] + w3 * g3[e]
+                r += 4
+            for r in range(r, m):
+                w, g = W[r, j], Gy[r]
                 for e in range(B):
                     gx[e] += w * g[e]
 
@@ -150,7 +186,7 @@ def any_set(flags, start, count):
     return False
 
 
-@jit()
+@jit(cold_s=COLD_S["forward"])
 def forward(code_t, theta, V):
     """Run every instruction over the batch; V (n_slots, B) has its leaf slots filled. -1 or a bad index."""
     code = ir.Code(*code_t)
@@ -162,7 +198,7 @@ def forward(code_t, theta, V):
         if c == DENSE:
             kk, pp, bb = k[i], p[i], b[i]
             dense_forward(theta[pp:pp + m * kk].reshape((m, kk)), theta[max(bb, 0):max(bb, 0) + m],
-                          V[a[i]:a[i] + kk], V[o:o + m], bb >= 0)
+                          V[a[i]:a[i] + kk], V[o:o + m], bb >= 0, code.blas)
         elif c == GATHER:
             for j in range(m):
                 src = code.gidx[a[i] + j] * B
@@ -195,7 +231,7 @@ def backward(code_t, theta, V, G, gtheta):
             kk, pp, bb, x0 = k[i], p[i], b[i], a[i]
             dense_backward(theta[pp:pp + m * kk].reshape((m, kk)), V[x0:x0 + kk], G[o:o + m],
                            gtheta[pp:pp + m * kk].reshape((m, kk)), gtheta[max(bb, 0):max(bb, 0) + m],
-                           G[x0:x0 + kk], bb >= 0, any_set(rg, x0, kk))
+                           G[x0:x0 + kk], bb >= 0, any_set(rg, x0, kk), code.blas)
         elif c == GATHER:
             for j in range(m):
                 dst = code.gidx[a[i] + j] * B
@@ -257,7 +293,7 @@ def add_l2(theta, gtheta, l2):
     return l2 * q
 
 
-@jit()
+@jit(cold_s=COLD_S["loss_and_grad"])
 def loss_and_grad(code_t, leaves_t, theta, X, Y, rows, scale, l2, V, G, gtheta):
     """The examples X[rows] in V, G (n_slots, len(rows)): returns (sum of their losses, scale * that sum +
     l2 * sum(theta^2), status) and sets gtheta to the gradient of the second (fit and cm.loss_and_grad use
@@ -293,7 +329,7 @@ def loss_and_grad(code_t, leaves_t, theta, X, Y, rows, scale, l2, V, G, gtheta):
     return total, loss, status
 
 
-@jit(parallel=True)
+@jit(cold_s=COLD_S["step_chunks"], parallel=True)
 def step_chunks(code_t, leaves_t, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta):
     """loss_and_grad with the batch cut into Vs.shape[0] chunks of Vs.shape[2] examples, run in parallel
     (prange), each with its own buffers and gradient row, reduced in chunk order afterwards: the result does
@@ -335,7 +371,7 @@ def update(theta, gtheta, opt_t, lr, t):
                                                        opt.beta2, opt.eps, opt.weight_decay)
 
 
-@jit()
+@jit(cold_s=COLD_S["fit"])
 def fit(code_t, leaves_t, theta, X, Y, order, batch_size, lrs, opt_t, l2, history, buffers_t, gtheta):
     """len(lrs) training steps over the row order ``order`` (epochs*N,), batches of batch_size per epoch (the
     last one smaller, run in buffers.V_last/G_last): loss_and_grad into history[s] and gtheta, then ``update``

@@ -34,35 +34,55 @@ from micrograd.compiler.trace import call_model, trace_model
 CHUNKS = 2                 # batch chunks run in parallel (fixed, so results do not depend on the thread count)
 PARALLEL_WORK = 1 << 22    # dense multiply-adds per batch from which chunks pay: 784-128-10 at batch 256 (26M)
 #                            ran 1.3-1.8x faster on the 2 idle cores; 64-64-10 at batch 128 (0.6M) stays serial
-PARALLEL = os.environ.get("MICROGRAD_PARALLEL", "1") != "0"   # MICROGRAD_PARALLEL=0: always one thread
+# MICROGRAD_PARALLEL=1: batch chunks in parallel (step_chunks) for big layers. Off by default: BLAS on 2 threads
+# won (784-128-10 fit step, batch 256, quiet 2-core machine, 2-3 runs each, one after the other: BLAS 2 threads
+# 2.13-2.40 ms, chunks + BLAS 1 thread 2.59-3.34 ms, serial 2.70-2.82 ms; docs/compiler.md "Performance"), and
+# the parallel kernel is the costliest to compile (29 s CPU cold against 14 s for fit's).
+PARALLEL = os.environ.get("MICROGRAD_PARALLEL", "0") == "1"
 
 
 _blas_limited = False
+_blas_libs: list = []      # SciPy's BLAS controllers (threadpoolctl), found once
+_blas_now = [0]            # the thread count they run with now
 
 
 def limit_blas_threads() -> None:
-    """Run the BLAS that Numba's np.dot calls (SciPy's) on MICROGRAD_BLAS_THREADS threads, default 1.
+    """Run the BLAS that Numba's np.dot calls (SciPy's) on one thread, and on MICROGRAD_BLAS_THREADS (default
+    2 where there are 2 cores) while the layers are big (``blas_threads_for``).
 
-    Measured on the 2-core project machine with other jobs running: with OpenBLAS's two spinning
-    threads a 784-128-10 step took 10 to 48 ms instead of a steady 2.8 ms single-threaded (a 64-64-10
-    step 0.2 to 8.7 ms instead of 0.125 ms). NumPy's own BLAS is left alone. ``MICROGRAD_BLAS_THREADS=0``
-    leaves SciPy's BLAS as it is; a larger number lets it use that many threads.
+    Measured on the 2-core project machine: quiet, a 784-128-10 step ran 1.3x faster with 2 BLAS threads
+    (see PARALLEL); a 64-64-10 step ran 10% slower (kernel loss_and_grad 150 -> 165 us), hence the size
+    rule. With other jobs running, OpenBLAS's two spinning threads made a 784-128-10 step take 10 to 48 ms
+    instead of a steady 2.8 ms single-threaded: on a busy machine set ``MICROGRAD_BLAS_THREADS=1``.
+    NumPy's own BLAS is left alone. ``MICROGRAD_BLAS_THREADS=0`` leaves SciPy's BLAS as it is.
     """
     global _blas_limited
     if _blas_limited:
         return
     _blas_limited = True
-    n = int(os.environ.get("MICROGRAD_BLAS_THREADS", "1"))
-    if n <= 0:
+    if BLAS_THREADS <= 0:
         return
     try:
         import scipy.linalg.cython_blas  # noqa: F401 - loads the BLAS Numba's np.dot calls
         from threadpoolctl import ThreadpoolController
     except ImportError:
         return
-    for lib in ThreadpoolController().lib_controllers:
-        if lib.user_api == "blas" and "numpy" not in lib.filepath:
+    _blas_libs[:] = [lib for lib in ThreadpoolController().lib_controllers
+                     if lib.user_api == "blas" and "numpy" not in lib.filepath]
+    blas_threads_for(0)
+
+
+BLAS_THREADS = int(os.environ.get("MICROGRAD_BLAS_THREADS", "2" if (os.cpu_count() or 1) >= 2 else "1"))
+
+
+def blas_threads_for(work: int) -> None:
+    """BLAS_THREADS threads for a batch of ``work`` dense multiply-adds from PARALLEL_WORK on, else 1 (a
+    ctypes call when the count changes, nothing otherwise)."""
+    n = BLAS_THREADS if work >= PARALLEL_WORK else 1
+    if _blas_libs and n != _blas_now[0]:
+        for lib in _blas_libs:
             lib.set_num_threads(n)
+        _blas_now[0] = n
 
 
 def _check(status: int, prog: Program) -> None:
@@ -163,6 +183,7 @@ class CompiledModel:
     def _step(self, prog: Program, X, Y, rows, l2: float) -> tuple:
         """(loss, gtheta) of one batch, on batch chunks in parallel where that pays."""
         code, leaves = self._kernel_args(prog)
+        blas_threads_for(prog.dense_work * len(rows))
         if self.chunks(prog, len(rows)) > 1:
             # Numba's OpenMP threads spin at barriers by default: with one other busy process on 2 cores a
             # 784-128-10 step took 60-73 ms instead of 5.3 ms with passive waiting (2.7 ms on one thread).
@@ -204,6 +225,7 @@ class CompiledModel:
         prog = self.program
         V, _, _ = self._buffers_for(prog, X.shape[0])
         code, leaves = self._kernel_args(prog)
+        blas_threads_for(prog.dense_work * X.shape[0])
         kernels.load(V, X, np.zeros((X.shape[0], 0), self.dtype), np.arange(X.shape[0]), leaves, self.theta)
         _check(kernels.forward(code, self.theta, V), prog)
         return V[prog.output_slots].T.copy()
@@ -269,6 +291,7 @@ class CompiledModel:
         s1, s2, opt_t = state.s1, state.s2, tuple(state)  # update writes s1, s2 in place
         if self.chunks(prog, bs) == 1:  # the whole loop in one compiled call
             code, leaves = self._kernel_args(prog)
+            blas_threads_for(prog.dense_work * bs)
             V, G, gtheta = self._buffers_for(prog, bs)
             V2, G2, _ = self._buffers_for(prog, N - (per_epoch - 1) * bs)
             status = kernels.fit(code, leaves, self.theta, X, Y, order, bs, lrs, opt_t, float(l2), history,
