@@ -15,8 +15,9 @@ makes one untimed call (JIT compile or cache load, first allocations). A Runner 
 Thread settings: ``torch*`` rows call ``torch.set_num_threads(n)``; ``hand*`` rows limit every BLAS
 (threadpoolctl; Numba's ``np.dot`` calls SciPy's OpenBLAS) to n threads; ``numpy`` and the Value
 path keep NumPy's default BLAS threads (one per core); compiled rows keep micrograd's defaults
-(``MICROGRAD_BLAS_THREADS`` 1, ``MICROGRAD_PARALLEL`` 1: two batch chunks in parallel for big dense
-layers), except ``fit-serial`` which sets ``MICROGRAD_PARALLEL=0`` before importing the compiler.
+(SciPy's BLAS on 2 threads for big dense layers, 1 for small ones; no batch chunks), except
+``fit-chunks`` which sets ``MICROGRAD_PARALLEL=1`` (two batch chunks in parallel, BLAS on 1 thread)
+before importing the compiler.
 Every worker records what its process actually ran with (``measure.threads``).
 """
 from __future__ import annotations
@@ -50,7 +51,7 @@ IMPLS = {
     "handfwd1": Impl("hand-fused forward, BLAS 1 thread", "ABC", "fwd", "BLAS 1 thread (threadpoolctl)"),
     "handfwd2": Impl("hand-fused forward, BLAS 2 threads", "C", "fwd", "BLAS 2 threads (threadpoolctl)"),
     "fit": Impl("compiled `fit`, per step", "ABC", "step", "micrograd defaults"),
-    "fit-serial": Impl("compiled `fit`, per step, MICROGRAD_PARALLEL=0", "C", "step", "MICROGRAD_PARALLEL=0"),
+    "fit-chunks": Impl("compiled `fit`, per step, MICROGRAD_PARALLEL=1", "C", "step", "MICROGRAD_PARALLEL=1"),
     "fit1": Impl("compiled `fit(epochs=1)`, per call", "A", "step", "micrograd defaults"),
     "lag": Impl("compiled `loss_and_grad`, per call", "ABCD", "lag", "micrograd defaults"),
     "fwd": Impl("compiled `cm(X)`, per call", "ABCD", "fwd", "micrograd defaults"),
@@ -66,13 +67,13 @@ def tasks(names: str, keys=ORDER) -> list:
 
 
 def inner_loops(name: str, key: str) -> int:
-    return STEPS_PER_FIT[name] if key in ("fit", "fit-serial", "fit32") else 1
+    return STEPS_PER_FIT[name] if key in ("fit", "fit-chunks", "fit32") else 1
 
 
 def setup_threads(key: str) -> None:
     """The row's thread settings, before its libraries run (see the module docstring)."""
-    if key == "fit-serial":
-        os.environ["MICROGRAD_PARALLEL"] = "0"
+    if key == "fit-chunks":
+        os.environ["MICROGRAD_PARALLEL"] = "1"
     elif key.startswith("torch"):
         import torch
         torch.set_num_threads(int(key[-1]))

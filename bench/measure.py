@@ -62,8 +62,8 @@ def threads() -> str:
         out.append(f"numba {sys.modules['numba'].get_num_threads()}")
     runtime = sys.modules.get("micrograd.compiler.runtime")
     if runtime is not None:
-        out.append(f"MICROGRAD_PARALLEL={os.environ.get('MICROGRAD_PARALLEL', '1')}, "
-                   f"MICROGRAD_BLAS_THREADS={os.environ.get('MICROGRAD_BLAS_THREADS', '1')}")
+        out.append(f"batch chunks {'on' if runtime.PARALLEL else 'off'}, "
+                   f"BLAS threads for big layers {runtime.BLAS_THREADS}")
     return ", ".join(out)
 
 
