@@ -297,9 +297,13 @@ def test_loss_and_grad_and_compile_refuse_bad_arguments():
         cm.loss_and_grad(X4, Y4, loss="hinge", target_width=1)
     with pytest.raises(ValueError, match="target_width=2 but y has 1 columns"):
         cm.loss_and_grad(X4, Y4, loss=lambda o, t: o * t[0], target_width=2)
-    for n, error in ((-1, ValueError), (0, ValueError), (2.0, TypeError), ("2", TypeError)):
-        with pytest.raises(error, match="n_inputs must be an int >= 1"):
+    for n, error in ((-1, ValueError), (2.0, TypeError), ("2", TypeError)):
+        with pytest.raises(error, match="n_inputs must be an int >= 0"):
             micrograd.compile(lambda xs: xs[0], n_inputs=n, params=[])
+    q = Value(3.0)  # n_inputs=0: a function of its parameters alone (X has no columns)
+    loss, grads = micrograd.compile(lambda xs: q * q, n_inputs=0, params=[q]).loss_and_grad(
+        np.zeros((1, 0)), np.zeros(1), loss=lambda o, t: o)
+    assert (loss, grads.tolist()) == (9.0, [6.0])
     for dtype in (np.float16, "float16", int, "nonsense"):
         with pytest.raises(ValueError, match="dtype must be np.float64 or np.float32"):
             micrograd.compile(m, dtype=dtype)

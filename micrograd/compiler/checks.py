@@ -76,9 +76,10 @@ def float_dtype(dtype) -> np.dtype:
 
 
 def input_width(model, n_inputs: Optional[int]) -> int:
-    """n_inputs (an int >= 1), else the input width an nn model tells."""
+    """n_inputs (an int >= 0: 0 for a function of its parameters alone), else the input width an nn
+    model tells."""
     if n_inputs is not None:
-        return integer("n_inputs", n_inputs, 1)
+        return integer("n_inputs", n_inputs, 0)
     nin = getattr(model, "nin", None)
     if nin is None:
         try:
