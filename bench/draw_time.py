@@ -20,22 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from micrograd.engine import Value  # noqa: E402
 from micrograd.nn import MLP  # noqa: E402
 from micrograd.viz.dot import draw_dot, drawing, save_graph  # noqa: E402
+from micrograd.viz.examples import horner, power_chain as power  # noqa: E402
 from micrograd.viz.layout import dot_cost  # noqa: E402
-
-
-def horner(degree):
-    x, p = Value(0.5, label="x"), Value(1.0)
-    for k in range(degree):
-        p = p * x + Value(float(k))
-    return p
-
-
-def power(factors):
-    x = Value(1.001, label="x")
-    p = x
-    for _ in range(factors - 1):
-        p = p * x
-    return p
 
 
 def mlp(samples, sizes):

@@ -15,7 +15,7 @@ import pytest
 from micrograd.engine import Value, topological_order
 from micrograd.nn import MLP
 from micrograd.viz import draw_dot, record_calls, save_graph
-from micrograd.viz.examples import deep_sigmoid, tanh_neuron
+from micrograd.viz.examples import deep_sigmoid, horner, power_chain, tanh_neuron
 from system import require
 
 NODE = re.compile(r'^\s*(\w+) \[(.*)\]$')
@@ -326,21 +326,6 @@ def test_bad_options_say_what_to_do():
                           (dict(model=model, cluster_modules=True, layout="fast"), "layout='auto' or 'dot'")]:
         with pytest.raises(ValueError, match=match):
             draw_dot(o, **kwargs)
-
-
-def horner(degree):
-    x, p = Value(0.5, label="x"), Value(1.0)
-    for k in range(degree):
-        p = p * x + Value(float(k))
-    return p
-
-
-def power_chain(factors):
-    x = Value(1.001, label="x")
-    p = x
-    for _ in range(factors - 1):
-        p = p * x
-    return p
 
 
 @pytest.mark.parametrize("root", [horner(50), power_chain(100), power_chain(1000)], ids=["horner50", "x^100", "x^1000"])

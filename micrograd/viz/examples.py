@@ -1,4 +1,5 @@
-"""Small graphs for the diagrams: micrograd's tanh neuron and a deep sigmoid network.
+"""Small graphs for the diagrams: micrograd's tanh neuron, a deep sigmoid network, and two graphs that
+Graphviz lays out slowly (one input read by every op: a Horner polynomial, x*x*...*x).
 
 Used by the README images (docs/images/make_images.py), the tests and anyone
 who wants something to draw. Every Value a reader should find is labelled.
@@ -42,3 +43,20 @@ def deep_sigmoid(depth: int = 8, width: int = 2, seed: int = 0) -> Value:
     out = sum(h)
     out.label = "out"
     return out
+
+
+def horner(degree: int) -> Value:
+    """p(x) = (...((x + 0)x + 1)x + ...) + degree-1 at x = 0.5, by Horner's rule: x feeds every product."""
+    x, p = Value(0.5, label="x"), Value(1.0)
+    for k in range(degree):
+        p = p * x + Value(float(k))
+    return p
+
+
+def power_chain(factors: int) -> Value:
+    """x*x*...*x with ``factors`` factors (x = 1.001): x feeds every product."""
+    x = Value(1.001, label="x")
+    p = x
+    for _ in range(factors - 1):
+        p = p * x
+    return p
