@@ -1,8 +1,9 @@
-"""The command line: ``python -m micrograd demo | draw | bench``.
+"""The command line: ``python -m micrograd demo | draw | check | bench``.
 
     python -m micrograd demo --list                       the lessons, one line each
     python -m micrograd demo moons [--out DIR] [--quick]  run one
     python -m micrograd draw "tanh(x1*w1 + x2*w2 + b)" --set x1=2 w1=-3 x2=0 w2=1 b=6.88 -o neuron.svg
+    python -m micrograd check model.py [--rtol R --atol A] the Value path against the compiled path
     python -m micrograd bench [ARGS...]                   bench/run.py of a source checkout
 
 Contract: ``main(argv) -> int`` (the exit status). A usage error, an unknown
