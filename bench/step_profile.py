@@ -1,6 +1,6 @@
 """Where a compiled step's time goes, next to the hand-fused kernel, in one process, interleaved.
 
-    python tools/step_profile.py [ABC] [--rounds N]
+    python bench/step_profile.py [ABC] [--rounds N]
 
 For each workload: the hand-fused step (BLAS 1 and 2 threads), the compiled ``fit`` per step,
 ``loss_and_grad`` and ``cm(X)`` per call, the hand-fused forward, and the compiled pieces alone:

@@ -123,7 +123,7 @@ class Program:
     @cached_property
     def blas(self) -> Optional[np.ndarray]:
         """None when no DENSE has BLAS_MIN weights: the kernels then compile without np.dot (whose code is
-        most of their cold compile time: tools/cold_compile.py, see docs/compiler.md), else an empty array."""
+        most of their cold compile time: bench/cold_compile.py, see docs/compiler.md), else an empty array."""
         big = (self.n * self.k)[self.op == DENSE]
         return np.zeros(0) if big.size and big.max() >= BLAS_MIN else None
 
