@@ -107,6 +107,7 @@ def _where_cached(dispatcher) -> None:
 
 
 _entry_points: dict = {}  # id(py_func) -> seconds its cold compilation takes (jit(cold_s=...))
+_uncached: set = set()    # id(py_func) of kernels compiled in memory (no writable cache folder)
 
 
 class _FirstRunNotice(_event.Listener):
@@ -118,10 +119,13 @@ class _FirstRunNotice(_event.Listener):
         self.depth += 1
         if self.depth != 1:
             return
-        seconds = _entry_points.get(id(getattr(event.data.get("dispatcher"), "py_func", None)))
+        py_func = getattr(event.data.get("dispatcher"), "py_func", None)
+        seconds = _entry_points.get(id(py_func))
         if seconds is not None:
-            print(f"micrograd: compiling kernels for the first run, about {seconds:.0f} s "
-                  f"(Numba caches them for the next runs)", file=sys.stderr, flush=True)
+            later = ("no cache folder is writable, so every run compiles them" if id(py_func) in _uncached
+                     else "Numba caches them for the next runs")
+            print(f"micrograd: compiling kernels for the first run, about {seconds:.0f} s ({later})",
+                  file=sys.stderr, flush=True)
 
     def on_end(self, event) -> None:
         self.depth -= 1
@@ -147,6 +151,7 @@ def jit(cold_s: float = None, **options):
                    if numba.config.CACHE_DIR else str(e))
             _warn_once("memory", f"micrograd: Numba cannot write its cache ({why}); compiling in memory. "
                        f"Set NUMBA_CACHE_DIR to a writable folder to keep kernels between runs.")
+            _uncached.add(id(fn))
             return numba.njit(cache=False, **options)(fn)
         dispatcher._cache = RecoveringCache(dispatcher.py_func)  # what enable_caching() built, made robust
         _where_cached(dispatcher)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LINE = "compiling kernels for the first run, about"
@@ -68,6 +69,33 @@ def test_the_line_goes_to_the_current_sys_stderr(monkeypatch):
     before = captured.getvalue()
     assert entry(np.ones(3)) == 2.0  # already compiled for this signature: silent
     assert captured.getvalue() == before
+
+
+def test_without_a_writable_cache_the_line_says_every_run_compiles(monkeypatch):
+    # a read-only install: Numba refuses cache=True at decoration ("no locator available"), jit() compiles in
+    # memory, and the first-run line must not promise a cache
+    import numba
+    from micrograd import jit as jit_module
+    real_njit = numba.njit
+
+    def no_cache(*args, cache=False, **kwargs):
+        if cache:
+            raise RuntimeError("cannot cache function 'fresh': no locator available for file 'fresh.py'")
+        return real_njit(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", no_cache)
+    monkeypatch.setattr(jit_module, "_warned", set())
+    captured = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", captured)
+
+    def fresh(a):
+        return a[0] * 3.0
+
+    with pytest.warns(RuntimeWarning, match="compiling in memory"):
+        entry = jit_module.jit(cold_s=4)(fresh)
+    assert entry(np.ones(2)) == 3.0
+    lines = [ln for ln in captured.getvalue().splitlines() if LINE in ln]
+    assert lines == ["micrograd: " + LINE + " 4 s (no cache folder is writable, so every run compiles them)"]
 
 
 def test_the_training_entry_points_announce_themselves():
