@@ -24,7 +24,7 @@ load on the first call), so ``import micrograd`` stays light.
 from __future__ import annotations
 
 import math
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 from micrograd.engine import Value
 
@@ -113,23 +113,17 @@ class CheckReport:
                 f"print() it for the table>")
 
 
-def _names(model, params: list) -> List[str]:
-    named = getattr(model, "named_parameters", None)
-    if callable(named):
-        pairs = named()
-        if len(pairs) == len(params) and all(v is p for (_, v), p in zip(pairs, params)):
-            return [n for n, _ in pairs]
-    return [f"params.{j}" for j in range(len(params))]
-
-
 def _value_targets(y, loss: LossArg, n_outputs: int) -> list:
-    """y row by row as the per-example loss takes it (the conventions of cm.loss_and_grad)."""
+    """y row by row as the per-example loss takes it (the conventions of cm.loss_and_grad, read from the
+    named loss's target kind in ``losses.REGISTRY``; a loss function gets one number per example)."""
     import numpy as np
+    from micrograd import losses
     y = np.asarray(y)
+    kind = losses.REGISTRY[loss].target if isinstance(loss, str) else losses.SCALAR
     if y.ndim == 1:
-        return [int(t) for t in y] if loss == "cross_entropy" else [float(t) for t in y]
-    if y.ndim == 2 and y.shape[1] == 1 and (callable(loss) or loss in ("hinge", "bce_with_logits")
-                                            or (loss == "mse" and n_outputs == 1)):
+        return [int(t) for t in y] if kind == losses.CLASS else [float(t) for t in y]
+    one_number = kind == losses.SCALAR or (kind == losses.PER_OUTPUT and n_outputs == 1)
+    if y.ndim == 2 and y.shape[1] == 1 and one_number:
         return [float(t) for t in y[:, 0]]
     return [[float(t) for t in row] for row in y]
 
@@ -140,6 +134,7 @@ def check(model_or_fn, X=None, y=None, loss: LossArg = None, params: Optional[Se
     import numpy as np
     from micrograd import losses
     from micrograd.compiler import compile as mg_compile
+    from micrograd.nn import parameter_names
     if y is None and loss is not None:
         raise ValueError(f"check: loss={loss!r} needs targets y (without y the loss is the sum of the outputs)")
     if not (rtol >= 0 and atol >= 0):
@@ -176,7 +171,7 @@ def check(model_or_fn, X=None, y=None, loss: LossArg = None, params: Optional[Se
     finally:
         for p, g in zip(params, saved):
             p.grad = g
-    return CheckReport(_names(cm.model, params), (Y_v, Y_c), (L.data, loss_c), (grads_v, grads_c),
+    return CheckReport(parameter_names(cm.model, params)[0], (Y_v, Y_c), (L.data, loss_c), (grads_v, grads_c),
                        rtol, atol, loss_name, len(X))
 
 

@@ -162,6 +162,17 @@ class Module:
     load = load_state_dict_from
 
 
+def parameter_names(model, params: Sequence[Value]) -> Tuple[List[str], bool]:
+    """(a name for every Value of params, whether the names are the model's own): the model's
+    ``named_parameters()`` when they list exactly ``params`` in order, else ``params.0``, ``params.1``, ..."""
+    named = getattr(model, "named_parameters", None)
+    if callable(named):
+        pairs = named()
+        if len(pairs) == len(params) and all(v is p for (_, v), p in zip(pairs, params)):
+            return [n for n, _ in pairs], True
+    return [f"params.{j}" for j in range(len(params))], False
+
+
 def load_state(path: Union[str, os.PathLike]) -> Dict[str, float]:
     """Read a state dict written by ``Module.save`` (.npz or .json)."""
     if _file_kind(path) == ".json":

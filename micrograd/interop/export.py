@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from micrograd import ops
+from micrograd.nn import parameter_names
 from micrograd.compiler.ir import DENSE, GATHER, OP_NAMES, Program, format_instruction
 
 # op name -> f(x, y, arg) on tensors; y is None for unary ops. Written to match micrograd.ops exactly
@@ -94,16 +95,6 @@ def _bad_name(names: List[str]) -> Optional[str]:
         if any(".".join(parts[:i]) in seen for i in range(1, len(parts))):
             return n
     return None
-
-
-def _model_names(cm) -> tuple:
-    """(name of every parameter in cm.params order, whether they come from named_parameters())."""
-    named = getattr(cm.model, "named_parameters", None)
-    if callable(named):
-        pairs = named()
-        if len(pairs) == len(cm.params) and all(v is p for (_, v), p in zip(pairs, cm.params)):
-            return [n for n, _ in pairs], True
-    return [f"params.{j}" for j in range(len(cm.params))], False
 
 
 class _Names(torch.nn.Module):
@@ -306,5 +297,5 @@ def to_torch(cm_or_model, loss: Union[None, str, Callable] = None, *, target_wid
         from micrograd.compiler import compile as mg_compile
         cm = mg_compile(cm_or_model, n_inputs=n_inputs, params=params)
     prog = cm.program if loss is None else cm.training_program(loss, target_width)
-    names, named = _model_names(cm)
+    names, named = parameter_names(cm.model, cm.params)
     return TorchProgram(prog, cm.params, names, named, class_targets=loss == "cross_entropy", dtype=dtype)
