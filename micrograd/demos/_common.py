@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import shutil
 import sys
 import textwrap
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Sequence
-
-import graphviz
 
 DEFAULT_OUT = "micrograd-out"
 
@@ -167,22 +164,19 @@ def save_graph(root, path, **draw_kwargs) -> Path:
 
 
 def save_diagram(g, path) -> Path:
-    """Render a graphviz Digraph to path (.svg, .png, .pdf by the suffix). Where Graphviz's ``dot``
-    program is missing, the DOT source is written instead (path with suffix .dot) and the lesson goes
-    on with a one-line note: a learner's first run should not fail on a picture."""
+    """``micrograd.viz.dot.save_diagram``, except that where Graphviz's ``dot`` program is missing the
+    lesson goes on with a one-line note and returns the DOT source it wrote (path with suffix .dot):
+    a learner's first run should not fail on a picture."""
+    from micrograd.viz.dot import DotNotFound, save_diagram as write
     path = Path(path)
-    if path.suffix.lower() in (".dot", ".gv"):
-        path.write_text(g.source, encoding="utf-8")
-        return path
-    if shutil.which("dot") is None:
+    try:
+        return write(g, path)
+    except DotNotFound:  # the source is in path.with_suffix(".dot")
         dot_path = path.with_suffix(".dot")
-        dot_path.write_text(g.source, encoding="utf-8")
         say(f"  note: Graphviz's 'dot' program was not found, so {path.name} is not drawn: install it "
             f"(apt-get install graphviz / brew install graphviz / conda install graphviz). The DOT "
             f"source was written to {dot_path}")
         return dot_path
-    path.write_bytes(graphviz.Digraph.pipe(g, format=path.suffix.lstrip(".").lower()))
-    return path
 
 
 def wrote(paths: Iterable[Path]) -> None:

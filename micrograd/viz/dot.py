@@ -44,6 +44,10 @@ FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": None, ".gv": Non
 HIGHLIGHT = {"color": "#d62728", "penwidth": "3"}
 
 
+class DotNotFound(RuntimeError):
+    """Graphviz's dot program is not installed (the message says how to install it)."""
+
+
 class Diagram(graphviz.Digraph):
     """A graphviz.Digraph whose rendering says how to install Graphviz when ``dot`` is missing."""
 
@@ -51,13 +55,13 @@ class Diagram(graphviz.Digraph):
         try:
             return super().pipe(*args, **kwargs)
         except graphviz.ExecutableNotFound:
-            raise RuntimeError(MISSING_DOT.format("nowhere yet: it is in the .source attribute")) from None
+            raise DotNotFound(MISSING_DOT.format("nowhere yet: it is in the .source attribute")) from None
 
     def render(self, filename=None, *args, **kwargs):
         try:
             return super().render(filename, *args, **kwargs)
         except graphviz.ExecutableNotFound:  # render saved the source before running dot
-            raise RuntimeError(MISSING_DOT.format(self.filepath)) from None
+            raise DotNotFound(MISSING_DOT.format(self.filepath)) from None
 
 
 def _esc(text: str) -> str:
@@ -306,12 +310,22 @@ def save_graph(root: Union[Value, Iterable[Value]], path: Union[str, Path], **dr
     Without Graphviz's dot program, the DOT source goes to path with suffix .dot
     and a RuntimeError says how to install Graphviz.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
+    _format_of(path)  # a bad suffix is refused before any drawing
+    return save_diagram(draw_dot(root, **draw_kwargs), path)
+
+
+def _format_of(path: Union[str, Path]) -> Optional[str]:
+    suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise ValueError(f"save_graph: unknown suffix {path.suffix!r} in {str(path)!r}; use one of {sorted(FORMATS)}")
-    g = draw_dot(root, **draw_kwargs)
-    fmt = FORMATS[suffix]
+        raise ValueError(f"save_graph: unknown suffix {Path(path).suffix!r} in {str(path)!r}; "
+                         f"use one of {sorted(FORMATS)}")
+    return FORMATS[suffix]
+
+
+def save_diagram(g: graphviz.Digraph, path: Union[str, Path]) -> Path:
+    """Write a drawn graph (any graphviz Digraph) to path as ``save_graph`` does, atomically."""
+    path = Path(path)
+    fmt = _format_of(path)
     if fmt is None:
         write_text(path, g.source)
         return path
@@ -321,7 +335,7 @@ def save_graph(root: Union[Value, Iterable[Value]], path: Union[str, Path], **dr
             raise graphviz.ExecutableNotFound(["dot"])
         data = graphviz.Digraph.pipe(g, format=fmt)
     except graphviz.ExecutableNotFound:
-        dot_path.write_text(g.source, encoding="utf-8")
-        raise RuntimeError(MISSING_DOT.format(dot_path)) from None
+        write_text(dot_path, g.source)
+        raise DotNotFound(MISSING_DOT.format(dot_path)) from None
     write_bytes(path, data)  # atomically: an old picture stays whole until the new one is complete
     return path
