@@ -239,7 +239,7 @@ def _demo(args) -> int:
 
 
 def _draw(args) -> int:
-    from micrograd.viz.dot import FORMATS, save_graph
+    from micrograd.viz.dot import FORMATS, DotNotFound, save_graph
     out = Path(args.output)
     if out.suffix.lower() not in FORMATS:
         raise UsageError(f"-o {args.output}: the file name must end in one of {', '.join(sorted(FORMATS))}")
@@ -254,7 +254,7 @@ def _draw(args) -> int:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         path = save_graph(root, out, color_by="grad" if args.color else None)
-    except RuntimeError as e:  # Graphviz's dot program is missing: the message says how to install it
+    except DotNotFound as e:  # the message says how to install Graphviz
         print(f"micrograd: error: {e}", file=sys.stderr)
         return 1
     except OSError as e:  # a folder that cannot be created or written
