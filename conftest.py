@@ -5,6 +5,7 @@ switched on for every run, so each notebook in ``notebooks/`` runs top to bottom
 kernel and fails on the first cell that raises. Without nbmake the notebooks are reported as
 skipped, naming the install command (failed under MICROGRAD_REQUIRE_SYSTEM=1, as in CI).
 """
+
 import os
 
 import pytest

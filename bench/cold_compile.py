@@ -8,6 +8,7 @@ being almost all JIT time. Several repos run interleaved (A B A B ...), so a bef
 shares the machine's load; both wall and process CPU seconds are printed (CPU time is the steadier on a
 busy machine). Run it on a quiet machine for numbers worth quoting.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,9 @@ print(json.dumps(marks))
 def run(repo: str) -> dict:
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=os.path.abspath(repo))
-        out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True,
-                             check=True, cwd=cache).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True, cwd=cache
+        ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -59,7 +61,7 @@ def main(argv) -> None:
     if "--runs" in argv:
         i = argv.index("--runs")
         runs = int(argv[i + 1])
-        argv = argv[:i] + argv[i + 2:]
+        argv = argv[:i] + argv[i + 2 :]
     repos = argv or ["."]
     for r in range(runs):
         for repo in repos:

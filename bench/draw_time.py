@@ -7,6 +7,7 @@ and the wall time of ``save_graph`` to SVG with that choice; then dot's own layo
 60 s limit (what 'auto' avoids). Run it on a quiet machine: the times back ``dot.SLOW_ABOVE`` and
 the 2 s target for graphs up to 2,000 nodes.
 """
+
 from __future__ import annotations
 
 import random
@@ -30,10 +31,17 @@ def mlp(samples, sizes):
     return sum((model([rng.uniform(-1, 1), rng.uniform(-1, 1)]) for _ in range(samples)), Value(0.0))
 
 
-GRAPHS = [("Horner degree 20", horner(20)), ("Horner degree 30", horner(30)), ("Horner degree 50", horner(50)),
-          ("x*x*...*x, 30", power(30)), ("x*x*...*x, 50", power(50)), ("x*x*...*x, 100", power(100)),
-          ("x*x*...*x, 1000", power(1000)), ("MLP 2-8-8-1 x3", mlp(3, [8, 8, 1])),
-          ("MLP 2-16-16-1 x1", mlp(1, [16, 16, 1]))]
+GRAPHS = [
+    ("Horner degree 20", horner(20)),
+    ("Horner degree 30", horner(30)),
+    ("Horner degree 50", horner(50)),
+    ("x*x*...*x, 30", power(30)),
+    ("x*x*...*x, 50", power(50)),
+    ("x*x*...*x, 100", power(100)),
+    ("x*x*...*x, 1000", power(1000)),
+    ("MLP 2-8-8-1 x3", mlp(3, [8, 8, 1])),
+    ("MLP 2-16-16-1 x1", mlp(1, [16, 16, 1])),
+]
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ parameter at the weights before the update; the update is
 
     python bench/handfused.py PATH/TO/shared/perf-reference/handfused.py   # time this copy beside it
 """
+
 from __future__ import annotations
 
 import math
@@ -56,8 +57,8 @@ def _dense_forward(P, X, acts, meta):
     for l in range(L):
         nin, nout = meta[1 + l], meta[2 + l]
         wo, bo, ao = meta[L + 2 + l], meta[2 * L + 2 + l], meta[3 * L + 2 + l]
-        W = P[wo:wo + nin * nout].reshape((nin, nout))
-        A_out = acts[ao:ao + N * nout].reshape((N, nout))
+        W = P[wo : wo + nin * nout].reshape((nin, nout))
+        A_out = acts[ao : ao + N * nout].reshape((N, nout))
         np.dot(A_in, W, A_out)
         for b in range(N):
             o = A_out[b]
@@ -85,7 +86,7 @@ def step(P, G, X, yv, acts, dacts, meta, lr, alpha, kind):
     A_in = _dense_forward(P, X, acts, meta)
     nL = meta[1 + L]
     aoL = meta[3 * L + 2 + L - 1]
-    D = dacts[aoL:aoL + N * nL].reshape((N, nL))
+    D = dacts[aoL : aoL + N * nL].reshape((N, nL))
     loss = 0.0
     if kind == 0:
         for b in range(N):
@@ -118,13 +119,13 @@ def step(P, G, X, yv, acts, dacts, meta, lr, alpha, kind):
     for l in range(L - 1, -1, -1):
         nin, nout = meta[1 + l], meta[2 + l]
         wo, bo, ao = meta[L + 2 + l], meta[2 * L + 2 + l], meta[3 * L + 2 + l]
-        W = P[wo:wo + nin * nout].reshape((nin, nout))
-        D = dacts[ao:ao + N * nout].reshape((N, nout))
-        GW = G[wo:wo + nin * nout].reshape((nin, nout))
+        W = P[wo : wo + nin * nout].reshape((nin, nout))
+        D = dacts[ao : ao + N * nout].reshape((N, nout))
+        GW = G[wo : wo + nin * nout].reshape((nin, nout))
         aop = 0
         if l > 0:
             aop = meta[3 * L + 2 + l - 1]
-            A_prev = acts[aop:aop + N * nin].reshape((N, nin))
+            A_prev = acts[aop : aop + N * nin].reshape((N, nin))
         else:
             A_prev = X
         np.dot(A_prev.T, D, GW)
@@ -134,7 +135,7 @@ def step(P, G, X, yv, acts, dacts, meta, lr, alpha, kind):
             for j in range(nout):
                 G[bo + j] += D[b, j]
         if l > 0:
-            Dp = dacts[aop:aop + N * nin].reshape((N, nin))
+            Dp = dacts[aop : aop + N * nin].reshape((N, nin))
             np.dot(D, W.T, Dp)
             for b in range(N):
                 for i in range(nin):
@@ -165,8 +166,7 @@ class Kernel:
         self.kind = {"hinge": 0, "cross_entropy": 1}[wl.loss]
 
     def step(self) -> float:
-        return step(self.P, self.G, self.X, self.y, self.acts, self.dacts, self.meta, self.wl.lr, self.wl.l2,
-                    self.kind)
+        return step(self.P, self.G, self.X, self.y, self.acts, self.dacts, self.meta, self.wl.lr, self.wl.l2, self.kind)
 
     def forward(self) -> np.ndarray:
         return forward(self.P, self.X, self.acts, self.meta)
@@ -177,9 +177,9 @@ class Kernel:
         out, sizes = [], self.wl.sizes
         p = 0
         for nin, nout in zip(sizes[:-1], sizes[1:]):
-            W = flat[p:p + nin * nout].reshape(nin, nout).T.copy()
+            W = flat[p : p + nin * nout].reshape(nin, nout).T.copy()
             p += nin * nout
-            out.append((W, flat[p:p + nout].copy()))
+            out.append((W, flat[p : p + nout].copy()))
             p += nout
         return out
 
@@ -196,6 +196,7 @@ def _compare(reference_path: str) -> None:
     """Time this copy and the reference kernel in turn on their own workloads, with the same arrays."""
     import importlib.util
     import time
+
     spec = importlib.util.spec_from_file_location("handfused_reference", reference_path)
     ref = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ref)
@@ -219,13 +220,16 @@ def _compare(reference_path: str) -> None:
                 for _ in range(reps):
                     f(*states[k])
                 times[k].append((time.perf_counter() - t0) / reps)
-        print(f"{name}: this copy {np.median(times['ours']) * 1e6:.1f} us, reference "
-              f"{np.median(times['ref']) * 1e6:.1f} us per step; losses of 3 steps agree to "
-              f"{max(abs(a - b) / abs(b) for a, b in zip(losses['ours'], losses['ref'])):.1e}")
+        print(
+            f"{name}: this copy {np.median(times['ours']) * 1e6:.1f} us, reference "
+            f"{np.median(times['ref']) * 1e6:.1f} us per step; losses of 3 steps agree to "
+            f"{max(abs(a - b) / abs(b) for a, b in zip(losses['ours'], losses['ref'])):.1e}"
+        )
 
 
 def _time_once(f, state) -> float:
     import time
+
     t0 = time.perf_counter()
     f(*state)
     return time.perf_counter() - t0

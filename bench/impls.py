@@ -20,6 +20,7 @@ path keep NumPy's default BLAS threads (one per core); compiled rows keep microg
 before importing the compiler.
 Every worker records what its process actually ran with (``measure.threads``).
 """
+
 from __future__ import annotations
 
 import os
@@ -30,15 +31,15 @@ import numpy as np
 from bench import randgraph
 from bench.workloads import BUILDERS, build_model, flat_to_arrays, model_arrays
 
-STEPS_PER_FIT = {"A": 200, "B": 100, "C": 20}   # compiled fit: steps in one timed call (keeps its per-call cost small)
-VALUE_B_SUBSET = 8   # the Value path on B is timed on 8 examples and scaled to 128 (it is linear in the batch)
+STEPS_PER_FIT = {"A": 200, "B": 100, "C": 20}  # compiled fit: steps in one timed call (keeps its per-call cost small)
+VALUE_B_SUBSET = 8  # the Value path on B is timed on 8 examples and scaled to 128 (it is linear in the batch)
 
 
 class Impl(NamedTuple):
     label: str
     workloads: str
     kind: str
-    threads: str   # what the row sets (the worker also records what its process ran with)
+    threads: str  # what the row sets (the worker also records what its process ran with)
 
 
 IMPLS = {
@@ -76,10 +77,12 @@ def setup_threads(key: str) -> None:
         os.environ["MICROGRAD_PARALLEL"] = "1"
     elif key.startswith("torch"):
         import torch
+
         torch.set_num_threads(int(key[-1]))
     elif key.startswith("hand"):
         import scipy.linalg.cython_blas  # noqa: F401 - loads the BLAS that Numba's np.dot calls
         from threadpoolctl import threadpool_limits
+
         global _limits
         _limits = threadpool_limits(int(key[-1]), user_api="blas")  # kept: the limit holds while it lives
 
@@ -110,8 +113,9 @@ def build(key: str, name: str, wl=None, threads: bool = True, warm: bool = True)
 class Runner:
     """Attributes set by the builders below; see the module docstring."""
 
-    def __init__(self, wl, call: Callable, loss_and_grad: Callable = None, weights: Callable = None,
-                 outputs: Callable = None):
+    def __init__(
+        self, wl, call: Callable, loss_and_grad: Callable = None, weights: Callable = None, outputs: Callable = None
+    ):
         self.wl, self.call = wl, call
         self.loss_and_grad, self.weights, self.outputs = loss_and_grad, weights, outputs
 
@@ -119,6 +123,7 @@ class Runner:
 def _mlp_runner(key: str, name: str, wl) -> Runner:
     if key == "value":
         from bench import value_ref
+
         sub = wl.subset(VALUE_B_SUBSET) if name == "B" else wl
         s = value_ref.Step(sub)
         r = Runner(sub, s, s.loss_and_grad, s.current_weights)
@@ -126,15 +131,23 @@ def _mlp_runner(key: str, name: str, wl) -> Runner:
         return r
     if key == "numpy":
         from bench import numpy_ref
+
         s = numpy_ref.Step(wl)
-        return Runner(wl, s, lambda: numpy_ref.loss_and_grad(s.weights, wl.X, wl.y, wl.loss, wl.l2),
-                      s.current_weights, lambda: numpy_ref.forward(s.weights, wl.X))
+        return Runner(
+            wl,
+            s,
+            lambda: numpy_ref.loss_and_grad(s.weights, wl.X, wl.y, wl.loss, wl.l2),
+            s.current_weights,
+            lambda: numpy_ref.forward(s.weights, wl.X),
+        )
     if key.startswith("torch"):
         from bench import torch_ref
+
         s = torch_ref.Step(wl)
         return Runner(wl, s, s.loss_and_grad, s.current_weights)
     if key.startswith("hand"):
         from bench import handfused
+
         k = handfused.Kernel(wl)
         fwd = key.startswith("handfwd")
         return Runner(wl, k.forward if fwd else k.step, k.loss_and_grad, k.weights, lambda: k.forward().copy())
@@ -149,37 +162,47 @@ def compiled(name: str, wl, dtype=np.float64, epochs: int = 1):
     no input columns (every leaf is a parameter), and the graph's output as the per-example 'loss'."""
     import micrograd
     from micrograd import optim
+
     if name == "D":
         from micrograd.engine import Value
+
         params = [Value(v) for v in wl.leaves.tolist()]
-        cm = micrograd.compile(lambda xs: randgraph.value_forward(wl, params), n_inputs=0, params=params,
-                               dtype=dtype)
+        cm = micrograd.compile(lambda xs: randgraph.value_forward(wl, params), n_inputs=0, params=params, dtype=dtype)
         X, y = np.zeros((1, 0)), np.zeros(1)
         return cm, {"lag": lambda: cm.loss_and_grad(X, y, loss=_identity), "fwd": lambda: cm(X)}, params
     model = build_model(wl)
     cm = micrograd.compile(model, dtype=dtype)
     opt = optim.SGD(model.parameters(), lr=wl.lr)
     X, y, N = wl.X, wl.y, wl.batch
-    return cm, {"fit": lambda: cm.fit(X, y, loss=wl.loss, optimizer=opt, epochs=epochs, batch_size=N,
-                                      shuffle=False, l2=wl.l2),
-                "lag": lambda: cm.loss_and_grad(X, y, loss=wl.loss, l2=wl.l2),
-                "fwd": lambda: cm(X)}, model
+    return (
+        cm,
+        {
+            "fit": lambda: cm.fit(
+                X, y, loss=wl.loss, optimizer=opt, epochs=epochs, batch_size=N, shuffle=False, l2=wl.l2
+            ),
+            "lag": lambda: cm.loss_and_grad(X, y, loss=wl.loss, l2=wl.l2),
+            "fwd": lambda: cm(X),
+        },
+        model,
+    )
 
 
 def _compiled(key: str, name: str, wl) -> Runner:
-    cm, calls, model = compiled(name, wl, np.float32 if key.endswith("32") else np.float64,
-                                inner_loops(name, key))
+    cm, calls, model = compiled(name, wl, np.float32 if key.endswith("32") else np.float64, inner_loops(name, key))
     kind = IMPLS[key].kind
     call = calls["fit" if kind == "step" else kind]
     if name == "D":
+
         def lag():
             loss, grads = calls["lag"]()
             return loss, np.asarray(grads)
+
         return Runner(wl, call, lag, outputs=calls["fwd"])
 
     def loss_and_grad():
         loss, grads = calls["lag"]()
         return loss, flat_to_arrays(grads, model)
+
     return Runner(wl, call, loss_and_grad, lambda: model_arrays(model, "data"), calls["fwd"])
 
 
@@ -191,6 +214,7 @@ def _identity(out, target):
 def _graph_runner(key: str, name: str, g) -> Runner:
     if key == "value":
         from micrograd.engine import Value
+
         leaves = [Value(v) for v in g.leaves.tolist()]
 
         def step():
@@ -199,9 +223,11 @@ def _graph_runner(key: str, name: str, g) -> Runner:
             out = randgraph.value_forward(g, leaves)
             out.backward()
             return out
+
         return Runner(g, step, lambda: (step().data, np.array([v.grad for v in leaves])))
     if key == "torch1":
         import torch
+
         leaves = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in g.leaves.tolist()]
 
         def tstep():
@@ -210,6 +236,8 @@ def _graph_runner(key: str, name: str, g) -> Runner:
             out = randgraph.torch_replay(g, leaves)
             out.backward()
             return out
-        return Runner(g, tstep, lambda: (tstep().item(), np.array([0.0 if t.grad is None else t.grad.item()
-                                                                  for t in leaves])))
+
+        return Runner(
+            g, tstep, lambda: (tstep().item(), np.array([0.0 if t.grad is None else t.grad.item() for t in leaves]))
+        )
     return _compiled(key, name, g)

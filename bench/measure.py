@@ -5,6 +5,7 @@ peak, which ``reset_peak`` resets (writing 5 to ``/proc/self/clear_refs``) so a
 peak can belong to one stage. Elsewhere ``rss_bytes`` falls back to
 ``ru_maxrss`` and says so through ``reset_peak() -> False``.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,6 +52,7 @@ def threads() -> str:
     out = []
     try:
         from threadpoolctl import threadpool_info
+
         for lib in threadpool_info():
             where = os.path.basename(os.path.dirname(lib["filepath"])).replace(".libs", "")
             out.append(f"{lib['internal_api']} ({where}) {lib['num_threads']}")
@@ -62,8 +64,9 @@ def threads() -> str:
         out.append(f"numba {sys.modules['numba'].get_num_threads()}")
     runtime = sys.modules.get("micrograd.compiler.runtime")
     if runtime is not None:
-        out.append(f"batch chunks {'on' if runtime.PARALLEL else 'off'}, "
-                   f"BLAS threads for big layers {runtime.BLAS_THREADS}")
+        out.append(
+            f"batch chunks {'on' if runtime.PARALLEL else 'off'}, BLAS threads for big layers {runtime.BLAS_THREADS}"
+        )
     return ", ".join(out)
 
 
@@ -85,6 +88,7 @@ def _cpu() -> str:
 
 def _blas() -> str:
     import numpy as np
+
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
@@ -95,10 +99,15 @@ def _blas() -> str:
 def code_version(root: str) -> str:
     """The git commit of the checkout at root, and whether micrograd/ or bench/ had uncommitted edits."""
     try:
-        head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "micrograd", "bench"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", root, "status", "--porcelain", "--", "micrograd", "bench"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown (not a git checkout)"
     return (head or "unknown") + (" + uncommitted edits" if dirty else "")
@@ -108,12 +117,21 @@ def machine(root: str) -> Dict[str, str]:
     import numba
     import numpy as np
     import pyperf
-    info = {"commit": code_version(root), "cpu": _cpu(), "cores": str(os.cpu_count()),
-            "load average (1/5/15 min) at start": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
-            "python": platform.python_version(), "numpy": f"{np.__version__} (BLAS: {_blas()})",
-            "numba": numba.__version__, "pyperf": pyperf.__version__, "os": f"{platform.system()} {platform.release()}"}
+
+    info = {
+        "commit": code_version(root),
+        "cpu": _cpu(),
+        "cores": str(os.cpu_count()),
+        "load average (1/5/15 min) at start": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "python": platform.python_version(),
+        "numpy": f"{np.__version__} (BLAS: {_blas()})",
+        "numba": numba.__version__,
+        "pyperf": pyperf.__version__,
+        "os": f"{platform.system()} {platform.release()}",
+    }
     try:
         import torch
+
         info["torch"] = f"{torch.__version__} (MKL {'yes' if torch.backends.mkl.is_available() else 'no'})"
     except ImportError:
         info["torch"] = "not installed"

@@ -9,6 +9,7 @@ masked by ``z > 0`` through a ReLU). ReLU's derivative at 0 is 0, as micrograd's
 Contract: ``loss_and_grad(weights, X, y, loss, l2) -> (loss, grads)`` with grads
 shaped like weights; ``forward(weights, X)`` the (N, nout) outputs; ``Step(workload)()`` does one full training step in place.
 """
+
 from __future__ import annotations
 
 from typing import Tuple
@@ -53,21 +54,21 @@ def loss_and_grad(weights: Weights, X: np.ndarray, y: np.ndarray, loss: str, l2:
     hs, zs = [X], []
     last = len(weights) - 1
     for l, (W, b) in enumerate(weights):
-        z = hs[-1] @ W.T + b                            # (N, nout)
+        z = hs[-1] @ W.T + b  # (N, nout)
         zs.append(z)
         hs.append(np.maximum(z, 0.0) if l < last else z)
     value, dz = _loss_and_dz(zs[-1], y, loss)
     grads = [None] * len(weights)
     for l in range(last, -1, -1):
         W, b = weights[l]
-        dW = dz.T @ hs[l]                               # (nout, nin)
-        db = dz.sum(axis=0)                             # (nout,)
+        dW = dz.T @ hs[l]  # (nout, nin)
+        db = dz.sum(axis=0)  # (nout,)
         if l2:
             dW += (2.0 * l2) * W
             db += (2.0 * l2) * b
         grads[l] = (dW, db)
         if l > 0:
-            dz = (dz @ W) * (zs[l - 1] > 0.0)           # (N, nin) through the ReLU
+            dz = (dz @ W) * (zs[l - 1] > 0.0)  # (N, nin) through the ReLU
     if l2:
         value += l2 * sum(float((W * W).sum() + (b * b).sum()) for W, b in weights)
     return value, grads

@@ -23,6 +23,7 @@ for the warm one. Probes use the compiled path's public API only
   resident and peak memory, graph nodes (every Value of the traced graph:
   inputs, parameters, ops) per second and bytes per node.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,6 +47,7 @@ def start() -> dict:
     t0 = time.perf_counter()
     import micrograd
     from micrograd import data, nn, optim
+
     import_s = time.perf_counter() - t0
     X, y = data.make_moons(100, noise=0.1, rng=np.random.default_rng(1))
     y = np.where(y > 0, 1.0, -1.0)
@@ -66,9 +68,11 @@ def _first(fn) -> float:
 
 def kernels(names: str, dtypes=("float64", "float32")) -> dict:
     from bench import impls
+
     t0 = time.perf_counter()
     import micrograd.compiler  # noqa: F401
     import numba  # noqa: F401
+
     out = {"import_s": time.perf_counter() - t0, "rows": []}
     for name in names:
         wl = impls.load(name)
@@ -78,8 +82,16 @@ def kernels(names: str, dtypes=("float64", "float32")) -> dict:
             for entry in calls:
                 first = _first(calls[entry])
                 again = _first(twin[entry])
-                out["rows"].append({"workload": name, "dtype": np.dtype(dtype).name, "entry": entry,
-                                    "first_s": first, "twin_s": again, "kernels_s": max(first - again, 0.0)})
+                out["rows"].append(
+                    {
+                        "workload": name,
+                        "dtype": np.dtype(dtype).name,
+                        "entry": entry,
+                        "first_s": first,
+                        "twin_s": again,
+                        "kernels_s": max(first - again, 0.0),
+                    }
+                )
     return out
 
 
@@ -87,6 +99,7 @@ def memory() -> dict:
     import micrograd
     from micrograd import optim
     from bench.workloads import BUILDERS, build_model
+
     wl = BUILDERS["C"]()
     gc.collect()
     stages = {"imports and arrays": measure.rss_bytes()}
@@ -96,8 +109,15 @@ def memory() -> dict:
     cm = micrograd.compile(model)
     gc.collect()
     stages["after compile()"] = measure.rss_bytes()
-    cm.fit(wl.X, wl.y, loss=wl.loss, optimizer=optim.SGD(model.parameters(), lr=wl.lr), epochs=1,
-           batch_size=wl.batch, shuffle=False)
+    cm.fit(
+        wl.X,
+        wl.y,
+        loss=wl.loss,
+        optimizer=optim.SGD(model.parameters(), lr=wl.lr),
+        epochs=1,
+        batch_size=wl.batch,
+        shuffle=False,
+    )
     gc.collect()
     stages["after the first fit"] = measure.rss_bytes()
     return {"stages": stages, "peak": measure.peak_bytes(), "n_params": wl.n_params}
@@ -106,6 +126,7 @@ def memory() -> dict:
 def memory_numpy() -> dict:
     from bench import numpy_ref
     from bench.workloads import BUILDERS
+
     wl = BUILDERS["C"]()
     gc.collect()
     stages = {"imports and arrays": measure.rss_bytes()}
@@ -121,6 +142,7 @@ def trace(sizes: str) -> dict:
     import micrograd.compiler  # noqa: F401 - imports are not trace + lower
     from micrograd import nn
     from micrograd.engine import Value, topological_order
+
     dims = [int(s) for s in sizes.split("-")]
     model = nn.MLP(dims[0], dims[1:], rng=0)
     micrograd.compile(nn.MLP(2, [2, 1], rng=0))  # a first compile's one-time work (imports), not timed
@@ -135,9 +157,17 @@ def trace(sizes: str) -> dict:
     gc.collect()
     outputs = model([Value(0.5) for _ in range(dims[0])])
     nodes = len(topological_order(outputs if isinstance(outputs, list) else [outputs]))
-    return {"sizes": sizes, "seconds": seconds, "nodes": nodes, "nodes_per_s": nodes / seconds,
-            "retained_bytes": after - before, "peak_bytes": peak - before, "peak_is_this_stage": peak_ok,
-            "bytes_per_node": (peak - before) / nodes, "n_params": len(model.parameters())}
+    return {
+        "sizes": sizes,
+        "seconds": seconds,
+        "nodes": nodes,
+        "nodes_per_s": nodes / seconds,
+        "retained_bytes": after - before,
+        "peak_bytes": peak - before,
+        "peak_is_this_stage": peak_ok,
+        "bytes_per_node": (peak - before) / nodes,
+        "n_params": len(model.parameters()),
+    }
 
 
 def main(argv=None) -> int:
@@ -148,8 +178,13 @@ def main(argv=None) -> int:
     p.add_argument("--dtypes", default="float64,float32", help="dtypes of the kernels probe")
     p.add_argument("--sizes", default="784-128-10", help="the trace probe's MLP, e.g. 784-512-10")
     args = p.parse_args(argv)
-    run = {"start": start, "kernels": lambda: kernels(args.only, args.dtypes.split(",")), "memory": memory,
-           "memory-numpy": memory_numpy, "trace": lambda: trace(args.sizes)}[args.probe]
+    run = {
+        "start": start,
+        "kernels": lambda: kernels(args.only, args.dtypes.split(",")),
+        "memory": memory,
+        "memory-numpy": memory_numpy,
+        "trace": lambda: trace(args.sizes),
+    }[args.probe]
     args.json.write_text(json.dumps(run()))
     return 0
 

@@ -18,6 +18,7 @@ parameter: the compiler traces inputs at placeholder values, where a graph drawn
 to be valid at its leaves' values could hit a domain error; so the one example
 has no input columns and the gradient covers all leaves.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,7 +29,7 @@ import numpy as np
 
 from micrograd import ops
 
-BOUND = 8.0                      # |value| and |local derivative| of every node stay below this
+BOUND = 8.0  # |value| and |local derivative| of every node stay below this
 CONST_OK = {ops.ADD, ops.SUB, ops.MUL, ops.DIV}
 POW_ARGS = (2.0, 3.0, 0.5, -1.0, 1.5)
 OP_ARGS = {ops.LEAKY_RELU: 0.1, ops.ELU: 1.0}
@@ -36,12 +37,12 @@ OP_ARGS = {ops.LEAKY_RELU: 0.1, ops.ELU: 1.0}
 
 @dataclass
 class Graph:
-    leaves: np.ndarray   # (n_leaves,) float64 values of the parameters
-    code: np.ndarray     # (n_ops,) int64
-    a: np.ndarray        # (n_ops,) int64
-    b: np.ndarray        # (n_ops,) int64, -1/-2 = constant right/left
-    arg: np.ndarray      # (n_ops,) float64
-    const: np.ndarray    # (n_ops,) float64
+    leaves: np.ndarray  # (n_leaves,) float64 values of the parameters
+    code: np.ndarray  # (n_ops,) int64
+    a: np.ndarray  # (n_ops,) int64
+    b: np.ndarray  # (n_ops,) int64, -1/-2 = constant right/left
+    arg: np.ndarray  # (n_ops,) float64
+    const: np.ndarray  # (n_ops,) float64
 
     @property
     def n_ops(self) -> int:
@@ -56,7 +57,7 @@ def generate(n_ops: int = 10_000, n_leaves: int = 100, seed: int = 4) -> Graph:
     """A random graph of n_ops ops (+- 1) over n_leaves leaves, deterministic for a seed."""
     rng = np.random.default_rng(seed)
     vals = list(rng.uniform(-2.0, 2.0, n_leaves))
-    unused = list(range(n_leaves))   # slots no op reads yet
+    unused = list(range(n_leaves))  # slots no op reads yet
     rows = []
 
     def pick() -> int:
@@ -107,16 +108,30 @@ def generate(n_ops: int = 10_000, n_leaves: int = 100, seed: int = 4) -> Graph:
         vals.append(vals[acc] + vals[s])
         acc = len(vals) - 1
     cols = list(zip(*rows))
-    return Graph(np.array(vals[:n_leaves]), np.array(cols[0], np.int64), np.array(cols[1], np.int64),
-                 np.array(cols[2], np.int64), np.array(cols[3], np.float64), np.array(cols[4], np.float64))
+    return Graph(
+        np.array(vals[:n_leaves]),
+        np.array(cols[0], np.int64),
+        np.array(cols[1], np.int64),
+        np.array(cols[2], np.int64),
+        np.array(cols[3], np.float64),
+        np.array(cols[4], np.float64),
+    )
 
 
 # ------------------------------------------------------------ replay on Values and on torch scalars
 # No op table of our own: an op is applied by its name in micrograd.ops, as Python spells it (the
 # operators below) or as the method of that name on the operand (Value.tanh, Tensor.tanh, ...); torch
 # ops that are not Tensor methods are torch.nn.functional's function of the same name.
-OPERATORS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
-             "powv": operator.pow, "pow": operator.pow, "neg": operator.neg, "abs": operator.abs}
+OPERATORS = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": operator.truediv,
+    "powv": operator.pow,
+    "pow": operator.pow,
+    "neg": operator.neg,
+    "abs": operator.abs,
+}
 
 
 def apply(code: int, x, y, arg, functional=None):
@@ -137,8 +152,7 @@ def apply(code: int, x, y, arg, functional=None):
 def replay(g: Graph, leaves: list, functional=None):
     """Apply the program to leaves (Values or tensors); returns the output node."""
     slots = list(leaves)
-    for code, a, b, arg, const in zip(g.code.tolist(), g.a.tolist(), g.b.tolist(), g.arg.tolist(),
-                                      g.const.tolist()):
+    for code, a, b, arg, const in zip(g.code.tolist(), g.a.tolist(), g.b.tolist(), g.arg.tolist(), g.const.tolist()):
         x = slots[a]
         if b == -1:
             y = const
@@ -159,12 +173,14 @@ def value_forward(g: Graph, leaves: list):
 
 def torch_replay(g: Graph, leaves: list):
     import torch.nn.functional as F
+
     return replay(g, leaves, F)
 
 
 def torch_loss_and_grad(g: Graph):
     """(output, d output / d leaves) by PyTorch float64 autograd on scalar tensors: an independent oracle."""
     import torch
+
     leaves = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in g.leaves.tolist()]
     out = torch_replay(g, leaves)
     out.backward()

@@ -7,6 +7,7 @@ Markdown. ``run`` is the dict ``run.py`` collects: ``machine``, ``settings``,
 threads, pyperf's warnings, or an error), ``probes`` and ``workloads``. A
 number this run did not measure is "not measured", never a pass.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional
@@ -59,8 +60,9 @@ def figures(run: Dict) -> Dict[str, float]:
 
 
 def _table(header: List[str], rows: List[List]) -> List[str]:
-    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(str(c) for c in r) + " |" for r in rows
+    ]
 
 
 def _x(r: Optional[float]) -> str:
@@ -84,15 +86,34 @@ def _summary(run: Dict) -> List[str]:
         torch, tk = best(run, w, "torch")
         hand, hk = best(run, w, "hand")
         fwd, kernel = median(run, w, "fwd"), best(run, w, "handfwd")[0]
-        cell = lambda key: (f"{fmt_s(median(run, w, key))} ({_x(_ratio(median(run, w, key), hand))})"  # noqa
-                            if median(run, w, key) else "—")
-        rows.append([w, f"{fmt_s(torch)} ({impls.IMPLS[tk].threads})" if tk else "—",
-                     f"{fmt_s(hand)} ({impls.IMPLS[hk].threads})" if hk else "—", cell("fit"), cell("lag"),
-                     f"{fmt_s(fwd)} vs {fmt_s(kernel)}" if fwd and kernel else "—",
-                     _x(_ratio(torch, median(run, w, "lag")))])
-    return _table(["workload", "PyTorch eager f64, best of 1/2 threads", "hand-fused, best of BLAS 1/2 threads",
-                   "`fit` per step (x hand-fused)", "`loss_and_grad` per call (x hand-fused)",
-                   "`cm(X)` vs its kernel", "PyTorch / `loss_and_grad`"], rows)
+        cell = lambda key: (
+            f"{fmt_s(median(run, w, key))} ({_x(_ratio(median(run, w, key), hand))})"  # noqa
+            if median(run, w, key)
+            else "—"
+        )
+        rows.append(
+            [
+                w,
+                f"{fmt_s(torch)} ({impls.IMPLS[tk].threads})" if tk else "—",
+                f"{fmt_s(hand)} ({impls.IMPLS[hk].threads})" if hk else "—",
+                cell("fit"),
+                cell("lag"),
+                f"{fmt_s(fwd)} vs {fmt_s(kernel)}" if fwd and kernel else "—",
+                _x(_ratio(torch, median(run, w, "lag"))),
+            ]
+        )
+    return _table(
+        [
+            "workload",
+            "PyTorch eager f64, best of 1/2 threads",
+            "hand-fused, best of BLAS 1/2 threads",
+            "`fit` per step (x hand-fused)",
+            "`loss_and_grad` per call (x hand-fused)",
+            "`cm(X)` vs its kernel",
+            "PyTorch / `loss_and_grad`",
+        ],
+        rows,
+    )
 
 
 def _rows(run: Dict) -> List[str]:
@@ -107,11 +128,29 @@ def _rows(run: Dict) -> List[str]:
                 continue
             per = f" ({r['median'] / meta['n_ops'] * 1e9:,.1f} ns/op)" if w == "D" else ""
             est = f" (est. from {impls.VALUE_B_SUBSET} examples)" if key == "value" and w == "B" else ""
-            out.append([w, impls.IMPLS[key].label + est, fmt_s(r["median"]) + per,
-                        "—" if r.get("stdev") is None else fmt_s(r["stdev"]), r["values"], r["threads"],
-                        "; ".join(r["warnings"]) or "ok"])
-    return _table(["workload", "implementation", "median", "std dev", "values",
-                   "threads in its worker process", "pyperf's checks"], out)
+            out.append(
+                [
+                    w,
+                    impls.IMPLS[key].label + est,
+                    fmt_s(r["median"]) + per,
+                    "—" if r.get("stdev") is None else fmt_s(r["stdev"]),
+                    r["values"],
+                    r["threads"],
+                    "; ".join(r["warnings"]) or "ok",
+                ]
+            )
+    return _table(
+        [
+            "workload",
+            "implementation",
+            "median",
+            "std dev",
+            "values",
+            "threads in its worker process",
+            "pyperf's checks",
+        ],
+        out,
+    )
 
 
 def _validation(run: Dict) -> List[str]:
@@ -120,11 +159,33 @@ def _validation(run: Dict) -> List[str]:
         e = lambda k: f"{r[k]:.1e}" if k in r else "—"  # noqa: E731
         verdict = "ok" if r["ok"] else "FAILED" + (f": {r['error']}" if "error" in r else f" (tol {r['tol']:.0e})")
         steps = f" ({r['steps']} step{'s' if r['steps'] > 1 else ''})" if "steps" in r else ""
-        out.append([r["workload"], impls.IMPLS[r["impl"]].label, r["oracle"],
-                    f"{r['loss']:.12g}" if "loss" in r else "—", e("loss_err"), e("grad_err"),
-                    e("step_err") + steps, e("out_err"), verdict])
-    return _table(["workload", "implementation", "oracle", "loss", "loss rel err", "grad rel err",
-                   "weights after one timed call", "outputs rel err", ""], out)
+        out.append(
+            [
+                r["workload"],
+                impls.IMPLS[r["impl"]].label,
+                r["oracle"],
+                f"{r['loss']:.12g}" if "loss" in r else "—",
+                e("loss_err"),
+                e("grad_err"),
+                e("step_err") + steps,
+                e("out_err"),
+                verdict,
+            ]
+        )
+    return _table(
+        [
+            "workload",
+            "implementation",
+            "oracle",
+            "loss",
+            "loss rel err",
+            "grad rel err",
+            "weights after one timed call",
+            "outputs rel err",
+            "",
+        ],
+        out,
+    )
 
 
 def _probe_error(p) -> Optional[str]:
@@ -141,17 +202,22 @@ def _compile(run: Dict) -> List[str]:
             lines.append(f"- start, {kind} cache: the probe failed: {p['error']}")
             continue
         shown = p.get("printed", "").strip().splitlines()
-        lines.append(f"- start, {kind} cache: `import micrograd` {fmt_s(p['import_s'])}; `compile()` of moons "
-                     f"{fmt_s(p['compile_s'])} + first `fit` {fmt_s(p['first_fit_s'])} = **{fmt_s(p['total_s'])}**; "
-                     "the process printed " + (f"`{' / '.join(shown)[:200]}`" if shown else "nothing"))
+        lines.append(
+            f"- start, {kind} cache: `import micrograd` {fmt_s(p['import_s'])}; `compile()` of moons "
+            f"{fmt_s(p['compile_s'])} + first `fit` {fmt_s(p['first_fit_s'])} = **{fmt_s(p['total_s'])}**; "
+            "the process printed " + (f"`{' / '.join(shown)[:200]}`" if shown else "nothing")
+        )
     cold, warm = probes.get("kernels-cold"), probes.get("kernels-warm")
     for kind, p in (("cold", cold), ("warm", warm)):
         if _probe_error(p):
             lines.append(f"- kernels, {kind} cache: the probe failed: {p['error']}")
     have = [p for p in (cold, warm) if p and "rows" in p]
     if have:
-        index = {k: {(r["workload"], r["dtype"], r["entry"]): r for r in p["rows"]} for k, p in
-                 (("cold", cold), ("warm", warm)) if p and "rows" in p}
+        index = {
+            k: {(r["workload"], r["dtype"], r["entry"]): r for r in p["rows"]}
+            for k, p in (("cold", cold), ("warm", warm))
+            if p and "rows" in p
+        }
         rows = []
         for key in dict.fromkeys(k for p in have for k in ((r["workload"], r["dtype"], r["entry"]) for r in p["rows"])):
             cells = [key[0], key[1], {"lag": "loss_and_grad", "fwd": "cm(X)"}.get(key[2], key[2])]
@@ -159,13 +225,23 @@ def _compile(run: Dict) -> List[str]:
                 r = index.get(kind, {}).get(key)
                 cells.append(f"{fmt_s(r['kernels_s'])} (first call {fmt_s(r['first_s'])})" if r else "—")
             rows.append(cells)
-        lines += ([""] if lines else []) + _table(["workload", "dtype", "entry point (in this order)", "kernel compile, empty cache",
-                                "cache load, warm cache"], rows)
+        lines += ([""] if lines else []) + _table(
+            [
+                "workload",
+                "dtype",
+                "entry point (in this order)",
+                "kernel compile, empty cache",
+                "cache load, warm cache",
+            ],
+            rows,
+        )
         for kind, p in (("cold", cold), ("warm", warm)):
             if p and "rows" in p:
                 total = p["import_s"] + sum(r["kernels_s"] for r in p["rows"])
-                lines.append(f"\n{kind}: importing the compiler and Numba {fmt_s(p['import_s'])}; every kernel "
-                             f"these entry points reach, in total: **{fmt_s(total)}**.")
+                lines.append(
+                    f"\n{kind}: importing the compiler and Numba {fmt_s(p['import_s'])}; every kernel "
+                    f"these entry points reach, in total: **{fmt_s(total)}**."
+                )
     return lines or ["Not measured in this run."]
 
 
@@ -180,9 +256,13 @@ def _memory(run: Dict) -> List[str]:
             continue
         st = p["stages"]
         base = st["after building the model"]
-        lines.append(f"- {label}: " + ", ".join(f"{k} {v / MIB:.0f} MiB" + (f" ({(v - base) / MIB:+.0f})"
-                                                                           if v != base else "")
-                                                for k, v in st.items()) + f"; peak {p['peak'] / MIB:.0f} MiB")
+        lines.append(
+            f"- {label}: "
+            + ", ".join(
+                f"{k} {v / MIB:.0f} MiB" + (f" ({(v - base) / MIB:+.0f})" if v != base else "") for k, v in st.items()
+            )
+            + f"; peak {p['peak'] / MIB:.0f} MiB"
+        )
     return lines or ["Not measured in this run."]
 
 
@@ -192,25 +272,49 @@ def _trace(run: Dict) -> List[str]:
         if _probe_error(p):
             rows.append([sizes, "failed", p["error"], "", "", "", ""])
             continue
-        rows.append([sizes, f"{p['n_params']:,}", f"{p['nodes']:,}", fmt_s(p["seconds"]),
-                     f"{p['nodes_per_s'] / 1e3:,.0f}k", f"{p['peak_bytes'] / MIB:.0f} MiB peak, "
-                     f"{p['retained_bytes'] / MIB:.0f} MiB kept", f"{p['bytes_per_node']:.0f}"])
+        rows.append(
+            [
+                sizes,
+                f"{p['n_params']:,}",
+                f"{p['nodes']:,}",
+                fmt_s(p["seconds"]),
+                f"{p['nodes_per_s'] / 1e3:,.0f}k",
+                f"{p['peak_bytes'] / MIB:.0f} MiB peak, {p['retained_bytes'] / MIB:.0f} MiB kept",
+                f"{p['bytes_per_node']:.0f}",
+            ]
+        )
     if not rows:
         return ["Not measured in this run."]
-    return _table(["MLP", "parameters", "graph nodes", "compile() = trace + lower", "nodes/s",
-                   "memory (over the built model)", "peak bytes per node"], rows)
+    return _table(
+        [
+            "MLP",
+            "parameters",
+            "graph nodes",
+            "compile() = trace + lower",
+            "nodes/s",
+            "memory (over the built model)",
+            "peak bytes per node",
+        ],
+        rows,
+    )
 
 
 def render(run: Dict) -> str:
     s = run["settings"]
-    lines = ["# Benchmark results", "",
-             f"Written by `{run['command']}` on {run['date']} in {run['wall_s']:.0f} s"
-             + (" (**--quick**: a smoke run, numbers are rough)." if run["quick"] else "."),
-             f"Every row is timed by pyperf in worker processes of its own ({s}), after validation against an "
-             "independent oracle; compile and JIT time are excluded from the rows and reported under "
-             "*Compile and start-up*. Medians; the JSON beside this file holds every value "
-             "(`python -m pyperf compare_to OLD.json NEW.json` compares two runs). Definitions: "
-             "`bench/targets.py`.", "", "## Machine", ""]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `{run['command']}` on {run['date']} in {run['wall_s']:.0f} s"
+        + (" (**--quick**: a smoke run, numbers are rough)." if run["quick"] else "."),
+        f"Every row is timed by pyperf in worker processes of its own ({s}), after validation against an "
+        "independent oracle; compile and JIT time are excluded from the rows and reported under "
+        "*Compile and start-up*. Medians; the JSON beside this file holds every value "
+        "(`python -m pyperf compare_to OLD.json NEW.json` compares two runs). Definitions: "
+        "`bench/targets.py`.",
+        "",
+        "## Machine",
+        "",
+    ]
     lines += [f"- {k}: {v}" for k, v in run["machine"].items()]
     lines += ["", "## Targets (issue 10)", ""] + _targets(run)
     lines += ["", "## The compiled path against its yardsticks", ""] + _summary(run)

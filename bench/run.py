@@ -19,6 +19,7 @@ loop count, warms up and times. Then ``bench/probes.py`` runs in fresh
 processes for compile time (an empty ``NUMBA_CACHE_DIR``, then the same one
 warm), start-up, memory and trace + lower; ``bench/report.py`` writes the file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,6 +71,7 @@ def _unused(loops):  # the parent's stand-in: pyperf calls the time function in 
 def worker(runner: pyperf.Runner) -> int:
     """Register every task in order; pyperf runs the one whose index it gave (--worker-task)."""
     from bench import measure
+
     tasks = [tuple(t.split("/")) for t in runner.args.tasks.split(",")]
     for i, (name, key) in enumerate(tasks):
         if i != runner.args.worker_task:
@@ -85,8 +87,12 @@ def worker(runner: pyperf.Runner) -> int:
                 call()
             return (time.perf_counter() - t0) * scale
 
-        runner.bench_time_func(task_name(name, key), time_func, inner_loops=r.inner_loops,
-                               metadata={"threads": measure.threads(), "workload": name, "impl": key})
+        runner.bench_time_func(
+            task_name(name, key),
+            time_func,
+            inner_loops=r.inner_loops,
+            metadata={"threads": measure.threads(), "workload": name, "impl": key},
+        )
     return 0
 
 
@@ -98,14 +104,20 @@ def _row(bench) -> dict:
     """What the report needs from a pyperf Benchmark."""
     try:
         from pyperf._cli import format_checks  # pyperf's unstable-result warnings, as it prints them
+
         warnings = [w.strip()[2:] for w in format_checks(bench) if w.strip().startswith("* ")]  # the findings
     except ImportError:
         warnings = []
     n = bench.get_nvalue()
     seen = [run.get_metadata().get("threads") for run in bench.get_runs()]  # one per worker process
     threads = " | ".join(dict.fromkeys(sorted(", ".join(sorted(t.split(", "))) for t in seen if t))) or "?"
-    return {"median": bench.median(), "stdev": bench.stdev() if n > 1 else None, "values": n,
-            "threads": threads, "warnings": warnings}
+    return {
+        "median": bench.median(),
+        "stdev": bench.stdev() if n > 1 else None,
+        "values": n,
+        "threads": threads,
+        "warnings": warnings,
+    }
 
 
 def _time_rows(runner, tasks) -> tuple:
@@ -128,8 +140,13 @@ def _probe(args: list, cache: Path = None, timeout: int = PROBE_TIMEOUT_S) -> di
     out = Path(tempfile.mkstemp(suffix=".json")[1])
     env = dict(BASE_ENV, **({"NUMBA_CACHE_DIR": str(cache)} if cache else {}))
     try:
-        proc = subprocess.run([sys.executable, str(HERE / "probes.py"), *args, "--json", str(out)], env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, str(HERE / "probes.py"), *args, "--json", str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             return {"error": f"exit {proc.returncode}: {tail[0]}"}
@@ -145,6 +162,7 @@ def _probe(args: list, cache: Path = None, timeout: int = PROBE_TIMEOUT_S) -> di
 def _probes(only: str, quick: bool, tmp: Path) -> dict:
     """Start-up is moons' story (A); memory and trace + lower are C's shapes; kernels: the workloads run."""
     from bench.probes import TRACE_SIZES
+
     probes = {}
     if "A" in only:
         for kind in ("cold", "warm"):  # an empty cache folder, then the same one, filled
@@ -181,8 +199,11 @@ def _probe_benchmarks(probes: dict) -> list:
     for sizes, p in (probes.get("trace") or {}).items():
         values[(f"probe/trace {sizes}", "second")] = p.get("seconds")
         values[(f"probe/trace {sizes} peak", "byte")] = p.get("peak_bytes")
-    return [pyperf.Benchmark([pyperf.Run([v], metadata={"name": n, "unit": u}, collect_metadata=False)])
-            for (n, u), v in values.items() if v and v > 0]
+    return [
+        pyperf.Benchmark([pyperf.Run([v], metadata={"name": n, "unit": u}, collect_metadata=False)])
+        for (n, u), v in values.items()
+        if v and v > 0
+    ]
 
 
 def main() -> int:
@@ -191,10 +212,12 @@ def main() -> int:
     if args.worker:
         return worker(runner)
     from bench import measure, report, torch_ref, validate
+
     letters = args.only.replace(",", "").upper()
     if set(letters) - set("ABCD") or not letters:
-        print(f"bench/run.py: error: --only takes letters from ABCD, e.g. --only AC; got {args.only!r}",
-              file=sys.stderr)
+        print(
+            f"bench/run.py: error: --only takes letters from ABCD, e.g. --only AC; got {args.only!r}", file=sys.stderr
+        )
         return 2
     args.only = "".join(w for w in "ABCD" if w in letters)
     if args.quick:
@@ -204,25 +227,37 @@ def main() -> int:
     t_start = time.perf_counter()
     out = args.out or (Path(tempfile.gettempdir()) / "micrograd-bench-quick.md" if args.quick else HERE / "RESULTS.md")
     tasks = impls.tasks(args.only)
-    run = {"command": "python bench/run.py " + " ".join(sys.argv[1:]), "quick": args.quick,
-           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-           "machine": measure.machine(str(HERE.parent)), "notes": [],
-           "settings": f"{args.processes} processes after a calibration one, {args.values} values each after "
-                       f"{args.warmups} warm-up, each value at least {args.min_time * 1e3:g} ms of calls",
-           "workloads": {}}
+    run = {
+        "command": "python bench/run.py " + " ".join(sys.argv[1:]),
+        "quick": args.quick,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": measure.machine(str(HERE.parent)),
+        "notes": [],
+        "settings": f"{args.processes} processes after a calibration one, {args.values} values each after "
+        f"{args.warmups} warm-up, each value at least {args.min_time * 1e3:g} ms of calls",
+        "workloads": {},
+    }
     load = os.getloadavg()[0]
     if load > 0.5:
-        run["notes"].append(f"The 1-minute load average was {load:.2f} at the start: other processes were "
-                            "running, so timings (threaded libraries most) are not those of an idle machine.")
+        run["notes"].append(
+            f"The 1-minute load average was {load:.2f} at the start: other processes were "
+            "running, so timings (threaded libraries most) are not those of an idle machine."
+        )
         _say(f"warning: load average {load:.2f}: timings will not be those of an idle machine")
     if not torch_ref.available():
         tasks = [t for t in tasks if not t[1].startswith("torch")]
         run["notes"].append("PyTorch is not installed: its rows are missing (`pip install torch==2.13.0`).")
     for name in args.only:
         wl = impls.load(name)
-        run["workloads"][name] = ({"title": f"random scalar graph, {wl.n_ops} ops over {len(wl.leaves)} parameter "
-                                   "leaves, one example, forward + backward", "n_ops": wl.n_ops} if name == "D"
-                                  else {"title": f"{wl.title}; {wl.n_params} parameters"})
+        run["workloads"][name] = (
+            {
+                "title": f"random scalar graph, {wl.n_ops} ops over {len(wl.leaves)} parameter "
+                "leaves, one example, forward + backward",
+                "n_ops": wl.n_ops,
+            }
+            if name == "D"
+            else {"title": f"{wl.title}; {wl.n_params} parameters"}
+        )
     _say(f"validating {len(tasks)} rows against the oracles")
     run["validation"] = validate.validate(tasks, say=_say)
     failed = {(r["workload"], r["impl"]) for r in run["validation"] if not r["ok"]}
@@ -236,8 +271,10 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="micrograd-bench-") as tmp:
             run["probes"] = _probes(args.only, args.quick, Path(tmp))
     if args.quick:
-        run["notes"].append("--quick: kernels probed in float64 and warm only (the cache the validation filled); "
-                            "trace + lower of 784-128-10 only.")
+        run["notes"].append(
+            "--quick: kernels probed in float64 and warm only (the cache the validation filled); "
+            "trace + lower of 784-128-10 only."
+        )
     run["wall_s"] = time.perf_counter() - t_start
     json_path = out.with_suffix(".json")
     suite = benches + _probe_benchmarks(run["probes"])

@@ -8,6 +8,7 @@ Prints, with timeit (best of 7 repeats, per operation):
 - a Value-path training step of micrograd's moons MLP 2-16-16-1 on 16 examples, plain and bound;
 - ``cm.loss_and_grad`` and ``cm.fit(epochs=1)`` per call on the moons workload (batch 100, hinge + L2).
 """
+
 from __future__ import annotations
 
 import random
@@ -35,6 +36,7 @@ def value_step(model, X, y):
         model.zero_grad()
         total.backward()
         opt.step()
+
     return step
 
 
@@ -45,6 +47,7 @@ def main() -> None:
     def locked():
         with lock:
             pass
+
     rows.append(("with lock: pass (uncontended)", best(locked, 200_000)))
     X, y = make_moons(100, noise=0.1, rng=0, labels="pm1")
     plain = nn.MLP(2, [16, 16, 1], rng=random.Random(1337))
@@ -58,15 +61,20 @@ def main() -> None:
 
         def add_grad(w=w):
             w.grad += 0.5
+
         rows.append((f"p.data, {name}", best(lambda w=w: w.data, 200_000)))
         rows.append((f"p.grad += g, {name}", best(add_grad, 200_000)))
         rows.append((f"w * x, {name}", best(lambda w=w: w * x, 100_000)))
         rows.append((f"Value-path step 2-16-16-1 x 16, {name}", best(value_step(model, X[:16], y[:16]), 3)))
     opt = optim.SGD(bound.parameters(), lr=0.0)
-    cm.fit(X, y, loss="hinge", optimizer=opt, epochs=1, l2=1e-4)   # compile the kernels first
+    cm.fit(X, y, loss="hinge", optimizer=opt, epochs=1, l2=1e-4)  # compile the kernels first
     rows.append(("cm.loss_and_grad, moons batch 100", best(lambda: cm.loss_and_grad(X, y, "hinge", 1e-4), 2_000)))
-    rows.append(("cm.fit(epochs=1), moons batch 100",
-                 best(lambda: cm.fit(X, y, loss="hinge", optimizer=opt, epochs=1, shuffle=False, l2=1e-4), 2_000)))
+    rows.append(
+        (
+            "cm.fit(epochs=1), moons batch 100",
+            best(lambda: cm.fit(X, y, loss="hinge", optimizer=opt, epochs=1, shuffle=False, l2=1e-4), 2_000),
+        )
+    )
     rows.append(("cm(X), moons batch 100", best(lambda: cm(X), 2_000)))
     for name, sec in rows:
         print(f"{name:45s} {sec * 1e9:12.0f} ns")

@@ -9,6 +9,7 @@ minus ``forward`` (loss + backward + L2). Rounds interleave every row (A B C A B
 the machine's load; medians in microseconds. Not a benchmark (bench/run.py is): a profile to compare
 changes back to back. Thread settings as the compiled path has them (MICROGRAD_BLAS_THREADS, default 1).
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,6 +24,7 @@ import numpy as np  # noqa: E402
 def blas_threads(n: int) -> None:
     """SciPy's BLAS (the one Numba's np.dot calls) on n threads; set around a timed block, not per call."""
     from threadpoolctl import ThreadpoolController
+
     for lib in ThreadpoolController().lib_controllers:
         if lib.user_api == "blas" and "numpy" not in lib.filepath:
             lib.set_num_threads(n)
@@ -44,12 +46,14 @@ def timer(f, budget=0.02, threads=None):
         if threads:
             blas_threads(1)  # the compiled path's default (MICROGRAD_BLAS_THREADS)
         return dt
+
     return once
 
 
 def rows(name: str) -> dict:
     from bench import handfused, impls
     from micrograd.compiler import kernels
+
     wl = impls.load(name)
     steps = impls.STEPS_PER_FIT[name]
     cm, calls, model = impls.compiled(name, wl, epochs=steps)
@@ -70,12 +74,18 @@ def rows(name: str) -> dict:
         "hand forward": hand.forward,
         "cm(X)": calls["fwd"],
         "kernel load": lambda: kernels.load(V, X, Y, rowsidx, leaves, cm.theta),
-        "kernel load+forward": lambda: (kernels.load(V, X, Y, rowsidx, leaves, cm.theta),
-                                        kernels.forward(code, cm.theta, V)),
-        "kernel loss_and_grad": lambda: kernels.loss_and_grad(code, leaves, cm.theta, X, Y, rowsidx,
-                                                               1.0 / len(rowsidx), wl.l2, V, G, gt),
-        "kernel loss_and_grad, BLAS 2": (lambda: kernels.loss_and_grad(code, leaves, cm.theta, X, Y, rowsidx,
-                                                                        1.0 / len(rowsidx), wl.l2, V, G, gt), 1, 2),
+        "kernel load+forward": lambda: (
+            kernels.load(V, X, Y, rowsidx, leaves, cm.theta),
+            kernels.forward(code, cm.theta, V),
+        ),
+        "kernel loss_and_grad": lambda: kernels.loss_and_grad(
+            code, leaves, cm.theta, X, Y, rowsidx, 1.0 / len(rowsidx), wl.l2, V, G, gt
+        ),
+        "kernel loss_and_grad, BLAS 2": (
+            lambda: kernels.loss_and_grad(code, leaves, cm.theta, X, Y, rowsidx, 1.0 / len(rowsidx), wl.l2, V, G, gt),
+            1,
+            2,
+        ),
     }
     if cm.chunks(prog, X.shape[0]) > 1:  # the parallel step fit runs for big layers (batch chunks, prange)
         out["step_chunks"] = lambda: cm._step(prog, X, Y, rowsidx, wl.l2)
@@ -94,11 +104,14 @@ def main(argv) -> None:
                 vals[k].append(t() / per)
         med = {k: float(np.median(v)) * 1e6 for k, v in vals.items()}
         print(f"{name}: " + "  ".join(f"{k} {v:.1f}" for k, v in med.items()), flush=True)
-        print(f"{name}: fit/hand1 {med['fit per step'] / med['hand step, BLAS 1']:.2f}  "
-              f"fit/best-hand {med['fit per step'] / min(med['hand step, BLAS 1'], med['hand step, BLAS 2']):.2f}  "
-              f"lag/best-hand {med['loss_and_grad'] / min(med['hand step, BLAS 1'], med['hand step, BLAS 2']):.2f}  "
-              f"cm(X)-hand fwd {med['cm(X)'] - med['hand forward']:.1f} us  "
-              f"backward+loss {med['kernel loss_and_grad'] - med['kernel load+forward']:.1f} us", flush=True)
+        print(
+            f"{name}: fit/hand1 {med['fit per step'] / med['hand step, BLAS 1']:.2f}  "
+            f"fit/best-hand {med['fit per step'] / min(med['hand step, BLAS 1'], med['hand step, BLAS 2']):.2f}  "
+            f"lag/best-hand {med['loss_and_grad'] / min(med['hand step, BLAS 1'], med['hand step, BLAS 2']):.2f}  "
+            f"cm(X)-hand fwd {med['cm(X)'] - med['hand forward']:.1f} us  "
+            f"backward+loss {med['kernel loss_and_grad'] - med['kernel load+forward']:.1f} us",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

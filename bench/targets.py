@@ -19,28 +19,32 @@ Definitions the targets rely on (the report repeats them):
 - fit call overhead: one ``cm.fit(epochs=1)`` call on A (one full-batch step)
   minus the per-step time of ``fit`` (``epochs=K`` in one call, divided by K).
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, NamedTuple, Optional
 
-MIB = 2 ** 20
+MIB = 2**20
 
 
 class Target(NamedTuple):
-    key: str        # the figure it reads
-    text: str       # what the report prints
+    key: str  # the figure it reads
+    text: str  # what the report prints
     bound: float
-    at_most: bool   # True: measured <= bound; False: measured >= bound
-    unit: str       # 'x', 's', 'ns', 'MiB', 'nodes/s'
+    at_most: bool  # True: measured <= bound; False: measured >= bound
+    unit: str  # 'x', 's', 'ns', 'MiB', 'nodes/s'
 
 
 TARGETS: List[Target] = [
-    *(Target(f"{w}.fit_vs_hand", f"{w}: `fit` per step <= 1.2x the hand-fused kernel", 1.2, True, "x")
-      for w in "ABC"),
-    *(Target(f"{w}.lag_vs_hand", f"{w}: `loss_and_grad` per call <= 1.3x the hand-fused kernel", 1.3, True, "x")
-      for w in "ABC"),
-    *(Target(f"{w}.fwd_minus_kernel", f"{w}: `cm(X)` within 3 us of its kernel (hand-fused forward)", 3e-6,
-             True, "s") for w in "ABC"),
+    *(Target(f"{w}.fit_vs_hand", f"{w}: `fit` per step <= 1.2x the hand-fused kernel", 1.2, True, "x") for w in "ABC"),
+    *(
+        Target(f"{w}.lag_vs_hand", f"{w}: `loss_and_grad` per call <= 1.3x the hand-fused kernel", 1.3, True, "x")
+        for w in "ABC"
+    ),
+    *(
+        Target(f"{w}.fwd_minus_kernel", f"{w}: `cm(X)` within 3 us of its kernel (hand-fused forward)", 3e-6, True, "s")
+        for w in "ABC"
+    ),
     Target("A.torch_over_lag", "A: PyTorch (best of 1/2 threads) / `loss_and_grad` >= 15x", 15.0, False, "x"),
     Target("B.torch_over_lag", "B: PyTorch (best of 1/2 threads) / `loss_and_grad` >= 2x", 2.0, False, "x"),
     Target("C.torch_over_lag", "C: PyTorch (best of 1/2 threads) / `loss_and_grad` >= 1.0x", 1.0, False, "x"),
@@ -48,10 +52,13 @@ TARGETS: List[Target] = [
     Target("A.fit_overhead", "A: one `fit(epochs=1)` call <= its step + 20 us", 20e-6, True, "s"),
     Target("start.cold", "cold start: `compile()` of moons + first `fit`, empty cache <= 5 s", 5.0, True, "s"),
     Target("start.warm", "warm start: the same with the cache filled <= 0.3 s", 0.3, True, "s"),
-    Target("memory.C_over_model", "C: resident after compile() + first fit <= model's own + 40 MiB",
-           40 * MIB, True, "MiB"),
-    *(Target(f"trace.{s}.nodes_per_s", f"trace + lower of {s} >= 500k graph nodes/s", 5e5, False, "nodes/s")
-      for s in ("784-128-10", "784-512-10", "784-512-512-10")),
+    Target(
+        "memory.C_over_model", "C: resident after compile() + first fit <= model's own + 40 MiB", 40 * MIB, True, "MiB"
+    ),
+    *(
+        Target(f"trace.{s}.nodes_per_s", f"trace + lower of {s} >= 500k graph nodes/s", 5e5, False, "nodes/s")
+        for s in ("784-128-10", "784-512-10", "784-512-512-10")
+    ),
 ]
 
 

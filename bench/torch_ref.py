@@ -8,6 +8,7 @@ Contract: ``Step(wl)()`` does one full training step in place, ``Step(wl).loss_a
 returns (loss, grads) at the current weights. Import only where torch
 is installed (``available()`` says).
 """
+
 from __future__ import annotations
 
 from bench.workloads import Weights, Workload
@@ -27,6 +28,7 @@ class Step:
     def __init__(self, wl: Workload):
         import torch
         from torch import nn
+
         self.torch, self.wl = torch, wl
         layers = []
         for l, (W, b) in enumerate(wl.weights):
@@ -71,4 +73,3 @@ class Step:
     def current_weights(self) -> Weights:
         w = [p.detach().numpy().copy() for p in self.params]
         return [(w[2 * l], w[2 * l + 1]) for l in range(len(w) // 2)]
-

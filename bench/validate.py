@@ -14,6 +14,7 @@ What is checked depends on what the row times (``Runner.kind``):
 ``validate(tasks) -> rows``, one per (workload, implementation), each with
 ``ok``; ``run.py`` times only the rows that are ok.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List
@@ -58,6 +59,7 @@ def check_mlp(r) -> Dict:
 
 def graph_oracle(g):
     from bench import torch_ref
+
     if torch_ref.available():
         return randgraph.torch_loss_and_grad(g), "PyTorch float64 autograd"
     return impls.build("value", "D", g).loss_and_grad(), "the Value path"
@@ -69,8 +71,12 @@ def check_graph(r, oracle) -> Dict:
         out = float(np.ravel(r.outputs())[0])
         return {"oracle": name, "loss": out, "loss_err": abs(out - ref_loss) / abs(ref_loss)}
     loss, grads = r.loss_and_grad()
-    return {"oracle": name, "loss": float(loss), "loss_err": abs(loss - ref_loss) / abs(ref_loss),
-            "grad_err": rel_err(grads, ref_grads)}
+    return {
+        "oracle": name,
+        "loss": float(loss),
+        "loss_err": abs(loss - ref_loss) / abs(ref_loss),
+        "grad_err": rel_err(grads, ref_grads),
+    }
 
 
 def validate(tasks: List[tuple], say=lambda msg: None) -> List[Dict]:
@@ -89,8 +95,9 @@ def validate(tasks: List[tuple], say=lambda msg: None) -> List[Dict]:
             row = {"error": f"{type(e).__name__}: {e}", "oracle": "—"}
         tol = TOL32 if key.endswith("32") else TOL64
         errs = [row[k] for k in ("loss_err", "grad_err", "step_err", "out_err") if k in row]
-        row.update(workload=name, impl=key, tol=tol,
-                   ok="error" not in row and all(np.isfinite(e) and e <= tol for e in errs))
+        row.update(
+            workload=name, impl=key, tol=tol, ok="error" not in row and all(np.isfinite(e) and e <= tol for e in errs)
+        )
         say(f"  {name} {key:<11} " + ("ok" if row["ok"] else f"FAILED {row.get('error', row)}"))
         rows.append(row)
     return rows

@@ -10,6 +10,7 @@ Contract: ``Step(wl)()`` does one step in place and returns the loss;
 ``Step(wl).loss_and_grad()`` returns the loss and gradients as (W, b) arrays
 without updating.
 """
+
 from __future__ import annotations
 
 from bench.workloads import Weights, Workload, build_model, model_arrays
@@ -20,6 +21,7 @@ class Step:
 
     def __init__(self, wl: Workload):
         from micrograd import losses, optim
+
         self.wl, self.losses = wl, losses
         self.model = build_model(wl)
         self.params = self.model.parameters()

@@ -16,6 +16,7 @@ their losses and gradients can be compared number for number:
 Each builder is deterministic (seeded), so a timing worker in another process
 rebuilds exactly the arrays the parent validated.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,10 +29,10 @@ Weights = List[Tuple[np.ndarray, np.ndarray]]
 
 @dataclass
 class Workload:
-    name: str                 # 'A', 'B', 'C' ('D' lives in randgraph.py)
-    title: str                # one line for the report
-    sizes: List[int]          # [nin, hidden..., nout]
-    loss: str                 # 'hinge' | 'cross_entropy'
+    name: str  # 'A', 'B', 'C' ('D' lives in randgraph.py)
+    title: str  # one line for the report
+    sizes: List[int]  # [nin, hidden..., nout]
+    loss: str  # 'hinge' | 'cross_entropy'
     l2: float
     lr: float
     X: np.ndarray
@@ -48,8 +49,17 @@ class Workload:
 
     def subset(self, n: int) -> "Workload":
         """The same workload on the first n examples (to estimate a slow path from a few)."""
-        return Workload(self.name, self.title, self.sizes, self.loss, self.l2, self.lr,
-                        self.X[:n].copy(), self.y[:n].copy(), copy_weights(self.weights))
+        return Workload(
+            self.name,
+            self.title,
+            self.sizes,
+            self.loss,
+            self.l2,
+            self.lr,
+            self.X[:n].copy(),
+            self.y[:n].copy(),
+            copy_weights(self.weights),
+        )
 
 
 def copy_weights(weights: Weights) -> Weights:
@@ -68,18 +78,29 @@ def init_weights(sizes: List[int], rng: np.random.Generator, scaled: bool) -> We
 def moons(seed: int = 1) -> Workload:
     """(A) micrograd's demo: MLP 2-16-16-1 on 100 moons, hinge + 1e-4 L2, SGD."""
     from micrograd import data
+
     rng = np.random.default_rng(seed)
     X, y = data.make_moons(100, noise=0.1, rng=rng)
     X = np.asarray(X, dtype=np.float64)
     y = np.where(np.asarray(y) > 0, 1.0, -1.0)  # 0/1 or -1/+1 in, -1/+1 out
     sizes = [2, 16, 16, 1]
-    return Workload("A", "moons: MLP 2-16-16-1, 100 examples, hinge + 1e-4 L2, SGD",
-                    sizes, "hinge", 1e-4, 0.05, X, y, init_weights(sizes, rng, scaled=False))
+    return Workload(
+        "A",
+        "moons: MLP 2-16-16-1, 100 examples, hinge + 1e-4 L2, SGD",
+        sizes,
+        "hinge",
+        1e-4,
+        0.05,
+        X,
+        y,
+        init_weights(sizes, rng, scaled=False),
+    )
 
 
 def digits(seed: int = 2, batch: int = 128) -> Workload:
     """(B) the 8x8 digits: MLP 64-64-10, one batch of 128, softmax cross-entropy, SGD."""
     from micrograd import data
+
     rng = np.random.default_rng(seed)
     X, y = data.load_digits()
     X = np.asarray(X, dtype=np.float64)
@@ -87,9 +108,17 @@ def digits(seed: int = 2, batch: int = 128) -> Workload:
         X = X / X.max()
     pick = rng.permutation(len(X))[:batch]
     sizes = [64, 64, 10]
-    return Workload("B", f"digits: MLP 64-64-10, batch {batch}, softmax cross-entropy, SGD",
-                    sizes, "cross_entropy", 0.0, 0.05, X[pick].copy(), np.asarray(y)[pick].astype(np.int64),
-                    init_weights(sizes, rng, scaled=True))
+    return Workload(
+        "B",
+        f"digits: MLP 64-64-10, batch {batch}, softmax cross-entropy, SGD",
+        sizes,
+        "cross_entropy",
+        0.0,
+        0.05,
+        X[pick].copy(),
+        np.asarray(y)[pick].astype(np.int64),
+        init_weights(sizes, rng, scaled=True),
+    )
 
 
 def random_mnist_shape(seed: int = 3, batch: int = 256) -> Workload:
@@ -98,8 +127,17 @@ def random_mnist_shape(seed: int = 3, batch: int = 256) -> Workload:
     sizes = [784, 128, 10]
     X = rng.standard_normal((batch, 784))
     y = rng.integers(0, 10, batch).astype(np.int64)
-    return Workload("C", f"MLP 784-128-10, batch {batch}, cross-entropy, random data, SGD",
-                    sizes, "cross_entropy", 0.0, 0.01, X, y, init_weights(sizes, rng, scaled=True))
+    return Workload(
+        "C",
+        f"MLP 784-128-10, batch {batch}, cross-entropy, random data, SGD",
+        sizes,
+        "cross_entropy",
+        0.0,
+        0.01,
+        X,
+        y,
+        init_weights(sizes, rng, scaled=True),
+    )
 
 
 BUILDERS = {"A": moons, "B": digits, "C": random_mnist_shape}
@@ -109,6 +147,7 @@ BUILDERS = {"A": moons, "B": digits, "C": random_mnist_shape}
 def build_model(wl: Workload):
     """micrograd's nn.MLP with the workload's sizes, its Values set to the workload's weights."""
     from micrograd import nn
+
     model = nn.MLP(wl.sizes[0], wl.sizes[1:])
     set_model_weights(model, wl.weights)
     return model

@@ -1,4 +1,5 @@
 """The backprop_stepper lesson as a script: python demos/backprop_stepper.py [--out DIR] [--quick] (the code is micrograd/demos/backprop_stepper.py)."""
+
 from micrograd.demos.backprop_stepper import main
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The digits lesson as a script: python demos/digits.py [--out DIR] [--quick] (the code is micrograd/demos/digits.py)."""
+
 from micrograd.demos.digits import main
 
 if __name__ == "__main__":

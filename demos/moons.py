@@ -1,4 +1,5 @@
 """The moons lesson as a script: python demos/moons.py [--out DIR] [--quick] (the code is micrograd/demos/moons.py)."""
+
 from micrograd.demos.moons import main
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The vanishing_gradients lesson as a script: python demos/vanishing_gradients.py [--out DIR] [--quick] (the code is micrograd/demos/vanishing_gradients.py)."""
+
 from micrograd.demos.vanishing_gradients import main
 
 if __name__ == "__main__":

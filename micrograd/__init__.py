@@ -9,21 +9,36 @@
 
 Submodules that pull in heavy dependencies (Numba, Graphviz) load on first use.
 """
+
 from micrograd.engine import Value
+
 # Eager, so the function, not the submodule of the same name, is micrograd.gradcheck.
 from micrograd.gradcheck import gradcheck
+
 # Eager for the same reason; micrograd.check imports only the engine until it is called (no NumPy, no torch).
 from micrograd.check import check
 
 __version__ = "0.1.0"
-__all__ = ["Value", "nn", "losses", "optim", "data", "viz", "gradcheck", "compile", "check"]  # not interop: it imports torch
+__all__ = [
+    "Value",
+    "nn",
+    "losses",
+    "optim",
+    "data",
+    "viz",
+    "gradcheck",
+    "compile",
+    "check",
+]  # not interop: it imports torch
 
 
 def __getattr__(name):
     import importlib
+
     if name in ("nn", "losses", "optim", "data", "viz", "compiler", "interop"):
         return importlib.import_module(f"micrograd.{name}")
     if name == "compile":
         from micrograd.compiler import compile
+
         return compile
     raise AttributeError(f"module 'micrograd' has no attribute {name!r}")

@@ -8,6 +8,7 @@ serialized, a full disk, Ctrl-C) leaves the previous file byte-identical and
 removes the temporary file. The new file gets the permissions the old one had
 (a new file: the usual ones from the umask, not mkstemp's 0600).
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -21,6 +21,7 @@ file is executed and must define ``model`` (an nn.Module, or a function with
 This module imports only the engine at import time (NumPy and the compiler
 load on the first call), so ``import micrograd`` stays light.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,12 +44,12 @@ class CheckReport:
     """What ``check`` measured; ``bool(report)`` is the verdict (see the module docstring)."""
 
     def __init__(self, names, outputs, loss, grads, rtol, atol, loss_name, n_rows):
-        self.names = list(names)                       # parameter names, model.parameters() order
+        self.names = list(names)  # parameter names, model.parameters() order
         self.outputs_value, self.outputs_compiled = outputs  # (N, nout) arrays
-        self.loss_value, self.loss_compiled = loss       # floats
-        self.grads_value, self.grads_compiled = grads    # (P,) arrays
+        self.loss_value, self.loss_compiled = loss  # floats
+        self.grads_value, self.grads_compiled = grads  # (P,) arrays
         self.rtol, self.atol, self.loss_name, self.n_rows = rtol, atol, loss_name, n_rows
-        self.rows = self._rows()                         # [(quantity, value, compiled, abs, rel, ok)]
+        self.rows = self._rows()  # [(quantity, value, compiled, abs, rel, ok)]
         self.passed = all(r[5] for r in self.rows)
         finite = [r for r in self.rows if not math.isnan(r[3])]
         top_abs = max(finite, key=lambda r: r[3], default=("", 0, 0, 0.0, 0.0))  # the first of equals
@@ -63,8 +64,11 @@ class CheckReport:
     def _rows(self) -> list:
         rows = [("loss", self.loss_value, self.loss_compiled)]
         N, K = self.outputs_value.shape
-        rows += [(f"output[{i}, {k}]", self.outputs_value[i, k], self.outputs_compiled[i, k])
-                 for i in range(N) for k in range(K)]
+        rows += [
+            (f"output[{i}, {k}]", self.outputs_value[i, k], self.outputs_compiled[i, k])
+            for i in range(N)
+            for k in range(K)
+        ]
         rows += [(f"grad {n}", v, c) for n, v, c in zip(self.names, self.grads_value, self.grads_compiled)]
         return [(q, float(v), float(c), *self._diff(float(v), float(c))) for q, v, c in rows]
 
@@ -89,17 +93,23 @@ class CheckReport:
         for q, v, c, d, r, ok in rows:
             lines.append(f"{q:<{width}} {v:>23.16g} {c:>23.16g} {d:>9.2g} {r:>9.2g}  {'yes' if ok else 'NO'}")
         if len(rows) < len(self.rows):
-            lines.append(f"... the {len(rows)} largest differences of {len(self.rows)} quantities "
-                         f"(report.table() lists all)")
+            lines.append(
+                f"... the {len(rows)} largest differences of {len(self.rows)} quantities (report.table() lists all)"
+            )
         return "\n".join(lines)
 
     def summary(self) -> str:
         verdict = "passed" if self.passed else f"FAILED ({sum(not r[5] for r in self.rows)} quantities differ)"
-        head = (f"micrograd.check {verdict}: Value path vs compiled path, {self.n_rows} examples, "
-                f"{self.outputs_value.shape[1]} outputs, loss {self.loss_name}, {len(self.names)} parameters "
-                f"(rtol={self.rtol:g}, atol={self.atol:g})")
-        lines = [head, f"  largest abs. difference {self.max_abs_diff:.3g} ({self.worst_abs or '-'}), "
-                       f"largest rel. difference {self.max_rel_diff:.3g} ({self.worst_rel or '-'})"]
+        head = (
+            f"micrograd.check {verdict}: Value path vs compiled path, {self.n_rows} examples, "
+            f"{self.outputs_value.shape[1]} outputs, loss {self.loss_name}, {len(self.names)} parameters "
+            f"(rtol={self.rtol:g}, atol={self.atol:g})"
+        )
+        lines = [
+            head,
+            f"  largest abs. difference {self.max_abs_diff:.3g} ({self.worst_abs or '-'}), "
+            f"largest rel. difference {self.max_rel_diff:.3g} ({self.worst_rel or '-'})",
+        ]
         if self.worst_param is not None:
             lines.append(f"  worst parameter: {self.worst_param} (abs. difference {self.worst_param_diff:.3g})")
         return "\n".join(lines)
@@ -108,9 +118,11 @@ class CheckReport:
         return self.summary() + "\n" + self.table(SHOW)
 
     def __repr__(self) -> str:
-        return (f"<CheckReport {'passed' if self.passed else 'FAILED'}: max abs diff {self.max_abs_diff:.3g}, "
-                f"max rel diff {self.max_rel_diff:.3g}, worst parameter {self.worst_param!r}; "
-                f"print() it for the table>")
+        return (
+            f"<CheckReport {'passed' if self.passed else 'FAILED'}: max abs diff {self.max_abs_diff:.3g}, "
+            f"max rel diff {self.max_rel_diff:.3g}, worst parameter {self.worst_param!r}; "
+            f"print() it for the table>"
+        )
 
 
 def _value_targets(y, loss: LossArg, n_outputs: int) -> list:
@@ -118,6 +130,7 @@ def _value_targets(y, loss: LossArg, n_outputs: int) -> list:
     named loss's target kind in ``losses.REGISTRY``; a loss function gets one number per example)."""
     import numpy as np
     from micrograd import losses
+
     y = np.asarray(y)
     kind = losses.REGISTRY[loss].target if isinstance(loss, str) else losses.SCALAR
     if y.ndim == 1:
@@ -128,13 +141,23 @@ def _value_targets(y, loss: LossArg, n_outputs: int) -> list:
     return [[float(t) for t in row] for row in y]
 
 
-def check(model_or_fn, X=None, y=None, loss: LossArg = None, params: Optional[Sequence[Value]] = None,
-          n_inputs: Optional[int] = None, l2: float = 0.0, rtol: float = RTOL, atol: float = ATOL) -> CheckReport:
+def check(
+    model_or_fn,
+    X=None,
+    y=None,
+    loss: LossArg = None,
+    params: Optional[Sequence[Value]] = None,
+    n_inputs: Optional[int] = None,
+    l2: float = 0.0,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+) -> CheckReport:
     """Run the Value path and the compiled path on X (and y) and compare outputs, loss and gradients."""
     import numpy as np
     from micrograd import losses
     from micrograd.compiler import compile as mg_compile
     from micrograd.nn import parameter_names
+
     if y is None and loss is not None:
         raise ValueError(f"check: loss={loss!r} needs targets y (without y the loss is the sum of the outputs)")
     if not (rtol >= 0 and atol >= 0):
@@ -171,8 +194,16 @@ def check(model_or_fn, X=None, y=None, loss: LossArg = None, params: Optional[Se
     finally:
         for p, g in zip(params, saved):
             p.grad = g
-    return CheckReport(parameter_names(cm.model, params)[0], (Y_v, Y_c), (L.data, loss_c), (grads_v, grads_c),
-                       rtol, atol, loss_name, len(X))
+    return CheckReport(
+        parameter_names(cm.model, params)[0],
+        (Y_v, Y_c),
+        (L.data, loss_c),
+        (grads_v, grads_c),
+        rtol,
+        atol,
+        loss_name,
+        len(X),
+    )
 
 
 class CheckFileError(ValueError):
@@ -183,6 +214,7 @@ def run_file(path, rtol: Optional[float] = None, atol: Optional[float] = None) -
     """Execute the Python file at path and check its ``model`` (see the module docstring)."""
     import os
     import runpy
+
     if not os.path.isfile(path):
         raise CheckFileError(f"{path}: no such file")
     try:
@@ -190,9 +222,11 @@ def run_file(path, rtol: Optional[float] = None, atol: Optional[float] = None) -
     except Exception as e:  # the user's code: report it in one line, whatever it raised
         raise CheckFileError(f"{path} raised {type(e).__name__}: {e}") from None
     if "model" not in env:
-        raise CheckFileError(f"{path} defines no 'model': assign the nn.Module (or function) to check to a "
-                             f"module-level name 'model' (and optionally X, y, loss; params and n_inputs for "
-                             f"a function)")
+        raise CheckFileError(
+            f"{path} defines no 'model': assign the nn.Module (or function) to check to a "
+            f"module-level name 'model' (and optionally X, y, loss; params and n_inputs for "
+            f"a function)"
+        )
     kwargs = {k: env[k] for k in ("X", "y", "loss", "params", "n_inputs", "l2") if k in env}
     kwargs["rtol"] = rtol if rtol is not None else env.get("rtol", RTOL)  # the command line wins over the file
     kwargs["atol"] = atol if atol is not None else env.get("atol", ATOL)

@@ -14,6 +14,7 @@ stderr and returns 2, never a traceback.
 Python's ``ast`` and accepts only numbers, names, + - * / **, unary minus and
 plus, and calls of the Value methods in ``FUNCTIONS``; anything else is refused.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,13 +29,20 @@ from micrograd.engine import Value, topological_order
 
 # function name in an expression -> (Value method, how many Value operands, how many number arguments allowed)
 FUNCTIONS = {
-    "tanh": ("tanh", 1, 0), "exp": ("exp", 1, 0), "log": ("log", 1, 0), "relu": ("relu", 1, 0),
-    "sigmoid": ("sigmoid", 1, 0), "selu": ("selu", 1, 0), "softplus": ("softplus", 1, 0),
-    "abs": ("__abs__", 1, 0), "leaky_relu": ("leaky_relu", 1, 1), "elu": ("elu", 1, 1),
-    "prelu": ("prelu", 2, 0), "logaddexp": ("logaddexp", 2, 0),
+    "tanh": ("tanh", 1, 0),
+    "exp": ("exp", 1, 0),
+    "log": ("log", 1, 0),
+    "relu": ("relu", 1, 0),
+    "sigmoid": ("sigmoid", 1, 0),
+    "selu": ("selu", 1, 0),
+    "softplus": ("softplus", 1, 0),
+    "abs": ("__abs__", 1, 0),
+    "leaky_relu": ("leaky_relu", 1, 1),
+    "elu": ("elu", 1, 1),
+    "prelu": ("prelu", 2, 0),
+    "logaddexp": ("logaddexp", 2, 0),
 }
-_BINARY = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__", ast.Div: "__truediv__",
-           ast.Pow: "__pow__"}
+_BINARY = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__", ast.Div: "__truediv__", ast.Pow: "__pow__"}
 MAX_EXPRESSION = 2000  # characters; a lesson's expression is short, and this bounds the parser's work
 
 
@@ -72,8 +80,18 @@ def parse_expression(text: str, values: Dict[str, float]) -> Value:
         raise UsageError(f"cannot evaluate {text!r}: {e}") from None
 
 
-_ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Constant, ast.Load,
-            ast.USub, ast.UAdd, *_BINARY)
+_ALLOWED = (
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Call,
+    ast.Name,
+    ast.Constant,
+    ast.Load,
+    ast.USub,
+    ast.UAdd,
+    *_BINARY,
+)
 
 
 def _check(tree: ast.Expression) -> List[str]:
@@ -84,10 +102,12 @@ def _check(tree: ast.Expression) -> List[str]:
             if not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
                 raise UsageError(f"unknown function in {_source(node)!r}: use one of {', '.join(FUNCTIONS)}")
             functions.add(id(node.func))
-        elif not isinstance(node, _ALLOWED) or (isinstance(node, ast.Constant)
-                                                and type(node.value) not in (int, float)):
-            raise UsageError(f"{_source(node)!r} is not allowed: use numbers, names, + - * / **, "
-                             f"and {', '.join(FUNCTIONS)}")
+        elif not isinstance(node, _ALLOWED) or (
+            isinstance(node, ast.Constant) and type(node.value) not in (int, float)
+        ):
+            raise UsageError(
+                f"{_source(node)!r} is not allowed: use numbers, names, + - * / **, and {', '.join(FUNCTIONS)}"
+            )
     return sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in functions})
 
 
@@ -156,13 +176,14 @@ def _power(node: ast.AST, base: Value, exponent) -> Value:
     Value path would give as inf (IEEE); a drawing of inf teaches nothing, so say what happened."""
     if isinstance(exponent, float):
         # x ** 2 keeps the exponent as the op's constant, shown as micrograd shows it ('**2')
-        out = base ** (int(exponent) if exponent.is_integer() and abs(exponent) < 2 ** 53 else exponent)
+        out = base ** (int(exponent) if exponent.is_integer() and abs(exponent) < 2**53 else exponent)
     else:
-        out = base ** exponent
+        out = base**exponent
     e = exponent.data if isinstance(exponent, Value) else exponent
     if math.isinf(out.data) and math.isfinite(base.data) and math.isfinite(e):
-        raise UsageError(f"{_source(node)!r}: {base.data:.6g} ** {e:.6g} overflows float64 (beyond 1.8e308): "
-                         f"use a smaller exponent")
+        raise UsageError(
+            f"{_source(node)!r}: {base.data:.6g} ** {e:.6g} overflows float64 (beyond 1.8e308): use a smaller exponent"
+        )
     return out
 
 
@@ -193,8 +214,10 @@ def _split_expression(expression: Optional[str], pairs: Sequence[str]) -> Tuple[
     if expression is None and len(others) == 1 and pairs[-1] == others[0]:
         return pairs[-1], pairs[:-1]
     if expression is None:
-        raise UsageError("draw needs an expression, e.g. draw \"x*x\" --set x=1"
-                         + (f" (not NAME=NUMBER in --set: {', '.join(map(repr, others))})" if others else ""))
+        raise UsageError(
+            'draw needs an expression, e.g. draw "x*x" --set x=1'
+            + (f" (not NAME=NUMBER in --set: {', '.join(map(repr, others))})" if others else "")
+        )
     return expression, pairs
 
 
@@ -214,6 +237,7 @@ def _assignments(pairs: Sequence[str]) -> Dict[str, float]:
 # ---------------------------------------------------------------- commands
 def _demo(args) -> int:
     from micrograd import demos
+
     if args.list or not args.name:
         width = max(map(len, demos.DEMOS))
         for name, line in demos.DEMOS.items():
@@ -226,6 +250,7 @@ def _demo(args) -> int:
     except KeyError as e:
         raise UsageError(e.args[0]) from None
     from micrograd.demos._common import output_dir
+
     try:
         output_dir(args.out)  # fail before a long run, not after it
     except OSError as e:
@@ -240,6 +265,7 @@ def _demo(args) -> int:
 
 def _draw(args) -> int:
     from micrograd.viz.dot import FORMATS, DotNotFound, save_graph
+
     out = Path(args.output)
     if out.suffix.lower() not in FORMATS:
         raise UsageError(f"-o {args.output}: the file name must end in one of {', '.join(sorted(FORMATS))}")
@@ -270,8 +296,10 @@ def find_bench() -> Path:
     for path in (here, Path.cwd() / "bench" / "run.py"):
         if path.is_file():
             return path
-    raise UsageError("bench/run.py not found: the benchmark ships with the source checkout "
-                     "(git clone the repository and run this from it, or install it with pip install -e .)")
+    raise UsageError(
+        "bench/run.py not found: the benchmark ships with the source checkout "
+        "(git clone the repository and run this from it, or install it with pip install -e .)"
+    )
 
 
 def _bench(extra: List[str]) -> int:
@@ -282,6 +310,7 @@ def _bench(extra: List[str]) -> int:
 
 def _check_file(args) -> int:
     from micrograd.check import CheckFileError, run_file
+
     try:
         report = run_file(args.file, rtol=args.rtol, atol=args.atol)
     except CheckFileError as e:
@@ -292,39 +321,64 @@ def _check_file(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from micrograd.demos._common import add_demo_arguments
-    parser = _Parser(prog="python -m micrograd",
-                     description="micrograd: scalar autograd for learning, with diagrams and a compiled fast path.")
+
+    parser = _Parser(
+        prog="python -m micrograd",
+        description="micrograd: scalar autograd for learning, with diagrams and a compiled fast path.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    demo = sub.add_parser("demo", help="run a lesson (demo --list shows them)",
-                          description="Run a lesson: it prints what happens and writes pictures to --out.")
+    demo = sub.add_parser(
+        "demo",
+        help="run a lesson (demo --list shows them)",
+        description="Run a lesson: it prints what happens and writes pictures to --out.",
+    )
     demo.add_argument("name", nargs="?", metavar="NAME", help="which demo (see --list)")
     demo.add_argument("--list", action="store_true", help="list the demos, one line each")
     add_demo_arguments(demo)
     demo.set_defaults(func=_demo)
-    draw = sub.add_parser("draw", help="draw the graph of an expression, with gradients",
-                          description="Build an expression as a Value graph, backpropagate, and draw it "
-                                      "(SVG, PNG or PDF from the file name). Allowed: numbers, names, "
-                                      "+ - * / **, unary -, and " + ", ".join(FUNCTIONS) + ".")
+    draw = sub.add_parser(
+        "draw",
+        help="draw the graph of an expression, with gradients",
+        description="Build an expression as a Value graph, backpropagate, and draw it "
+        "(SVG, PNG or PDF from the file name). Allowed: numbers, names, "
+        "+ - * / **, unary -, and " + ", ".join(FUNCTIONS) + ".",
+    )
     draw.add_argument("expression", nargs="?", help='e.g. "tanh(x1*w1 + x2*w2 + b)" (before or after --set)')
-    draw.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=NUMBER",
-                      help="a value for each name (may be repeated)")
-    draw.add_argument("-o", "--output", default="micrograd-out/expression.svg",
-                      help="picture to write (default: micrograd-out/expression.svg)")
+    draw.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME=NUMBER",
+        help="a value for each name (may be repeated)",
+    )
+    draw.add_argument(
+        "-o",
+        "--output",
+        default="micrograd-out/expression.svg",
+        help="picture to write (default: micrograd-out/expression.svg)",
+    )
     draw.add_argument("--no-backward", action="store_true", help="draw the forward values only")
     draw.add_argument("--color", action="store_true", help="fill the nodes by the size of their gradient")
     draw.set_defaults(func=_draw)
-    bench = sub.add_parser("bench", help="run the benchmark (bench/run.py of the source checkout)",
-                           description="Run bench/run.py of the source checkout; the arguments after "
-                                       "'bench' are passed on to it (e.g. 'bench --quick'; "
-                                       "'bench -- --help' shows its own help).")
+    bench = sub.add_parser(
+        "bench",
+        help="run the benchmark (bench/run.py of the source checkout)",
+        description="Run bench/run.py of the source checkout; the arguments after "
+        "'bench' are passed on to it (e.g. 'bench --quick'; "
+        "'bench -- --help' shows its own help).",
+    )
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for bench/run.py")
     bench.set_defaults(func=lambda args: _bench(args.args))
-    check = sub.add_parser("check", help="compare the Value path and the compiled path on a model file",
-                           description="Run FILE (a Python file that defines 'model', and optionally X, y, loss; "
-                                       "params and n_inputs for a function) and compare the outputs, the loss and "
-                                       "every gradient of the Value path and the compiled path. Exit status 0 when "
-                                       "they agree, 1 when they do not, 2 on a usage error.")
+    check = sub.add_parser(
+        "check",
+        help="compare the Value path and the compiled path on a model file",
+        description="Run FILE (a Python file that defines 'model', and optionally X, y, loss; "
+        "params and n_inputs for a function) and compare the outputs, the loss and "
+        "every gradient of the Value path and the compiled path. Exit status 0 when "
+        "they agree, 1 when they do not, 2 on a usage error.",
+    )
     check.add_argument("file", metavar="FILE", help="the Python file defining model")
     check.add_argument("--rtol", type=float, help="relative tolerance (default: the file's rtol, else 1e-9)")
     check.add_argument("--atol", type=float, help="absolute tolerance (default: the file's atol, else 1e-12)")

@@ -14,6 +14,7 @@ Randomness is explicit: every ``rng`` argument is an int seed, a
 ``numpy.random.Generator``, or None (a fresh, unseeded generator).
 Arrays are float64; class labels are int64.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,9 @@ def _labels(y01: np.ndarray, labels: str) -> np.ndarray:
     raise ValueError(f"labels must be '01' or 'pm1', got {labels!r}")
 
 
-def make_moons(n_samples: int = 100, noise: float = 0.1, rng: RngLike = None,
-               labels: str = "01") -> Tuple[np.ndarray, np.ndarray]:
+def make_moons(
+    n_samples: int = 100, noise: float = 0.1, rng: RngLike = None, labels: str = "01"
+) -> Tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles: X (n, 2) float64, y (n,) int in {0,1} (or {-1,+1} with labels='pm1').
 
     The first half circle (centre (0, 0), upper) is class 0, the second (centre
@@ -65,9 +67,14 @@ def make_moons(n_samples: int = 100, noise: float = 0.1, rng: RngLike = None,
     return X, _labels(y, labels)
 
 
-def make_blobs(n_samples: int = 100, centers: int = 3, n_features: int = 2, cluster_std: float = 1.0,
-               center_box: Tuple[float, float] = (-10.0, 10.0), rng: RngLike = None
-               ) -> Tuple[np.ndarray, np.ndarray]:
+def make_blobs(
+    n_samples: int = 100,
+    centers: int = 3,
+    n_features: int = 2,
+    cluster_std: float = 1.0,
+    center_box: Tuple[float, float] = (-10.0, 10.0),
+    rng: RngLike = None,
+) -> Tuple[np.ndarray, np.ndarray]:
     """Gaussian clusters: X (n, n_features) float64, y (n,) int class in [0, centers).
 
     Centres are drawn uniformly in ``center_box``; samples are split as evenly
@@ -97,16 +104,17 @@ _HOUSE = [
 
 
 class HousePrices(NamedTuple):
-    X: np.ndarray          # (n, n_features) float64, raw units (standardize before gradient descent)
-    y: np.ndarray          # (n,) price in thousands
-    names: List[str]       # feature names, e.g. 'area_m2', 'age_years', 'rooms'
-    weights: np.ndarray    # (n_features,) the true price per unit of each feature
-    bias: float            # the true intercept
-    noise: float           # std of the Gaussian noise added to the prices
+    X: np.ndarray  # (n, n_features) float64, raw units (standardize before gradient descent)
+    y: np.ndarray  # (n,) price in thousands
+    names: List[str]  # feature names, e.g. 'area_m2', 'age_years', 'rooms'
+    weights: np.ndarray  # (n_features,) the true price per unit of each feature
+    bias: float  # the true intercept
+    noise: float  # std of the Gaussian noise added to the prices
 
 
-def make_house_prices(n: int = 200, n_features: int = 10, rng: RngLike = None,
-                      noise: float = 10.0, bias: float = 50.0) -> HousePrices:
+def make_house_prices(
+    n: int = 200, n_features: int = 10, rng: RngLike = None, noise: float = 10.0, bias: float = 50.0
+) -> HousePrices:
     """A synthetic housing set: price = bias + X @ weights + N(0, noise^2), with named features.
 
     Features are drawn as Gaussians around typical values (counts rounded and
@@ -148,8 +156,9 @@ def load_digits() -> Tuple[np.ndarray, np.ndarray]:
         return z["X"].astype(np.float64), z["y"].astype(np.int64)
 
 
-def train_test_split(X: np.ndarray, y: np.ndarray, test_fraction: float = 0.25,
-                     rng: RngLike = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def train_test_split(
+    X: np.ndarray, y: np.ndarray, test_fraction: float = 0.25, rng: RngLike = None
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle and split: (X_train, X_test, y_train, y_test), scikit-learn's order.
 
     The test set has ``ceil(test_fraction * n)`` rows.
@@ -165,5 +174,12 @@ def train_test_split(X: np.ndarray, y: np.ndarray, test_fraction: float = 0.25,
     return X[train], X[test], y[train], y[test]
 
 
-__all__ = ["make_moons", "make_blobs", "make_house_prices", "HousePrices", "standardize",
-           "load_digits", "train_test_split"]
+__all__ = [
+    "make_moons",
+    "make_blobs",
+    "make_house_prices",
+    "HousePrices",
+    "standardize",
+    "load_digits",
+    "train_test_split",
+]

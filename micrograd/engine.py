@@ -21,6 +21,7 @@ What differs inside:
   raises where IEEE gives inf (``math.pow(10., 400.)``); there the op's own
   function is re-run in IEEE arithmetic (``micrograd.ieee``), in plain Python.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,7 +37,7 @@ from micrograd.ieee import ieee_rerun
 OPS = _ops.OPS
 _ADD, _SUB, _MUL, _DIV = _ops.ADD, _ops.SUB, _ops.MUL, _ops.DIV
 _POW, _POWV, _NEG = _ops.POW, _ops.POWV, _ops.NEG
-LEAF = -1    # opcode of a leaf (input, parameter or constant)
+LEAF = -1  # opcode of a leaf (input, parameter or constant)
 CUSTOM = -2  # opcode of a node built by hand, micrograd-style, with its own _backward
 
 Number = Union[int, float]
@@ -48,8 +49,10 @@ PLACEHOLDERS = threading.local()
 def _as_float(data) -> float:
     if isinstance(data, numbers.Real):
         return float(data)
-    raise TypeError(f"Value data must be a real number, got {data!r} of type {type(data).__name__}; "
-                    f"convert it first, e.g. Value(float(x))")
+    raise TypeError(
+        f"Value data must be a real number, got {data!r} of type {type(data).__name__}; "
+        f"convert it first, e.g. Value(float(x))"
+    )
 
 
 class Value:

@@ -13,6 +13,7 @@ This is the check that catches a hand-written ``_backward`` with a wrong
 derivative. Central differences have error ~eps^2 * f''' plus round-off
 ~1e-16 * |f| / eps, so keep inputs away from kinks (ReLU at 0) and poles.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -61,8 +62,13 @@ def _evaluate(f: Callable[..., Value], values: Sequence[Value]) -> Value:
     return out
 
 
-def gradcheck(f: Callable[..., Value], inputs: Sequence[Union[Value, float]], eps: float = 1e-6,
-              rtol: float = 1e-5, atol: float = 1e-8) -> GradcheckResult:
+def gradcheck(
+    f: Callable[..., Value],
+    inputs: Sequence[Union[Value, float]],
+    eps: float = 1e-6,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+) -> GradcheckResult:
     """Compare the gradients of f(*inputs) from backward() with central differences of step eps."""
     values = [x if isinstance(x, Value) else Value(x) for x in inputs]
     saved = [(v.data, v.grad) for v in values]
@@ -88,4 +94,3 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Union[Value, float]], ep
             v.data, v.grad = x, g
     ok = [abs(a - n) <= atol + rtol * abs(n) for a, n in zip(analytic, numeric)]  # NaN compares False
     return GradcheckResult(analytic, numeric, ok, [x for x, _ in saved], eps, rtol, atol)
-

@@ -14,6 +14,7 @@ belongs to the compiled path. The rule this serves is stated in
     ieee_rerun(fn, *args)  the IEEE re-run alone (for callers with their own try)
     ieee_pow(x, y)         C99 pow: +-inf on overflow and for 0 ** negative
 """
+
 from __future__ import annotations
 
 import math
@@ -50,8 +51,9 @@ def _ieee_version(fn: Callable) -> Callable:
     """fn's own code with ``math`` bound to the IEEE functions above (the op's formula is not written twice)."""
     out = _ieee_versions.get(fn)
     if out is None:
-        out = _ieee_versions[fn] = types.FunctionType(fn.__code__, {**fn.__globals__, "math": _IEEE_MATH},
-                                                      fn.__name__, fn.__defaults__, fn.__closure__)
+        out = _ieee_versions[fn] = types.FunctionType(
+            fn.__code__, {**fn.__globals__, "math": _IEEE_MATH}, fn.__name__, fn.__defaults__, fn.__closure__
+        )
     return out
 
 
@@ -73,6 +75,7 @@ def ieee_call(fn: Callable, *args: float):
 def ieee_rerun(fn: Callable, *args: float):
     """fn(*args) in IEEE arithmetic (see ieee_call), for when the plain call raised."""
     import numpy as np
+
     with np.errstate(all="ignore"):
         out = _ieee_version(fn)(*(np.float64(a) for a in args))
     return tuple(float(o) for o in out) if isinstance(out, tuple) else float(out)

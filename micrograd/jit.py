@@ -31,6 +31,7 @@ Importing this module registers the op table's functions with Numba
 (``register_jitable``), so kernels can call ``ops.mul``, ``ops.tanh_back`` ...
 directly: they stay plain Python functions for the Value path.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -73,8 +74,10 @@ class RecoveringCache(FunctionCache):
         try:
             return super().load_overload(sig, target_context)
         except Exception as e:  # UnpicklingError, EOFError, ValueError, ... from a damaged file
-            _warn(f"micrograd: the Numba cache of {self._py_func.__qualname__} in {self.cache_path} "
-                  f"is damaged ({type(e).__name__}: {e}); recompiling and replacing it")
+            _warn(
+                f"micrograd: the Numba cache of {self._py_func.__qualname__} in {self.cache_path} "
+                f"is damaged ({type(e).__name__}: {e}); recompiling and replacing it"
+            )
             self._discard_index_if_unreadable()
             return None  # the dispatcher compiles, then save_overload overwrites the entry
 
@@ -82,8 +85,11 @@ class RecoveringCache(FunctionCache):
         try:
             super().save_overload(sig, data)
         except OSError as e:  # the folder became unwritable (or full) after it was chosen
-            _warn_once(f"save:{self.cache_path}", f"micrograd: cannot write Numba's cache in {self.cache_path} "
-                       f"({e.strerror or e}); kernels are compiled in memory this run")
+            _warn_once(
+                f"save:{self.cache_path}",
+                f"micrograd: cannot write Numba's cache in {self.cache_path} "
+                f"({e.strerror or e}); kernels are compiled in memory this run",
+            )
 
     def _discard_index_if_unreadable(self) -> None:
         """A damaged index is replaced by an empty one (saving would read it again and fail); a damaged
@@ -102,12 +108,14 @@ def _where_cached(dispatcher) -> None:
         return
     path = dispatcher._cache.cache_path
     if os.path.commonpath([os.path.abspath(wanted), os.path.abspath(path)]) != os.path.abspath(wanted):
-        _warn_once("elsewhere", f"micrograd: NUMBA_CACHE_DIR={wanted} cannot be written; Numba caches the "
-                   f"kernels in {path} instead")
+        _warn_once(
+            "elsewhere",
+            f"micrograd: NUMBA_CACHE_DIR={wanted} cannot be written; Numba caches the kernels in {path} instead",
+        )
 
 
 _entry_points: dict = {}  # id(py_func) -> seconds its cold compilation takes (jit(cold_s=...))
-_uncached: set = set()    # id(py_func) of kernels compiled in memory (no writable cache folder)
+_uncached: set = set()  # id(py_func) of kernels compiled in memory (no writable cache folder)
 
 
 class _FirstRunNotice(_event.Listener):
@@ -122,10 +130,16 @@ class _FirstRunNotice(_event.Listener):
         py_func = getattr(event.data.get("dispatcher"), "py_func", None)
         seconds = _entry_points.get(id(py_func))
         if seconds is not None:
-            later = ("no cache folder is writable, so every run compiles them" if id(py_func) in _uncached
-                     else "Numba caches them for the next runs")
-            print(f"micrograd: compiling kernels for the first run, about {seconds:.0f} s ({later})",
-                  file=sys.stderr, flush=True)
+            later = (
+                "no cache folder is writable, so every run compiles them"
+                if id(py_func) in _uncached
+                else "Numba caches them for the next runs"
+            )
+            print(
+                f"micrograd: compiling kernels for the first run, about {seconds:.0f} s ({later})",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def on_end(self, event) -> None:
         self.depth -= 1
@@ -147,10 +161,16 @@ def jit(cold_s: float = None, **options):
         try:
             dispatcher = numba.njit(cache=True, **options)(fn)
         except RuntimeError as e:  # "cannot cache function ...: no locator available"
-            why = (f"NUMBA_CACHE_DIR={numba.config.CACHE_DIR} cannot be written, nor any folder Numba falls back to"
-                   if numba.config.CACHE_DIR else str(e))
-            _warn_once("memory", f"micrograd: Numba cannot write its cache ({why}); compiling in memory. "
-                       f"Set NUMBA_CACHE_DIR to a writable folder to keep kernels between runs.")
+            why = (
+                f"NUMBA_CACHE_DIR={numba.config.CACHE_DIR} cannot be written, nor any folder Numba falls back to"
+                if numba.config.CACHE_DIR
+                else str(e)
+            )
+            _warn_once(
+                "memory",
+                f"micrograd: Numba cannot write its cache ({why}); compiling in memory. "
+                f"Set NUMBA_CACHE_DIR to a writable folder to keep kernels between runs.",
+            )
             _uncached.add(id(fn))
             return numba.njit(cache=False, **options)(fn)
         dispatcher._cache = RecoveringCache(dispatcher.py_func)  # what enable_caching() built, made robust

@@ -25,6 +25,7 @@ its function, its target kind (one number per example, one per output, or a
 class) and its label rule, one predicate that takes numbers or NumPy arrays,
 so both paths check the same rule with the same message.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -49,8 +50,9 @@ def _row(outputs: Outputs) -> list:
 def _one(outputs: Outputs, what: str) -> Value:
     row = _row(outputs)
     if len(row) != 1:
-        raise ValueError(f"{what} takes one output per example, got {len(row)}; "
-                         f"use cross_entropy or mse for several outputs")
+        raise ValueError(
+            f"{what} takes one output per example, got {len(row)}; use cross_entropy or mse for several outputs"
+        )
     return row[0]
 
 
@@ -74,14 +76,14 @@ def mean(values: Sequence[Value]) -> Value:
 
 def l2(params: Sequence[Value], alpha: float) -> Value:
     """alpha * sum(p*p), micrograd's demo regularization (it uses alpha = 1e-4)."""
-    return alpha * sum((p*p for p in params))
+    return alpha * sum((p * p for p in params))
 
 
 def hinge(score: Outputs, y: Scalar) -> Value:
     """Max-margin loss (1 - y*score)+ for y in {-1, +1}, written as micrograd's demo does."""
     score = _one(score, "hinge")
     _check_label("hinge", y)
-    return (1 + -y*score).relu()
+    return (1 + -y * score).relu()
 
 
 def mse(pred: Outputs, target: Target) -> Value:
@@ -89,15 +91,15 @@ def mse(pred: Outputs, target: Target) -> Value:
     ps = _row(pred)
     ts = _targets(target, len(ps), "mse")
     if len(ps) == 1:
-        return (ps[0] - ts[0])**2
-    return mean([(p - t)**2 for p, t in zip(ps, ts)])
+        return (ps[0] - ts[0]) ** 2
+    return mean([(p - t) ** 2 for p, t in zip(ps, ts)])
 
 
 def bce_with_logits(logit: Outputs, y: Scalar) -> Value:
     """Binary cross-entropy of a logit z and a label y in [0, 1]: softplus(z) - y*z (never overflows)."""
     z = _one(logit, "bce_with_logits")
     _check_label("bce_with_logits", y)
-    return z.softplus() - y*z
+    return z.softplus() - y * z
 
 
 def logsumexp(values: Sequence[Scalar]) -> Value:
@@ -130,8 +132,10 @@ def cross_entropy(logits: Outputs, y: Target) -> Value:
         raise ValueError(ONE_LOGIT)
     lse = logsumexp(row)
     if isinstance(y, Value):
-        raise TypeError("cross_entropy: a single Value target is ambiguous; pass an int class index, "
-                        "or a one-hot list of numbers/Values with one entry per logit")
+        raise TypeError(
+            "cross_entropy: a single Value target is ambiguous; pass an int class index, "
+            "or a one-hot list of numbers/Values with one entry per logit"
+        )
     if isinstance(y, numbers.Real) and not isinstance(y, bool):
         if float(y) != int(y) or not 0 <= int(y) < len(row):
             raise ValueError(f"cross_entropy: class index {y!r} is not an integer in [0, {len(row)})")
@@ -141,11 +145,12 @@ def cross_entropy(logits: Outputs, y: Target) -> Value:
         bad = distribution_error(min(ys), sum(ys))
         if bad:
             raise ValueError(f"cross_entropy: target {list(ys)!r} {bad}")
-    return lse - sum((yk*lk for yk, lk in zip(ys, row)))
+    return lse - sum((yk * lk for yk, lk in zip(ys, row)))
 
 
-def batch_loss(loss_fn: Callable[[Outputs, Target], Value], outputs_rows: Sequence[Outputs],
-               targets: Sequence[Target]) -> Value:
+def batch_loss(
+    loss_fn: Callable[[Outputs, Target], Value], outputs_rows: Sequence[Outputs], targets: Sequence[Target]
+) -> Value:
     """mean([loss_fn(o, t) for each example]): the batch loss as micrograd's demo averages it."""
     if len(outputs_rows) != len(targets):
         raise ValueError(f"batch_loss: {len(outputs_rows)} output rows but {len(targets)} targets")
@@ -153,9 +158,11 @@ def batch_loss(loss_fn: Callable[[Outputs, Target], Value], outputs_rows: Sequen
 
 
 # ---------------------------------------------------------------- labels and the registry
-ONE_LOGIT = ("cross_entropy needs one logit per class (at least 2 outputs), got one output. "
-             "For two classes with one output use bce_with_logits with 0/1 labels "
-             "(or hinge with -1/+1 labels), or give the model one output per class")
+ONE_LOGIT = (
+    "cross_entropy needs one logit per class (at least 2 outputs), got one output. "
+    "For two classes with one output use bce_with_logits with 0/1 labels "
+    "(or hinge with -1/+1 labels), or give the model one output per class"
+)
 DISTRIBUTION_TOL = 1e-6  # how far from 1 a probability row may sum (float32 data rounds at ~1e-7)
 
 
@@ -181,7 +188,7 @@ def _unit_interval(y):
     return (y >= 0) & (y <= 1)
 
 
-SCALAR, PER_OUTPUT, CLASS = "scalar", "per_output", "class"   # target kinds, see NamedLoss
+SCALAR, PER_OUTPUT, CLASS = "scalar", "per_output", "class"  # target kinds, see NamedLoss
 
 
 class NamedLoss(NamedTuple):
@@ -193,6 +200,7 @@ class NamedLoss(NamedTuple):
     elementwise predicate on label numbers or NumPy arrays (None: any real number); ``labels`` and
     ``fix`` say what is expected and what to do instead, for the error.
     """
+
     fn: Callable
     target: str
     labels_ok: Optional[Callable] = None
@@ -202,11 +210,20 @@ class NamedLoss(NamedTuple):
 
 REGISTRY = {
     "mse": NamedLoss(mse, PER_OUTPUT),
-    "hinge": NamedLoss(hinge, SCALAR, _plus_minus_one, "-1 or +1",
-                       "for 0/1 labels pass 2*y - 1 (make_moons(..., labels='pm1') gives -1/+1), "
-                       "or use bce_with_logits"),
-    "bce_with_logits": NamedLoss(bce_with_logits, SCALAR, _unit_interval, "in [0, 1] (0/1 or a probability)",
-                                 "for -1/+1 labels pass (y + 1) / 2, or use hinge"),
+    "hinge": NamedLoss(
+        hinge,
+        SCALAR,
+        _plus_minus_one,
+        "-1 or +1",
+        "for 0/1 labels pass 2*y - 1 (make_moons(..., labels='pm1') gives -1/+1), or use bce_with_logits",
+    ),
+    "bce_with_logits": NamedLoss(
+        bce_with_logits,
+        SCALAR,
+        _unit_interval,
+        "in [0, 1] (0/1 or a probability)",
+        "for -1/+1 labels pass (y + 1) / 2, or use hinge",
+    ),
     "cross_entropy": NamedLoss(cross_entropy, CLASS),
 }
 BY_NAME = {name: spec.fn for name, spec in REGISTRY.items()}

@@ -25,6 +25,7 @@ Contract:
 - ``repr`` is micrograd's (every neuron listed); ``describe()`` / ``summary()`` and the notebook
   display (``_repr_pretty_``, ``_repr_html_``) are short: 'MLP(2 -> [16, 16] -> 1, relu, 337 parameters)'.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,16 @@ from micrograd.engine import Value
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu")
 INITS = ("uniform", "xavier", "he")
-_REPR_NAME = {"identity": "Linear", "relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh",
-              "leaky_relu": "LeakyReLU", "prelu": "PReLU", "elu": "ELU", "selu": "SELU"}
+_REPR_NAME = {
+    "identity": "Linear",
+    "relu": "ReLU",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "leaky_relu": "LeakyReLU",
+    "prelu": "PReLU",
+    "elu": "ELU",
+    "selu": "SELU",
+}
 PRELU_INIT = 0.25  # PyTorch's nn.PReLU default slope
 
 RngLike = Union[None, int, random.Random]
@@ -66,8 +75,7 @@ def _as_values(x: Iterable, module: "Module" = None) -> tuple:
     try:
         return tuple(xi if isinstance(xi, Value) else Value(xi) for xi in x)
     except TypeError:
-        if getattr(x, "ndim", 1) >= 2 or any(isinstance(xi, (list, tuple)) or getattr(xi, "ndim", 0) >= 1
-                                             for xi in x):
+        if getattr(x, "ndim", 1) >= 2 or any(isinstance(xi, (list, tuple)) or getattr(xi, "ndim", 0) >= 1 for xi in x):
             raise TypeError(_batch_message(x, module)) from None
         raise
 
@@ -76,9 +84,11 @@ def _batch_message(x, module) -> str:
     shape = getattr(x, "shape", None)
     got = f"an array of shape {tuple(shape)}" if shape is not None else f"a list of {len(x)} rows"
     name = type(module).__name__ if module is not None else "a model"
-    return (f"{name} takes one example (a sequence of numbers), got {got}, a batch. Run a batch "
-            f"example by example, [model(x) for x in X] (Values, for backward()), or compiled, "
-            f"micrograd.compile(model)(X) (a NumPy array, one row of outputs per example).")
+    return (
+        f"{name} takes one example (a sequence of numbers), got {got}, a batch. Run a batch "
+        f"example by example, [model(x) for x in X] (Values, for backward()), or compiled, "
+        f"micrograd.compile(model)(X) (a NumPy array, one row of outputs per example)."
+    )
 
 
 class Module:
@@ -128,8 +138,9 @@ class Module:
         missing = [n for n in names if n not in state]
         unexpected = [k for k in state if k not in set(names)]
         if missing or unexpected:
-            raise KeyError(f"state_dict does not match {type(self).__name__}: "
-                           f"missing keys {missing}, unexpected keys {unexpected}")
+            raise KeyError(
+                f"state_dict does not match {type(self).__name__}: missing keys {missing}, unexpected keys {unexpected}"
+            )
         values = []
         for name in names:
             v = state[name]
@@ -151,6 +162,7 @@ class Module:
                 json.dump(state, f, indent=1)
         else:
             import numpy as np
+
             with replacing(path, "wb") as f:  # a file object: np.savez would append .npz to a str path
                 np.savez(f, **{k: np.float64(v) for k, v in state.items()})
 
@@ -179,6 +191,7 @@ def load_state(path: Union[str, os.PathLike]) -> Dict[str, float]:
         with open(path) as f:
             return json.load(f)
     import numpy as np
+
     with np.load(path) as z:
         return {k: float(z[k]) for k in z.files}
 
@@ -195,9 +208,20 @@ class Neuron(Module):
 
     _fields = ("w", "b", "slope")
 
-    def __init__(self, nin: int, nonlin: bool = True, *, activation: str = "relu", init: str = "uniform",
-                 rng: RngLike = None, prelu: str = "neuron", negative_slope: float = 0.01,
-                 alpha: float = 1.0, fan_out: int = 1, _shared_slope: Value = None):
+    def __init__(
+        self,
+        nin: int,
+        nonlin: bool = True,
+        *,
+        activation: str = "relu",
+        init: str = "uniform",
+        rng: RngLike = None,
+        prelu: str = "neuron",
+        negative_slope: float = 0.01,
+        alpha: float = 1.0,
+        fan_out: int = 1,
+        _shared_slope: Value = None,
+    ):
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {ACTIVATIONS}")
         if init not in INITS:
@@ -224,7 +248,7 @@ class Neuron(Module):
 
     def __call__(self, x):
         x = _as_values(x, self)
-        act = sum((wi*xi for wi, xi in zip(self.w, x)), self.b)
+        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
         a = self.activation
         if a == "relu":
             out = act.relu()
@@ -283,8 +307,10 @@ class Layer(Module):
 
     def describe(self) -> str:
         """One short line, e.g. 'Layer(2 -> 16, relu, 48 parameters)' (repr stays micrograd's)."""
-        return (f"Layer({len(self.neurons[0].w)} -> {len(self.neurons)}, {_activation_of(self)}, "
-                f"{len(self.parameters())} parameters)")
+        return (
+            f"Layer({len(self.neurons[0].w)} -> {len(self.neurons)}, {_activation_of(self)}, "
+            f"{len(self.parameters())} parameters)"
+        )
 
     summary = describe
 
@@ -300,7 +326,7 @@ class MLP(Module):
     def __init__(self, nin: int, nouts: Sequence[int], **kwargs):
         kwargs["rng"] = _as_rng(kwargs.get("rng"))
         sz = [nin] + list(nouts)
-        self.layers = [Layer(sz[i], sz[i+1], nonlin=i != len(nouts)-1, **kwargs) for i in range(len(nouts))]
+        self.layers = [Layer(sz[i], sz[i + 1], nonlin=i != len(nouts) - 1, **kwargs) for i in range(len(nouts))]
         self._last_io = None
 
     def __call__(self, x):
@@ -323,8 +349,10 @@ class MLP(Module):
         sizes = [len(layer.neurons) for layer in self.layers]
         hidden = f" -> {sizes[:-1]}" if len(sizes) > 1 else ""
         act = _activation_of(self.layers[0]) if len(sizes) > 1 else "linear"
-        return (f"MLP({len(self.layers[0].neurons[0].w)}{hidden} -> {sizes[-1]}, {act}, "
-                f"{len(self.parameters())} parameters)")
+        return (
+            f"MLP({len(self.layers[0].neurons[0].w)}{hidden} -> {sizes[-1]}, {act}, "
+            f"{len(self.parameters())} parameters)"
+        )
 
     def summary(self) -> str:
         """describe() and one line per layer."""
@@ -336,11 +364,16 @@ class MLP(Module):
 
     def _repr_html_(self) -> str:  # Jupyter's rich display: a small table, one row per layer
         import html
-        rows = "".join(f"<tr><td>layers.{i}</td><td>{len(layer.neurons[0].w)}</td><td>{len(layer.neurons)}</td>"
-                       f"<td>{html.escape(_activation_of(layer))}</td><td>{len(layer.parameters())}</td></tr>"
-                       for i, layer in enumerate(self.layers))
-        return (f"<div><code>{html.escape(self.describe())}</code><table><tr><th>layer</th><th>inputs</th>"
-                f"<th>outputs</th><th>activation</th><th>parameters</th></tr>{rows}</table></div>")
+
+        rows = "".join(
+            f"<tr><td>layers.{i}</td><td>{len(layer.neurons[0].w)}</td><td>{len(layer.neurons)}</td>"
+            f"<td>{html.escape(_activation_of(layer))}</td><td>{len(layer.parameters())}</td></tr>"
+            for i, layer in enumerate(self.layers)
+        )
+        return (
+            f"<div><code>{html.escape(self.describe())}</code><table><tr><th>layer</th><th>inputs</th>"
+            f"<th>outputs</th><th>activation</th><th>parameters</th></tr>{rows}</table></div>"
+        )
 
 
 def _activation_of(layer: Layer) -> str:

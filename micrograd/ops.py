@@ -39,6 +39,7 @@ which regenerates the kernels' per-op dispatch (``compiler/opkernels.py``,
 checked in). A test fails if any of the three is missing or the generated
 file is stale (docs/compiler.md).
 """
+
 from __future__ import annotations
 
 import math
@@ -262,40 +263,86 @@ def _nonpositive_base(x, y, arg):
 
 # ---------------------------------------------------------------- the table
 class Op(NamedTuple):
-    code: int                 # opcode, the index in OPS and in the IR
-    name: str                 # Value method / IR mnemonic
-    arity: int                # 1 or 2 Value operands
-    symbol: str               # micrograd's _op string ('{arg}' is filled in)
-    forward: Callable         # forward(x, y, arg) -> out
-    backward: Callable        # backward(x, y, arg, out) -> (d/dx, d/dy)
-    grad_text: tuple          # local derivatives in symbols, for diagrams
+    code: int  # opcode, the index in OPS and in the IR
+    name: str  # Value method / IR mnemonic
+    arity: int  # 1 or 2 Value operands
+    symbol: str  # micrograd's _op string ('{arg}' is filled in)
+    forward: Callable  # forward(x, y, arg) -> out
+    backward: Callable  # backward(x, y, arg, out) -> (d/dx, d/dy)
+    grad_text: tuple  # local derivatives in symbols, for diagrams
     invalid: Optional[Callable] = None  # invalid(x, y, arg) -> True on a domain error
-    error: Optional[str] = None         # message for that error ({x}, {y}, {arg})
+    error: Optional[str] = None  # message for that error ({x}, {y}, {arg})
     error_type: type = ValueError
 
 
 # Opcodes, the index of each op's row in _ROWS (checked below). Written out so that readers and linters see
 # every name the Value path, the passes and the generated kernels use.
-(ADD, SUB, MUL, DIV, POWV, PRELU, LOGADDEXP,
- POW, NEG, EXP, LOG, TANH, SIGMOID, RELU, LEAKY_RELU, ELU, SELU, SOFTPLUS, ABS) = range(19)
+(
+    ADD,
+    SUB,
+    MUL,
+    DIV,
+    POWV,
+    PRELU,
+    LOGADDEXP,
+    POW,
+    NEG,
+    EXP,
+    LOG,
+    TANH,
+    SIGMOID,
+    RELU,
+    LEAKY_RELU,
+    ELU,
+    SELU,
+    SOFTPLUS,
+    ABS,
+) = range(19)
 
 _ROWS = [
     # code, name, arity, symbol, forward, backward, grad_text, invalid, error[, error_type]
     (ADD, "add", 2, "+", add, add_back, ("1", "1")),
     (SUB, "sub", 2, "-", sub, sub_back, ("1", "-1")),
     (MUL, "mul", 2, "*", mul, mul_back, ("{y}", "{x}")),
-    (DIV, "div", 2, "/", div, div_back, ("1/{y}", "-{x}/{y}²"), _zero_divisor,
-     "division by zero: {x!r} / {y!r}", ZeroDivisionError),
-    (POWV, "powv", 2, "**", powv, powv_back, ("{y}·{x}^({y}-1)", "out·log({x})"), _nonpositive_base,
-     "{x!r} ** Value: a Value exponent needs a positive base; use a plain number as exponent"),
+    (
+        DIV,
+        "div",
+        2,
+        "/",
+        div,
+        div_back,
+        ("1/{y}", "-{x}/{y}²"),
+        _zero_divisor,
+        "division by zero: {x!r} / {y!r}",
+        ZeroDivisionError,
+    ),
+    (
+        POWV,
+        "powv",
+        2,
+        "**",
+        powv,
+        powv_back,
+        ("{y}·{x}^({y}-1)", "out·log({x})"),
+        _nonpositive_base,
+        "{x!r} ** Value: a Value exponent needs a positive base; use a plain number as exponent",
+    ),
     (PRELU, "prelu", 2, "prelu", prelu, prelu_back, ("1 if {x}>0 else {y}", "0 if {x}>0 else {x}")),
     (LOGADDEXP, "logaddexp", 2, "logaddexp", logaddexp, logaddexp_back, ("exp({x}-out)", "exp({y}-out)")),
-    (POW, "pow", 1, "**{arg}", pow_, pow_back, ("{arg}·{x}^({arg}-1)",), _bad_pow,
-     "{x!r} ** {arg!r} is undefined (zero to a negative power, or a negative base to a fractional power)"),
+    (
+        POW,
+        "pow",
+        1,
+        "**{arg}",
+        pow_,
+        pow_back,
+        ("{arg}·{x}^({arg}-1)",),
+        _bad_pow,
+        "{x!r} ** {arg!r} is undefined (zero to a negative power, or a negative base to a fractional power)",
+    ),
     (NEG, "neg", 1, "neg", neg, neg_back, ("-1",)),
     (EXP, "exp", 1, "exp", exp, exp_back, ("out",)),
-    (LOG, "log", 1, "log", log, log_back, ("1/{x}",), _nonpositive,
-     "log({x!r}): log needs a positive input"),
+    (LOG, "log", 1, "log", log, log_back, ("1/{x}",), _nonpositive, "log({x!r}): log needs a positive input"),
     (TANH, "tanh", 1, "tanh", tanh, tanh_back, ("1 - out²",)),
     (SIGMOID, "sigmoid", 1, "sigmoid", sigmoid, sigmoid_back, ("out·(1 - out)",)),
     (RELU, "relu", 1, "ReLU", relu, relu_back, ("1 if out>0 else 0",)),

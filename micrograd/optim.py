@@ -24,6 +24,7 @@ it moves its per-parameter state to and from two flat arrays
 (``export_state(perm)`` / ``import_state(s1, s2, pos)``). An optimizer without
 a kernel (``kernel_kind = None``) trains with ``loss_and_grad`` in a loop.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,41 +33,41 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 from micrograd.engine import Value
 
 LR = Union[float, Callable[[int], float]]
-KERNEL_SGD, KERNEL_ADAM = 0, 1   # codes of the compiled updates (compiler.kernels.update)
+KERNEL_SGD, KERNEL_ADAM = 0, 1  # codes of the compiled updates (compiler.kernels.update)
 
 
 def sgd_update(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
     """One SGD step for one parameter; ``first`` is true on the first step (the buffer starts as the gradient)."""
     if weight_decay != 0.0:
-        g = g + weight_decay * p                          # grad.add(param, alpha=weight_decay)
+        g = g + weight_decay * p  # grad.add(param, alpha=weight_decay)
     if momentum != 0.0:
         if first:
-            buf = g                                        # buf = grad.clone()
+            buf = g  # buf = grad.clone()
         else:
             buf = buf * momentum + (1.0 - dampening) * g  # buf.mul_(momentum).add_(grad, alpha=1-dampening)
         if nesterov:
-            g = g + momentum * buf                         # grad.add(buf, alpha=momentum)
+            g = g + momentum * buf  # grad.add(buf, alpha=momentum)
         else:
             g = buf
-    return p + (-lr) * g, buf                              # param.add_(grad, alpha=-lr)
+    return p + (-lr) * g, buf  # param.add_(grad, alpha=-lr)
 
 
 def adam_update(p, g, m, v, t, lr, beta1, beta2, eps, weight_decay):
     """One Adam step for one parameter; t is the 1-based step number (after incrementing)."""
     if weight_decay != 0.0:
-        g = g + weight_decay * p                          # grad.add(param, alpha=weight_decay)
-    w = 1.0 - beta1                                        # exp_avg.lerp_(grad, 1 - beta1), ATen's two branches
+        g = g + weight_decay * p  # grad.add(param, alpha=weight_decay)
+    w = 1.0 - beta1  # exp_avg.lerp_(grad, 1 - beta1), ATen's two branches
     if abs(w) < 0.5:
         m = m + w * (g - m)
     else:
         m = g - (g - m) * (1.0 - w)
-    v = v * beta2 + (1.0 - beta2) * g * g                  # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1-beta2)
+    v = v * beta2 + (1.0 - beta2) * g * g  # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1-beta2)
     bias_correction1 = 1.0 - math.pow(beta1, t)
     bias_correction2 = 1.0 - math.pow(beta2, t)
     step_size = lr / bias_correction1
     bias_correction2_sqrt = math.pow(bias_correction2, 0.5)  # torch writes bias_correction2**0.5
     denom = math.sqrt(v) / bias_correction2_sqrt + eps
-    return p + (-step_size) * m / denom, m, v              # param.addcdiv_(exp_avg, denom, value=-step_size)
+    return p + (-step_size) * m / denom, m, v  # param.addcdiv_(exp_avg, denom, value=-step_size)
 
 
 class Optimizer:
@@ -76,8 +77,8 @@ class Optimizer:
     compiled layout: ``s[q]`` belongs to ``params[perm[q]]`` (``pos`` is the inverse permutation).
     """
 
-    kernel_kind: Optional[int] = None   # no compiled update unless a subclass says which
-    _state: Tuple[str, ...] = ()        # names of the per-parameter state lists (at most two)
+    kernel_kind: Optional[int] = None  # no compiled update unless a subclass says which
+    _state: Tuple[str, ...] = ()  # names of the per-parameter state lists (at most two)
 
     def __init__(self, params: Iterable[Value], lr: LR):
         self.params: List[Value] = list(params)
@@ -106,6 +107,7 @@ class Optimizer:
     def export_state(self, perm):
         """(s1, s2): the per-parameter state as float64 arrays in the compiled layout (unused: zeros(1))."""
         import numpy as np
+
         arrays = [np.array(getattr(self, name), dtype=np.float64)[perm] for name in self._state]
         return tuple(arrays + [np.zeros(1)] * (2 - len(arrays)))
 
@@ -121,8 +123,15 @@ class SGD(Optimizer):
     kernel_kind = KERNEL_SGD
     _state = ("momentum_buffer",)
 
-    def __init__(self, params: Iterable[Value], lr: LR, momentum: float = 0.0, dampening: float = 0.0,
-                 nesterov: bool = False, weight_decay: float = 0.0):
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: LR,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ):
         super().__init__(params, lr)
         if nesterov and (momentum <= 0.0 or dampening != 0.0):
             raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening (as in PyTorch)")
@@ -133,16 +142,18 @@ class SGD(Optimizer):
         self.momentum_buffer: List[float] = [0.0] * len(self.params)
 
     def kernel_hyper(self) -> Dict[str, float]:
-        return dict(momentum=self.momentum, dampening=self.dampening, nesterov=self.nesterov,
-                    weight_decay=self.weight_decay)
+        return dict(
+            momentum=self.momentum, dampening=self.dampening, nesterov=self.nesterov, weight_decay=self.weight_decay
+        )
 
     def step(self) -> None:
         lr = self.current_lr()
         first = self.t == 0
         buf = self.momentum_buffer
         for i, p in enumerate(self.params):
-            p.data, buf[i] = sgd_update(p.data, p.grad, buf[i], lr, self.momentum, self.dampening,
-                                        self.nesterov, self.weight_decay, first)
+            p.data, buf[i] = sgd_update(
+                p.data, p.grad, buf[i], lr, self.momentum, self.dampening, self.nesterov, self.weight_decay, first
+            )
         self.t += 1
 
 
@@ -152,8 +163,14 @@ class Adam(Optimizer):
     kernel_kind = KERNEL_ADAM
     _state = ("m", "v")
 
-    def __init__(self, params: Iterable[Value], lr: LR = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0):
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: LR = 1e-3,
+        betas: Tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ):
         super().__init__(params, lr)
         if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
             raise ValueError(f"Adam betas must be in [0, 1), got {betas}")
@@ -171,5 +188,6 @@ class Adam(Optimizer):
         self.t += 1
         m, v = self.m, self.v
         for i, p in enumerate(self.params):
-            p.data, m[i], v[i] = adam_update(p.data, p.grad, m[i], v[i], self.t, lr, self.beta1, self.beta2,
-                                             self.eps, self.weight_decay)
+            p.data, m[i], v[i] = adam_update(
+                p.data, p.grad, m[i], v[i], self.t, lr, self.beta1, self.beta2, self.eps, self.weight_decay
+            )

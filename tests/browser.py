@@ -5,6 +5,7 @@ Selenium Manager stays out. Both are found on PATH (``system.require``): where
 they are missing the test skips with the install command, and under
 ``MICROGRAD_REQUIRE_SYSTEM=1`` (``.ci/run``, which installs them) it fails.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,9 +16,17 @@ from system import require
 
 # looked up once, at import: a test may take dot off PATH and still drive the browser
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage",
-        "--window-size=1400,900")
+ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,900",
+)
 
 
 def start_chromium(profile_dir: Path):
@@ -27,6 +36,7 @@ def start_chromium(profile_dir: Path):
     os.environ.setdefault("SE_OFFLINE", "true")  # belt and braces: Selenium Manager must not fetch anything
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for a in ARGS:

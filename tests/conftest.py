@@ -2,6 +2,7 @@
 
 Kept small on purpose; ask the Value-path owner before adding fixtures here.
 """
+
 import math
 import os
 import sys
@@ -11,8 +12,7 @@ from hypothesis import HealthCheck, settings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # deadline=None: Numba compiles on first call; the profile is shared by every suite.
-settings.register_profile("micrograd", deadline=None, max_examples=60,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("micrograd", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("micrograd")
 
 

@@ -9,6 +9,7 @@ A missing requirement skips the test with a reason that names the install comman
 CI runs every test. Programs are looked up on ``PATH`` only (``shutil.which``), so a machine without
 them, like ``../shared/fresh-machine-check`` makes, really skips.
 """
+
 from __future__ import annotations
 
 import importlib

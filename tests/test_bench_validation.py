@@ -2,6 +2,7 @@
 catches a wrong gradient, update or output, the hand-fused yardstick computes what NumPy does, the
 random graph D replays the same expression on Values and on PyTorch, and targets are judged as stated.
 Timings are not run here (they live in bench/run.py)."""
+
 import sys
 from pathlib import Path
 
@@ -58,6 +59,7 @@ def test_validation_fails_a_row_that_is_slightly_wrong(monkeypatch, what):
 def test_a_row_that_raises_is_reported_not_timed(monkeypatch):
     def fails(*args, **kw):
         raise RuntimeError("kernel exploded")
+
     monkeypatch.setattr(impls, "build", fails)
     [row] = validate.validate([("A", "fit")])
     assert not row["ok"] and "kernel exploded" in row["error"]
@@ -65,6 +67,7 @@ def test_a_row_that_raises_is_reported_not_timed(monkeypatch):
 
 def test_the_hand_fused_kernel_takes_the_numpy_step_and_leaves_P_alone_for_gradients():
     from bench import handfused, numpy_ref
+
     wl = impls.load("A")
     k = handfused.Kernel(wl)
     P0 = k.P.copy()
@@ -84,6 +87,7 @@ def test_the_random_graph_uses_every_op_and_replays_the_same_expression_in_torch
     g = randgraph.generate(n_ops=400, seed=7)
     assert set(g.code.tolist()) == {op.code for op in ops.OPS}
     from micrograd.engine import Value
+
     leaves = [Value(v) for v in g.leaves.tolist()]
     out = randgraph.value_forward(g, leaves)
     out.backward()
@@ -93,10 +97,14 @@ def test_the_random_graph_uses_every_op_and_replays_the_same_expression_in_torch
 
 
 def test_targets_are_judged_met_missed_or_not_measured():
-    by_key = {t.key: (m, ok) for t, m, ok in targets.judge({"A.fit_vs_hand": 1.25, "B.fit_vs_hand": 1.2,
-                                                            "A.torch_over_lag": 15.0, "B.torch_over_lag": 1.9})}
+    by_key = {
+        t.key: (m, ok)
+        for t, m, ok in targets.judge(
+            {"A.fit_vs_hand": 1.25, "B.fit_vs_hand": 1.2, "A.torch_over_lag": 15.0, "B.torch_over_lag": 1.9}
+        )
+    }
     assert by_key["A.fit_vs_hand"] == ("1.25x", False)
-    assert by_key["B.fit_vs_hand"][1] is True            # at the bound is met
+    assert by_key["B.fit_vs_hand"][1] is True  # at the bound is met
     assert by_key["A.torch_over_lag"][1] is True and by_key["B.torch_over_lag"][1] is False  # at least
     assert by_key["D.ns_per_op"] == ("not measured", None)
     assert targets.verdict(False) == "**MISSED**" and targets.verdict(None) == "not measured"

@@ -4,6 +4,7 @@ The Value path's numbers in the report are checked against closed forms (a linea
 the verdict against a real disagreement (a Python ``if`` on ``.data``, frozen at trace time, so the
 compiled path takes the other branch), and the command line through real subprocesses (exit 0 / 1 / 2).
 """
+
 import subprocess
 import sys
 import textwrap
@@ -32,7 +33,7 @@ def test_report_holds_both_paths_and_matches_closed_forms():
     w = np.array([v.data for v in model.layers[0].neurons[0].w])
     b = model.layers[0].neurons[0].b.data
     res = X @ w + b - y
-    loss = np.mean(res ** 2) + 0.01 * (w @ w + b * b)
+    loss = np.mean(res**2) + 0.01 * (w @ w + b * b)
     grads = np.r_[2 * X.T @ res / 6 + 0.02 * w, 2 * res.mean() + 0.02 * b]
     for got in (r.loss_value, r.loss_compiled):
         assert got == pytest.approx(loss, rel=1e-13)
@@ -40,18 +41,25 @@ def test_report_holds_both_paths_and_matches_closed_forms():
     np.testing.assert_allclose(r.grads_compiled, grads, rtol=1e-12)
     np.testing.assert_allclose(r.outputs_value[:, 0], X @ w + b, rtol=1e-13)
     assert r and r.passed and r.max_abs_diff <= 1e-15
-    assert r.names == ["layers.0.neurons.0.w.0", "layers.0.neurons.0.w.1", "layers.0.neurons.0.w.2",
-                       "layers.0.neurons.0.b"]
+    assert r.names == [
+        "layers.0.neurons.0.w.0",
+        "layers.0.neurons.0.w.1",
+        "layers.0.neurons.0.w.2",
+        "layers.0.neurons.0.b",
+    ]
     assert "passed" in str(r) and "grad layers.0.neurons.0.b" in str(r) and "CheckReport passed" in repr(r)
 
 
-@pytest.mark.parametrize("loss, make_y", [
-    ("cross_entropy", lambda r: r.integers(0, 3, size=8)),
-    ("cross_entropy", lambda r: r.dirichlet(np.ones(3), size=8)),
-    ("mse", lambda r: r.normal(size=(8, 3))),
-    (lambda out, t: sum((o - t) ** 2 for o in out), lambda r: r.normal(size=8)),
-    (None, lambda r: None),
-])
+@pytest.mark.parametrize(
+    "loss, make_y",
+    [
+        ("cross_entropy", lambda r: r.integers(0, 3, size=8)),
+        ("cross_entropy", lambda r: r.dirichlet(np.ones(3), size=8)),
+        ("mse", lambda r: r.normal(size=(8, 3))),
+        (lambda out, t: sum((o - t) ** 2 for o in out), lambda r: r.normal(size=8)),
+        (None, lambda r: None),
+    ],
+)
 def test_paths_agree_on_an_mlp(loss, make_y):
     rng = np.random.default_rng(1)
     model = nn.MLP(2, [6, 3], activation="prelu", rng=1)
@@ -69,6 +77,7 @@ def frozen_if_model():
     def fn(xs):
         z = w * xs[0]
         return z.tanh() if xs[0].data > 0.5 else z
+
     return fn, [w]
 
 
@@ -141,8 +150,9 @@ BAD = """
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "micrograd", "check", *args], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "micrograd", "check", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cli_exit_status_0_on_pass_and_1_on_fail(tmp_path):
@@ -154,12 +164,15 @@ def test_cli_exit_status_0_on_pass_and_1_on_fail(tmp_path):
     assert "FAILED" in bad.stdout and "worst parameter: params.0" in bad.stdout and "Traceback" not in bad.stderr
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ("x = 1\n", "defines no 'model'"),
-    ("raise RuntimeError('boom')\n", "raised RuntimeError: boom"),
-    ("from micrograd import nn\nmodel = nn.MLP(2, [1])\nX = [[1.0, 2.0, 3.0]]\n", "expected (N, 2)"),
-    ("model = lambda xs: xs[0]\n", "pass params="),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ("x = 1\n", "defines no 'model'"),
+        ("raise RuntimeError('boom')\n", "raised RuntimeError: boom"),
+        ("from micrograd import nn\nmodel = nn.MLP(2, [1])\nX = [[1.0, 2.0, 3.0]]\n", "expected (N, 2)"),
+        ("model = lambda xs: xs[0]\n", "pass params="),
+    ],
+)
 def test_cli_usage_errors_are_one_line_with_status_2(tmp_path, capsys, body, fragment):
     assert main(["check", write(tmp_path, "m.py", body)]) == 2
     err = capsys.readouterr().err
@@ -205,7 +218,9 @@ def test_import_micrograd_and_check_never_import_torch():
 
 
 def test_interop_without_torch_names_the_install_command():
-    r = python(HIDE_TORCH + textwrap.dedent("""
+    r = python(
+        HIDE_TORCH
+        + textwrap.dedent("""
         import numpy as np
         import micrograd
         from micrograd import nn
@@ -216,7 +231,8 @@ def test_interop_without_torch_names_the_install_command():
             print(e)
         else:
             print("imported")
-    """))
+    """)
+    )
     assert r.returncode == 0, r.stderr
     assert "micrograd.interop needs PyTorch" in r.stdout and "pip install torch==2.13.0" in r.stdout
     assert "'reference' extra" in r.stdout

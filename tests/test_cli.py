@@ -3,6 +3,7 @@
 Errors are checked through a real subprocess (``python -m micrograd``), so what
 the user sees (stderr, exit status, no traceback) is what is asserted.
 """
+
 import math
 import subprocess
 import sys
@@ -15,20 +16,24 @@ from system import require
 
 
 def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "micrograd", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "micrograd", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["demo", "no_such_demo"], "no demo named 'no_such_demo'"),
-    (["draw", "tanh(x1*w1", "--set", "x1=1", "w1=2"], "malformed expression"),
-    (["draw", "__import__('os').system('echo hacked')"], "unknown function"),
-    (["draw", "x*y", "--set", "x=1"], "no value for y"),
-    (["frobnicate"], "invalid choice"),
-    (["draw", "9**9**9"], "overflows float64"),      # 9 ** 387420489: a traceback before, now one line
-    (["draw", "2**10**100"], "overflows float64"),
-    (["draw", "x**y", "--set", "x=10", "y=400"], "10 ** 400 overflows"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["demo", "no_such_demo"], "no demo named 'no_such_demo'"),
+        (["draw", "tanh(x1*w1", "--set", "x1=1", "w1=2"], "malformed expression"),
+        (["draw", "__import__('os').system('echo hacked')"], "unknown function"),
+        (["draw", "x*y", "--set", "x=1"], "no value for y"),
+        (["frobnicate"], "invalid choice"),
+        (["draw", "9**9**9"], "overflows float64"),  # 9 ** 387420489: a traceback before, now one line
+        (["draw", "2**10**100"], "overflows float64"),
+        (["draw", "x**y", "--set", "x=10", "y=400"], "10 ** 400 overflows"),
+    ],
+)
 def test_cli_errors_are_one_line_with_status_2(args, fragment, tmp_path):
     r = cli(*args, cwd=tmp_path)
     assert r.returncode == 2
@@ -68,8 +73,7 @@ def test_expression_matches_the_hand_written_neuron():
 def test_expression_operators_and_functions_against_math():
     x, y = 1.5, -0.5
     text = "-x**2 + 2**x - y/x + exp(y) * log(x) + sigmoid(y) + relu(y) + leaky_relu(y, 0.2) + abs(y)"
-    want = (-x ** 2 + 2 ** x - y / x + math.exp(y) * math.log(x) + 1 / (1 + math.exp(-y)) + max(y, 0)
-            + 0.2 * y + abs(y))
+    want = -(x**2) + 2**x - y / x + math.exp(y) * math.log(x) + 1 / (1 + math.exp(-y)) + max(y, 0) + 0.2 * y + abs(y)
     assert parse_expression(text, {"x": x, "y": y}).data == pytest.approx(want, rel=1e-14)
 
 
@@ -80,10 +84,27 @@ def test_a_name_used_twice_is_one_leaf():
     assert leaf.grad == 2 * 3.0 + 1
 
 
-@pytest.mark.parametrize("text", [
-    "x.__class__", "x[0]", "[x]", "lambda: x", "x if x else x", "'x'", "True", "x @ x", "x // 2",
-    "open('f')", "tanh(x)(x)", "tanh(x, x)", "leaky_relu(x, x)", "tanh(x=x)", "x +", "x" + "+x" * 2000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x.__class__",
+        "x[0]",
+        "[x]",
+        "lambda: x",
+        "x if x else x",
+        "'x'",
+        "True",
+        "x @ x",
+        "x // 2",
+        "open('f')",
+        "tanh(x)(x)",
+        "tanh(x, x)",
+        "leaky_relu(x, x)",
+        "tanh(x=x)",
+        "x +",
+        "x" + "+x" * 2000,
+    ],
+)
 def test_parser_refuses_everything_else(text):
     with pytest.raises(UsageError):
         parse_expression(text, {"x": 1.0})
@@ -98,6 +119,7 @@ def test_domain_errors_are_usage_errors():
 
 def _leaves(root):
     from micrograd.engine import topological_order
+
     return [v for v in topological_order([root]) if not v._children and v.label]
 
 
@@ -120,6 +142,7 @@ def test_draw_refuses_an_unknown_picture_format(tmp_path, capsys):
 
 def test_bench_outside_a_source_checkout_says_where_it_ships(tmp_path, monkeypatch, capsys):
     import micrograd.cli as cli
+
     monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages" / "micrograd" / "cli.py"))
     monkeypatch.chdir(tmp_path)
     assert main(["bench", "--quick"]) == 2
@@ -141,7 +164,7 @@ def test_draw_of_a_long_product_is_quick(tmp_path):
     out = tmp_path / "power.svg"
     r = cli("draw", "*".join(["x"] * 100), "--set", "x=1.01", "-o", str(out), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert f"= {1.01 ** 100:.6g}" in r.stdout or f"= {math.prod([1.01] * 100):.6g}" in r.stdout
+    assert f"= {1.01**100:.6g}" in r.stdout or f"= {math.prod([1.01] * 100):.6g}" in r.stdout
     assert out.read_bytes().count(b'class="node"') == 1 + 2 * 99  # x, and an op node and a value per product
 
 

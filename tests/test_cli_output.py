@@ -1,5 +1,6 @@
 """What a learner sees on the command line: ``draw --set`` before the expression, progress lines in
 a pipe, durations in words, and ``float(v)`` for a Value."""
+
 import math
 import subprocess
 import sys
@@ -12,8 +13,9 @@ from micrograd.cli import main
 from micrograd.demos import _common
 
 
-@pytest.mark.parametrize("argv", [["draw", "--set", "x=3", "x*x"], ["draw", "x*x", "--set", "x=3"],
-                                  ["draw", "--set", "x=3", "--", "x*x"]])
+@pytest.mark.parametrize(
+    "argv", [["draw", "--set", "x=3", "x*x"], ["draw", "x*x", "--set", "x=3"], ["draw", "--set", "x=3", "--", "x*x"]]
+)
 def test_draw_takes_the_expression_before_or_after_set(argv, tmp_path, capsys):
     assert main(argv[:1] + ["-o", str(tmp_path / "g.dot")] + argv[1:]) == 0
     out = capsys.readouterr().out
@@ -40,8 +42,9 @@ print("next line", flush=True)
 @pytest.mark.parametrize("tqdm", ["installed", "missing"])
 def test_a_finished_progress_line_in_a_pipe_ends_with_a_newline(tqdm):
     code = ("import sys; sys.modules['tqdm'] = None\n" if tqdm == "missing" else "") + PIPED
-    r = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stdout
     lines = r.stdout.split("\n")
     assert "\r" not in r.stdout  # nothing redrawn in place: a log keeps one clean line per bar
@@ -52,16 +55,20 @@ def test_a_finished_progress_line_in_a_pipe_ends_with_a_newline(tqdm):
 def test_in_a_notebook_without_ipywidgets_tqdm_is_plain_text_and_silent(monkeypatch):
     tqdm_std = pytest.importorskip("tqdm").tqdm
     monkeypatch.setitem(sys.modules, "ipykernel", sys)  # what _in_notebook() looks for
-    monkeypatch.setattr(_common.importlib.util, "find_spec",
-                        lambda name, *a, real=_common.importlib.util.find_spec: None if name == "ipywidgets" else real(name, *a))
+    monkeypatch.setattr(
+        _common.importlib.util,
+        "find_spec",
+        lambda name, *a, real=_common.importlib.util.find_spec: None if name == "ipywidgets" else real(name, *a),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # tqdm.auto would warn "IProgress not found"
         assert _common._tqdm_class() is tqdm_std
         assert list(_common.progress(range(2), "x", 2)) == [0, 1]
 
 
-@pytest.mark.parametrize("seconds, words", [(40, "40 s"), (70, "70 s"), (100, "2 minutes"), (61 * 60, "61 minutes"),
-                                            (3 * 3600, "3.0 hours")])
+@pytest.mark.parametrize(
+    "seconds, words", [(40, "40 s"), (70, "70 s"), (100, "2 minutes"), (61 * 60, "61 minutes"), (3 * 3600, "3.0 hours")]
+)
 def test_duration_in_words(seconds, words):
     assert _common.duration(seconds) == words
 

@@ -6,6 +6,7 @@ parameter gradients must agree to 1e-12 relative (float64; an absolute floor of
 1e-12 times the largest reference magnitude covers the round-off of sums that
 the compiled dense ops associate differently). Batch sizes 1, 7 and 256.
 """
+
 import random
 
 import numpy as np
@@ -78,16 +79,15 @@ def run_recipe(recipe, xs, params, consts):
     pool = list(xs) + list(params)
     for name, i, j, side, arg_pick in recipe:
         x, y = pool[i % len(pool)], pool[j % len(pool)]
-        if side == 1:      # constant on the left: c (op) v
+        if side == 1:  # constant on the left: c (op) v
             x = Value(consts[i % len(consts)])
-        elif side == 2:    # constant on the right: v (op) c
+        elif side == 2:  # constant on the right: v (op) c
             y = Value(consts[j % len(consts)])
         pool.append(_apply(name, x, y, arg_pick))
     return pool
 
 
-step = st.tuples(st.sampled_from(NAMES), st.integers(0, 40), st.integers(0, 40), st.integers(0, 2),
-                 st.integers(0, 3))
+step = st.tuples(st.sampled_from(NAMES), st.integers(0, 40), st.integers(0, 40), st.integers(0, 2), st.integers(0, 3))
 
 
 @st.composite
@@ -167,7 +167,7 @@ def mlps(draw, max_weights=700):
     nin = draw(st.integers(1, 4))
     hidden = draw(st.lists(st.sampled_from([1, 2, 3, 5, 8, 16, 32]), min_size=0, max_size=2))
     loss = draw(st.sampled_from(sorted(losses.BY_NAME)))
-    widths = [2, 3, 10] if loss == "cross_entropy" else [1, 2, 3, 10]   # cross_entropy refuses one logit
+    widths = [2, 3, 10] if loss == "cross_entropy" else [1, 2, 3, 10]  # cross_entropy refuses one logit
     nout = 1 if loss in ("hinge", "bce_with_logits") else draw(st.sampled_from(widths))
     sizes = [nin] + hidden + [nout]
     assume(sum(a * b for a, b in zip(sizes, sizes[1:])) <= max_weights)
@@ -215,6 +215,7 @@ def test_big_layers_run_blas_and_small_programs_compile_without_it():
     # a program with a DENSE of >= ir.BLAS_MIN weights gets kernels with np.dot (used where m*k*B >= SMALL);
     # one without compiles them with the np.dot branch pruned (most of the cold compile time)
     from micrograd.compiler import ir, kernels
+
     cm = check_mlp((40, [32, 3], "relu", "cross_entropy", 1e-3, "neuron"), 64, 3)
     assert cm.program.blas is not None and 40 * 32 >= ir.BLAS_MIN and 40 * 32 * 64 >= kernels.SMALL
     assert micrograd.compile(nn.MLP(2, [16, 16, 1])).program.blas is None

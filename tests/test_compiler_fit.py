@@ -1,4 +1,5 @@
 """cm.fit equals a Value-path training loop step by step: the moons demo, SGD with momentum, Adam, float32."""
+
 import random
 
 import numpy as np
@@ -20,9 +21,13 @@ def value_loop(model, opt, X, y, loss_name, l2, epochs, batch_size, seed, shuffl
     for _ in range(epochs):
         order = gen.permutation(N) if shuffle else np.arange(N)
         for start in range(0, N, batch_size):
-            rows = order[start:start + batch_size]
-            per = [loss_fn(model([Value(float(v)) for v in X[r]]),
-                           int(y[r]) if loss_name == "cross_entropy" else float(y[r])) for r in rows]
+            rows = order[start : start + batch_size]
+            per = [
+                loss_fn(
+                    model([Value(float(v)) for v in X[r]]), int(y[r]) if loss_name == "cross_entropy" else float(y[r])
+                )
+                for r in rows
+            ]
             total = losses.mean(per)
             if l2:
                 total = total + losses.l2(model.parameters(), l2)
@@ -49,25 +54,32 @@ def test_moons_demo_loss_curve_matches_value_path():
 
     def schedule(k):
         return 1.0 - 0.9 * k / 100
+
     want = value_loop(ref, optim.SGD(ref.parameters(), lr=schedule), X, y, "hinge", 1e-4, 100, 16, 0, False)
-    got = micrograd.compile(fast).fit(X, y, loss="hinge", optimizer=optim.SGD(fast.parameters(), lr=schedule),
-                                      epochs=100, shuffle=False, l2=1e-4)
+    got = micrograd.compile(fast).fit(
+        X, y, loss="hinge", optimizer=optim.SGD(fast.parameters(), lr=schedule), epochs=100, shuffle=False, l2=1e-4
+    )
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose([p.data for p in fast.parameters()], [p.data for p in ref.parameters()],
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        [p.data for p in fast.parameters()], [p.data for p in ref.parameters()], rtol=1e-9, atol=1e-12
+    )
 
 
-@pytest.mark.parametrize("make_opt", [
-    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-3),
-    lambda ps: optim.SGD(ps, lr=lambda t: 0.2 / (1 + t), momentum=0.5, nesterov=True),
-    lambda ps: optim.Adam(ps, lr=0.05, weight_decay=1e-2),
-], ids=["sgd-momentum", "sgd-nesterov-schedule", "adam"])
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-3),
+        lambda ps: optim.SGD(ps, lr=lambda t: 0.2 / (1 + t), momentum=0.5, nesterov=True),
+        lambda ps: optim.Adam(ps, lr=0.05, weight_decay=1e-2),
+    ],
+    ids=["sgd-momentum", "sgd-nesterov-schedule", "adam"],
+)
 def test_fit_matches_value_loop_with_minibatches_and_state(make_opt):
     rng = np.random.default_rng(3)
     X, y = rng.normal(size=(10, 3)), rng.integers(0, 3, 10)
     ref, fast = twin_models(lambda: nn.MLP(3, [4, 3], activation="tanh", rng=random.Random(5)))
     opt_ref, opt_fast = make_opt(ref.parameters()), make_opt(fast.parameters())
-    want = value_loop(ref, opt_ref, X, y, "cross_entropy", 1e-3, 3, 4, 7)   # batches 4, 4, 2
+    want = value_loop(ref, opt_ref, X, y, "cross_entropy", 1e-3, 3, 4, 7)  # batches 4, 4, 2
     cm = micrograd.compile(fast)
     got = cm.fit(X, y, loss="cross_entropy", optimizer=opt_fast, epochs=3, batch_size=4, rng=7, l2=1e-3)
     assert got.shape == (9,)
@@ -103,6 +115,7 @@ def test_parallel_batch_chunks_match_the_value_path(monkeypatch):
     """Big layers run the batch as chunks in parallel (prange); forced here on a small model."""
     from micrograd.compiler import runtime
     from test_compiler_equivalence import value_path
+
     monkeypatch.setattr(runtime, "PARALLEL_WORK", 0)
     monkeypatch.setattr(runtime, "PARALLEL", True)  # MICROGRAD_PARALLEL=1 (off by default)
     rng = np.random.default_rng(8)
@@ -124,6 +137,7 @@ def test_parallel_batch_chunks_match_the_value_path(monkeypatch):
 def test_blas_runs_on_more_threads_only_for_big_layers(monkeypatch):
     # SciPy's BLAS (what Numba's np.dot calls): MICROGRAD_BLAS_THREADS for a batch of big layers, 1 otherwise
     from micrograd.compiler import runtime
+
     runtime.limit_blas_threads()
     assert runtime._blas_libs, "SciPy's BLAS was not found: the compiled path cannot set its threads"
     monkeypatch.setattr(runtime, "BLAS_THREADS", 2)

@@ -1,5 +1,6 @@
 """The generated per-op dispatch (micrograd/compiler/opkernels.py): checked in, current, derived from the op
 table alone, and covered by the kernel cache's staleness hash; the opcode constants are plain names."""
+
 import ast
 import inspect
 from pathlib import Path
@@ -42,6 +43,7 @@ def test_a_new_row_in_the_table_makes_the_file_stale_and_gets_its_branches(monke
 
     def cube_back(x, y, arg, out):
         return 3.0 * x * x, 0.0
+
     code = len(ops.OPS)
     new = ops.Op(code, "cube", 1, "cube", cube, cube_back, ("3{x}²",))
     for name, value in (("cube", cube), ("cube_back", cube_back), ("CUBE", code), ("OPS", ops.OPS + (new,))):

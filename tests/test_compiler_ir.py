@@ -4,6 +4,7 @@ Regenerate the golden file after an intended lowering change with
     MICROGRAD_REGEN_GOLDEN=1 python -m pytest tests/test_compiler_ir.py -k golden
 and review the diff of tests/golden/ like code.
 """
+
 import os
 import random
 from pathlib import Path
@@ -30,8 +31,12 @@ def test_golden_program_of_a_small_mlp():
 
 
 def test_same_graph_same_bytes():
-    progs = [micrograd.compile(nn.MLP(3, [4, 4, 2], activation=act, rng=random.Random(seed))).training_program(
-        "cross_entropy") for act, seed in (("tanh", 1), ("tanh", 2), ("tanh", 1))]
+    progs = [
+        micrograd.compile(nn.MLP(3, [4, 4, 2], activation=act, rng=random.Random(seed))).training_program(
+            "cross_entropy"
+        )
+        for act, seed in (("tanh", 1), ("tanh", 2), ("tanh", 1))
+    ]
     assert progs[0].tobytes() == progs[1].tobytes() == progs[2].tobytes()
     other = micrograd.compile(nn.MLP(3, [4, 4, 2], activation="relu")).training_program("cross_entropy")
     assert other.tobytes() != progs[0].tobytes()
@@ -47,6 +52,7 @@ def hand_net(rng):
     def fn(xs):
         h = [((b + w[0] * xs[0]) + (xs[1] * w[1] + w[2] * xs[2])).tanh() for w, b in zip(W1, b1)]
         return b2 + sum(w * hj for w, hj in zip(W2, h))
+
     return fn, [p for row in W1 for p in row] + b1 + W2 + [b2]
 
 
@@ -73,6 +79,7 @@ def test_permuted_inputs_go_through_a_gather_and_shared_weights_stay_scalar():
         h1 = w[2] * xs[0] + w[3] * xs[1]
         # two readers of (h0, h1) in opposite orders: one of them needs a gather; a shared weight stays scalar
         return [w[4] * h1 + w[5] * h0, w[6] * h0 + w[7] * h1, shared * xs[0] + shared * xs[1]]
+
     cm = micrograd.compile(fn, n_inputs=2, params=w + [shared])
     counts = cm.program.counts()
     assert counts == {"gather": 1, "dense": 3, "mul": 2, "add": 1}
@@ -85,13 +92,16 @@ def test_permuted_inputs_go_through_a_gather_and_shared_weights_stay_scalar():
     assert_close(grads, ref_grads)
 
 
-@pytest.mark.parametrize("field, index, value, message", [
-    ("a", 1, 9999, "before they are defined"),      # operand out of range
-    ("out", 1, 0, "written twice"),                 # overwrites an input slot
-    ("op", 0, 99, "unknown opcode"),
-    ("b", 1, 3, "arity"),                           # a unary op with a second operand
-    ("p", 0, 10**6, "parameter block out of range"),
-])
+@pytest.mark.parametrize(
+    "field, index, value, message",
+    [
+        ("a", 1, 9999, "before they are defined"),  # operand out of range
+        ("out", 1, 0, "written twice"),  # overwrites an input slot
+        ("op", 0, 99, "unknown opcode"),
+        ("b", 1, 3, "arity"),  # a unary op with a second operand
+        ("p", 0, 10**6, "parameter block out of range"),
+    ],
+)
 def test_validate_rejects_broken_programs(field, index, value, message):
     prog = micrograd.compile(nn.MLP(2, [3, 1], rng=random.Random(0))).program
     getattr(prog, field)[index] = value
@@ -113,6 +123,7 @@ def test_custom_op_is_refused_by_name():
 
     def _backward():
         a.grad += 3 * out.grad
+
     out._backward = _backward
     with pytest.raises(ValueError, match="'triple'"):
         micrograd.compile(lambda xs: out + xs[0], n_inputs=1, params=[a])
@@ -143,10 +154,11 @@ def test_nan_propagates_row_by_row():
 
 def test_trace_and_lower_of_a_layer_is_fast_and_outputs_any_leaf():
     import time
+
     model = nn.MLP(200, [64, 10])
     t = time.perf_counter()
     cm = micrograd.compile(model)
-    assert time.perf_counter() - t < 2.0   # 13k scalar products: a few microseconds each at most
+    assert time.perf_counter() - t < 2.0  # 13k scalar products: a few microseconds each at most
     assert cm.program.counts() == {"dense": 2, "relu": 1}
     p = Value(1.5)
     cm2 = micrograd.compile(lambda xs: [xs[1], p, 2.0], n_inputs=2, params=[p])
@@ -155,6 +167,7 @@ def test_trace_and_lower_of_a_layer_is_fast_and_outputs_any_leaf():
 
 def test_draw_program_shows_dense_ops_vector_ops_and_the_loss():
     from micrograd.viz import draw_program
+
     cm = micrograd.compile(nn.MLP(2, [16, 16, 1], rng=random.Random(0)))
     src = draw_program(cm, loss="hinge").source
     assert src.count("shape=box3d") == 3 and "dense 2→16" in src and "W 16×16  p[48:304]" in src
@@ -172,6 +185,7 @@ def test_custom_loss_with_a_target_row_and_multi_output_mse():
 
     def weighted(out, t):  # a user's loss over a target row of 2
         return 2.0 * (out[0] - t[0]) ** 2 + abs(out[1] - t[1])
+
     cm = micrograd.compile(model)
     for loss_fn, name in ((weighted, weighted), (lambda o, t: losses.mse(o, t), "mse")):
         ref_out, ref_loss, ref_grads = value_path(model, model.parameters(), X, [list(r) for r in Y], loss_fn, 1e-3)
@@ -186,6 +200,7 @@ def test_ready_ops_of_one_kind_run_together_and_stay_equal():
     def fn(xs):
         pairs = [(x.tanh(), x.exp()) for x in xs]
         return sum(t * e for t, e in pairs)
+
     cm = micrograd.compile(fn, n_inputs=4, params=[])
     names = [ir.OP_NAMES[c] for c in cm.program.op]
     assert names[:8] == ["tanh"] * 4 + ["exp"] * 4 or names[:8] == ["exp"] * 4 + ["tanh"] * 4
@@ -204,6 +219,7 @@ def test_backward_visits_only_what_the_loss_depends_on():
 
     def loss_fn(o, t):
         return o[1] * t
+
     X, y = np.array([[800.0]]), np.array([1.0])
     cm = micrograd.compile(fn, n_inputs=1, params=[p])
     _, ref_loss, ref_grads = value_path(fn, [p], X, y, loss_fn)
@@ -212,7 +228,7 @@ def test_backward_visits_only_what_the_loss_depends_on():
     assert_close(loss, ref_loss)
     assert_close(grads, ref_grads)
     assert "exp" not in cm.training_program(loss_fn).counts()  # not computed at all
-    assert np.isinf(cm(X)[0, 0])                               # the model's own output is still there
+    assert np.isinf(cm(X)[0, 0])  # the model's own output is still there
     cm.fit(X, y, loss=loss_fn, optimizer=optim.SGD([p], lr=0.5))
     assert p.data == 1.0 - 0.5 * ref_grads[0]
 
@@ -230,6 +246,7 @@ def test_unread_rows_of_a_layer_do_not_poison_its_gradients():
 
     def loss_fn(o, t):
         return o[0] * t
+
     X, y = np.array([[400.0, 400.0], [-400.0, -400.0], [1.0, 2.0]]), np.array([1.0, 2.0, 3.0])
     cm = micrograd.compile(fn, n_inputs=2, params=params)
     assert cm.program.counts() == {"dense": 1, "exp": 1}
@@ -243,12 +260,14 @@ def test_unread_rows_of_a_layer_do_not_poison_its_gradients():
 def _three_outputs(kind):
     """Issue 8.3's model: outputs that are an input, a two-layer chain and a dot of a shifted input."""
     if kind == "values":
-        w1, b1, w2, b2, w3, b3 = (Value(v) for v in (.5, .1, -.3, .2, .7, -.4))
-        return (lambda xs: [xs[0], b2 + w2 * (b1 + w1 * xs[0]).sigmoid(), b3 + w3 * (xs[0] - 1.)],
-                [w1, b1, w2, b2, w3, b3])
+        w1, b1, w2, b2, w3, b3 = (Value(v) for v in (0.5, 0.1, -0.3, 0.2, 0.7, -0.4))
+        return (
+            lambda xs: [xs[0], b2 + w2 * (b1 + w1 * xs[0]).sigmoid(), b3 + w3 * (xs[0] - 1.0)],
+            [w1, b1, w2, b2, w3, b3],
+        )
     n1 = nn.Neuron(1, activation="sigmoid", rng=random.Random(1))
     n2, n3 = (nn.Neuron(1, nonlin=False, rng=random.Random(j)) for j in (2, 3))
-    for n, b in ((n1, .1), (n2, .2), (n3, -.4)):
+    for n, b in ((n1, 0.1), (n2, 0.2), (n3, -0.4)):
         n.b.data = b
     return lambda xs: [xs[0], n2([n1(xs)]), n3([xs[0] - 1.0])], n1.parameters() + n2.parameters() + n3.parameters()
 
@@ -259,10 +278,12 @@ def test_the_loss_does_not_change_the_parameter_layout(kind):
     # ("internal error: the loss changed the parameter layout")
     fn, params = _three_outputs(kind)
     cm = micrograd.compile(fn, n_inputs=1, params=params)
-    X = np.array([[.5], [-1.5], [2.0]])
+    X = np.array([[0.5], [-1.5], [2.0]])
     Y = np.random.default_rng(7).normal(size=(3, 3))
+
     def custom(o, t):  # reads two of the three outputs
         return o[2] * t[0] + o[1] * t[1]
+
     for loss, ref_loss_fn, width in (("mse", losses.mse, None), (custom, custom, 3)):
         ref_out, ref_loss, ref_grads = value_path(fn, params, X, [list(r) for r in Y], ref_loss_fn, 1e-3)
         loss_value, grads = cm.loss_and_grad(X, Y, loss=loss, l2=1e-3)
@@ -280,6 +301,7 @@ def test_a_loss_that_reads_a_weight_keeps_the_layout_and_the_gradients():
 
     def loss_fn(o, t):
         return (o[0] - t) ** 2 + 0.1 * w * w
+
     cm = micrograd.compile(model)
     X = np.random.default_rng(8).normal(size=(5, 3))
     y = np.random.default_rng(9).normal(size=5)

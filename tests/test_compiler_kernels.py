@@ -1,6 +1,7 @@
 """The kernels: every op of the table has a forward and a backward branch (generated into opkernels.py, see
 tests/test_compiler_generated.py) that calls the table's functions; unknown opcodes are reported; an
 unwritable Numba cache falls back to memory with one warning."""
+
 import os
 import subprocess
 import sys
@@ -38,16 +39,16 @@ def test_every_op_runs_the_table_functions_in_the_kernels(op):
     case = CASES[op.name]
     x, y = sample(case)
     m = len(x)
-    V = np.concatenate([x, y, np.full(m, -12345.0)])       # slots: x at 0, y at m, out at 2m
+    V = np.concatenate([x, y, np.full(m, -12345.0)])  # slots: x at 0, y at m, out at 2m
     assert kernels.vec_forward(op.code, V, *U(0, m, 2 * m, m), case.arg), MISSING.format("forward", op.name)
     want = [op.forward(a, b, case.arg) for a, b in zip(x, y)]
-    np.testing.assert_allclose(V[2 * m:], want, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(V[2 * m :], want, rtol=1e-15, atol=0)
     gout = np.linspace(0.5, 2.0, m)
     G = np.concatenate([np.full(m, 0.25), np.full(m, -0.5), gout])
     assert kernels.vec_backward(op.code, V, G, *U(0, m, 2 * m, m), case.arg), MISSING.format("backward", op.name)
-    d = np.array([op.backward(a, b, case.arg, o) for a, b, o in zip(x, y, V[2 * m:])])
+    d = np.array([op.backward(a, b, case.arg, o) for a, b, o in zip(x, y, V[2 * m :])])
     np.testing.assert_allclose(G[:m], 0.25 + d[:, 0] * gout, rtol=1e-15, atol=1e-300)
-    np.testing.assert_allclose(G[m:2 * m], -0.5 + (d[:, 1] * gout if op.arity == 2 else 0.0), rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(G[m : 2 * m], -0.5 + (d[:, 1] * gout if op.arity == 2 else 0.0), rtol=1e-15, atol=1e-300)
 
 
 @pytest.mark.parametrize("op", ops.OPS, ids=lambda op: op.name)
@@ -76,21 +77,21 @@ def test_unknown_opcodes_are_refused_not_zero():
 def test_unwritable_cache_falls_back_to_memory_with_one_warning(tmp_path):
     # No writable place at all (read-only install, unwritable NUMBA_CACHE_DIR and home): as root nothing is
     # read-only, so the subprocess removes Numba's cache locators, which is what Numba sees in that case.
-    code = ("import warnings, numpy as np, numba.core.caching as c\n"
-            "c.CacheImpl._locator_classes = []\n"
-            "warnings.simplefilter('always')\n"
-            "from micrograd.compiler import kernels\n"
-            "V = np.array([2.0, 3.0, 4.0, 5.0, 0.0, 0.0])\n"
-            "assert kernels.vec_forward(kernels.ops.MUL, V, *np.array([0, 2, 4, 2], np.uint64), 0.0)\n"
-            "print(V[4:].tolist())\n")
+    code = (
+        "import warnings, numpy as np, numba.core.caching as c\n"
+        "c.CacheImpl._locator_classes = []\n"
+        "warnings.simplefilter('always')\n"
+        "from micrograd.compiler import kernels\n"
+        "V = np.array([2.0, 3.0, 4.0, 5.0, 0.0, 0.0])\n"
+        "assert kernels.vec_forward(kernels.ops.MUL, V, *np.array([0, 2, 4, 2], np.uint64), 0.0)\n"
+        "print(V[4:].tolist())\n"
+    )
     env = dict(os.environ, NUMBA_CACHE_DIR="/dev/null/not-a-dir")
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
-                       cwd=tmp_path)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[8.0, 15.0]"
     warnings = [line for line in r.stderr.splitlines() if "Numba cannot write its cache" in line]
     assert len(warnings) == 1, r.stderr
-
 
 
 def test_python_calls_pass_the_types_the_kernels_pass_each_other(monkeypatch):
@@ -103,6 +104,7 @@ def test_python_calls_pass_the_types_the_kernels_pass_each_other(monkeypatch):
     import micrograd
     from numba import typeof, types
     from micrograd import nn, optim
+
     seen: dict = {}
     m = nn.MLP(2, [4, 1], rng=random.Random(0))
     X = np.random.default_rng(0).normal(size=(8, 2))
@@ -110,9 +112,11 @@ def test_python_calls_pass_the_types_the_kernels_pass_each_other(monkeypatch):
     # compile (or load) the real kernels first: compiled after the patch, fit would see the Python wrappers
     micrograd.compile(m).fit(X, y, optimizer=optim.SGD(m.parameters(), lr=0.0), epochs=1)
     for name in ("fit", "loss_and_grad", "load", "forward", "update"):
+
         def record(*args, _f=getattr(kernels, name), _name=name):
             seen.setdefault(_name, []).append([typeof(a) for a in args])
             return _f(*args)
+
         monkeypatch.setattr(kernels, name, record)
     cm = micrograd.compile(m)
     cm.fit(X, y, optimizer=optim.SGD(m.parameters(), lr=0.1, momentum=0.9), epochs=2, batch_size=3)

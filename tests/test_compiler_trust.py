@@ -2,6 +2,7 @@
 
 The Value path is the oracle: the same model trained the same way on Values.
 """
+
 import copy
 import pickle
 import random
@@ -46,7 +47,7 @@ def test_value_path_training_between_compiled_calls_is_seen_by_every_call():
     cm = micrograd.compile(fast)
     cm(X)  # compile-time weights used once
     opt_ref, opt_fast = optim.SGD(ref.parameters(), lr=0.1), optim.SGD(fast.parameters(), lr=0.1)
-    want = value_loop(ref, opt_ref, X, y, "hinge", 0.0, 2, 12, 0)   # two Value-path steps on each twin
+    want = value_loop(ref, opt_ref, X, y, "hinge", 0.0, 2, 12, 0)  # two Value-path steps on each twin
     got = value_loop(fast, opt_fast, X, y, "hinge", 0.0, 2, 12, 0)
     assert_close(got, want)
     assert_close(cm(X), outputs_on_values(ref, X), "cm(X) after Value-path steps")
@@ -60,10 +61,14 @@ def test_value_path_training_between_compiled_calls_is_seen_by_every_call():
     assert_close([p.data for p in fast.parameters()], [p.data for p in ref.parameters()], "weights after fit")
 
 
-@pytest.mark.parametrize("make_opt", [
-    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
-    lambda ps: optim.Adam(ps, lr=lambda t: 0.05 / (1 + t)),
-], ids=["sgd-nesterov", "adam-schedule"])
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+        lambda ps: optim.Adam(ps, lr=lambda t: 0.05 / (1 + t)),
+    ],
+    ids=["sgd-nesterov", "adam-schedule"],
+)
 def test_user_loop_with_loss_and_grad_and_an_optimizer_matches_the_value_path(make_opt):
     """The README's loop: loss, grads = cm.loss_and_grad(...); opt.step(); opt.zero_grad(), step for step."""
     rng = np.random.default_rng(4)
@@ -72,8 +77,7 @@ def test_user_loop_with_loss_and_grad_and_an_optimizer_matches_the_value_path(ma
     cm = micrograd.compile(fast)
     opt_ref, opt_fast = make_opt(ref.parameters()), make_opt(fast.parameters())
     for step in range(6):
-        _, want_loss, want_grads = value_path(ref, ref.parameters(), X, [int(c) for c in y],
-                                              losses.cross_entropy, 1e-3)
+        _, want_loss, want_grads = value_path(ref, ref.parameters(), X, [int(c) for c in y], losses.cross_entropy, 1e-3)
         opt_ref.step()
         loss, grads = cm.loss_and_grad(X, y, loss="cross_entropy", l2=1e-3)
         assert_close([p.grad for p in fast.parameters()], grads, "p.grad is what loss_and_grad returned")
@@ -108,7 +112,7 @@ def test_float32_model_sees_value_writes_and_returns_trained_weights():
     c32, c64 = micrograd.compile(m32, dtype=np.float32), micrograd.compile(m64)
     c32(X)
     for a, b in zip(m32.parameters(), m64.parameters()):
-        a.data = b.data = a.data * 0.5 + 0.25       # written on the Value path after a float32 call
+        a.data = b.data = a.data * 0.5 + 0.25  # written on the Value path after a float32 call
     assert c32.theta.dtype == np.float32
     np.testing.assert_allclose(c32(X), c64(X), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(c32(X), outputs_on_values(m64, X), rtol=1e-5, atol=1e-6)
@@ -126,13 +130,17 @@ def test_float32_model_sees_value_writes_and_returns_trained_weights():
 def test_two_compiled_models_of_one_model_both_follow_it():
     X, y = moons_like()
     ref, m = twin_models(lambda: nn.MLP(2, [4, 1], rng=random.Random(7)))
-    cm1, cm2 = micrograd.compile(m), micrograd.compile(m)   # cm2 took the parameters: cm1 must notice
+    cm1, cm2 = micrograd.compile(m), micrograd.compile(m)  # cm2 took the parameters: cm1 must notice
     o_ref, o = optim.SGD(ref.parameters(), lr=0.2), optim.SGD(m.parameters(), lr=0.2)
-    assert_close(cm2.fit(X, y, loss="hinge", optimizer=o, epochs=2), value_loop(ref, o_ref, X, y, "hinge", 0.0, 2, 12, 0))
+    assert_close(
+        cm2.fit(X, y, loss="hinge", optimizer=o, epochs=2), value_loop(ref, o_ref, X, y, "hinge", 0.0, 2, 12, 0)
+    )
     assert_close(cm1(X), outputs_on_values(ref, X), "cm1 after cm2 trained")
-    assert_close(cm1.fit(X, y, loss="hinge", optimizer=o, epochs=2), value_loop(ref, o_ref, X, y, "hinge", 0.0, 2, 12, 0))
+    assert_close(
+        cm1.fit(X, y, loss="hinge", optimizer=o, epochs=2), value_loop(ref, o_ref, X, y, "hinge", 0.0, 2, 12, 0)
+    )
     assert_close(cm2(X), outputs_on_values(ref, X), "cm2 after cm1 trained")
-    w = m.parameters()[0]   # a function compiled over one of the model's parameters
+    w = m.parameters()[0]  # a function compiled over one of the model's parameters
     cm3 = micrograd.compile(lambda xs: xs[0] * w, n_inputs=1, params=[w])
     w.data = 2.5
     assert cm3(np.array([[2.0]]))[0, 0] == 5.0
@@ -167,7 +175,7 @@ def test_copies_of_a_compiled_models_parameters_are_plain_independent_values(tmp
     fresh = nn.MLP(2, [3, 1], rng=random.Random(9))
     fresh.load_state_dict(state)
     assert_close(cm(np.ones((1, 2))), outputs_on_values(fresh, np.ones((1, 2))), "cm(X) after load")
-    for twin in (copy.deepcopy(cm), pickle.loads(pickle.dumps(cm))):   # a copy binds its own copied parameters
+    for twin in (copy.deepcopy(cm), pickle.loads(pickle.dumps(cm))):  # a copy binds its own copied parameters
         assert twin.params[0] is twin.model.parameters()[0] is not p
         twin.model.parameters()[0].data = -7.0
         assert p.data != -7.0
@@ -192,6 +200,7 @@ def test_a_replaced_backward_on_an_op_node_is_refused_by_name():
         z = xs[0] * p
         z._backward = lambda: None
         return z.tanh()
+
     with pytest.raises(ValueError, match=r"op '\*'.*_backward was replaced by hand"):
         micrograd.compile(model, n_inputs=1, params=[p])
 
@@ -204,16 +213,20 @@ def test_a_parameter_listed_twice_is_refused_at_compile():
         micrograd.compile(lambda xs: xs[0], n_inputs=1, params=[1.0])
 
 
-@pytest.mark.parametrize("fn", [
-    lambda xs: (xs[0] - xs[1]).log(),
-    lambda xs: 1 / (xs[0] - xs[1]),
-    lambda xs: (2 * xs[0] - 1).log() + (xs[1] - 0.5) ** -1,
-], ids=["log(x0-x1)", "1/(x0-x1)", "log(2*x0-1)"])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda xs: (xs[0] - xs[1]).log(),
+        lambda xs: 1 / (xs[0] - xs[1]),
+        lambda xs: (2 * xs[0] - 1).log() + (xs[1] - 0.5) ** -1,
+    ],
+    ids=["log(x0-x1)", "1/(x0-x1)", "log(2*x0-1)"],
+)
 def test_tracing_on_placeholders_does_not_decide_compilability(fn):
     X = np.array([[3.0, 1.0], [2.0, 1.5], [0.9, 0.25]])
     cm = micrograd.compile(fn, n_inputs=2, params=[])
     assert_close(cm(X), [[fn([Value(a), Value(b)]).data] for a, b in X])
-    with pytest.raises(ValueError, match="log"):   # outside tracing the Value path still refuses
+    with pytest.raises(ValueError, match="log"):  # outside tracing the Value path still refuses
         Value(0.0).log()
 
 
@@ -238,8 +251,9 @@ def test_one_compiled_model_from_two_threads_gives_the_single_threaded_results()
                 out = cm(X)
                 if loss != want[i][0] or not np.array_equal(grads, want[i][1]) or not np.array_equal(out, want_out[i]):
                     errors.append(i)
+
     old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)   # switch threads as often as possible: after every kernel call
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: after every kernel call
     try:
         threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
         for t in threads:
@@ -255,25 +269,28 @@ def test_one_compiled_model_from_two_threads_gives_the_single_threaded_results()
 X4, Y4 = np.zeros((4, 2)), np.ones(4)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"epochs": 1.9}, TypeError, "epochs must be an int >= 0, got 1.9"),
-    ({"epochs": "2"}, TypeError, "epochs must be an int"),
-    ({"epochs": True}, TypeError, "epochs must be an int"),
-    ({"epochs": -1}, ValueError, "epochs must be an int >= 0, got -1"),
-    ({"batch_size": 2.7}, TypeError, "batch_size must be an int >= 1 or None, got 2.7"),
-    ({"batch_size": "2"}, TypeError, "batch_size must be an int"),
-    ({"batch_size": 0}, ValueError, "batch_size must be an int >= 1, got 0"),
-    ({"l2": -1e-3}, ValueError, "l2 must be a finite number >= 0"),
-    ({"l2": float("nan")}, ValueError, "l2 must be a finite number >= 0, got nan"),
-    ({"l2": "0.1"}, TypeError, "l2 must be a real number"),
-    ({"rng": random.Random(0)}, TypeError, "rng must be an int seed >= 0, None or a np.random.Generator"),
-    ({"rng": -3}, TypeError, "rng must be an int seed >= 0"),
-    ({"rng": 1.5}, TypeError, "rng must be"),
-    ({"shuffle": "no"}, TypeError, "shuffle must be True or False"),
-    ({"shuffle": 0}, TypeError, "shuffle must be True or False"),
-    ({"loss": "hinge2"}, ValueError, "unknown loss 'hinge2'"),
-    ({"optimizer": None}, ValueError, "fit needs an optimizer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"epochs": 1.9}, TypeError, "epochs must be an int >= 0, got 1.9"),
+        ({"epochs": "2"}, TypeError, "epochs must be an int"),
+        ({"epochs": True}, TypeError, "epochs must be an int"),
+        ({"epochs": -1}, ValueError, "epochs must be an int >= 0, got -1"),
+        ({"batch_size": 2.7}, TypeError, "batch_size must be an int >= 1 or None, got 2.7"),
+        ({"batch_size": "2"}, TypeError, "batch_size must be an int"),
+        ({"batch_size": 0}, ValueError, "batch_size must be an int >= 1, got 0"),
+        ({"l2": -1e-3}, ValueError, "l2 must be a finite number >= 0"),
+        ({"l2": float("nan")}, ValueError, "l2 must be a finite number >= 0, got nan"),
+        ({"l2": "0.1"}, TypeError, "l2 must be a real number"),
+        ({"rng": random.Random(0)}, TypeError, "rng must be an int seed >= 0, None or a np.random.Generator"),
+        ({"rng": -3}, TypeError, "rng must be an int seed >= 0"),
+        ({"rng": 1.5}, TypeError, "rng must be"),
+        ({"shuffle": "no"}, TypeError, "shuffle must be True or False"),
+        ({"shuffle": 0}, TypeError, "shuffle must be True or False"),
+        ({"loss": "hinge2"}, ValueError, "unknown loss 'hinge2'"),
+        ({"optimizer": None}, ValueError, "fit needs an optimizer"),
+    ],
+)
 def test_fit_refuses_each_bad_argument_by_name(kwargs, error, match):
     m = nn.MLP(2, [3, 1], rng=0)
     cm = micrograd.compile(m)
@@ -302,7 +319,8 @@ def test_loss_and_grad_and_compile_refuse_bad_arguments():
             micrograd.compile(lambda xs: xs[0], n_inputs=n, params=[])
     q = Value(3.0)  # n_inputs=0: a function of its parameters alone (X has no columns)
     loss, grads = micrograd.compile(lambda xs: q * q, n_inputs=0, params=[q]).loss_and_grad(
-        np.zeros((1, 0)), np.zeros(1), loss=lambda o, t: o)
+        np.zeros((1, 0)), np.zeros(1), loss=lambda o, t: o
+    )
     assert (loss, grads.tolist()) == (9.0, [6.0])
     for dtype in (np.float16, "float16", int, "nonsense"):
         with pytest.raises(ValueError, match="dtype must be np.float64 or np.float32"):
@@ -318,6 +336,7 @@ def test_fit_refuses_an_optimizer_without_a_compiled_update():
         def step(self):
             for p in self.params:
                 p.data -= 0.1 * p.grad
+
     m = nn.MLP(2, [3, 1], rng=0)
     with pytest.raises(TypeError, match="Plain has none.*loss_and_grad"):
         micrograd.compile(m).fit(X4, Y4, optimizer=Plain(m.parameters(), lr=0.1))
@@ -335,7 +354,7 @@ def test_hinge_refuses_zero_one_labels_on_both_paths():
 def test_bce_with_logits_refuses_plus_minus_one_labels_on_both_paths():
     with pytest.raises(ValueError, match=r"bce_with_logits expects labels in \[0, 1\].*got -1.*\(y \+ 1\) / 2"):
         losses.bce_with_logits(Value(0.3), -1)
-    assert losses.bce_with_logits(Value(0.3), 0.25).data > 0   # probabilities are labels too
+    assert losses.bce_with_logits(Value(0.3), 0.25).data > 0  # probabilities are labels too
     cm = micrograd.compile(nn.MLP(2, [3, 1], rng=0))
     with pytest.raises(ValueError, match=r"bce_with_logits expects labels in \[0, 1\].*got -1.0"):
         cm.loss_and_grad(X4, np.array([-1.0, 1.0, 1.0, -1.0]), loss="bce_with_logits")
@@ -366,18 +385,24 @@ def test_optimizers_and_losses_describe_themselves_to_the_runtime(monkeypatch):
     import ast
     import inspect
     from micrograd.compiler import runtime
+
     tree = ast.parse(inspect.getsource(runtime))
-    docstrings = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.FunctionDef,
-                  ast.ClassDef)) and n.body and isinstance(n.body[0], ast.Expr)}
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | \
-            {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    docstrings = {
+        id(n.body[0].value)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body and isinstance(n.body[0], ast.Expr)
+    }
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+    }
     strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and id(n) not in docstrings}
     assert not names & {"isinstance", "optim", "Adam", "SCALAR_TARGET", "momentum_buffer"}
     assert not strings & {"mse", "cross_entropy", "bce_with_logits"}
 
-    class HeavyBall(optim.SGD):   # a new optimizer: one class, the runtime needs nothing else
+    class HeavyBall(optim.SGD):  # a new optimizer: one class, the runtime needs nothing else
         def __init__(self, params, lr):
             super().__init__(params, lr, momentum=0.5)
+
     monkeypatch.setitem(losses.REGISTRY, "l1ish", losses.NamedLoss(lambda o, t: (o - t).softplus(), losses.PER_OUTPUT))
     X, y = moons_like()
     ref, fast = twin_models(lambda: nn.MLP(2, [3, 1], rng=random.Random(4)))
@@ -399,16 +424,18 @@ def test_compiled_model_repr_shows_model_size_and_dtype():
     assert repr(cm) == f"<CompiledModel of MLP: 2 -> 1, {len(cm.program)} instructions, 337 parameters, float32>"
     p = Value(1.0)
     assert repr(micrograd.compile(lambda xs: [xs[0] * p, xs[0]], n_inputs=1, params=[p])).startswith(
-        "<CompiledModel of test_compiled_model_repr_shows_model_size_and_dtype.<locals>.<lambda>: 1 -> 2, ")
+        "<CompiledModel of test_compiled_model_repr_shows_model_size_and_dtype.<locals>.<lambda>: 1 -> 2, "
+    )
 
 
 def test_the_docs_user_loop_runs():
     """docs/compiled-model-state.md's first code block (the README's loop) runs as written."""
     from pathlib import Path
+
     text = (Path(__file__).parent.parent / "docs" / "compiled-model-state.md").read_text()
     code = text.split("```python\n")[1].split("```")[0]
     code = code.replace("range(100)", "range(3)")
     env = {}
-    exec(compile(code, "compiled-model-state.md", "exec"), env)   # noqa: S102 - our own documentation
+    exec(compile(code, "compiled-model-state.md", "exec"), env)  # noqa: S102 - our own documentation
     model = env["model"]
     assert model.parameters()[0].data == 0.0 and all(p.grad == 0.0 for p in model.parameters())

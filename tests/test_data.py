@@ -1,4 +1,5 @@
 """data: seeded synthetic sets with known geometry or generating weights, the bundled digits, splitting."""
+
 import numpy as np
 import pytest
 

@@ -5,6 +5,7 @@ gradient descent (linear regression), NumPy least squares (house prices), a
 NumPy forward pass of the moons network, PyTorch-free closed forms. Files
 written must exist and be non-empty.
 """
+
 import math
 import subprocess
 import sys
@@ -34,6 +35,7 @@ def assert_files(result):
 
 def test_linear_regression(tmp_path, capsys):
     from micrograd.demos import linear_regression as demo
+
     r = demo.run(quick=True, out=tmp_path)
     assert r["max_grad_diff"] <= 1e-12
     w, b = 0.5, 0.0  # the same descent with the textbook gradients in plain floats
@@ -41,7 +43,7 @@ def test_linear_regression(tmp_path, capsys):
         res = [w * x + b - y for x, y in zip([1, 2, 3], [2, 4, 6])]
         w, b = w - 0.01 * sum(x * e for x, e in zip([1, 2, 3], res)), b - 0.01 * sum(res)
     assert r["w"] == pytest.approx(w, abs=1e-12) and r["b"] == pytest.approx(b, abs=1e-12)
-    assert r["losses"][0] == 0.5 * (1.5 ** 2 + 3 ** 2 + 4.5 ** 2) and r["losses"][-1] < r["losses"][0] / 10
+    assert r["losses"][0] == 0.5 * (1.5**2 + 3**2 + 4.5**2) and r["losses"][-1] < r["losses"][0] / 10
     assert_short_lines(capsys)
     assert_files(r)
 
@@ -49,6 +51,7 @@ def test_linear_regression(tmp_path, capsys):
 def test_house_prices_approaches_least_squares(tmp_path, capsys):
     from micrograd.data import make_house_prices
     from micrograd.demos import house_prices as demo
+
     r = demo.run(quick=True, out=tmp_path)
     data = make_house_prices(n=100, n_features=10, rng=demo.SEED)
     A = np.c_[data.X, np.ones(len(data.y))]
@@ -66,12 +69,14 @@ def test_house_prices_approaches_least_squares(tmp_path, capsys):
 def figures(monkeypatch):
     """The matplotlib figures the demos save, by file name, still open for the test to read."""
     from micrograd.demos import _common
+
     saved = {}
 
     def keep(fig, path):
         saved[Path(path).name] = fig
         fig.savefig(path, dpi=40)
         return path
+
     monkeypatch.setattr(_common, "save_figure", keep)
     for name in ("moons", "vanishing_gradients"):
         monkeypatch.setattr(f"micrograd.demos.{name}.save_figure", keep)
@@ -85,6 +90,7 @@ def by_name(result):
 
 def test_moons_value_and_compiled_agree(tmp_path, capsys, figures):
     from micrograd.demos import moons as demo
+
     r = demo.run(quick=True, out=tmp_path)
     assert len(r["value_losses"]) == len(r["compiled_losses"]) == 5
     assert r["max_diff"] <= 1e-9
@@ -93,6 +99,7 @@ def test_moons_value_and_compiled_agree(tmp_path, capsys, figures):
     assert_short_lines(capsys)
     # the first loss from a NumPy forward pass of micrograd's initial weights
     from micrograd.data import make_moons
+
     X, y = make_moons(100, noise=0.1, rng=demo.DATA_SEED, labels="pm1")
     model = demo.micrograd_model()
     h = X
@@ -100,7 +107,7 @@ def test_moons_value_and_compiled_agree(tmp_path, capsys, figures):
         W = np.array([[w.data for w in n.w] for n in layer.neurons])
         h = h @ W.T + np.array([n.b.data for n in layer.neurons])
         h = np.maximum(h, 0) if i < len(model.layers) - 1 else h[:, 0]
-    reg = 1e-4 * sum(p.data ** 2 for p in model.parameters())
+    reg = 1e-4 * sum(p.data**2 for p in model.parameters())
     assert r["value_losses"][0] == pytest.approx(np.mean(np.maximum(0, 1 - y * h)) + reg, abs=1e-12)
     # the loss picture: both curves on one axis, with their data and the wall times
     fig = figures["moons_losses.png"]
@@ -108,8 +115,10 @@ def test_moons_value_and_compiled_agree(tmp_path, capsys, figures):
     lines = ax.get_lines()
     assert [list(line.get_ydata()) for line in lines] == [r["value_losses"], r["compiled_losses"]]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == [f"Value path ({r['value_seconds']:.2f} s)",
-                      f"compiled path ({r['compiled_seconds'] * 1e3:.2f} ms)"]
+    assert labels == [
+        f"Value path ({r['value_seconds']:.2f} s)",
+        f"compiled path ({r['compiled_seconds'] * 1e3:.2f} ms)",
+    ]
     # the training page replays the very run that was timed
     assert r["record"].history == r["compiled_losses"]
     assert "<html" in by_name(r)["moons_training"].read_text()[:200].lower()
@@ -118,10 +127,11 @@ def test_moons_value_and_compiled_agree(tmp_path, capsys, figures):
 def graph_nodes(text: str) -> dict:
     """DOT source (or the titles and texts of dot's SVG): node id -> the node's label text."""
     import re
+
     if text.lstrip().startswith("digraph"):
         return {nid: label.strip("{} ") for nid, label in re.findall(r'^\s*(\w+) \[label="([^"]*)"', text, re.M)}
     nodes = {}
-    for m in re.finditer(r'<title>(\w+)</title>(.*?)</g>', text, re.S):
+    for m in re.finditer(r"<title>(\w+)</title>(.*?)</g>", text, re.S):
         nodes[m.group(1)] = " | ".join(re.findall(r">([^<]+)</text>", m.group(2)))
     return nodes
 
@@ -129,12 +139,15 @@ def graph_nodes(text: str) -> dict:
 @pytest.mark.parametrize("suffix", [".dot", ".svg"])
 def test_moons_graph_shows_a_gradient_a_legend_and_neurons_in_reading_order(tmp_path, suffix):
     import re
+
     if suffix == ".svg":
         from system import require
+
         require("dot")
     from micrograd.data import make_moons
     from micrograd.demos import moons as demo
     from micrograd.viz.colors import ZERO_COLOR
+
     X, y = make_moons(100, noise=0.1, rng=demo.DATA_SEED, labels="pm1")
     model = demo.micrograd_model()
     path, sample, trained = demo.draw_sample_graph(model, X.tolist(), y.tolist(), tmp_path / f"g{suffix}")
@@ -164,6 +177,7 @@ def test_moons_graph_shows_a_gradient_a_legend_and_neurons_in_reading_order(tmp_
 
 def test_moons_without_graphviz_still_finishes_and_writes_the_dot_source(tmp_path, monkeypatch, capsys):
     from micrograd.demos import moons as demo
+
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` on PATH: a learner's fresh machine
     r = demo.run(quick=True, out=tmp_path)
     graph = by_name(r)["moons_graph"]
@@ -176,6 +190,7 @@ def test_moons_without_graphviz_still_finishes_and_writes_the_dot_source(tmp_pat
 
 def test_digits(tmp_path, capsys):
     from micrograd.demos import digits as demo
+
     r = demo.run(quick=True, out=tmp_path)
     assert r["test_accuracy"] >= 0.90
     assert r["loss_diff"] <= 1e-12
@@ -188,6 +203,7 @@ def test_digits(tmp_path, capsys):
 
 def test_activations(tmp_path, capsys):
     from micrograd.demos import activations as demo
+
     r = demo.run(quick=True, out=tmp_path)
     assert len(r["max_diff"]) == 10
     assert all(d <= 1e-12 for d in r["max_diff"].values()), r["max_diff"]
@@ -200,8 +216,13 @@ def value_path_rates(model, X) -> np.ndarray:
     active = []
     for row in X:
         model(row)
-        active.append([n._last_io[1][0]._children[0].data > 0  # w.x + b, before the nonlinearity
-                       for layer in model.layers[:-1] for n in layer.neurons])
+        active.append(
+            [
+                n._last_io[1][0]._children[0].data > 0  # w.x + b, before the nonlinearity
+                for layer in model.layers[:-1]
+                for n in layer.neurons
+            ]
+        )
     return np.mean(active, axis=0)
 
 
@@ -209,6 +230,7 @@ def test_vanishing_gradients(tmp_path, capsys, figures):
     import re
     from micrograd.data import make_moons
     from micrograd.demos import vanishing_gradients as demo
+
     r = demo.run(quick=True, out=tmp_path)
     sig = r["norms"]["sigmoid"]
     assert sig[0] < sig[-1] / 100  # sigmoid' <= 1/4 per layer: 6 layers shrink it by far more than 100x
@@ -223,7 +245,9 @@ def test_vanishing_gradients(tmp_path, capsys, figures):
     text = " ".join(out.split())  # the prose, unwrapped
     for act, d in r["dying"].items():
         assert np.array_equal(d["rates"][-1], value_path_rates(d["model"], X))  # the last frame, independently
-        assert d["dead_after_big_step"] == np.sum(d["rates"][1] == 0) and d["dead_at_end"] == np.sum(d["rates"][-1] == 0)
+        assert d["dead_after_big_step"] == np.sum(d["rates"][1] == 0) and d["dead_at_end"] == np.sum(
+            d["rates"][-1] == 0
+        )
         row = re.search(rf"^{act} +(\d+)/32 +(\d+)/32 +(\d+)/32", out, re.M).groups()
         assert list(map(int, row)) == [d["dead_before"], d["dead_after_big_step"], d["dead_at_end"]]
     assert f"after the step at lr 10, {relu['dead_after_big_step']} of 32 units are dead" in text
@@ -234,9 +258,10 @@ def test_vanishing_gradients(tmp_path, capsys, figures):
     assert len(panels) == 2
     for ax, (act, d) in zip(panels, r["dying"].items()):
         assert np.array_equal(ax.images[0].get_array(), d["rates"].T)
-        assert ax.get_title().startswith(f"{act}: {d['dead_after_big_step']}/32 red after the lr-10 step, "
-                                         f"{d['dead_at_end']}/32 at the end")
-        assert ax.images[0].cmap.get_under()[:3] == pytest.approx((0xd6 / 255, 0x27 / 255, 0x28 / 255))
+        assert ax.get_title().startswith(
+            f"{act}: {d['dead_after_big_step']}/32 red after the lr-10 step, {d['dead_at_end']}/32 at the end"
+        )
+        assert ax.images[0].cmap.get_under()[:3] == pytest.approx((0xD6 / 255, 0x27 / 255, 0x28 / 255))
     assert_files(r)
 
 
@@ -244,8 +269,10 @@ def test_vanishing_gradients(tmp_path, capsys, figures):
 def test_vanishing_graph_is_named_and_fits_a_screen(tmp_path, monkeypatch, dot):
     import re
     from micrograd.demos import vanishing_gradients as demo
+
     if dot == "installed":
         from system import require
+
         require("dot")
     else:
         monkeypatch.setenv("PATH", str(tmp_path))
@@ -267,6 +294,7 @@ def test_vanishing_graph_is_named_and_fits_a_screen(tmp_path, monkeypatch, dot):
 
 def test_gradient_check(tmp_path, capsys):
     from micrograd.demos import gradient_check as demo
+
     r = demo.run(quick=True, out=tmp_path)
     assert r["network"].passed and r["fixed"].passed
     assert not r["buggy"].passed and r["buggy"].mismatches == [0, 1, 2]
@@ -276,6 +304,7 @@ def test_gradient_check(tmp_path, capsys):
 
 def test_backprop_stepper(tmp_path):
     from micrograd.demos import backprop_stepper as demo
+
     r = demo.run(quick=True, out=tmp_path)
     o = math.tanh(2 * -3 + 0 * 1 + 6.8813735870195432)
     assert r["output"] == pytest.approx(o, abs=1e-15)
@@ -292,7 +321,11 @@ def test_cli_and_script_run_a_demo(tmp_path, capsys):
     assert (tmp_path / "cli" / "gradient_check.png").stat().st_size > 0
     assert "gradcheck caught" in capsys.readouterr().out
     out = tmp_path / "script"
-    r = subprocess.run([sys.executable, str(ROOT / "demos" / "linear_regression.py"), "--quick", "--out", str(out)],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "demos" / "linear_regression.py"), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert (out / "linear_regression.png").stat().st_size > 0 and "agree to 1e-12" in r.stdout

@@ -1,6 +1,7 @@
 """Value graphs as a whole: random expression graphs built by hypothesis from the op table
 (shared sub-expressions, x*x, diamonds, constants on either side) against central differences;
 a 200,000-node chain; a node used many times; micrograd-style custom ops."""
+
 import math
 
 import pytest
@@ -12,8 +13,13 @@ from system import require
 
 OPNAMES = sorted(CASES)
 SMOOTH = "tanh"  # what an op becomes where it would leave its domain, hit a kink or blow up
-INFIX = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-         "div": lambda a, b: a / b, "powv": lambda a, b: a ** b}
+INFIX = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "powv": lambda a, b: a**b,
+}
 
 
 def _safe(name, a, b):
@@ -47,8 +53,11 @@ def run_program(leaves, steps, plan=None):
         else:  # a plain number on one side exercises the reflected operators
             c = abs(c) + 0.5 if name == "powv" else c
             left, right = (c, a) if side == "left" else (a, c)
-            ok = _safe(name, left if side == "left" else a.data, right if side == "right" else a.data) \
-                if plan is None else plan[k]
+            ok = (
+                _safe(name, left if side == "left" else a.data, right if side == "right" else a.data)
+                if plan is None
+                else plan[k]
+            )
             out = INFIX[name](left, right) if ok else getattr(a, SMOOTH)()
         if plan is None and ok and not abs(out.data) < 1e4:  # keep every intermediate moderate
             ok = False
@@ -58,8 +67,13 @@ def run_program(leaves, steps, plan=None):
     return nodes, decided
 
 
-step = st.tuples(st.sampled_from(OPNAMES), st.integers(0, 10**6), st.integers(0, 10**6),
-                 st.sampled_from(["both", "left", "right"]), st.floats(-2.0, 2.0))
+step = st.tuples(
+    st.sampled_from(OPNAMES),
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+    st.sampled_from(["both", "left", "right"]),
+    st.floats(-2.0, 2.0),
+)
 
 
 @settings(max_examples=300)
@@ -75,13 +89,17 @@ def test_random_graphs_backward_matches_central_differences(leaves, steps):
         ns, _ = run_program(xs, steps, plan)
         return sum(ns[-3:]).data
 
-    for i, leaf in enumerate(nodes[:len(leaves)]):
+    for i, leaf in enumerate(nodes[: len(leaves)]):
         up, down = list(leaves), list(leaves)
         up[i] += eps
         down[i] -= eps
         numeric = (f(up) - f(down)) / (2 * eps)
-        assert abs(leaf.grad - numeric) <= 1e-4 * abs(numeric) + 1e-6 + 1e-13 * scale / eps, \
-            (i, leaf.grad, numeric, steps)
+        assert abs(leaf.grad - numeric) <= 1e-4 * abs(numeric) + 1e-6 + 1e-13 * scale / eps, (
+            i,
+            leaf.grad,
+            numeric,
+            steps,
+        )
 
 
 def test_deep_chain_of_200000_nodes_backpropagates():
@@ -125,10 +143,11 @@ def test_backward_twice_accumulates_like_micrograd():
 
 def test_micrograd_style_custom_op_with_hand_written_backward():
     def cube(v):  # written the way micrograd's engine writes its ops
-        out = Value(v.data ** 3, (v,), "cube")
+        out = Value(v.data**3, (v,), "cube")
 
         def _backward():
-            v.grad += 3 * v.data ** 2 * out.grad
+            v.grad += 3 * v.data**2 * out.grad
+
         out._backward = _backward
         return out
 
@@ -149,15 +168,15 @@ def test_numbers_on_either_side():
 INF = math.inf
 # (build from leaves, leaves' data, closed-form output, closed-form leaf grads)
 IEEE_CASES = {
-    "x**0 at 0": (lambda x: x ** 0, [0.0], 1.0, [0.0]),            # PyTorch: 0, not 0 * 0**-1 = NaN
-    "x**0 at 3": (lambda x: x ** 0, [3.0], 1.0, [0.0]),
-    "x**400 at 10": (lambda x: x ** 400, [10.0], INF, [INF]),     # forward and backward overflow
-    "x**401 at -10": (lambda x: x ** 401, [-10.0], -INF, [INF]),  # an odd power keeps the sign
-    "x**400 at -10": (lambda x: x ** 400, [-10.0], INF, [-INF]),
-    "x**-400 at 1e-2": (lambda x: x ** -400, [1e-2], INF, [-INF]),
-    "x**0.5 at 0": (lambda x: x ** 0.5, [0.0], 0.0, [INF]),       # infinite slope at a valid point
-    "x**y at 10, 400": (lambda x, y: x ** y, [10.0, 400.0], INF, [INF, INF]),
-    "x**y at 0.5, -2000": (lambda x, y: x ** y, [0.5, -2000.0], INF, [-INF, -INF]),
+    "x**0 at 0": (lambda x: x**0, [0.0], 1.0, [0.0]),  # PyTorch: 0, not 0 * 0**-1 = NaN
+    "x**0 at 3": (lambda x: x**0, [3.0], 1.0, [0.0]),
+    "x**400 at 10": (lambda x: x**400, [10.0], INF, [INF]),  # forward and backward overflow
+    "x**401 at -10": (lambda x: x**401, [-10.0], -INF, [INF]),  # an odd power keeps the sign
+    "x**400 at -10": (lambda x: x**400, [-10.0], INF, [-INF]),
+    "x**-400 at 1e-2": (lambda x: x**-400, [1e-2], INF, [-INF]),
+    "x**0.5 at 0": (lambda x: x**0.5, [0.0], 0.0, [INF]),  # infinite slope at a valid point
+    "x**y at 10, 400": (lambda x, y: x**y, [10.0, 400.0], INF, [INF, INF]),
+    "x**y at 0.5, -2000": (lambda x, y: x**y, [0.5, -2000.0], INF, [-INF, -INF]),
     "exp(1000)": (lambda x: x.exp(), [1000.0], INF, [INF]),
     "3 / 1e-200": (lambda x, y: x / y, [3.0, 1e-200], 3e200, [1e200, -INF]),  # y*y underflows to 0
 }
@@ -192,6 +211,7 @@ def test_the_compiled_path_follows_the_same_rule(name):
     """The kernels are IEEE already (Numba, error_model='numpy'): the Value path must agree with them."""
     import numpy as np
     import micrograd
+
     build, data, out, grads = IEEE_CASES[name]
     params = [Value(d) for d in data]
     cm = micrograd.compile(lambda xs: [build(*params) + xs[0] * 0.0], n_inputs=1, params=params)
@@ -202,9 +222,13 @@ def test_the_compiled_path_follows_the_same_rule(name):
 
 
 def test_domain_errors_still_raise_in_the_forward():
-    for expr, error in [(lambda: Value(0.0).log(), ValueError), (lambda: Value(1.0) / Value(0.0), ZeroDivisionError),
-                        (lambda: Value(0.0) ** -1, ValueError), (lambda: Value(-2.0) ** 0.5, ValueError),
-                        (lambda: Value(-2.0) ** Value(2.0), ValueError)]:
+    for expr, error in [
+        (lambda: Value(0.0).log(), ValueError),
+        (lambda: Value(1.0) / Value(0.0), ZeroDivisionError),
+        (lambda: Value(0.0) ** -1, ValueError),
+        (lambda: Value(-2.0) ** 0.5, ValueError),
+        (lambda: Value(-2.0) ** Value(2.0), ValueError),
+    ]:
         with pytest.raises(error):
             expr()
 
@@ -213,10 +237,13 @@ def test_the_value_path_never_loads_numba():
     """issue 9 item 5: the IEEE fallback is plain Python; Numba belongs to the compiled path."""
     import subprocess
     import sys
-    code = ("import sys; from micrograd.engine import Value\n"
-            "x = Value(10.0); y = x ** 400 + x ** Value(400.0) + (x * 1e300) / Value(1e-200); y.backward()\n"
-            "assert y.data == float('inf') and x.grad == float('inf'), (y.data, x.grad)\n"
-            "print('numba' in sys.modules)")
+
+    code = (
+        "import sys; from micrograd.engine import Value\n"
+        "x = Value(10.0); y = x ** 400 + x ** Value(400.0) + (x * 1e300) / Value(1e-200); y.backward()\n"
+        "assert y.data == float('inf') and x.grad == float('inf'), (y.data, x.grad)\n"
+        "print('numba' in sys.modules)"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
 
@@ -225,8 +252,21 @@ def test_ieee_pow_agrees_with_numpy_power():
     """micrograd.ieee.ieee_pow against NumPy's float64 power (IEEE 754 / C99) where math.pow raises."""
     import numpy as np
     from micrograd.ieee import ieee_pow
-    cases = [(10.0, 400.0), (-10.0, 401.0), (-10.0, 400.0), (0.5, -2000.0), (-0.5, -2001.0), (0.0, -1.0),
-             (-0.0, -1.0), (-0.0, -2.0), (0.0, -0.5), (-2.0, 0.5), (2.0, 10.0), (1e-300, -2.0)]
+
+    cases = [
+        (10.0, 400.0),
+        (-10.0, 401.0),
+        (-10.0, 400.0),
+        (0.5, -2000.0),
+        (-0.5, -2001.0),
+        (0.0, -1.0),
+        (-0.0, -1.0),
+        (-0.0, -2.0),
+        (0.0, -0.5),
+        (-2.0, 0.5),
+        (2.0, 10.0),
+        (1e-300, -2.0),
+    ]
     with np.errstate(all="ignore"):
         for x, y in cases:
             want = float(np.power(np.float64(x), np.float64(y)))

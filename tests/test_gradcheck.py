@@ -1,4 +1,5 @@
 """gradcheck: passes on correct derivatives, catches a hand-written wrong one, restores its inputs."""
+
 import math
 
 import pytest
@@ -10,21 +11,23 @@ from micrograd.gradcheck import GradcheckResult, gradcheck
 
 def buggy_square(v):
     """A micrograd-style custom op whose _backward forgets the factor 2."""
-    out = Value(v.data ** 2, (v,), "square")
+    out = Value(v.data**2, (v,), "square")
 
     def _backward():
         v.grad += v.data * out.grad  # wrong: should be 2 * v.data
+
     out._backward = _backward
     return out
 
 
 def test_correct_gradients_pass():
-    r = micrograd.gradcheck(lambda a, b, c: (a * b).tanh() + c.log() * a ** 2 - b / c, [0.7, -1.3, 2.1])
+    r = micrograd.gradcheck(lambda a, b, c: (a * b).tanh() + c.log() * a**2 - b / c, [0.7, -1.3, 2.1])
     assert isinstance(r, GradcheckResult) and r.passed and bool(r) and r.mismatches == []
     a, b, c = 0.7, -1.3, 2.1
     t = math.tanh(a * b)
-    assert r.analytic == pytest.approx([(1 - t * t) * b + 2 * a * math.log(c), (1 - t * t) * a - 1 / c,
-                                        a * a / c + b / c ** 2], rel=1e-14)
+    assert r.analytic == pytest.approx(
+        [(1 - t * t) * b + 2 * a * math.log(c), (1 - t * t) * a - 1 / c, a * a / c + b / c**2], rel=1e-14
+    )
 
 
 def test_a_wrong_derivative_is_caught_and_reported():

@@ -9,6 +9,7 @@
 - PyTorch stays optional: ``import micrograd`` never imports it; without it the error names the command.
 The largest differences seen are printed by the last test (the closing note's numbers).
 """
+
 import os
 
 import numpy as np
@@ -101,10 +102,16 @@ def test_each_op_exports(name):
     X = X[[case.valid(x, y, case.arg) and all(abs(x - k) > 1e-3 for k in case.kinks) for x, y in X]][:24]
     slope = Value(0.3)  # the y operand as a parameter for prelu: a scalar-op parameter
     if name == "prelu":
-        def model(xs): return case.build(xs[0], slope, case.arg)
+
+        def model(xs):
+            return case.build(xs[0], slope, case.arg)
+
         params = [slope]
     else:
-        def model(xs): return case.build(xs[0], xs[1], case.arg)
+
+        def model(xs):
+            return case.build(xs[0], xs[1], case.arg)
+
         params = []
     compare(model, params, [f"params.{j}" for j in range(len(params))], X, rng, "single ops")
 
@@ -131,7 +138,7 @@ def apply(name, x, y, arg):
     if name == "powv":
         return (abs(x) + 0.5) ** y.tanh()
     if name == "pow":
-        return (abs(x) + 0.5) ** arg if arg < 0 or not float(arg).is_integer() else x ** arg
+        return (abs(x) + 0.5) ** arg if arg < 0 or not float(arg).is_integer() else x**arg
     op = ops.BY_NAME[name]
     if op.arity == 2:
         return getattr(x, {"add": "__add__", "sub": "__sub__", "mul": "__mul__"}.get(name, name))(y)
@@ -172,15 +179,30 @@ class RandomGraph:
 
 
 floats = st.floats(-1.5, 1.5, allow_nan=False)
-op_step = st.tuples(st.just("op"), st.sampled_from(sorted(TORCH_OPS)), st.integers(0, 60), st.integers(0, 60),
-                    st.sampled_from([2.0, 3.0, -1.0, 0.5, 0.2]))
-layer_step = st.tuples(st.just("layer"), st.lists(st.integers(0, 60), min_size=1, max_size=4), st.integers(1, 3),
-                       st.booleans(), st.sampled_from([None, *BOUNDED]), st.lists(floats, min_size=1, max_size=6))
+op_step = st.tuples(
+    st.just("op"),
+    st.sampled_from(sorted(TORCH_OPS)),
+    st.integers(0, 60),
+    st.integers(0, 60),
+    st.sampled_from([2.0, 3.0, -1.0, 0.5, 0.2]),
+)
+layer_step = st.tuples(
+    st.just("layer"),
+    st.lists(st.integers(0, 60), min_size=1, max_size=4),
+    st.integers(1, 3),
+    st.booleans(),
+    st.sampled_from([None, *BOUNDED]),
+    st.lists(floats, min_size=1, max_size=6),
+)
 
 
-GRAPHS = dict(n_inputs=st.integers(1, 3), shared=st.lists(floats, max_size=3),
-              steps=st.lists(st.one_of(op_step, layer_step), min_size=1, max_size=10),
-              outputs=st.lists(st.integers(0, 8), min_size=1, max_size=3), seed=st.integers(0, 2**32 - 1))
+GRAPHS = dict(
+    n_inputs=st.integers(1, 3),
+    shared=st.lists(floats, max_size=3),
+    steps=st.lists(st.one_of(op_step, layer_step), min_size=1, max_size=10),
+    outputs=st.lists(st.integers(0, 8), min_size=1, max_size=3),
+    seed=st.integers(0, 2**32 - 1),
+)
 
 
 @settings(max_examples=30, deadline=None)
@@ -201,13 +223,12 @@ def test_hand_written_network_with_shared_parts():
     b, s = Value(0.2), Value(0.25)
 
     def net(xs):
-        h = (w[0] * xs[1] + w[1] * xs[0] + b).tanh()       # dense over (x1, x0): a gather
+        h = (w[0] * xs[1] + w[1] * xs[0] + b).tanh()  # dense over (x1, x0): a gather
         u = (w[2] * h + w[3] * xs[1]).prelu(s)
         return [u * h + s, (w[4] * h).exp() - h.prelu(s)]  # h shared, s read three times
 
     rng = np.random.default_rng(1)
-    exported = compare(net, w + [b, s], [f"params.{j}" for j in range(7)], rng.normal(size=(7, 2)), rng,
-                       "hand-written")
+    exported = compare(net, w + [b, s], [f"params.{j}" for j in range(7)], rng.normal(size=(7, 2)), rng, "hand-written")
     assert exported.micrograd_names["params.6"].item() == "params.6"  # s: a 0-d parameter of its own
 
 
@@ -244,11 +265,12 @@ def test_state_dict_keys_of_a_function_use_the_fallback():
 
 class Custom(nn.Module):
     """A user Module whose fields make awkward names: a list used as one neuron, a field called forward."""
+
     _fields = ("params", "forward")
 
     def __init__(self):
         self.params = [Value(0.5), Value(-1.0), Value(0.25)]  # w0, w1, bias: collapse to 'params' and 'params.2'
-        self.forward = Value(2.0)                             # a torch Module attribute
+        self.forward = Value(2.0)  # a torch Module attribute
 
     def parameters(self):
         return self.params + [self.forward]
@@ -274,22 +296,27 @@ def _value_loss(model, X, y, loss):
     model.zero_grad()
     rows = [model([Value(float(v)) for v in x]) for x in X]
     fn = losses.BY_NAME[loss] if isinstance(loss, str) else loss
-    targets = [int(t) if loss == "cross_entropy" and np.ndim(t) == 0 else
-               (list(map(float, t)) if np.ndim(t) else float(t)) for t in y]
+    targets = [
+        int(t) if loss == "cross_entropy" and np.ndim(t) == 0 else (list(map(float, t)) if np.ndim(t) else float(t))
+        for t in y
+    ]
     L = losses.batch_loss(fn, rows, targets)
     L.backward()
     return L.data, np.array([p.grad for p in model.parameters()])
 
 
-@pytest.mark.parametrize("loss, nout, make_y", [
-    ("mse", 1, lambda r, N, k: r.normal(size=N)),
-    ("mse", 3, lambda r, N, k: r.normal(size=(N, k))),
-    ("hinge", 1, lambda r, N, k: r.choice([-1.0, 1.0], size=N)),
-    ("bce_with_logits", 1, lambda r, N, k: r.integers(0, 2, size=N).astype(float)),
-    ("cross_entropy", 3, lambda r, N, k: r.integers(0, k, size=N)),
-    ("cross_entropy", 3, lambda r, N, k: r.dirichlet(np.ones(k), size=N)),
-    (lambda out, t: abs(out - t), 1, lambda r, N, k: r.normal(size=N)),
-])
+@pytest.mark.parametrize(
+    "loss, nout, make_y",
+    [
+        ("mse", 1, lambda r, N, k: r.normal(size=N)),
+        ("mse", 3, lambda r, N, k: r.normal(size=(N, k))),
+        ("hinge", 1, lambda r, N, k: r.choice([-1.0, 1.0], size=N)),
+        ("bce_with_logits", 1, lambda r, N, k: r.integers(0, 2, size=N).astype(float)),
+        ("cross_entropy", 3, lambda r, N, k: r.integers(0, k, size=N)),
+        ("cross_entropy", 3, lambda r, N, k: r.dirichlet(np.ones(k), size=N)),
+        (lambda out, t: abs(out - t), 1, lambda r, N, k: r.normal(size=N)),
+    ],
+)
 def test_loss_programs_export(loss, nout, make_y):
     model = nn.MLP(2, [5, nout], activation="tanh", rng=3)
     rng = np.random.default_rng(4)
@@ -299,8 +326,11 @@ def test_loss_programs_export(loss, nout, make_y):
     L.backward()
     want, grads = _value_loss(model, X, y, loss)
     assert_close(L.item(), want, "losses")
-    got = {n: g for name, names in crit.micrograd_names.items()
-           for n, g in zip(names.ravel(), crit.get_parameter(name).grad.numpy().ravel())}
+    got = {
+        n: g
+        for name, names in crit.micrograd_names.items()
+        for n, g in zip(names.ravel(), crit.get_parameter(name).grad.numpy().ravel())
+    }
     assert_close([got[n] for n, _ in model.named_parameters()], grads, "loss grads")
 
 
@@ -328,18 +358,31 @@ def test_the_module_converts_like_any_torch_module():
 # ---------------------------------------------------------------- from_torch
 def activation(kind, width, value):
     T = torch.nn
-    return {"relu": lambda: T.ReLU(), "tanh": lambda: T.Tanh(), "sigmoid": lambda: T.Sigmoid(),
-            "leaky_relu": lambda: T.LeakyReLU(value), "elu": lambda: T.ELU(value), "selu": lambda: T.SELU(),
-            "prelu1": lambda: T.PReLU(1, init=value), "prelu": lambda: T.PReLU(width, init=value),
-            "identity": lambda: T.Identity()}[kind]()
+    return {
+        "relu": lambda: T.ReLU(),
+        "tanh": lambda: T.Tanh(),
+        "sigmoid": lambda: T.Sigmoid(),
+        "leaky_relu": lambda: T.LeakyReLU(value),
+        "elu": lambda: T.ELU(value),
+        "selu": lambda: T.SELU(),
+        "prelu1": lambda: T.PReLU(1, init=value),
+        "prelu": lambda: T.PReLU(width, init=value),
+        "identity": lambda: T.Identity(),
+    }[kind]()
 
 
 KINDS = ["relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "prelu1", "prelu", "identity", None]
 
 
-MLPS = dict(nin=st.integers(1, 3), layers=st.lists(st.tuples(st.integers(1, 4), st.booleans(), st.sampled_from(KINDS),
-                                                             st.floats(0.05, 1.5)), min_size=1, max_size=3),
-            seed=st.integers(0, 2**31 - 1))
+MLPS = dict(
+    nin=st.integers(1, 3),
+    layers=st.lists(
+        st.tuples(st.integers(1, 4), st.booleans(), st.sampled_from(KINDS), st.floats(0.05, 1.5)),
+        min_size=1,
+        max_size=3,
+    ),
+    seed=st.integers(0, 2**31 - 1),
+)
 
 
 @settings(max_examples=30, deadline=None)
@@ -373,8 +416,11 @@ def test_random_torch_mlps_import(nin, layers, seed):
             if lin.bias is not None:
                 pairs.append((lin.bias.grad[r], neuron.b))
     prelus = [m for m in seq if isinstance(m, torch.nn.PReLU)]
-    slopes = [p for layer in mlp.layers for p in ([layer.slope] if layer.slope is not None else
-                                                   [n.slope for n in layer.neurons if n.slope is not None])]
+    slopes = [
+        p
+        for layer in mlp.layers
+        for p in ([layer.slope] if layer.slope is not None else [n.slope for n in layer.neurons if n.slope is not None])
+    ]
     pairs += list(zip([g for m in prelus for g in m.weight.grad], slopes))
     assert len(slopes) == sum(m.weight.numel() for m in prelus)
     Yv, gp, gx = value_path(mlp, [v for _, v in pairs], X, C)
@@ -390,15 +436,18 @@ def test_random_torch_mlps_import(nin, layers, seed):
     assert_close(back(X).detach().numpy(), Y.detach().numpy(), "round trip outputs")
 
 
-@pytest.mark.parametrize("layers, fragment", [
-    (lambda T: [T.Linear(2, 3), T.Conv1d(1, 1, 1)], "layer 1 (Conv1d"),
-    (lambda T: [T.ReLU(), T.Linear(2, 3)], "layer 0 (ReLU()) comes before any Linear"),
-    (lambda T: [T.Linear(2, 3), T.ReLU(), T.Tanh()], "layer 2 (Tanh()) follows another activation (layer 1)"),
-    (lambda T: [T.Linear(2, 3), T.Linear(4, 1)], "layer 1 (Linear(in_features=4"),
-    (lambda T: [T.Linear(2, 3), T.PReLU(2)], "has 2 slopes for a Linear of 3 outputs"),
-    (lambda T: [T.Linear(2, 3), T.Softmax(dim=1)], "layer 1 (Softmax(dim=1)) is not supported"),
-    (lambda T: [T.Identity()], "has no Linear layer"),
-])
+@pytest.mark.parametrize(
+    "layers, fragment",
+    [
+        (lambda T: [T.Linear(2, 3), T.Conv1d(1, 1, 1)], "layer 1 (Conv1d"),
+        (lambda T: [T.ReLU(), T.Linear(2, 3)], "layer 0 (ReLU()) comes before any Linear"),
+        (lambda T: [T.Linear(2, 3), T.ReLU(), T.Tanh()], "layer 2 (Tanh()) follows another activation (layer 1)"),
+        (lambda T: [T.Linear(2, 3), T.Linear(4, 1)], "layer 1 (Linear(in_features=4"),
+        (lambda T: [T.Linear(2, 3), T.PReLU(2)], "has 2 slopes for a Linear of 3 outputs"),
+        (lambda T: [T.Linear(2, 3), T.Softmax(dim=1)], "layer 1 (Softmax(dim=1)) is not supported"),
+        (lambda T: [T.Identity()], "has no Linear layer"),
+    ],
+)
 def test_from_torch_refuses_naming_the_layer(layers, fragment):
     with pytest.raises(ValueError) as e:
         from_torch(torch.nn.Sequential(*layers(torch.nn)))
@@ -443,4 +492,3 @@ def test_zz_print_the_largest_differences(capsys):
         print("\nlargest differences measured (absolute, relative):")
         for what, (a, r) in sorted(WORST.items()):
             print(f"  {what:<34} {a:9.2e} {r:9.2e}")
-

@@ -1,6 +1,7 @@
 """Numba's on-disk kernel cache through micrograd.jit: a damaged entry is recompiled and replaced with one
 warning line (Numba alone raises UnpicklingError/EOFError on every later run), and an unwritable
 NUMBA_CACHE_DIR is named with the folder used instead. Each run is a fresh process, as a user's would be."""
+
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-KERNEL = '''
+KERNEL = """
 import numpy as np
 from micrograd.jit import jit
 
@@ -23,14 +24,15 @@ def scale(a, k):
 
 
 print(scale(np.arange(4.0), 2.5).sum(), sum(scale.stats.cache_hits.values()))
-'''
+"""
 
 
 def run(folder: Path, cache_dir) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(folder)]), "NUMBA_CACHE_DIR": str(cache_dir)}
     env.pop("NUMBA_DISABLE_JIT", None)
-    return subprocess.run([sys.executable, "-c", "import kern"], cwd=folder, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", "import kern"], cwd=folder, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def damage(path: Path, how: str) -> None:

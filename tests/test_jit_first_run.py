@@ -1,6 +1,7 @@
 """The first-run line: an entry point that Numba must compile prints "compiling kernels for the first run,
 about N s" once on sys.stderr (a terminal and a notebook cell both show it); a warm start (the disk cache
 hit) prints nothing, and callees compiled inside an entry point say nothing. Fresh processes, as a user's."""
+
 import io
 import os
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LINE = "compiling kernels for the first run, about"
-KERNEL = '''
+KERNEL = """
 import numpy as np
 from micrograd.jit import jit
 
@@ -28,15 +29,16 @@ def entry(a):
 
 
 print("result", entry(np.arange(4.0)))
-'''
+"""
 
 
 def run(folder: Path, cache_dir: Path) -> subprocess.CompletedProcess:
     (folder / "kern.py").write_text(KERNEL)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(folder)]), "NUMBA_CACHE_DIR": str(cache_dir)}
     env.pop("NUMBA_DISABLE_JIT", None)
-    return subprocess.run([sys.executable, "-c", "import kern"], cwd=folder, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", "import kern"], cwd=folder, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cold_start_prints_one_line_and_a_warm_start_none(tmp_path):
@@ -56,6 +58,7 @@ def test_cold_start_prints_one_line_and_a_warm_start_none(tmp_path):
 def test_the_line_goes_to_the_current_sys_stderr(monkeypatch):
     # a notebook kernel replaces sys.stderr after import: the line must go to the stream in place at compile
     from micrograd.jit import jit
+
     captured = io.StringIO()
     monkeypatch.setattr(sys, "stderr", captured)
 
@@ -76,6 +79,7 @@ def test_without_a_writable_cache_the_line_says_every_run_compiles(monkeypatch):
     # memory, and the first-run line must not promise a cache
     import numba
     from micrograd import jit as jit_module
+
     real_njit = numba.njit
 
     def no_cache(*args, cache=False, **kwargs):
@@ -101,5 +105,6 @@ def test_without_a_writable_cache_the_line_says_every_run_compiles(monkeypatch):
 def test_the_training_entry_points_announce_themselves():
     from micrograd import jit as jit_module
     from micrograd.compiler import kernels
+
     for name in ("fit", "loss_and_grad", "step_chunks", "forward"):
         assert id(getattr(kernels, name).py_func) in jit_module._entry_points, name

@@ -1,5 +1,6 @@
 """losses: each loss against its formula in plain floats, targets as numbers or as Values
 (the compiler traces with Value placeholders), stability for huge logits, batch helpers."""
+
 import math
 
 import pytest
@@ -77,10 +78,15 @@ def test_huge_logits_give_finite_loss_and_gradients():
     assert all(abs(v.data + math.log(3)) < 1e-15 for v in lsm)
 
 
-@pytest.mark.parametrize("name, outputs, target", [
-    ("hinge", [0.4], -1.0), ("mse", [0.4, -0.2], [1.0, 0.5]), ("bce_with_logits", [0.4], 1.0),
-    ("cross_entropy", [0.4, -0.2, 1.1], [0.0, 1.0, 0.0]),
-])
+@pytest.mark.parametrize(
+    "name, outputs, target",
+    [
+        ("hinge", [0.4], -1.0),
+        ("mse", [0.4, -0.2], [1.0, 0.5]),
+        ("bce_with_logits", [0.4], 1.0),
+        ("cross_entropy", [0.4, -0.2, 1.1], [0.0, 1.0, 0.0]),
+    ],
+)
 def test_targets_may_be_values_with_the_same_numbers(name, outputs, target):
     fn = losses.BY_NAME[name]
     as_numbers = _vals(outputs)

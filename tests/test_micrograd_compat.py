@@ -2,6 +2,7 @@
 ``micrograd.engine`` / ``micrograd.nn``, separates make_moons, and gives the numbers of Karpathy's
 original code (tests/reference_micrograd.py): the same weights after random.seed(1337), the same
 loss and gradients, the same weights after training steps."""
+
 import contextlib
 import gc
 import random
@@ -18,7 +19,7 @@ from micrograd.data import make_moons
 OURS = (micrograd.engine, micrograd.nn)
 KARPATHY = (types.SimpleNamespace(Value=reference_micrograd.Value), reference_micrograd)
 X, y = make_moons(n_samples=100, noise=0.1, rng=0)
-y = y*2 - 1  # make y be -1 or 1, as the demo does
+y = y * 2 - 1  # make y be -1 or 1, as the demo does
 
 
 def micrograd_demo(engine, nn, steps=100):
@@ -43,11 +44,11 @@ def micrograd_demo(engine, nn, steps=100):
         scores = list(map(model, inputs))
 
         # svm "max-margin" loss
-        losses = [(1 + -yi*scorei).relu() for yi, scorei in zip(yb, scores)]
+        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(yb, scores)]
         data_loss = sum(losses) * (1.0 / len(losses))
         # L2 regularization
         alpha = 1e-4
-        reg_loss = alpha * sum((p*p for p in model.parameters()))
+        reg_loss = alpha * sum((p * p for p in model.parameters()))
         total_loss = data_loss + reg_loss
 
         # also get accuracy
@@ -56,7 +57,6 @@ def micrograd_demo(engine, nn, steps=100):
 
     # optimization
     for k in range(steps):
-
         # forward
         total_loss, acc = loss()
 
@@ -65,7 +65,7 @@ def micrograd_demo(engine, nn, steps=100):
         total_loss.backward()
 
         # update (sgd)
-        learning_rate = 1.0 - 0.9*k/100
+        learning_rate = 1.0 - 0.9 * k / 100
         for p in model.parameters():
             p.data -= learning_rate * p.grad
 
@@ -93,8 +93,9 @@ def test_same_weights_and_repr_after_seed_1337():
 
 def test_same_loss_gradients_and_weights_as_karpathys_code():
     with no_gc():
-        for (k, loss_a, acc_a, ours), (_, loss_b, acc_b, theirs) in zip(micrograd_demo(*OURS, steps=3),
-                                                                         micrograd_demo(*KARPATHY, steps=3)):
+        for (k, loss_a, acc_a, ours), (_, loss_b, acc_b, theirs) in zip(
+            micrograd_demo(*OURS, steps=3), micrograd_demo(*KARPATHY, steps=3)
+        ):
             assert loss_a == pytest.approx(loss_b, rel=1e-12, abs=0) and acc_a == acc_b
             for attr in ("grad", "data"):  # the gradients of this step, the weights after its update
                 a, b = ([getattr(p, attr) for p in m.parameters()] for m in (ours, theirs))

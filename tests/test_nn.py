@@ -1,4 +1,5 @@
 """nn: micrograd's Neuron/Layer/MLP surface, activations, inits, seeds, names, state round trips."""
+
 import json
 import math
 import random
@@ -14,8 +15,9 @@ SELU = (1.0507009873554804934193349852946, 1.6732632423543772848170429916717)
 
 def test_repr_and_structure_like_micrograd():
     model = MLP(2, [3, 1])
-    assert repr(model) == ("MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2)], "
-                           "Layer of [LinearNeuron(3)]]")
+    assert repr(model) == (
+        "MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2)], Layer of [LinearNeuron(3)]]"
+    )
     assert len(model.parameters()) == 3 * 3 + 4
     assert isinstance(model([1.0, 2.0]), Value)  # a layer of one neuron gives a single Value
     assert isinstance(Layer(2, 2)([1.0, 2.0]), list)
@@ -41,8 +43,9 @@ def test_rng_seed_or_generator_is_reproducible_and_leaves_global_random_alone():
     assert [p.data for p in a.parameters()] != [p.data for p in MLP(2, [5, 1], rng=12).parameters()]
 
 
-@pytest.mark.parametrize("init, bound", [("uniform", 1.0), ("xavier", math.sqrt(6 / (4 + 3))),
-                                         ("he", math.sqrt(6 / 4))])
+@pytest.mark.parametrize(
+    "init, bound", [("uniform", 1.0), ("xavier", math.sqrt(6 / (4 + 3))), ("he", math.sqrt(6 / 4))]
+)
 def test_inits_draw_uniform_in_their_bound(init, bound):
     layer = Layer(4, 3, init=init, rng=5)
     r = random.Random(5)
@@ -50,9 +53,16 @@ def test_inits_draw_uniform_in_their_bound(init, bound):
 
 
 def _reference_activation(name, z, slope=0.25):
-    return {"identity": z, "relu": max(z, 0.0), "tanh": math.tanh(z), "sigmoid": 1 / (1 + math.exp(-z)),
-            "leaky_relu": z if z > 0 else 0.01 * z, "prelu": z if z > 0 else slope * z,
-            "elu": z if z > 0 else math.exp(z) - 1, "selu": SELU[0] * (z if z > 0 else SELU[1] * (math.exp(z) - 1))}[name]
+    return {
+        "identity": z,
+        "relu": max(z, 0.0),
+        "tanh": math.tanh(z),
+        "sigmoid": 1 / (1 + math.exp(-z)),
+        "leaky_relu": z if z > 0 else 0.01 * z,
+        "prelu": z if z > 0 else slope * z,
+        "elu": z if z > 0 else math.exp(z) - 1,
+        "selu": SELU[0] * (z if z > 0 else SELU[1] * (math.exp(z) - 1)),
+    }[name]
 
 
 @pytest.mark.parametrize("name", ["identity", "relu", "tanh", "sigmoid", "leaky_relu", "prelu", "elu", "selu"])
@@ -137,7 +147,9 @@ def test_save_and_load_round_trip_exactly(tmp_path, suffix):
     model.save(path)
     other = MLP(2, [3, 1], rng=99).load(path)
     assert [p.data for p in other.parameters()] == [p.data for p in model.parameters()]
-    assert [math.copysign(1, p.data) for p in other.parameters()] == [math.copysign(1, p.data) for p in model.parameters()]
+    assert [math.copysign(1, p.data) for p in other.parameters()] == [
+        math.copysign(1, p.data) for p in model.parameters()
+    ]
     if suffix == ".json":
         assert json.loads(path.read_text()) == model.state_dict()
     else:
@@ -184,6 +196,7 @@ def test_load_state_dict_reports_missing_unexpected_and_bad_values():
 
 def test_notebook_display_is_short_and_structured_while_repr_stays_micrograds():
     from IPython.lib.pretty import pretty
+
     model = MLP(2, [16, 16, 1])
     n_params = (2 * 16 + 16) + (16 * 16 + 16) + (16 + 1)  # weights + biases per layer
     assert model.describe() == f"MLP(2 -> [16, 16] -> 1, relu, {n_params} parameters)"
@@ -191,7 +204,8 @@ def test_notebook_display_is_short_and_structured_while_repr_stays_micrograds():
         f"MLP(2 -> [16, 16] -> 1, relu, {n_params} parameters)",
         "  layers.0: Layer(2 -> 16, relu, 48 parameters)",
         "  layers.1: Layer(16 -> 16, relu, 272 parameters)",
-        "  layers.2: Layer(16 -> 1, linear, 17 parameters)"]
+        "  layers.2: Layer(16 -> 1, linear, 17 parameters)",
+    ]
     html = model._repr_html_()
     assert html.count("<tr>") == 1 + 3 and "2 -&gt; [16, 16]" in html and "<td>272</td>" in html
     assert repr(model).startswith("MLP of [Layer of [ReLUNeuron(2), ") and repr(model).count("Neuron(") == 33
@@ -199,8 +213,9 @@ def test_notebook_display_is_short_and_structured_while_repr_stays_micrograds():
     assert pretty(Layer(4, 2, activation="tanh")) == "Layer(4 -> 2, tanh, 10 parameters)"
 
 
-@pytest.mark.parametrize("batch, got", [(np.zeros((5, 2)), "an array of shape (5, 2)"),
-                                        ([[1.0, 2.0], [3.0, 4.0]], "a list of 2 rows")])
+@pytest.mark.parametrize(
+    "batch, got", [(np.zeros((5, 2)), "an array of shape (5, 2)"), ([[1.0, 2.0], [3.0, 4.0]], "a list of 2 rows")]
+)
 @pytest.mark.parametrize("module", [MLP(2, [3, 1]), Layer(2, 3), Neuron(2)])
 def test_a_batch_on_the_value_path_says_a_model_takes_one_example(module, batch, got):
     with pytest.raises(TypeError) as e:

@@ -1,5 +1,6 @@
 """The lesson notebooks: stored without outputs, in lesson order, each with exercises; and what a
 notebook kernel shows for our progress bars. (nbmake executes every notebook: see ../conftest.py.)"""
+
 from pathlib import Path
 
 import pytest
@@ -7,9 +8,16 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-LESSONS = ["01_chain_rule_one_neuron", "02_linear_regression", "03_losses", "04_optimizers",
-           "05_activations", "06_vanishing_gradients_and_dying_relu", "07_gradient_checking",
-           "08_compiled_path"]
+LESSONS = [
+    "01_chain_rule_one_neuron",
+    "02_linear_regression",
+    "03_losses",
+    "04_optimizers",
+    "05_activations",
+    "06_vanishing_gradients_and_dying_relu",
+    "07_gradient_checking",
+    "08_compiled_path",
+]
 
 
 def test_one_notebook_per_lesson_in_order():
@@ -32,13 +40,19 @@ def test_progress_in_a_notebook_kernel_gives_no_ipywidgets_warning(tmp_path):
     pytest.importorskip("ipykernel")
     from nbclient import NotebookClient
     from nbformat.v4 import new_code_cell, new_notebook
-    nb = new_notebook(cells=[new_code_cell(
-        "import warnings\n"
-        "warnings.simplefilter('always')\n"
-        "from micrograd.demos._common import progress\n"
-        "bar = progress(range(3), 'steps', 3)\n"
-        "assert [i for i in bar] == [0, 1, 2]\n"
-        "print('done')")])
+
+    nb = new_notebook(
+        cells=[
+            new_code_cell(
+                "import warnings\n"
+                "warnings.simplefilter('always')\n"
+                "from micrograd.demos._common import progress\n"
+                "bar = progress(range(3), 'steps', 3)\n"
+                "assert [i for i in bar] == [0, 1, 2]\n"
+                "print('done')"
+            )
+        ]
+    )
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = nb.cells[0].outputs
     text = "".join(o.get("text", "") for o in outputs)

@@ -1,6 +1,7 @@
 """Every op of the table on the Value path: against its closed form (tests/op_cases.py, mpmath),
 against central differences on hypothesis inputs (ordinary and huge magnitudes), NaN/inf
 propagation, and clear errors on domain violations."""
+
 import math
 
 import pytest
@@ -84,13 +85,19 @@ def _check_finite_differences(case, x, y):
     def f(v):
         return case.build(Value(v[0]), Value(v[1]), case.arg).data
 
-    for i, analytic in enumerate((dx, dy)[:case.arity]):
+    for i, analytic in enumerate((dx, dy)[: case.arity]):
         if not case.valid(x - eps[0] * (i == 0), y - eps[1] * (i == 1), case.arg):
             continue
         numeric = central_difference(f, [x, y], i, eps[i])
         # truncation ~eps^2 f''' (relative), round-off ~ulp(out)/eps (absolute)
-        assert abs(analytic - numeric) <= 1e-5 * abs(numeric) + 1e-8 + 1e-13 * abs(out) / eps[i], \
-            (case.name, i, x, y, analytic, numeric)
+        assert abs(analytic - numeric) <= 1e-5 * abs(numeric) + 1e-8 + 1e-13 * abs(out) / eps[i], (
+            case.name,
+            i,
+            x,
+            y,
+            analytic,
+            numeric,
+        )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -117,19 +124,22 @@ def test_nan_and_infinities_follow_ieee(name):
         out.backward()
 
 
-@pytest.mark.parametrize("expr, error, words", [
-    (lambda: Value(0.0).log(), ValueError, ["log", "0.0"]),
-    (lambda: Value(-2.0).log(), ValueError, ["log", "-2.0"]),
-    (lambda: Value(0.0) ** -1, ValueError, ["0.0", "-1"]),
-    (lambda: Value(-8.0) ** 0.5, ValueError, ["-8.0", "0.5"]),
-    (lambda: Value(3.0) / 0, ZeroDivisionError, ["division", "3.0"]),
-    (lambda: 3.0 / Value(0.0), ZeroDivisionError, ["division", "3.0"]),
-    (lambda: Value(-2.0) ** Value(2.0), ValueError, ["-2.0", "positive"]),
-    (lambda: Value("a"), TypeError, ["'a'", "str"]),
-    (lambda: Value(None), TypeError, ["None"]),
-    (lambda: Value([1]), TypeError, ["[1]", "list"]),
-    (lambda: Value(1.0) ** "2", TypeError, ["'2'"]),
-])
+@pytest.mark.parametrize(
+    "expr, error, words",
+    [
+        (lambda: Value(0.0).log(), ValueError, ["log", "0.0"]),
+        (lambda: Value(-2.0).log(), ValueError, ["log", "-2.0"]),
+        (lambda: Value(0.0) ** -1, ValueError, ["0.0", "-1"]),
+        (lambda: Value(-8.0) ** 0.5, ValueError, ["-8.0", "0.5"]),
+        (lambda: Value(3.0) / 0, ZeroDivisionError, ["division", "3.0"]),
+        (lambda: 3.0 / Value(0.0), ZeroDivisionError, ["division", "3.0"]),
+        (lambda: Value(-2.0) ** Value(2.0), ValueError, ["-2.0", "positive"]),
+        (lambda: Value("a"), TypeError, ["'a'", "str"]),
+        (lambda: Value(None), TypeError, ["None"]),
+        (lambda: Value([1]), TypeError, ["[1]", "list"]),
+        (lambda: Value(1.0) ** "2", TypeError, ["'2'"]),
+    ],
+)
 def test_bad_inputs_raise_clear_errors(expr, error, words):
     with pytest.raises(error) as info:
         expr()
@@ -143,14 +153,14 @@ def test_bad_inputs_raise_clear_errors(expr, error, words):
 def test_pow_with_other_constant_exponents(exponent):
     for x in (0.3, 1.7, 4.0):
         a = Value(x)
-        out = a ** exponent
+        out = a**exponent
         out.backward()
-        assert same_float(out.data, x ** exponent, rel=1e-15)
+        assert same_float(out.data, x**exponent, rel=1e-15)
         assert same_float(a.grad, exponent * x ** (exponent - 1), rel=1e-14)
         assert out._op == f"**{exponent}"
 
 
 def test_micrograd_op_symbols():
     a, b = Value(2.0), Value(3.0)
-    assert [v._op for v in (a + b, a * b, a ** 2, a.relu(), a.tanh())] == ["+", "*", "**2", "ReLU", "tanh"]
+    assert [v._op for v in (a + b, a * b, a**2, a.relu(), a.tanh())] == ["+", "*", "**2", "ReLU", "tanh"]
     assert (a + b)._prev == {a, b} and (a * a)._prev == {a} and (a * a)._children == (a, a)

@@ -1,5 +1,6 @@
 """optim without PyTorch: the update formulas in closed form for simple gradients, schedules, state,
 errors. (tests/test_torch_reference.py compares 20 steps with torch.optim to 1e-12.)"""
+
 import math
 
 import pytest
@@ -100,7 +101,8 @@ def test_state_moves_to_and_from_the_compiled_layout():
     """What fit uses instead of knowing each optimizer: kind, hyper-parameters, state in a permutation."""
     import numpy as np
     from micrograd import optim
-    perm = np.array([2, 0, 3, 1])       # compiled position q holds params[perm[q]]
+
+    perm = np.array([2, 0, 3, 1])  # compiled position q holds params[perm[q]]
     pos = np.argsort(perm)
     adam = Adam(_params(0.0, 1.0, 2.0, 3.0), lr=0.1, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.5)
     adam.m, adam.v = [1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]
@@ -108,12 +110,18 @@ def test_state_moves_to_and_from_the_compiled_layout():
     assert s1.tolist() == [3.0, 1.0, 4.0, 2.0] and s2.tolist() == [7.0, 5.0, 8.0, 6.0]
     adam.import_state(s1 * 10, s2 * 10, pos)
     assert adam.m == [10.0, 20.0, 30.0, 40.0] and adam.v == [50.0, 60.0, 70.0, 80.0]
-    assert (adam.kernel_kind, adam.kernel_hyper()) == (optim.KERNEL_ADAM, dict(beta1=0.8, beta2=0.9, eps=1e-6, weight_decay=0.5))
+    assert (adam.kernel_kind, adam.kernel_hyper()) == (
+        optim.KERNEL_ADAM,
+        dict(beta1=0.8, beta2=0.9, eps=1e-6, weight_decay=0.5),
+    )
     sgd = SGD(_params(0.0, 1.0, 2.0, 3.0), lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)
     sgd.momentum_buffer = [1.0, 2.0, 3.0, 4.0]
     s1, s2 = sgd.export_state(perm)
     assert s1.tolist() == [3.0, 1.0, 4.0, 2.0] and s2.shape == (1,)
     sgd.import_state(s1, s2, pos)
     assert sgd.momentum_buffer == [1.0, 2.0, 3.0, 4.0]
-    assert (sgd.kernel_kind, sgd.kernel_hyper()) == (optim.KERNEL_SGD, dict(momentum=0.9, dampening=0.0, nesterov=True, weight_decay=0.1))
+    assert (sgd.kernel_kind, sgd.kernel_hyper()) == (
+        optim.KERNEL_SGD,
+        dict(momentum=0.9, dampening=0.0, nesterov=True, weight_decay=0.1),
+    )
     assert optim.Optimizer(_params(1.0), lr=0.1).kernel_kind is None

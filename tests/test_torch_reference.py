@@ -2,6 +2,7 @@
 and 20 optimizer steps of SGD (momentum, Nesterov, dampening, weight decay, a schedule) and Adam
 (weight decay), to 1e-12 relative. Skipped only when torch is not installed (the `reference` extra), and
 then failed instead under MICROGRAD_REQUIRE_SYSTEM=1 (tests/system.py)."""
+
 import math
 
 import numpy as np
@@ -20,13 +21,24 @@ from op_cases import CASES  # noqa: E402
 
 REL = 1e-12
 TORCH_OPS = {
-    "add": lambda a, b, c: a + b, "sub": lambda a, b, c: a - b, "mul": lambda a, b, c: a * b,
-    "div": lambda a, b, c: a / b, "powv": lambda a, b, c: a ** b, "prelu": lambda a, b, c: F.prelu(a, b),
-    "logaddexp": lambda a, b, c: torch.logaddexp(a, b), "pow": lambda a, b, c: a ** c,
-    "neg": lambda a, b, c: -a, "exp": lambda a, b, c: a.exp(), "log": lambda a, b, c: a.log(),
-    "tanh": lambda a, b, c: a.tanh(), "sigmoid": lambda a, b, c: a.sigmoid(), "relu": lambda a, b, c: a.relu(),
-    "leaky_relu": lambda a, b, c: F.leaky_relu(a, c), "elu": lambda a, b, c: F.elu(a, c),
-    "selu": lambda a, b, c: F.selu(a), "abs": lambda a, b, c: a.abs(),
+    "add": lambda a, b, c: a + b,
+    "sub": lambda a, b, c: a - b,
+    "mul": lambda a, b, c: a * b,
+    "div": lambda a, b, c: a / b,
+    "powv": lambda a, b, c: a**b,
+    "prelu": lambda a, b, c: F.prelu(a, b),
+    "logaddexp": lambda a, b, c: torch.logaddexp(a, b),
+    "pow": lambda a, b, c: a**c,
+    "neg": lambda a, b, c: -a,
+    "exp": lambda a, b, c: a.exp(),
+    "log": lambda a, b, c: a.log(),
+    "tanh": lambda a, b, c: a.tanh(),
+    "sigmoid": lambda a, b, c: a.sigmoid(),
+    "relu": lambda a, b, c: a.relu(),
+    "leaky_relu": lambda a, b, c: F.leaky_relu(a, c),
+    "elu": lambda a, b, c: F.elu(a, c),
+    "selu": lambda a, b, c: F.selu(a),
+    "abs": lambda a, b, c: a.abs(),
     # torch's softplus is linear above `threshold` (20 by default): lift it to compare the exact function
     "softplus": lambda a, b, c: F.softplus(a, threshold=700.0),
 }
@@ -123,8 +135,10 @@ def test_losses_match_torch(name, outputs, target, reference):
     tout = reference(to, tt)
     tout.backward()
     assert close(out.data, tout.item()), (out.data, tout.item())
-    assert all(close(v.grad, g, abs_=1e-15) for v, g in zip(vs, to.grad.tolist())), \
-        ([v.grad for v in vs], to.grad.tolist())
+    assert all(close(v.grad, g, abs_=1e-15) for v, g in zip(vs, to.grad.tolist())), (
+        [v.grad for v in vs],
+        to.grad.tolist(),
+    )
     assert all(math.isfinite(v.grad) for v in vs)
 
 
@@ -143,15 +157,23 @@ def test_batch_mse_matches_torch_mean_over_batch():
 
 # ---------------------------------------------------------------- 20 optimizer steps
 OPTIMIZERS = [
-    ("sgd momentum", lambda ps: SGD(ps, lr=0.05, momentum=0.9),
-     lambda ts: torch.optim.SGD(ts, lr=0.05, momentum=0.9)),
-    ("sgd nesterov + weight decay", lambda ps: SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2),
-     lambda ts: torch.optim.SGD(ts, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2)),
-    ("sgd dampening", lambda ps: SGD(ps, lr=0.05, momentum=0.5, dampening=0.3, weight_decay=1e-3),
-     lambda ts: torch.optim.SGD(ts, lr=0.05, momentum=0.5, dampening=0.3, weight_decay=1e-3)),
+    ("sgd momentum", lambda ps: SGD(ps, lr=0.05, momentum=0.9), lambda ts: torch.optim.SGD(ts, lr=0.05, momentum=0.9)),
+    (
+        "sgd nesterov + weight decay",
+        lambda ps: SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2),
+        lambda ts: torch.optim.SGD(ts, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2),
+    ),
+    (
+        "sgd dampening",
+        lambda ps: SGD(ps, lr=0.05, momentum=0.5, dampening=0.3, weight_decay=1e-3),
+        lambda ts: torch.optim.SGD(ts, lr=0.05, momentum=0.5, dampening=0.3, weight_decay=1e-3),
+    ),
     ("adam", lambda ps: Adam(ps, lr=0.01), lambda ts: torch.optim.Adam(ts, lr=0.01)),
-    ("adam weight decay", lambda ps: Adam(ps, lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05),
-     lambda ts: torch.optim.Adam(ts, lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05)),
+    (
+        "adam weight decay",
+        lambda ps: Adam(ps, lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05),
+        lambda ts: torch.optim.Adam(ts, lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05),
+    ),
 ]
 
 
@@ -165,7 +187,7 @@ def test_twenty_optimizer_steps_match_torch(label, ours, theirs, scheduled):
     opt, topt = ours(model.parameters()), theirs(params)
     base = topt.param_groups[0]["lr"]
     if scheduled:
-        opt.lr = lambda t: base * 0.9 ** t
+        opt.lr = lambda t: base * 0.9**t
     for step in range(20):
         loss = losses.batch_loss(losses.mse, [model(list(x)) for x in X], Y)
         opt.zero_grad()
@@ -175,7 +197,7 @@ def test_twenty_optimizer_steps_match_torch(label, ours, theirs, scheduled):
         tl = sum((torch_mlp(model, params, list(map(float, x)))[0] - y) ** 2 for x, y in zip(X, Y)) * (1.0 / len(Y))
         tl.backward()
         if scheduled:
-            topt.param_groups[0]["lr"] = base * 0.9 ** step
+            topt.param_groups[0]["lr"] = base * 0.9**step
         topt.step()
     for p, t in zip(model.parameters(), params):
         assert close(p.data, t.item(), abs_=1e-15), (label, p.data, t.item())

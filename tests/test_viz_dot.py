@@ -4,6 +4,7 @@ Expected structures come from the definitions (micrograd's neuron computes
 act = sum(w_i * x_i, b) then its activation; derivatives in closed form),
 never from our own output.
 """
+
 import math
 import random
 import re
@@ -18,8 +19,8 @@ from micrograd.viz import draw_dot, record_calls, save_graph
 from micrograd.viz.examples import deep_sigmoid, horner, power_chain, tanh_neuron
 from system import require
 
-NODE = re.compile(r'^\s*(\w+) \[(.*)\]$')
-EDGE = re.compile(r'^\s*(\w+) -> (\w+)(?: \[(.*)\])?$')
+NODE = re.compile(r"^\s*(\w+) \[(.*)\]$")
+EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$")
 ATTR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|<<.*>>|[^ \]]+)')
 LEGEND_ROW = re.compile(r'BGCOLOR="(#[0-9a-f]{6})" WIDTH="24"> </TD><TD ALIGN="LEFT">([^<]*)</TD>')
 
@@ -28,7 +29,7 @@ def parse(source):
     """(nodes {id: attrs}, edges [(src, dst, attrs)]) from a DOT source."""
     nodes, edges = {}, []
     for line in source.splitlines():
-        if (m := EDGE.match(line)):
+        if m := EDGE.match(line):
             edges.append((m[1], m[2], attrs(m[3] or "")))
         elif (m := NODE.match(line)) and m[1] not in ("graph", "node", "edge"):
             nodes[m[1]] = attrs(m[2])
@@ -59,8 +60,18 @@ def test_neuron_drawn_as_micrograd_draws_it():
     assert len(records) == 10 and sorted(ops.values()) == ["*", "*", "+", "+", "tanh"]
     # closed form: do/dn = 1 - tanh(n)^2, the sums pass it on, a product multiplies by the other factor
     dn = 1 - math.tanh(2.0 * -3.0 + 0.0 * 1.0 + 6.8813735870195432) ** 2
-    want = {"x1": -3.0 * dn, "w1": 2.0 * dn, "x2": 1.0 * dn, "w2": 0.0, "b": dn, "x1*w1": dn, "x2*w2": dn,
-            "x1*w1 + x2*w2": dn, "n": dn, "o": 1.0}
+    want = {
+        "x1": -3.0 * dn,
+        "w1": 2.0 * dn,
+        "x2": 1.0 * dn,
+        "w2": 0.0,
+        "b": dn,
+        "x1*w1": dn,
+        "x2*w2": dn,
+        "x1*w1 + x2*w2": dn,
+        "n": dn,
+        "o": 1.0,
+    }
     for name, g in want.items():
         assert records[name] == [name, "data %.4f" % v[name].data, "grad %.4f" % g]
     # edges: operand -> op node -> result; read back as (operands, op, result) triples
@@ -71,9 +82,13 @@ def test_neuron_drawn_as_micrograd_draws_it():
         if d in ops:
             operands.setdefault(d, []).append(label[s])
     got = {(tuple(sorted(operands[op])), label[op], label[result[op]]) for op in ops}
-    assert got == {(("w1", "x1"), "*", "x1*w1"), (("w2", "x2"), "*", "x2*w2"),
-                   (("x1*w1", "x2*w2"), "+", "x1*w1 + x2*w2"), (("b", "x1*w1 + x2*w2"), "+", "n"),
-                   (("n",), "tanh", "o")}
+    assert got == {
+        (("w1", "x1"), "*", "x1*w1"),
+        (("w2", "x2"), "*", "x2*w2"),
+        (("x1*w1", "x2*w2"), "+", "x1*w1 + x2*w2"),
+        (("b", "x1*w1 + x2*w2"), "+", "n"),
+        (("n",), "tanh", "o"),
+    }
     assert len(edges) == 5 + 9
 
 
@@ -82,6 +97,7 @@ def test_square_draws_two_edges_and_source_is_deterministic():
         x = Value(3.0, label="x")
         y = x * x - x
         return y, x
+
     y, x = build()
     src = draw_dot(y).source
     nodes, edges = parse(src)
@@ -105,7 +121,7 @@ def legend(source):
     for colour, text in LEGEND_ROW.findall(source):
         if text == "grad = 0":
             zero = colour
-        elif (m := re.fullmatch(r"1e(-?\d+) &lt;= \|grad\| &lt; 1e(-?\d+)", text)):
+        elif m := re.fullmatch(r"1e(-?\d+) &lt;= \|grad\| &lt; 1e(-?\d+)", text):
             bins.append((colour, int(m[1]), int(m[2])))
     return bins, zero
 
@@ -126,19 +142,22 @@ def test_color_by_grad_follows_the_legend_and_shows_vanishing_gradients():
         if v.grad == 0.0:
             assert fill == zero
         else:
-            hits = [c for c, lo, hi in bins if 10.0 ** lo <= abs(v.grad) < 10.0 ** hi]
+            hits = [c for c, lo, hi in bins if 10.0**lo <= abs(v.grad) < 10.0**hi]
             assert hits == [fill], (v, hits, fill)
     # the inputs' gradients vanished: their colour sits decades below the output's
     rank = {c: lo for c, lo, _ in bins}
-    assert rank[nodes[f"v{topo.index(root)}"]["fillcolor"]] - max(rank[nodes[f"v{topo.index(x)}"]["fillcolor"]]
-                                                                     for x in xs) >= 3
+    assert (
+        rank[nodes[f"v{topo.index(root)}"]["fillcolor"]]
+        - max(rank[nodes[f"v{topo.index(x)}"]["fillcolor"]] for x in xs)
+        >= 3
+    )
 
 
 def clusters(source):
     """{cluster name: (label, parent cluster or None, [node ids directly inside])}"""
     out, stack = {}, []
     for line in source.splitlines():
-        if (m := re.match(r"\s*subgraph (cluster_\w+) \{", line)):
+        if m := re.match(r"\s*subgraph (cluster_\w+) \{", line):
             out[m[1]] = [None, stack[-1] if stack else None, []]
             stack.append(m[1])
         elif line.strip() == "}" and stack:
@@ -207,7 +226,7 @@ def test_collapse_layer_one_summary_per_call():
         layer = int(title.split()[1])
         call = int(re.search(r"call (\d+)/10", title)[1])
         nin, nout = (2, 16, 16)[layer], (16, 16, 1)[layer]
-        made = nout * (2 * nin + (layer < 2))        # products, sums, ReLU per neuron
+        made = nout * (2 * nin + (layer < 2))  # products, sums, ReLU per neuron
         params = nout * (nin + 1) if call == 10 else 0  # parameters sit with the last call
         assert count == made + params, f
     # each call's layers feed one another, never another call's
@@ -297,6 +316,7 @@ def test_full_mlp_graph_draws_fast_enough(tmp_path):
 
 def test_record_calls_restores_the_classes_and_nan_grads_get_their_colour():
     from micrograd.nn import Layer, Neuron
+
     before = (MLP.__call__, Layer.__call__, Neuron.__call__)
     model, _ = moons_graph(n=2)
     assert (MLP.__call__, Layer.__call__, Neuron.__call__) == before
@@ -312,18 +332,24 @@ def test_record_calls_restores_the_classes_and_nan_grads_get_their_colour():
 def test_importing_viz_leaves_the_compiler_alone():
     import subprocess
     import sys
-    code = ("import sys, micrograd.viz as v; assert 'micrograd.compiler' not in sys.modules; "
-            "assert callable(v.draw_program)")  # draw_program loads on first use
+
+    code = (
+        "import sys, micrograd.viz as v; assert 'micrograd.compiler' not in sys.modules; "
+        "assert callable(v.draw_program)"
+    )  # draw_program loads on first use
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_bad_options_say_what_to_do():
     o, _ = neuron()
     model = MLP(2, [1], rng=0)
-    for kwargs, match in [(dict(rankdir="XY"), "rankdir"), (dict(color_by="data"), "color_by"),
-                          (dict(collapse="layer"), "need the model"),
-                          (dict(model=model, collapse="block"), "module kinds"),
-                          (dict(model=model, cluster_modules=True, layout="fast"), "layout='auto' or 'dot'")]:
+    for kwargs, match in [
+        (dict(rankdir="XY"), "rankdir"),
+        (dict(color_by="data"), "color_by"),
+        (dict(collapse="layer"), "need the model"),
+        (dict(model=model, collapse="block"), "module kinds"),
+        (dict(model=model, cluster_modules=True, layout="fast"), "layout='auto' or 'dot'"),
+    ]:
         with pytest.raises(ValueError, match=match):
             draw_dot(o, **kwargs)
 
@@ -333,7 +359,7 @@ def test_long_edges_use_the_linear_time_layout(tmp_path, root):
     """x used by every op: dot's own layout took 34 s (Horner, 151 Values) and over 100 s (x*...*x, 100 factors)."""
     require("dot")
     root.backward()
-    assert 'layout=nop' in draw_dot(root).source  # the rule picks the fast layout, before any timing
+    assert "layout=nop" in draw_dot(root).source  # the rule picks the fast layout, before any timing
     t0 = time.perf_counter()
     save_graph(root, tmp_path / "g.svg")
     elapsed = time.perf_counter() - t0

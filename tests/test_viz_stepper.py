@@ -5,6 +5,7 @@ clicks through every step, reads the grads the page shows, and compares them
 with the Value graph's grads after backward(); arrow keys and the slider are
 tried once; a screenshot is saved.
 """
+
 import math
 
 import pytest
@@ -53,7 +54,7 @@ def test_repeated_operand_and_unlabelled_names():
 
 def test_custom_op_is_refused_by_name():
     a = Value(2.0)
-    out = Value(a.data ** 3, (a,), "cube")
+    out = Value(a.data**3, (a,), "cube")
     with pytest.raises(ValueError, match="cube.*custom op"):
         backprop_steps(out)
 
@@ -78,7 +79,7 @@ def test_page_in_headless_chromium(tmp_path, drawn_by):
     o = neuron()
     d = backprop_steps(o)
     page = backprop_html(o, tmp_path / "stepper.html")
-    assert ("transform=\"scale(1 1)" in page.read_text()) == (drawn_by == "dot")  # Graphviz writes it, we do not
+    assert ('transform="scale(1 1)' in page.read_text()) == (drawn_by == "dot")  # Graphviz writes it, we do not
     html = page.read_text()
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html  # no network
     want = d["final"]  # backward()'s grads, which backprop_steps checked
@@ -95,8 +96,10 @@ def test_page_in_headless_chromium(tmp_path, drawn_by):
             assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-step") == str(k)
             grads = read_grads(driver)
             changed = {i for i, (a, b) in enumerate(zip(previous, grads)) if a != b}
-            marked = {int(td.get_attribute("data-node")) for td in
-                      driver.find_elements(By.CSS_SELECTOR, "tr.current td.grad, tr.operand td.grad")}
+            marked = {
+                int(td.get_attribute("data-node"))
+                for td in driver.find_elements(By.CSS_SELECTOR, "tr.current td.grad, tr.operand td.grad")
+            }
             assert changed <= marked  # only the highlighted node's operands (or the seeded root) change
             previous = grads
         assert read_grads(driver) == want  # exactly backward()'s grads
@@ -126,8 +129,27 @@ def test_page_in_headless_chromium(tmp_path, drawn_by):
 def test_every_op_replays_exactly():
     """One graph through every op of the table: the replay must end at backward()'s grads bit for bit."""
     a, b = Value(0.7, label="out"), Value(-1.3, label="{x}")  # names that look like grad_text placeholders
-    terms = [a + b, a - b, a * b, a / b, a ** 3, (a * a) ** b, -a, a.exp(), a.log(), b.tanh(), b.sigmoid(),
-             b.relu(), b.leaky_relu(0.1), b.elu(0.5), b.selu(), b.softplus(), abs(b), b.prelu(a), a.logaddexp(b)]
+    terms = [
+        a + b,
+        a - b,
+        a * b,
+        a / b,
+        a**3,
+        (a * a) ** b,
+        -a,
+        a.exp(),
+        a.log(),
+        b.tanh(),
+        b.sigmoid(),
+        b.relu(),
+        b.leaky_relu(0.1),
+        b.elu(0.5),
+        b.selu(),
+        b.softplus(),
+        abs(b),
+        b.prelu(a),
+        a.logaddexp(b),
+    ]
     root = sum(terms[1:], terms[0])
     d = backprop_steps(root)  # raises if the replay and backward() disagree
     root.backward()
@@ -176,7 +198,7 @@ def test_hostile_labels_cannot_change_the_page(tmp_path, drawn_by):
     d = backprop_steps(root)
     page = backprop_html(root, tmp_path / "hostile.html", title=title)
     text = page.read_text()
-    script = text[text.index("<script>") + len("<script>"):text.rindex("</script>")]
+    script = text[text.index("<script>") + len("<script>") : text.rindex("</script>")]
     assert "<" not in script.split("const DATA = ", 1)[1].split(";\n", 1)[0]  # the JSON holds no '<' at all
     driver = start_chromium(tmp_path / "profile")
     try:
@@ -185,8 +207,10 @@ def test_hostile_labels_cannot_change_the_page(tmp_path, drawn_by):
         assert len(driver.find_elements(By.TAG_NAME, "script")) == 1
         assert len(driver.find_elements(By.CSS_SELECTOR, "#graph svg")) == 1
         assert driver.find_elements(By.TAG_NAME, "img") == [] and driver.find_elements(By.TAG_NAME, "b") == []
-        names = [tr.find_elements(By.TAG_NAME, "td")[0].get_attribute("textContent")
-                 for tr in driver.find_elements(By.CSS_SELECTOR, "#grad-table tbody tr")]
+        names = [
+            tr.find_elements(By.TAG_NAME, "td")[0].get_attribute("textContent")
+            for tr in driver.find_elements(By.CSS_SELECTOR, "#grad-table tbody tr")
+        ]
         assert names == [n["name"] for n in d["nodes"]] and set(HOSTILE) <= set(names)
         svg_text = {t.get_attribute("textContent") for t in driver.find_elements(By.CSS_SELECTOR, "#graph svg text")}
         assert set(HOSTILE) <= svg_text  # the drawing shows each label exactly (Graphviz and Python alike)
@@ -206,6 +230,7 @@ def test_page_shows_inline_in_a_notebook_and_stays_a_path(tmp_path, monkeypatch)
     import os
     import re
     from pathlib import Path
+
     monkeypatch.setenv("PATH", str(tmp_path))
     root = hostile_graph()
     target = tmp_path / "inline.html"
@@ -238,6 +263,7 @@ def test_notebook_iframe_works_in_chromium(tmp_path, drawn_by):
 def test_backprop_stepper_demo_runs_without_graphviz(tmp_path, monkeypatch, capsys):
     """issue 11 item 7: the demo's page needs no dot; the picture falls back to DOT source with a note."""
     from micrograd.demos import backprop_stepper as demo
+
     monkeypatch.setenv("PATH", str(tmp_path))
     r = demo.run(quick=True, out=tmp_path / "out")
     page, picture = r["files"]

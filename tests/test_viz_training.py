@@ -7,6 +7,7 @@ forward pass for the decision-boundary grid. The browser test drives headless De
 (tests/browser.py) through the slider, the arrow keys and Play, and reads the numbers and the
 colours the page draws.
 """
+
 import math
 
 import numpy as np
@@ -30,9 +31,20 @@ def recorded(every=1, title="moons"):
     model, X, y = model_and_data()
     start = model.state_dict()
     cm = micrograd.compile(model)
-    record = record_fit(cm, X, y, loss="hinge", optimizer=optim.Adam(model.parameters(), lr=0.05),
-                        epochs=EPOCHS, every=every, batch_size=BATCH, l2=1e-3,
-                        rng=np.random.default_rng(7), grid=12, title=title)
+    record = record_fit(
+        cm,
+        X,
+        y,
+        loss="hinge",
+        optimizer=optim.Adam(model.parameters(), lr=0.05),
+        epochs=EPOCHS,
+        every=every,
+        batch_size=BATCH,
+        l2=1e-3,
+        rng=np.random.default_rng(7),
+        grid=12,
+        title=title,
+    )
     return model, cm, X, y, start, record
 
 
@@ -41,8 +53,16 @@ def test_record_fit_is_one_fit_with_the_same_generator():
     trained = np.array([p.data for p in model.parameters()])
     model.load_state_dict(start)
     cm.sync_from_model()
-    one = cm.fit(X, y, loss="hinge", optimizer=optim.Adam(model.parameters(), lr=0.05), epochs=EPOCHS,
-                 batch_size=BATCH, l2=1e-3, rng=np.random.default_rng(7))
+    one = cm.fit(
+        X,
+        y,
+        loss="hinge",
+        optimizer=optim.Adam(model.parameters(), lr=0.05),
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        l2=1e-3,
+        rng=np.random.default_rng(7),
+    )
     assert record.history == one.tolist()  # the same shuffles and steps, bit for bit
     assert np.array_equal(trained, [p.data for p in model.parameters()])
     assert len(record.history) == EPOCHS * math.ceil(len(X) / BATCH)
@@ -57,11 +77,12 @@ def test_every_records_every_kth_epoch_and_the_last():
 
 def value_path_frame(model, X, y, l2):
     """Full-data loss and per-layer gradient norms on the Value path, from the model's weights."""
-    loss = losses.batch_loss(losses.hinge, [model(x) for x in X.tolist()], y.tolist()) + \
-        losses.l2(model.parameters(), l2)
+    loss = losses.batch_loss(losses.hinge, [model(x) for x in X.tolist()], y.tolist()) + losses.l2(
+        model.parameters(), l2
+    )
     model.zero_grad()
     loss.backward()
-    norms = [math.sqrt(sum(p.grad ** 2 for p in layer.parameters())) for layer in model.layers]
+    norms = [math.sqrt(sum(p.grad**2 for p in layer.parameters())) for layer in model.layers]
     return loss.data, norms
 
 
@@ -75,8 +96,10 @@ def test_a_frame_matches_the_value_path():
     loss0, norms0 = value_path_frame(model, X, y, 1e-3)
     assert record.frames[0].loss == pytest.approx(loss0, rel=1e-12)
     assert record.frames[0].grad_norms == pytest.approx(norms0, rel=1e-10)
-    assert record.layers == ["layers.0: Layer(2 -> 8, relu, 24 parameters)",
-                             "layers.1: Layer(8 -> 1, linear, 9 parameters)"]
+    assert record.layers == [
+        "layers.0: Layer(2 -> 8, relu, 24 parameters)",
+        "layers.1: Layer(8 -> 1, linear, 9 parameters)",
+    ]
 
 
 def test_the_grid_holds_the_model_outputs():
@@ -93,6 +116,7 @@ def test_json_in_the_page_cannot_close_the_script():
     text = script_json({"t": "</script><b>&amp;", "bad": [float("nan"), float("inf"), 1.5]})
     assert "<" not in text and ">" not in text and "&" not in text
     import json
+
     assert json.loads(text) == {"t": "</script><b>&amp;", "bad": [None, None, 1.5]}
 
 
@@ -105,6 +129,7 @@ def test_training_html_refuses_what_is_not_a_record(tmp_path):
 
 def test_page_in_headless_chromium(tmp_path):
     from system import require
+
     require("chromium", "chromedriver")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -127,8 +152,11 @@ def test_page_in_headless_chromium(tmp_path):
         value = lambda css: float(driver.find_element(By.CSS_SELECTOR, css).get_attribute("data-value"))  # noqa
         checked = 0
         for k, f in enumerate(record.frames):  # every frame through the slider
-            driver.execute_script("const s = document.getElementById('slider'); s.value = arguments[0];"
-                                  "s.dispatchEvent(new Event('input'));", k)
+            driver.execute_script(
+                "const s = document.getElementById('slider'); s.value = arguments[0];"
+                "s.dispatchEvent(new Event('input'));",
+                k,
+            )
             assert frame() == k
             assert value("#loss") == f.loss and value("#epoch") == f.epoch and value("#step") == f.step
             for i, norm in enumerate(f.grad_norms):
@@ -139,7 +167,10 @@ def test_page_in_headless_chromium(tmp_path):
                     "const [x, y, w, h] = cellRect(arguments[0], arguments[1]);"
                     "const d = document.getElementById('boundary').getContext('2d')"
                     ".getImageData(Math.floor(x + w / 2), Math.floor(y + h / 2), 1, 1).data;"
-                    "return [d[0], d[1], d[2]];", i, j)
+                    "return [d[0], d[1], d[2]];",
+                    i,
+                    j,
+                )
                 out = f.outputs[i * len(record.grid_x) + j]
                 if abs(out) > 0.05 and not near_a_point(record, i, j):
                     assert (r > b) == (out > 0), (k, i, j, out, (r, g, b))
@@ -157,6 +188,7 @@ def test_page_in_headless_chromium(tmp_path):
         assert frame() == len(record.frames) - 1
         driver.find_element(By.ID, "play").click()  # at the end, Play starts again from frame 0
         from selenium.webdriver.support.ui import WebDriverWait
+
         WebDriverWait(driver, 10).until(lambda d: frame() == len(record.frames) - 1)
         assert driver.find_element(By.ID, "play").text == "Play"  # stopped by itself at the end
         driver.save_screenshot(str(tmp_path / "training.png"))
@@ -174,23 +206,29 @@ def near_a_point(record, i, j) -> bool:
 
 def test_multiclass_page_paints_the_predicted_class(tmp_path):
     from system import require
+
     require("chromium", "chromedriver")
     from browser import start_chromium
     from micrograd.data import make_blobs
+
     X, y = make_blobs(60, centers=3, rng=2)
     model = nn.MLP(2, [8, 3], rng=4)
     cm = micrograd.compile(model)
-    record = record_fit(cm, X, y, loss="cross_entropy", optimizer=optim.Adam(model.parameters(), lr=0.05),
-                        epochs=3, grid=10)
+    record = record_fit(
+        cm, X, y, loss="cross_entropy", optimizer=optim.Adam(model.parameters(), lr=0.05), epochs=3, grid=10
+    )
     final = record.frames[-1].outputs
-    assert final == np.argmax(cm(np.array([[gx, gy] for gy in record.grid_y for gx in record.grid_x])),
-                              axis=1).tolist()  # the grid holds each point's predicted class
+    assert (
+        final == np.argmax(cm(np.array([[gx, gy] for gy in record.grid_y for gx in record.grid_x])), axis=1).tolist()
+    )  # the grid holds each point's predicted class
     page = training_html(record, tmp_path / "classes.html")
     driver = start_chromium(tmp_path / "profile")
     try:
         driver.get(page.as_uri())
-        driver.execute_script("const s = document.getElementById('slider'); s.value = arguments[0];"
-                              "s.dispatchEvent(new Event('input'));", len(record.frames) - 1)
+        driver.execute_script(
+            "const s = document.getElementById('slider'); s.value = arguments[0];s.dispatchEvent(new Event('input'));",
+            len(record.frames) - 1,
+        )
         fills = driver.execute_script("return CLASS_FILL")
         cells = [(i, j) for i, j in [(0, 0), (4, 6), (9, 9), (7, 1), (2, 5)] if not near_a_point(record, i, j)]
         assert len(cells) >= 3
@@ -199,8 +237,11 @@ def test_multiclass_page_paints_the_predicted_class(tmp_path):
                 "const [x, y, w, h] = cellRect(arguments[0], arguments[1]);"
                 "const d = document.getElementById('boundary').getContext('2d')"
                 ".getImageData(Math.floor(x + w / 2), Math.floor(y + h / 2), 1, 1).data;"
-                "return [d[0], d[1], d[2]];", i, j)
+                "return [d[0], d[1], d[2]];",
+                i,
+                j,
+            )
             want = fills[int(final[i * len(record.grid_x) + j])]
-            assert rgb == [int(want[k:k + 2], 16) for k in (1, 3, 5)], (i, j)
+            assert rgb == [int(want[k : k + 2], 16) for k in (1, 3, 5)], (i, j)
     finally:
         driver.quit()

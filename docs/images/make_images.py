@@ -5,6 +5,7 @@
 Needs Graphviz's dot and, for the stepper screenshot, /usr/bin/chromium and
 /usr/bin/chromedriver (as the tests do).
 """
+
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +27,7 @@ def main():
     sys.path.insert(0, str(HERE.parents[1] / "tests"))
     from browser import start_chromium
     from selenium.webdriver.common.by import By
+
     with tempfile.TemporaryDirectory() as tmp:
         page = backprop_html(tanh_neuron(), Path(tmp) / "stepper.html")
         driver = start_chromium(Path(tmp) / "profile")

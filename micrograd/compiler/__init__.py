@@ -18,6 +18,7 @@ printer), ``passes`` (dot/dense fusion, vector ops, slot allocation),
 Set ``MICROGRAD_VALIDATE=1`` to re-validate programs before every run, and
 ``NUMBA_CACHE_DIR`` to choose where compiled kernels are cached.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional, Sequence, Union
@@ -27,8 +28,9 @@ import numpy as np
 __all__ = ["compile", "CompiledModel"]
 
 
-def compile(model: Union[Callable, object], n_inputs: Optional[int] = None, params: Optional[Sequence] = None,
-            dtype=np.float64) -> "CompiledModel":  # noqa: A001 - the public name
+def compile(
+    model: Union[Callable, object], n_inputs: Optional[int] = None, params: Optional[Sequence] = None, dtype=np.float64
+) -> "CompiledModel":  # noqa: A001 - the public name
     """Trace ``model`` once and lower it to a program run by compiled kernels.
 
     ``model`` is an ``nn.Module`` (input width and parameters read from it) or
@@ -49,11 +51,13 @@ def compile(model: Union[Callable, object], n_inputs: Optional[int] = None, para
     compiled model may be called from several threads: calls run one at a time.
     """
     from micrograd.compiler.runtime import CompiledModel
+
     return CompiledModel(model, n_inputs=n_inputs, params=params, dtype=dtype)
 
 
 def __getattr__(name):
     if name == "CompiledModel":
         from micrograd.compiler.runtime import CompiledModel
+
         return CompiledModel
     raise AttributeError(name)

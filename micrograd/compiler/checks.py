@@ -7,6 +7,7 @@ the argument, what was given and what is allowed. Named losses are described
 by ``micrograd.losses.REGISTRY`` (target kind, label rule): this module knows
 no loss by name.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,8 +27,10 @@ def integer(name: str, value, minimum: int, none_ok: bool = False) -> Optional[i
     if value is None and none_ok:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= {minimum}{' or None' if none_ok else ''}, "
-                        f"got {value!r} of type {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be an int >= {minimum}{' or None' if none_ok else ''}, "
+            f"got {value!r} of type {type(value).__name__}"
+        )
     if value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     return int(value)
@@ -55,8 +58,10 @@ def seed(rng) -> None:
         return
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
         return
-    raise TypeError(f"rng must be an int seed >= 0, None or a np.random.Generator, got {rng!r} of type "
-                    f"{type(rng).__name__} (a random.Random seeds models in micrograd.nn; fit shuffles with NumPy)")
+    raise TypeError(
+        f"rng must be an int seed >= 0, None or a np.random.Generator, got {rng!r} of type "
+        f"{type(rng).__name__} (a random.Random seeds models in micrograd.nn; fit shuffles with NumPy)"
+    )
 
 
 def generator(rng) -> np.random.Generator:
@@ -97,9 +102,11 @@ def optimizer(opt, params, checked=None) -> Tuple[int, dict]:
     if opt is None:
         raise ValueError("fit needs an optimizer, e.g. micrograd.optim.SGD(model.parameters(), lr=0.1)")
     if getattr(opt, "kernel_kind", None) is None:
-        raise TypeError(f"fit runs the optimizer's update in compiled code, and {type(opt).__name__} has none "
-                        f"(micrograd.optim.SGD and Adam do); train with cm.loss_and_grad(...) and its step() "
-                        f"in a loop instead")
+        raise TypeError(
+            f"fit runs the optimizer's update in compiled code, and {type(opt).__name__} has none "
+            f"(micrograd.optim.SGD and Adam do); train with cm.loss_and_grad(...) and its step() "
+            f"in a loop instead"
+        )
     if opt.params is not checked and (len(opt.params) != len(params) or not all(map(is_, opt.params, params))):
         raise ValueError("the optimizer must hold the model's parameters in model.parameters() order")
     return opt.kernel_kind, dict(opt.kernel_hyper())
@@ -111,8 +118,10 @@ def features(X, n_inputs: int, dtype: np.dtype) -> np.ndarray:
     if X.dtype.kind not in "biuf":
         raise ValueError(f"X must hold real numbers, got dtype {X.dtype}; expected shape (N, {n_inputs})")
     if X.ndim != 2 or X.shape[1] != n_inputs or X.shape[0] == 0:
-        raise ValueError(f"X has shape {X.shape}; expected (N, {n_inputs}) with N >= 1 "
-                         f"(one row per example; reshape a single example with X.reshape(1, -1))")
+        raise ValueError(
+            f"X has shape {X.shape}; expected (N, {n_inputs}) with N >= 1 "
+            f"(one row per example; reshape a single example with X.reshape(1, -1))"
+        )
     return np.ascontiguousarray(X, dtype=dtype)
 
 
@@ -162,8 +171,11 @@ def targets(y, N: int, loss: LossArg, n_outputs: int, target_width: Optional[int
         return np.ascontiguousarray(y, dtype=dtype), (None if width is None and y.shape[1] == 1 else y.shape[1])
     want = 1 if spec.target == losses.SCALAR else n_outputs
     if y.shape[1] != want:
-        raise ValueError(f"y has shape {y.shape} for loss {loss!r}; expected (N,) or (N, {want})"
-                         if want == 1 else f"y has shape {y.shape}; expected (N, {want}) for {loss!r}")
+        raise ValueError(
+            f"y has shape {y.shape} for loss {loss!r}; expected (N,) or (N, {want})"
+            if want == 1
+            else f"y has shape {y.shape}; expected (N, {want}) for {loss!r}"
+        )
     if spec.labels_ok is not None:
         ok = spec.labels_ok(y)
         if not ok.all():
@@ -175,8 +187,9 @@ def _class_targets(loss: str, y: np.ndarray, N: int, k: int, dtype: np.dtype) ->
     """(N, k) distributions from class indices (N,) or from (N, k) probabilities (checked)."""
     if y.ndim == 1:
         if not np.all((y == np.round(y)) & (y >= 0) & (y < k)):
-            raise ValueError(f"{loss}: y must hold integer class indices in [0, {k}) of shape (N,), "
-                             f"or (N, {k}) probabilities")
+            raise ValueError(
+                f"{loss}: y must hold integer class indices in [0, {k}) of shape (N,), or (N, {k}) probabilities"
+            )
         Y = np.zeros((N, k), dtype)
         Y[np.arange(N), y.astype(np.int64)] = 1.0
         return Y

@@ -13,6 +13,7 @@ parameter in model order; in a fixed layout (a training program, which keeps
 its forward program's) ``passes.fit_layout`` has already checked that each
 DENSE's blocks lie consecutively there, and positions are looked up.
 """
+
 from __future__ import annotations
 
 from typing import List, NamedTuple, Optional, Sequence
@@ -26,12 +27,13 @@ _ARITY = [op.arity for op in ops.OPS]
 
 class Group(NamedTuple):
     """One future instruction: a DENSE, an op over a block (vector op) or a single op."""
-    key: int                # sort key for ordering: position of the last member
-    members: List[int]      # nodes whose values it computes, in output-slot order
-    operands: List[int]     # nodes it reads (DENSE: the inputs; an op: x, then y, of every member)
-    kind: int               # DENSE or an op-table opcode
-    arg: float              # the op's constant argument (0.0 for DENSE)
-    dots: list              # DENSE: its rows (passes.Dot); else empty
+
+    key: int  # sort key for ordering: position of the last member
+    members: List[int]  # nodes whose values it computes, in output-slot order
+    operands: List[int]  # nodes it reads (DENSE: the inputs; an op: x, then y, of every member)
+    kind: int  # DENSE or an op-table opcode
+    arg: float  # the op's constant argument (0.0 for DENSE)
+    dots: list  # DENSE: its rows (passes.Dot); else empty
 
 
 def inverse(perm: Sequence[int]) -> list:
@@ -49,17 +51,17 @@ class Emitter:
 
     def __init__(self, g: Graph, theta_of: Optional[Sequence[int]]):
         self.g = g
-        self.theta_of = theta_of          # fixed layout (model index -> theta), or None: allocate in order
-        self.slot = [-1] * len(g)         # node -> its slot
-        self.rg: list = []                # slot -> 1 if it depends on a parameter (Program.requires_grad)
-        self.rows: list = []              # (op, out, a, b, n, k, p, arg) per instruction
+        self.theta_of = theta_of  # fixed layout (model index -> theta), or None: allocate in order
+        self.slot = [-1] * len(g)  # node -> its slot
+        self.rg: list = []  # slot -> 1 if it depends on a parameter (Program.requires_grad)
+        self.rows: list = []  # (op, out, a, b, n, k, p, arg) per instruction
         self.gidx: list = []
-        self.gathers: dict = {}           # source slots -> first slot of the GATHER that copied them
-        self.perm: list = []              # free layout: model index of theta[j], in the order DENSEs run
+        self.gathers: dict = {}  # source slots -> first slot of the GATHER that copied them
+        self.perm: list = []  # free layout: model index of theta[j], in the order DENSEs run
         self.inputs: list = []
         self.targets: list = []
-        self.consts: list = []            # (slot, value)
-        self.params: list = []            # (slot, model index) of parameters read by single ops
+        self.consts: list = []  # (slot, value)
+        self.params: list = []  # (slot, model index) of parameters read by single ops
 
     def new_slots(self, requires_grad: list) -> int:
         """Allocate len(requires_grad) consecutive slots; returns the first."""
@@ -124,7 +126,7 @@ class Emitter:
         n = len(grp.members)
         x = self.slot[grp.operands[0]]
         y = self.slot[grp.operands[n]] if _ARITY[grp.kind] == 2 else -1
-        need = any(self.rg[x:x + n]) or (y >= 0 and any(self.rg[y:y + n]))
+        need = any(self.rg[x : x + n]) or (y >= 0 and any(self.rg[y : y + n]))
         out = self.new_slots([1 if need else 0] * n)
         self.rows.append((grp.kind, out, x, y, n, 0, -1, float(grp.arg)))
         return out
@@ -137,8 +139,19 @@ class Emitter:
             used = set(perm)
             perm += [j for j in range(self.g.n_params) if j not in used]
             theta_of = inverse(perm)
-        prog = Program(self.rows, self.gidx, len(self.rg), self.inputs, self.targets,
-                       [self.slot[r] for r in outputs], self.slot[loss] if loss >= 0 else -1,
-                       [s for s, _ in self.params], [theta_of[j] for _, j in self.params],
-                       [s for s, _ in self.consts], [v for _, v in self.consts], perm, self.rg)
+        prog = Program(
+            self.rows,
+            self.gidx,
+            len(self.rg),
+            self.inputs,
+            self.targets,
+            [self.slot[r] for r in outputs],
+            self.slot[loss] if loss >= 0 else -1,
+            [s for s, _ in self.params],
+            [theta_of[j] for _, j in self.params],
+            [s for s, _ in self.consts],
+            [v for _, v in self.consts],
+            perm,
+            self.rg,
+        )
         return validate(prog)

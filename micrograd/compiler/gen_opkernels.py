@@ -26,6 +26,7 @@ Each is an ``if``/``elif`` chain over the opcode constants in table order. An un
 ``False`` (the interpreters then report the instruction's index), never a silent 0. Unary ops get
 ``y = 0.0``, as the op table's contract says.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,52 +54,72 @@ from micrograd.jit import jit
 # Each function: its head, its per-op branch (unary and binary form) and its tail. In a branch, {code} is
 # the opcode constant, {f} the forward function's name and {b} the backward function's name in ops.
 FUNCTIONS = (
-    ('''
+    (
+        '''
 
 @jit()
 def vec_forward(c, V, x, y, o, m, w):
     """V[o+e] = OPS[c].forward(V[x+e], V[y+e], w) for e < m (V flat; y unused by unary ops). False: unknown c."""
-''', '''        for e in range(m):
+''',
+        """        for e in range(m):
             V[o + e] = ops.{f}(V[x + e], 0.0, w)
-''', '''        for e in range(m):
+""",
+        """        for e in range(m):
             V[o + e] = ops.{f}(V[x + e], V[y + e], w)
-''', '''    else:
+""",
+        """    else:
         return False
     return True
-'''),
-    ('''
+""",
+    ),
+    (
+        '''
 
 @jit()
 def vec_backward(c, V, G, x, y, o, m, w):
     """G[x+e] += d/dx * G[o+e] and G[y+e] += d/dy * G[o+e] with OPS[c].backward, for e < m (flat V, G)."""
-''', '''        for e in range(m):
+''',
+        """        for e in range(m):
             G[x + e] += ops.{b}(V[x + e], 0.0, w, V[o + e])[0] * G[o + e]
-''', '''        for e in range(m):
+""",
+        """        for e in range(m):
             dx, dy = ops.{b}(V[x + e], V[y + e], w, V[o + e])
             G[x + e] += dx * G[o + e]
             G[y + e] += dy * G[o + e]
-''', '''    else:
+""",
+        """    else:
         return False
     return True
-'''),
-    ('''
+""",
+    ),
+    (
+        '''
 
 @jit()
 def scalar_forward(c, x, y, w):
     """(OPS[c].forward(x, y, w), True), or (nan, False) for an unknown c: vec_forward for one element."""
-''', '''        return ops.{f}(x, 0.0, w), True
-''', '''        return ops.{f}(x, y, w), True
-''', '''    return np.nan, False
-'''),
-    ('''
+''',
+        """        return ops.{f}(x, 0.0, w), True
+""",
+        """        return ops.{f}(x, y, w), True
+""",
+        """    return np.nan, False
+""",
+    ),
+    (
+        '''
 
 @jit()
 def scalar_backward(c, x, y, w, out):
     """(d/dx, d/dy, True) with OPS[c].backward, or (nan, nan, False) for an unknown c (see scalar_forward)."""
-''', '''        return ops.{b}(x, 0.0, w, out) + (True,)
-''', '''        return ops.{b}(x, y, w, out) + (True,)
-''', '''    return np.nan, np.nan, False
-'''),
+''',
+        """        return ops.{b}(x, 0.0, w, out) + (True,)
+""",
+        """        return ops.{b}(x, y, w, out) + (True,)
+""",
+        """    return np.nan, np.nan, False
+""",
+    ),
 )
 
 
@@ -106,8 +127,10 @@ def _name_in_ops(fn, what: str, op) -> str:
     """The name under which the op table's function fn is reachable as ops.<name> (checked)."""
     name = fn.__name__
     if getattr(ops, name, None) is not fn:
-        raise ValueError(f"op {op.name!r}: its {what} function {name!r} must be defined at the top level of "
-                         f"micrograd/ops.py under that name (the generated kernels call ops.{name})")
+        raise ValueError(
+            f"op {op.name!r}: its {what} function {name!r} must be defined at the top level of "
+            f"micrograd/ops.py under that name (the generated kernels call ops.{name})"
+        )
     return name
 
 
@@ -123,8 +146,9 @@ def source(table: Optional[Sequence] = None) -> str:
                 raise ValueError(f"op {op.name!r}: micrograd/ops.py needs the opcode constant {code} = {op.code}")
             parts.append(f"    {'if' if i == 0 else 'elif'} c == ops.{code}:\n")
             body = binary if op.arity == 2 else unary
-            parts.append(body.format(f=_name_in_ops(op.forward, "forward", op),
-                                     b=_name_in_ops(op.backward, "backward", op)))
+            parts.append(
+                body.format(f=_name_in_ops(op.forward, "forward", op), b=_name_in_ops(op.backward, "backward", op))
+            )
         parts.append(tail)
     return "".join(parts)
 

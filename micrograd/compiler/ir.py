@@ -35,6 +35,7 @@ the plain tuples the kernels are called with.
 ``validate`` checks all of that; ``format_program`` prints one line per
 instruction, e.g. ``%12:16 = dense %0:2 W=p[0:32] b=p[32:48]``.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,7 +49,9 @@ from micrograd import ops
 NOPS = len(ops.OPS)
 DENSE = NOPS
 GATHER = NOPS + 1
-BLAS_MIN = 1024  # weights of a DENSE from which the program's kernels include BLAS (32x32; kernels.SMALL decides per call)
+BLAS_MIN = (
+    1024  # weights of a DENSE from which the program's kernels include BLAS (32x32; kernels.SMALL decides per call)
+)
 OP_NAMES = tuple(op.name for op in ops.OPS) + ("dense", "gather")
 INT_FIELDS = ("out", "a", "b", "n", "k", "p")
 DEBUG_VALIDATE = os.environ.get("MICROGRAD_VALIDATE", "") == "1"
@@ -56,28 +59,30 @@ DEBUG_VALIDATE = os.environ.get("MICROGRAD_VALIDATE", "") == "1"
 
 class Code(NamedTuple):
     """What the kernels' interpreters read: one row per instruction (fields as in the module docstring)."""
-    op: np.ndarray              # (n_instr,) int32
-    out: np.ndarray             # (n_instr,) int64
-    a: np.ndarray               # (n_instr,) int64
-    b: np.ndarray               # (n_instr,) int64
-    n: np.ndarray               # (n_instr,) int64
-    k: np.ndarray               # (n_instr,) int64
-    p: np.ndarray               # (n_instr,) int64
-    arg: np.ndarray             # (n_instr,) float64
-    gidx: np.ndarray            # (total gathered,) int64 source slots of the GATHERs
-    requires_grad: np.ndarray   # (n_slots,) uint8
-    loss_slot: int              # -1 in a program without loss
+
+    op: np.ndarray  # (n_instr,) int32
+    out: np.ndarray  # (n_instr,) int64
+    a: np.ndarray  # (n_instr,) int64
+    b: np.ndarray  # (n_instr,) int64
+    n: np.ndarray  # (n_instr,) int64
+    k: np.ndarray  # (n_instr,) int64
+    p: np.ndarray  # (n_instr,) int64
+    arg: np.ndarray  # (n_instr,) float64
+    gidx: np.ndarray  # (total gathered,) int64 source slots of the GATHERs
+    requires_grad: np.ndarray  # (n_slots,) uint8
+    loss_slot: int  # -1 in a program without loss
     blas: Optional[np.ndarray]  # None: every DENSE runs as loops; an empty array: big ones call BLAS (np.dot)
 
 
 class Leaves(NamedTuple):
     """What ``kernels.load`` fills before the first instruction: slot tables, one entry per leaf."""
-    input_slots: np.ndarray     # (n_inputs,) int64: slot of input column j
-    target_slots: np.ndarray    # (target width,) int64: slot of target column j
-    const_slots: np.ndarray     # (n_consts,) int64
-    const_vals: np.ndarray      # (n_consts,) float64
-    param_slots: np.ndarray     # (n_scalar_params,) int64: parameters read by scalar ops ...
-    param_index: np.ndarray     # (n_scalar_params,) int64: ... hold theta[param_index]
+
+    input_slots: np.ndarray  # (n_inputs,) int64: slot of input column j
+    target_slots: np.ndarray  # (target width,) int64: slot of target column j
+    const_slots: np.ndarray  # (n_consts,) int64
+    const_vals: np.ndarray  # (n_consts,) float64
+    param_slots: np.ndarray  # (n_scalar_params,) int64: parameters read by scalar ops ...
+    param_index: np.ndarray  # (n_scalar_params,) int64: ... hold theta[param_index]
 
 
 # every array of a Program, in the order tobytes() writes them
@@ -87,8 +92,22 @@ ARRAYS = tuple(f for f in Code._fields if f not in ("loss_slot", "blas")) + Leav
 class Program:
     """A lowered program (see the module docstring for the meaning of every array)."""
 
-    def __init__(self, rows, gidx, n_slots, input_slots, target_slots, output_slots, loss_slot,
-                 param_slots, param_index, const_slots, const_vals, perm, requires_grad):
+    def __init__(
+        self,
+        rows,
+        gidx,
+        n_slots,
+        input_slots,
+        target_slots,
+        output_slots,
+        loss_slot,
+        param_slots,
+        param_index,
+        const_slots,
+        const_vals,
+        perm,
+        requires_grad,
+    ):
         cols = list(zip(*rows)) if rows else [()] * 8
         self.op = np.array(cols[0], dtype=np.int32)
         for name, col in zip(INT_FIELDS, cols[1:7]):
@@ -156,8 +175,10 @@ class Program:
         return format_program(self)
 
     def __repr__(self) -> str:
-        return (f"<Program {len(self)} instructions {self.counts()}, {self.n_slots} slots, "
-                f"{self.n_params} params; print() it for the listing>")
+        return (
+            f"<Program {len(self)} instructions {self.counts()}, {self.n_slots} slots, "
+            f"{self.n_params} params; print() it for the listing>"
+        )
 
 
 # ---------------------------------------------------------------- printer
@@ -171,7 +192,7 @@ def format_instruction(prog: Program, i: int) -> str:
         bias = f" b=p[{b}:{b + n}]" if b >= 0 else ""
         return f"{_slots(o, n)} = dense {_slots(a, k)} W=p[{p}:{p + n * k}]{bias}"
     if op == GATHER:
-        src = " ".join(f"%{s}" for s in prog.gidx[a:a + n])
+        src = " ".join(f"%{s}" for s in prog.gidx[a : a + n])
         return f"{_slots(o, n)} = gather [{src}]"
     if not 0 <= op < NOPS:
         return f"{_slots(o, n)} = <bad opcode {op}> {_slots(a, n)}"
@@ -221,16 +242,20 @@ def validate(prog: Program) -> Program:
     def define(s, n, what):
         if s < 0 or s + n > S or n < 1:
             fail(f"{what}: slots {s}:{s + n} out of range 0:{S}")
-        if defined[s:s + n].any():
+        if defined[s : s + n].any():
             fail(f"{what}: slot written twice in {s}:{s + n}")
-        defined[s:s + n] = True
+        defined[s : s + n] = True
 
     def use(s, n, what):
-        if s < 0 or s + n > S or not defined[s:s + n].all():
+        if s < 0 or s + n > S or not defined[s : s + n].all():
             fail(f"{what}: reads slots {s}:{s + n} before they are defined")
 
-    for name, slots in (("input", prog.input_slots), ("target", prog.target_slots),
-                        ("const", prog.const_slots), ("param", prog.param_slots)):
+    for name, slots in (
+        ("input", prog.input_slots),
+        ("target", prog.target_slots),
+        ("const", prog.const_slots),
+        ("param", prog.param_slots),
+    ):
         for s in slots:
             define(int(s), 1, f"{name} slot {s}")
     if sorted(prog.perm.tolist()) != list(range(P)):
@@ -249,7 +274,7 @@ def validate(prog: Program) -> Program:
         elif op == GATHER:
             if a < 0 or a + n > len(prog.gidx):
                 fail(f"{what}: gather indices out of range")
-            for s in prog.gidx[a:a + n]:
+            for s in prog.gidx[a : a + n]:
                 use(int(s), 1, what)
         elif 0 <= op < NOPS:
             use(a, n, what)

@@ -35,6 +35,7 @@ once per dtype (``tests/test_compiler_kernels.py`` checks it).
   compile of the moons training kernels: median 23.3 s CPU over 5 runs, 23.2 s
   when ``loss_and_grad`` was ``fit`` with a dummy optimizer; loaded machine).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -52,38 +53,60 @@ from micrograd.jit import jit
 register_jitable(optim.sgd_update)
 register_jitable(optim.adam_update)
 
-SGD, ADAM = optim.KERNEL_SGD, optim.KERNEL_ADAM   # OptState.kind: each optimizer names its own
-U = np.uint64      # offsets into the flat value/gradient arrays (see opkernels.vec_forward)
+SGD, ADAM = optim.KERNEL_SGD, optim.KERNEL_ADAM  # OptState.kind: each optimizer names its own
+U = np.uint64  # offsets into the flat value/gradient arrays (see opkernels.vec_forward)
 
 
 class OptState(NamedTuple):
     """An optimizer as ``update`` reads it, built with ``opt_state``; s1, s2 are updated in place and the
     runtime writes them back to the optimizer (both in theta's order)."""
-    kind: int              # SGD or ADAM
-    s1: np.ndarray         # (n_params,) SGD: momentum buffers; Adam: first moments m
-    s2: np.ndarray         # (n_params,) Adam: second moments v; SGD: unused, (1,)
-    t: int                 # steps already taken
+
+    kind: int  # SGD or ADAM
+    s1: np.ndarray  # (n_params,) SGD: momentum buffers; Adam: first moments m
+    s2: np.ndarray  # (n_params,) Adam: second moments v; SGD: unused, (1,)
+    t: int  # steps already taken
     weight_decay: float
-    momentum: float        # SGD
-    dampening: float       # SGD
-    nesterov: bool         # SGD
-    beta1: float           # Adam
-    beta2: float           # Adam
-    eps: float             # Adam
+    momentum: float  # SGD
+    dampening: float  # SGD
+    nesterov: bool  # SGD
+    beta1: float  # Adam
+    beta2: float  # Adam
+    eps: float  # Adam
 
 
-def opt_state(kind: int, s1: np.ndarray, s2: np.ndarray, t: int, weight_decay: float = 0.0,
-              momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,
-              beta1: float = 0.0, beta2: float = 0.0, eps: float = 0.0) -> OptState:
+def opt_state(
+    kind: int,
+    s1: np.ndarray,
+    s2: np.ndarray,
+    t: int,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    nesterov: bool = False,
+    beta1: float = 0.0,
+    beta2: float = 0.0,
+    eps: float = 0.0,
+) -> OptState:
     """An OptState with the exact types the compiled ``update`` was built for, whatever numbers the optimizer
     holds (an int weight_decay would otherwise compile ``fit`` a second time)."""
-    return OptState(int(kind), np.ascontiguousarray(s1, np.float64), np.ascontiguousarray(s2, np.float64), int(t),
-                    float(weight_decay), float(momentum), float(dampening), bool(nesterov), float(beta1),
-                    float(beta2), float(eps))
+    return OptState(
+        int(kind),
+        np.ascontiguousarray(s1, np.float64),
+        np.ascontiguousarray(s2, np.float64),
+        int(t),
+        float(weight_decay),
+        float(momentum),
+        float(dampening),
+        bool(nesterov),
+        float(beta1),
+        float(beta2),
+        float(eps),
+    )
 
 
 class Buffers(NamedTuple):
     """fit's value and gradient buffers, (n_slots, batch) each: for full batches and for the last one."""
+
     V: np.ndarray
     G: np.ndarray
     V_last: np.ndarray
@@ -197,8 +220,14 @@ def forward(code_t, theta, V):
         c, o, m = op[i], out[i], n[i]
         if c == DENSE:
             kk, pp, bb = k[i], p[i], b[i]
-            dense_forward(theta[pp:pp + m * kk].reshape((m, kk)), theta[max(bb, 0):max(bb, 0) + m],
-                          V[a[i]:a[i] + kk], V[o:o + m], bb >= 0, code.blas)
+            dense_forward(
+                theta[pp : pp + m * kk].reshape((m, kk)),
+                theta[max(bb, 0) : max(bb, 0) + m],
+                V[a[i] : a[i] + kk],
+                V[o : o + m],
+                bb >= 0,
+                code.blas,
+            )
         elif c == GATHER:
             for j in range(m):
                 src = code.gidx[a[i] + j] * B
@@ -229,9 +258,17 @@ def backward(code_t, theta, V, G, gtheta):
             continue  # nothing here depends on a parameter (DENSE outputs always do)
         if c == DENSE:
             kk, pp, bb, x0 = k[i], p[i], b[i], a[i]
-            dense_backward(theta[pp:pp + m * kk].reshape((m, kk)), V[x0:x0 + kk], G[o:o + m],
-                           gtheta[pp:pp + m * kk].reshape((m, kk)), gtheta[max(bb, 0):max(bb, 0) + m],
-                           G[x0:x0 + kk], bb >= 0, any_set(rg, x0, kk), code.blas)
+            dense_backward(
+                theta[pp : pp + m * kk].reshape((m, kk)),
+                V[x0 : x0 + kk],
+                G[o : o + m],
+                gtheta[pp : pp + m * kk].reshape((m, kk)),
+                gtheta[max(bb, 0) : max(bb, 0) + m],
+                G[x0 : x0 + kk],
+                bb >= 0,
+                any_set(rg, x0, kk),
+                code.blas,
+            )
         elif c == GATHER:
             for j in range(m):
                 dst = code.gidx[a[i] + j] * B
@@ -341,10 +378,11 @@ def step_chunks(code_t, leaves_t, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta
     for c in prange(C):
         lo = c * Bc
         bc = min(lo + Bc, B) - lo
-        V = Vs[c].reshape(-1)[:n_slots * bc].reshape((n_slots, bc))
-        G = Gs[c].reshape(-1)[:n_slots * bc].reshape((n_slots, bc))
-        totals[c], _, status[c] = loss_and_grad(code_t, leaves_t, theta, X, Y, rows[lo:lo + bc], 1.0 / B,
-                                                0.0, V, G, gthetas[c])
+        V = Vs[c].reshape(-1)[: n_slots * bc].reshape((n_slots, bc))
+        G = Gs[c].reshape(-1)[: n_slots * bc].reshape((n_slots, bc))
+        totals[c], _, status[c] = loss_and_grad(
+            code_t, leaves_t, theta, X, Y, rows[lo : lo + bc], 1.0 / B, 0.0, V, G, gthetas[c]
+        )
     gtheta[:] = 0.0
     total = 0.0
     for c in range(C):
@@ -363,12 +401,14 @@ def update(theta, gtheta, opt_t, lr, t):
     s1, s2 = opt.s1, opt.s2
     if opt.kind == SGD:
         for q in range(theta.shape[0]):
-            theta[q], s1[q] = optim.sgd_update(theta[q], gtheta[q], s1[q], lr, opt.momentum, opt.dampening,
-                                               opt.nesterov, opt.weight_decay, t == 0)
+            theta[q], s1[q] = optim.sgd_update(
+                theta[q], gtheta[q], s1[q], lr, opt.momentum, opt.dampening, opt.nesterov, opt.weight_decay, t == 0
+            )
     else:
         for q in range(theta.shape[0]):
-            theta[q], s1[q], s2[q] = optim.adam_update(theta[q], gtheta[q], s1[q], s2[q], t + 1, lr, opt.beta1,
-                                                       opt.beta2, opt.eps, opt.weight_decay)
+            theta[q], s1[q], s2[q] = optim.adam_update(
+                theta[q], gtheta[q], s1[q], s2[q], t + 1, lr, opt.beta1, opt.beta2, opt.eps, opt.weight_decay
+            )
 
 
 @jit(cold_s=COLD_S["fit"])
@@ -381,9 +421,19 @@ def fit(code_t, leaves_t, theta, X, Y, order, batch_size, lrs, opt_t, l2, histor
     for s in range(lrs.shape[0]):
         start, count = batch_bounds(s, N, batch_size)
         full = count == batch_size
-        _, history[s], status = loss_and_grad(code_t, leaves_t, theta, X, Y, order[start:start + count],
-                                              1.0 / count, l2, buffers.V if full else buffers.V_last,
-                                              buffers.G if full else buffers.G_last, gtheta)
+        _, history[s], status = loss_and_grad(
+            code_t,
+            leaves_t,
+            theta,
+            X,
+            Y,
+            order[start : start + count],
+            1.0 / count,
+            l2,
+            buffers.V if full else buffers.V_last,
+            buffers.G if full else buffers.G_last,
+            gtheta,
+        )
         if status >= 0:
             return status
         update(theta, gtheta, opt_t, lrs[s], t0 + s)
@@ -409,9 +459,14 @@ def _flush_if_dependencies_changed() -> None:
     import hashlib
     import inspect
     import os
+
     digest = hashlib.sha256(b"".join(inspect.getsource(m).encode() for m in DEPENDENCIES)).hexdigest()
-    kernels_ = [f for m in (globals(), vars(opkernels)) for f in dict(m).values()
-                if hasattr(f, "_cache") and hasattr(f._cache, "flush")]
+    kernels_ = [
+        f
+        for m in (globals(), vars(opkernels))
+        for f in dict(m).values()
+        if hasattr(f, "_cache") and hasattr(f._cache, "flush")
+    ]
     kernels_ = list({id(f): f for f in kernels_}.values())  # opkernels' functions are imported here too
     path = getattr(kernels_[0]._cache, "_cache_path", None) if kernels_ else None
     if not path:

@@ -26,6 +26,7 @@ costs ~1,450 instructions more than a plain slot (a Python property), so a
 Value-path ``w * x`` with a bound ``w`` runs ~25% more instructions; compiled
 calls pay one flag test. Binding itself is O(n) Python (compile time).
 """
+
 from __future__ import annotations
 
 from typing import List, Sequence
@@ -34,7 +35,7 @@ import numpy as np
 
 from micrograd.engine import Value, _as_float
 
-_RAW_DATA = Value.__dict__["data"]   # the slot under the property: holds the parameter's position q
+_RAW_DATA = Value.__dict__["data"]  # the slot under the property: holds the parameter's position q
 _INDEX = _RAW_DATA.__get__
 
 
@@ -62,12 +63,19 @@ def _bound_class(binding: "Binding") -> type:
     def set_grad(self, v):
         grad[_INDEX(self)] = v if type(v) is float else _as_float(v)
 
-    return type("BoundValue", (Value,), {
-        "__slots__": (), "__module__": __name__, "_binding": binding,
-        "data": property(get_data, set_data), "grad": property(get_grad, set_grad),
-        "__reduce_ex__": lambda self, protocol: _plain_state(self),
-        "__doc__": "A parameter Value whose data and grad live in a CompiledModel's arrays (compiler.params).",
-    })
+    return type(
+        "BoundValue",
+        (Value,),
+        {
+            "__slots__": (),
+            "__module__": __name__,
+            "_binding": binding,
+            "data": property(get_data, set_data),
+            "grad": property(get_grad, set_grad),
+            "__reduce_ex__": lambda self, protocol: _plain_state(self),
+            "__doc__": "A parameter Value whose data and grad live in a CompiledModel's arrays (compiler.params).",
+        },
+    )
 
 
 class Binding:
@@ -85,7 +93,9 @@ class Binding:
         n = len(self.params)
         self.data, self.grad = np.zeros(n), np.zeros(n)
         self.flag_writes = np.dtype(dtype) != np.float64
-        self.theta, self.gtheta = (np.zeros(n, dtype), np.zeros(n, dtype)) if self.flag_writes else (self.data, self.grad)
+        self.theta, self.gtheta = (
+            (np.zeros(n, dtype), np.zeros(n, dtype)) if self.flag_writes else (self.data, self.grad)
+        )
         self.stale = self.lost = False
         self.cls = _bound_class(self)
         self.bind()
@@ -113,7 +123,7 @@ class Binding:
         params = self.params
         data, grad = [p.data for p in params], [p.grad for p in params]  # through whatever holds them now
         for owner in {getattr(type(p), "_binding", None) for p in params} - {None, self}:
-            owner.lost = owner.stale = True   # another compiled model held some of them: it rebinds next call
+            owner.lost = owner.stale = True  # another compiled model held some of them: it rebinds next call
         self.data[self.pos] = data
         self.grad[self.pos] = grad
         cls = self.cls
@@ -121,31 +131,39 @@ class Binding:
             _RAW_DATA.__set__(p, q)
             p.__class__ = cls
         self.lost = False
-        self.stale = True   # the caller's kernel copy (float32) is refreshed from data
+        self.stale = True  # the caller's kernel copy (float32) is refreshed from data
 
 
 def check_params(model, params) -> List[Value]:
     """compile()'s parameter list (default: ``model.parameters()``), refused unless distinct plain Values."""
     if not callable(model):
-        raise TypeError(f"micrograd.compile: model must be an nn.Module or a function of a list of Values, "
-                        f"got {model!r}")
+        raise TypeError(
+            f"micrograd.compile: model must be an nn.Module or a function of a list of Values, got {model!r}"
+        )
     if params is None:
         if not hasattr(model, "parameters"):
-            raise ValueError("micrograd.compile(fn, ...): pass params=[...] (the parameter Values), "
-                             "or [] if the function has none")
+            raise ValueError(
+                "micrograd.compile(fn, ...): pass params=[...] (the parameter Values), or [] if the function has none"
+            )
         params = model.parameters()
     params = list(params)
     first = {}
     for j, p in enumerate(params):
         if not isinstance(p, Value):
-            raise TypeError(f"params[{j}] is {p!r}, not a Value: pass the parameter Values "
-                            f"(model.parameters(), or [] when there are none)")
+            raise TypeError(
+                f"params[{j}] is {p!r}, not a Value: pass the parameter Values "
+                f"(model.parameters(), or [] when there are none)"
+            )
         if type(p) is not Value and getattr(type(p), "_binding", None) is None:
-            raise TypeError(f"params[{j}] is a {type(p).__name__}, a subclass of Value: the compiled path "
-                            f"binds plain micrograd Values only")
+            raise TypeError(
+                f"params[{j}] is a {type(p).__name__}, a subclass of Value: the compiled path "
+                f"binds plain micrograd Values only"
+            )
         if id(p) in first:
-            raise ValueError(f"params lists the same Value twice (positions {first[id(p)]} and {j}: {p!r}); "
-                             f"list each parameter once, e.g. params=list(dict.fromkeys(model.parameters())), "
-                             f"and give the optimizer the same list")
+            raise ValueError(
+                f"params lists the same Value twice (positions {first[id(p)]} and {j}: {p!r}); "
+                f"list each parameter once, e.g. params=list(dict.fromkeys(model.parameters())), "
+                f"and give the optimizer the same list"
+            )
         first[id(p)] = j
     return params

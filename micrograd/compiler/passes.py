@@ -29,6 +29,7 @@ Everything is iterative and costs a few list operations per node, so a
 result is checked by ``ir.validate``; the grouping is checked before emission
 (``_check_fusion``).
 """
+
 from __future__ import annotations
 
 import heapq
@@ -45,15 +46,17 @@ _ARITY = [op.arity for op in ops.OPS]
 
 class Dot(NamedTuple):
     """A dot product found in the graph (node indices)."""
-    root: int               # the add tree's root: the node whose value is the dot product
-    inputs: List[int]       # the input node of each term, in term order
-    weights: List[int]      # the parameter leaf of each term
-    bias: int               # the bias parameter leaf, -1 without
+
+    root: int  # the add tree's root: the node whose value is the dot product
+    inputs: List[int]  # the input node of each term, in term order
+    weights: List[int]  # the parameter leaf of each term
+    bias: int  # the bias parameter leaf, -1 without
 
 
 class DenseGroup(NamedTuple):
     """Dot products over the same inputs: one future DENSE instruction, its rows in W's row order."""
-    inputs: tuple           # the shared input nodes (W's columns)
+
+    inputs: tuple  # the shared input nodes (W's columns)
     dots: List[Dot]
 
 
@@ -195,8 +198,9 @@ def _check_fusion(g: Graph, groups: Sequence[Group], node_group: list, roots: Se
     program returns is a leaf or the output of exactly one group (nothing read was absorbed into a dot)."""
     for x in [x for grp in groups for x in grp.operands] + list(roots):
         if g.code[x] >= 0 and node_group[x] < 0:
-            raise AssertionError(f"micrograd.compile: internal error, node {x} ({g.nodes[x]._op}) is read "
-                                 f"but was fused away")
+            raise AssertionError(
+                f"micrograd.compile: internal error, node {x} ({g.nodes[x]._op}) is read but was fused away"
+            )
 
 
 def order_groups(groups: Sequence[Group], node_group: list) -> list:
@@ -250,11 +254,16 @@ def lower(g: Graph, has_loss: bool = False, layout: Optional[Sequence[int]] = No
         theta_of = inverse(layout)
         dense = fit_layout(dense, g, theta_of)
     grouped = absorbed(g, [d for grp in dense for d in grp.dots])
-    groups = [Group(max(d.root for d in grp.dots), [d.root for d in grp.dots], list(grp.inputs), DENSE, 0.0,
-                    grp.dots) for grp in dense]
+    groups = [
+        Group(max(d.root for d in grp.dots), [d.root for d in grp.dots], list(grp.inputs), DENSE, 0.0, grp.dots)
+        for grp in dense
+    ]
     groups += vectorize(g, [grp.members for grp in groups], grouped, live)
-    groups += [Group(i, [i], [g.a[i]] if g.b[i] < 0 else [g.a[i], g.b[i]], g.code[i], g.arg[i], [])
-               for i in range(len(g)) if g.code[i] >= 0 and live[i] and not grouped[i]]
+    groups += [
+        Group(i, [i], [g.a[i]] if g.b[i] < 0 else [g.a[i], g.b[i]], g.code[i], g.arg[i], [])
+        for i in range(len(g))
+        if g.code[i] >= 0 and live[i] and not grouped[i]
+    ]
     node_group = [-1] * len(g)
     for gi, grp in enumerate(groups):
         for m in grp.members:

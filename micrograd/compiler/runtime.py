@@ -15,6 +15,7 @@ Contract (see ``micrograd.compile`` for the user-facing story, docs/compiled-mod
 - Every argument is checked (``compiler.checks``); buffers are allocated per
   (program, batch size) and reused.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,8 +32,8 @@ from micrograd.compiler.params import Binding, check_params
 from micrograd.compiler.passes import lower
 from micrograd.compiler.trace import call_model, trace_model
 
-CHUNKS = 2                 # batch chunks run in parallel (fixed, so results do not depend on the thread count)
-PARALLEL_WORK = 1 << 22    # dense multiply-adds per batch from which chunks pay: 784-128-10 at batch 256 (26M)
+CHUNKS = 2  # batch chunks run in parallel (fixed, so results do not depend on the thread count)
+PARALLEL_WORK = 1 << 22  # dense multiply-adds per batch from which chunks pay: 784-128-10 at batch 256 (26M)
 #                            ran 1.3-1.8x faster on the 2 idle cores; 64-64-10 at batch 128 (0.6M) stays serial
 # MICROGRAD_PARALLEL=1: batch chunks in parallel (step_chunks) for big layers. Off by default: BLAS on 2 threads
 # won (784-128-10 fit step, batch 256, quiet 2-core machine, 2-3 runs each, one after the other: BLAS 2 threads
@@ -42,8 +43,8 @@ PARALLEL = os.environ.get("MICROGRAD_PARALLEL", "0") == "1"
 
 
 _blas_limited = False
-_blas_libs: list = []      # SciPy's BLAS controllers (threadpoolctl), found once
-_blas_now = [0]            # the thread count they run with now
+_blas_libs: list = []  # SciPy's BLAS controllers (threadpoolctl), found once
+_blas_now = [0]  # the thread count they run with now
 
 
 def limit_blas_threads() -> None:
@@ -67,8 +68,9 @@ def limit_blas_threads() -> None:
         from threadpoolctl import ThreadpoolController
     except ImportError:
         return
-    _blas_libs[:] = [lib for lib in ThreadpoolController().lib_controllers
-                     if lib.user_api == "blas" and "numpy" not in lib.filepath]
+    _blas_libs[:] = [
+        lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas" and "numpy" not in lib.filepath
+    ]
     blas_threads_for(0)
 
 
@@ -88,23 +90,25 @@ def blas_threads_for(work: int) -> None:
 def _check(status: int, prog: Program) -> None:
     if status >= 0:
         from micrograd.compiler.ir import format_instruction
+
         raise RuntimeError(f"compiled kernel cannot run instruction {status}: {format_instruction(prog, status)}")
 
 
 def _serialized(method):
     """One call at a time per compiled model: the kernels share its buffers (docs/compiled-model-state.md)."""
+
     @functools.wraps(method)
     def serialized(self, *args, **kwargs):
         with self._lock:
             return method(self, *args, **kwargs)
+
     return serialized
 
 
 class CompiledModel:
     """A model lowered to a Program and run by the generic kernels (see the module docstring)."""
 
-    def __init__(self, model, n_inputs: Optional[int] = None, params: Optional[Sequence] = None,
-                 dtype=np.float64):
+    def __init__(self, model, n_inputs: Optional[int] = None, params: Optional[Sequence] = None, dtype=np.float64):
         self.model = model
         self.params = check_params(model, params)
         self.dtype = checks.float_dtype(dtype)
@@ -124,8 +128,10 @@ class CompiledModel:
         model = repr(self.model)
         if len(model) > 40 or model.startswith("<"):
             model = getattr(self.model, "__qualname__", type(self.model).__name__)
-        return (f"<CompiledModel of {model}: {self.n_inputs} -> {self.n_outputs}, {len(self.program)} "
-                f"instructions, {len(self.params)} parameters, {self.dtype.name}>")
+        return (
+            f"<CompiledModel of {model}: {self.n_inputs} -> {self.n_outputs}, {len(self.program)} "
+            f"instructions, {len(self.params)} parameters, {self.dtype.name}>"
+        )
 
     # ------------------------------------------------------------ parameters
     def _attach(self) -> None:
@@ -160,7 +166,7 @@ class CompiledModel:
         return self._training_program(loss, target_width)
 
     def _training_program(self, loss: LossArg, target_width: Optional[int]) -> Program:
-        key = checks.loss_spec(loss, self.n_outputs, target_width)   # (fn, width, scalar)
+        key = checks.loss_spec(loss, self.n_outputs, target_width)  # (fn, width, scalar)
         if key not in self._programs:
             graph = trace_model(self._inputs, self._outputs, self.params, *key)
             # the forward program's parameter layout, whatever the loss: theta serves every program
@@ -176,8 +182,12 @@ class CompiledModel:
         if key not in self._buffers:
             C = self.chunks(prog, batch)
             shape = (C, prog.n_slots, -(-batch // C))
-            self._buffers[key] = (np.zeros(shape, self.dtype), np.zeros(shape, self.dtype),
-                                  np.zeros((C, len(self.theta)), self.dtype), self._gtheta)
+            self._buffers[key] = (
+                np.zeros(shape, self.dtype),
+                np.zeros(shape, self.dtype),
+                np.zeros((C, len(self.theta)), self.dtype),
+                self._gtheta,
+            )
         return self._buffers[key]
 
     def _step(self, prog: Program, X, Y, rows, l2: float) -> tuple:
@@ -191,12 +201,14 @@ class CompiledModel:
             # process environment alone; a value the user set wins.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             Vs, Gs, gthetas, gtheta = self._chunk_buffers(prog, len(rows))
-            value, status = kernels.step_chunks(code, leaves, self.theta, X, Y, rows, float(l2), Vs, Gs, gthetas,
-                                                gtheta)
+            value, status = kernels.step_chunks(
+                code, leaves, self.theta, X, Y, rows, float(l2), Vs, Gs, gthetas, gtheta
+            )
         else:
             V, G, gtheta = self._buffers_for(prog, len(rows))
-            _, value, status = kernels.loss_and_grad(code, leaves, self.theta, X, Y, rows, 1.0 / len(rows),
-                                                     float(l2), V, G, gtheta)
+            _, value, status = kernels.loss_and_grad(
+                code, leaves, self.theta, X, Y, rows, 1.0 / len(rows), float(l2), V, G, gtheta
+            )
         _check(status, prog)
         return value, gtheta
 
@@ -231,8 +243,9 @@ class CompiledModel:
         return V[prog.output_slots].T.copy()
 
     @_serialized
-    def loss_and_grad(self, X, y, loss: LossArg = "hinge", l2: float = 0.0,
-                      target_width: Optional[int] = None) -> tuple:
+    def loss_and_grad(
+        self, X, y, loss: LossArg = "hinge", l2: float = 0.0, target_width: Optional[int] = None
+    ) -> tuple:
         """(batch loss, grads) with grads[i] = d loss / d model.parameters()[i] (a new float64 array).
 
         Each parameter's ``.grad`` is set to the same number (overwritten, not accumulated), so a
@@ -248,9 +261,19 @@ class CompiledModel:
         return float(value), self._binding.grad[self._pos]
 
     @_serialized
-    def fit(self, X, y, loss: LossArg = "hinge", optimizer=None, epochs: int = 1,
-            batch_size: Optional[int] = None, rng: Union[int, np.random.Generator, None] = 0,
-            l2: float = 0.0, shuffle: bool = True, target_width: Optional[int] = None) -> np.ndarray:
+    def fit(
+        self,
+        X,
+        y,
+        loss: LossArg = "hinge",
+        optimizer=None,
+        epochs: int = 1,
+        batch_size: Optional[int] = None,
+        rng: Union[int, np.random.Generator, None] = 0,
+        l2: float = 0.0,
+        shuffle: bool = True,
+        target_width: Optional[int] = None,
+    ) -> np.ndarray:
         """Train in compiled code; returns the batch loss of every step, shape (epochs * ceil(N / batch_size),).
 
         Starts from the model's current weights. Epoch e visits the rows in the order of the e-th
@@ -294,13 +317,26 @@ class CompiledModel:
             blas_threads_for(prog.dense_work * bs)
             V, G, gtheta = self._buffers_for(prog, bs)
             V2, G2, _ = self._buffers_for(prog, N - (per_epoch - 1) * bs)
-            status = kernels.fit(code, leaves, self.theta, X, Y, order, bs, lrs, opt_t, float(l2), history,
-                                 tuple(kernels.Buffers(V, G, V2, G2)), gtheta)
+            status = kernels.fit(
+                code,
+                leaves,
+                self.theta,
+                X,
+                Y,
+                order,
+                bs,
+                lrs,
+                opt_t,
+                float(l2),
+                history,
+                tuple(kernels.Buffers(V, G, V2, G2)),
+                gtheta,
+            )
             _check(status, prog)
         else:  # big layers: a step takes milliseconds, so a Python loop over parallel compiled steps costs <3%
             for s in range(steps):
                 start, count = kernels.batch_bounds(s, N, bs)
-                history[s], gtheta = self._step(prog, X, Y, order[start:start + count], l2)
+                history[s], gtheta = self._step(prog, X, Y, order[start : start + count], l2)
                 kernels.update(self.theta, gtheta, opt_t, lrs[s], t0 + s)
         optimizer.import_state(s1, s2, self._pos)
         optimizer.t = t0 + steps

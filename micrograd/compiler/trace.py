@@ -26,6 +26,7 @@ program recomputes every value from the real inputs. Python ``if``s on
 ``.data`` inside the model are frozen at trace time: they see the
 placeholders' ``PLACEHOLDER`` (or NaN downstream of such an op).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,7 +35,7 @@ from typing import Callable, List, Optional, Sequence
 from micrograd import engine
 from micrograd.engine import CUSTOM, LEAF, Value, topological_order
 
-INPUT, TARGET, PARAM, CONST = -10, -11, -12, -13   # leaf kinds in Graph.code
+INPUT, TARGET, PARAM, CONST = -10, -11, -12, -13  # leaf kinds in Graph.code
 PLACEHOLDER = 0.5
 
 
@@ -47,8 +48,8 @@ class Graph:
         n = len(nodes)
         self.code, self.a, self.b = [0] * n, [-1] * n, [-1] * n
         self.arg, self.leaf = [0.0] * n, [0.0] * n
-        self.uses = [0] * n              # operand references plus one per root occurrence
-        self.user = [-1] * n             # the last consumer (meaningful when uses == 1)
+        self.uses = [0] * n  # operand references plus one per root occurrence
+        self.user = [-1] * n  # the last consumer (meaningful when uses == 1)
         kinds = {}
         for kind, vals in ((INPUT, inputs), (TARGET, targets), (PARAM, params)):
             for j, v in enumerate(vals):
@@ -58,17 +59,21 @@ class Graph:
             c = v._code
             if v._custom_backward is not None and c != CUSTOM:
                 what = f"op {v._op!r}" if c != LEAF else f"leaf {v.label or v!r}"
-                raise ValueError(f"micrograd.compile: the graph contains a node ({what}) whose _backward was "
-                                 f"replaced by hand; the compiler takes every derivative from micrograd.ops.OPS "
-                                 f"and would ignore it. Remove the assignment, or use the Value path.")
+                raise ValueError(
+                    f"micrograd.compile: the graph contains a node ({what}) whose _backward was "
+                    f"replaced by hand; the compiler takes every derivative from micrograd.ops.OPS "
+                    f"and would ignore it. Remove the assignment, or use the Value path."
+                )
             if c == LEAF:
                 kind, val = kinds.get(v, (CONST, v.data))
                 code[i], self.leaf[i] = kind, val
                 continue
             if c == CUSTOM:
-                raise ValueError(f"micrograd.compile: the graph contains a node built by hand with op "
-                                 f"{v._op!r} (a custom _backward); the compiler only knows the ops of "
-                                 f"micrograd.ops.OPS. Express it with those ops, or use the Value path.")
+                raise ValueError(
+                    f"micrograd.compile: the graph contains a node built by hand with op "
+                    f"{v._op!r} (a custom _backward); the compiler only knows the ops of "
+                    f"micrograd.ops.OPS. Express it with those ops, or use the Value path."
+                )
             code[i], self.arg[i] = c, v._arg
             ch = v._children
             x = pos[ch[0]]
@@ -119,8 +124,14 @@ def call_model(model: Callable, n_inputs: int) -> tuple:
     return xs, [as_value(o) for o in outs]
 
 
-def trace_model(inputs: Sequence[Value], outputs: Sequence[Value], params: Sequence[Value],
-                loss: Optional[Callable] = None, target_width: int = 0, target_scalar: bool = True) -> Graph:
+def trace_model(
+    inputs: Sequence[Value],
+    outputs: Sequence[Value],
+    params: Sequence[Value],
+    loss: Optional[Callable] = None,
+    target_width: int = 0,
+    target_scalar: bool = True,
+) -> Graph:
     """The Graph of outputs (and of loss(outputs, targets) as the last root when loss is given).
 
     ``target_width`` placeholder targets are made; the loss receives one Value

@@ -9,6 +9,7 @@ Each demo is a module ``micrograd.demos.<name>`` with
 imports one (modules load on demand: the compiled-path demos pull in Numba).
 Run one with ``python -m micrograd demo NAME`` or ``python demos/NAME.py``.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -16,6 +16,7 @@ Contract:
   source where Graphviz's ``dot`` is missing.
 - ``Timer`` measures wall time with ``time.perf_counter``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +32,10 @@ DEFAULT_OUT = "micrograd-out"
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every demo takes (shared by the scripts and ``python -m micrograd demo``)."""
-    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
-                        help=f"folder for the pictures (default: ./{DEFAULT_OUT}/)")
-    parser.add_argument("--quick", action="store_true",
-                        help="fewer steps, same code path (what the test suite runs)")
+    parser.add_argument(
+        "--out", default=DEFAULT_OUT, metavar="DIR", help=f"folder for the pictures (default: ./{DEFAULT_OUT}/)"
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer steps, same code path (what the test suite runs)")
 
 
 def demo_main(run: Callable[..., dict], description: str, argv: Optional[Sequence[str]] = None) -> dict:
@@ -85,8 +86,13 @@ class progress:
         self.iterable, self.desc, self.total, self.text = iterable, desc, total, ""
         self.live = _in_notebook() or sys.stderr.isatty()
         bar = _tqdm_class() if self.live else None
-        self._bar = None if bar is None else bar(iterable, desc=desc, total=total, leave=False,
-                                                 file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
+        self._bar = (
+            None
+            if bar is None
+            else bar(
+                iterable, desc=desc, total=total, leave=False, file=sys.stderr, dynamic_ncols=True, mininterval=0.2
+            )
+        )
 
     def note(self, text: str) -> None:
         self.text = text
@@ -124,9 +130,19 @@ def say(text: str = "") -> None:
     """Print prose wrapped to WIDTH; each line of text is a paragraph, its leading spaces kept
     (continuation lines get two more)."""
     for para in text.split("\n"):
-        lead = para[:len(para) - len(para.lstrip())]
-        print(textwrap.fill(para.strip(), WIDTH, initial_indent=lead, subsequent_indent=lead + "  ",
-                            break_on_hyphens=False, break_long_words=False) if para.strip() else "")
+        lead = para[: len(para) - len(para.lstrip())]
+        print(
+            textwrap.fill(
+                para.strip(),
+                WIDTH,
+                initial_indent=lead,
+                subsequent_indent=lead + "  ",
+                break_on_hyphens=False,
+                break_long_words=False,
+            )
+            if para.strip()
+            else ""
+        )
 
 
 def duration(seconds: float) -> str:
@@ -147,6 +163,7 @@ def pyplot():
         raise ImportError("the demos draw with matplotlib: pip install 'micrograd-compiled[demos]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -160,6 +177,7 @@ def save_figure(fig, path: Path) -> Path:
 def save_graph(root, path, **draw_kwargs) -> Path:
     """``micrograd.viz.draw_dot`` written to path (see ``save_diagram``)."""
     from micrograd.viz import draw_dot
+
     return save_diagram(draw_dot(root, **draw_kwargs), path)
 
 
@@ -168,14 +186,17 @@ def save_diagram(g, path) -> Path:
     lesson goes on with a one-line note and returns the DOT source it wrote (path with suffix .dot):
     a learner's first run should not fail on a picture."""
     from micrograd.viz.dot import DotNotFound, save_diagram as write
+
     path = Path(path)
     try:
         return write(g, path)
     except DotNotFound:  # the source is in path.with_suffix(".dot")
         dot_path = path.with_suffix(".dot")
-        say(f"  note: Graphviz's 'dot' program was not found, so {path.name} is not drawn: install it "
+        say(
+            f"  note: Graphviz's 'dot' program was not found, so {path.name} is not drawn: install it "
             f"(apt-get install graphviz / brew install graphviz / conda install graphviz). The DOT "
-            f"source was written to {dot_path}")
+            f"source was written to {dot_path}"
+        )
         return dot_path
 
 

@@ -11,6 +11,7 @@ Writes ``activations.png``: one panel per function, the curve and its derivative
 
 ``run`` returns {'max_diff': {name: largest |backward - closed form|}, 'files'}.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,14 +53,25 @@ FUNCTIONS: dict = {
     "sigmoid": (Value.sigmoid, lambda x: (_sigmoid(x), _sigmoid(x) * (1 - _sigmoid(x)))),
     "tanh": (Value.tanh, lambda x: (math.tanh(x), 1 - math.tanh(x) ** 2)),
     "ReLU": (Value.relu, lambda x: (max(x, 0.0), 1.0 if x > 0 else 0.0)),
-    f"leaky ReLU ({LEAK})": (lambda v: v.leaky_relu(LEAK),
-                             lambda x: (x if x > 0 else LEAK * x, 1.0 if x > 0 else LEAK)),
-    f"PReLU (a={PRELU_SLOPE})": (lambda v: v.prelu(Value(PRELU_SLOPE)),
-                                 lambda x: (x if x > 0 else PRELU_SLOPE * x, 1.0 if x > 0 else PRELU_SLOPE)),
-    "ELU": (lambda v: v.elu(ELU_ALPHA), lambda x: (x if x > 0 else ELU_ALPHA * (math.exp(x) - 1),
-                                                   1.0 if x > 0 else ELU_ALPHA * math.exp(x))),
-    "SELU": (Value.selu, lambda x: (SELU_SCALE * x if x > 0 else SELU_SCALE * SELU_ALPHA * (math.exp(x) - 1),
-                                    SELU_SCALE if x > 0 else SELU_SCALE * SELU_ALPHA * math.exp(x))),
+    f"leaky ReLU ({LEAK})": (
+        lambda v: v.leaky_relu(LEAK),
+        lambda x: (x if x > 0 else LEAK * x, 1.0 if x > 0 else LEAK),
+    ),
+    f"PReLU (a={PRELU_SLOPE})": (
+        lambda v: v.prelu(Value(PRELU_SLOPE)),
+        lambda x: (x if x > 0 else PRELU_SLOPE * x, 1.0 if x > 0 else PRELU_SLOPE),
+    ),
+    "ELU": (
+        lambda v: v.elu(ELU_ALPHA),
+        lambda x: (x if x > 0 else ELU_ALPHA * (math.exp(x) - 1), 1.0 if x > 0 else ELU_ALPHA * math.exp(x)),
+    ),
+    "SELU": (
+        Value.selu,
+        lambda x: (
+            SELU_SCALE * x if x > 0 else SELU_SCALE * SELU_ALPHA * (math.exp(x) - 1),
+            SELU_SCALE if x > 0 else SELU_SCALE * SELU_ALPHA * math.exp(x),
+        ),
+    ),
     "softmax(x, 0, 1)[0]": (_softmax_p0, _softmax_p0_closed),
 }
 
@@ -100,9 +112,11 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     max_diff["softmax Jacobian"] = jac
     say(f"{'softmax Jacobian':<20} {'':>17} {jac:>24.1e}   (all 9 entries at z = [0.5, -1, 2])")
     worst = max(max_diff.values())
-    say(f"\nEvery derivative agrees with its closed form to {worst:.1e}. Note the shapes: sigmoid and tanh "
-          "flatten out (derivative -> 0) for large |x|, ReLU's derivative is 0 for every negative x, "
-          "leaky ReLU / PReLU / ELU / SELU keep a gradient there.")
+    say(
+        f"\nEvery derivative agrees with its closed form to {worst:.1e}. Note the shapes: sigmoid and tanh "
+        "flatten out (derivative -> 0) for large |x|, ReLU's derivative is 0 for every negative x, "
+        "leaky ReLU / PReLU / ELU / SELU keep a gradient there."
+    )
 
     plt = pyplot()
     fig, axes = plt.subplots(3, 3, figsize=(11, 9))

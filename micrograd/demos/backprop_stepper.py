@@ -12,6 +12,7 @@ picture is written as ``neuron.dot`` with a note on how to install Graphviz.
 
 ``run`` returns {'output', 'grads': {label: grad}, 'files'}.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -23,6 +24,7 @@ from micrograd.viz.examples import tanh_neuron
 
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     from micrograd.viz import backprop_html
+
     d = output_dir(out)
     o = tanh_neuron()  # micrograd's lecture neuron, every node labelled
     # records every chain-rule step, checks them against a real backward(), and leaves the grads as they were;
@@ -32,8 +34,10 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     grads = {v.label: v.grad for v in topological_order([o])}
     svg = save_graph(o, d / "neuron.svg", color_by="grad")  # without dot: neuron.dot, and a note how to install it
     print(f"micrograd's neuron: o = tanh(x1*w1 + x2*w2 + b) = {o.data:.4f}")
-    print(f"Backprop from o: do/dn = 1 - o^2 = {grads['n']:.4f}; a sum passes the gradient on unchanged,\n"
-          "a product multiplies it by the other factor:")
+    print(
+        f"Backprop from o: do/dn = 1 - o^2 = {grads['n']:.4f}; a sum passes the gradient on unchanged,\n"
+        "a product multiplies it by the other factor:"
+    )
     print("  " + "   ".join(f"d o/d {k} = {grads[k]:.4f}" for k in ("x1", "w1", "x2", "w2", "b")))
     print(f"\nOpen the step-through page in a browser:\n  file://{page.resolve()}")
     print("(press 'next' to fill in one gradient at a time, in the order backward() visits the nodes)")

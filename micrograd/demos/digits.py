@@ -12,6 +12,7 @@ from both paths is compared. Writes ``digits_misclassified.png``.
 ``run`` returns {'test_accuracy', 'train_accuracy', 'losses', 'compiled_seconds',
 'value_seconds_estimate', 'loss_diff', 'files'}.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -60,8 +61,10 @@ def draw_misclassified(X: np.ndarray, y: np.ndarray, pred: np.ndarray, path) -> 
         ax.imshow(X[i].reshape(8, 8), cmap="gray_r", interpolation="nearest")
         ax.set_title(f"{y[i]} -> {pred[i]}", fontsize=9, color="C3")
     shown = f"{len(wrong)} of them shown, " if len(wrong) < len(all_wrong) else ""
-    fig.suptitle(f"the {len(all_wrong)} of {len(y)} held-out digits the network got wrong "
-                 f"({shown}true -> predicted)", fontsize=10)
+    fig.suptitle(
+        f"the {len(all_wrong)} of {len(y)} held-out digits the network got wrong ({shown}true -> predicted)",
+        fontsize=10,
+    )
     save_figure(fig, path)
 
 
@@ -70,8 +73,10 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     X, y = load_digits()
     X = X / 16.0
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_fraction=0.25, rng=SEED)
-    say(f"8x8 handwritten digits: {len(Xtr)} for training, {len(Xte)} held out. "
-          f"MLP(64, [32, 10]), softmax cross-entropy, Adam lr {LR}, batches of {BATCH}, {epochs} epochs.\n")
+    say(
+        f"8x8 handwritten digits: {len(Xtr)} for training, {len(Xte)} held out. "
+        f"MLP(64, [32, 10]), softmax cross-entropy, Adam lr {LR}, batches of {BATCH}, {epochs} epochs.\n"
+    )
     value_step_s, value_first_loss = time_value_steps(Xtr, ytr, value_steps)
 
     model = make_model()
@@ -96,22 +101,34 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     total_steps = len(history)
     value_estimate = value_step_s * total_steps
 
-    say(f"First batch loss: Value path {value_first_loss:.15f}, compiled {first_loss:.15f} "
-          f"(difference {abs(value_first_loss - first_loss):.1e}).")
-    say(f"Loss per epoch: " + " ".join(f"{np.mean(history[e * steps_per_epoch:(e + 1) * steps_per_epoch]):.3f}"
-                                         for e in range(epochs)))
+    say(
+        f"First batch loss: Value path {value_first_loss:.15f}, compiled {first_loss:.15f} "
+        f"(difference {abs(value_first_loss - first_loss):.1e})."
+    )
+    say(
+        f"Loss per epoch: "
+        + " ".join(f"{np.mean(history[e * steps_per_epoch : (e + 1) * steps_per_epoch]):.3f}" for e in range(epochs))
+    )
     say(f"Accuracy: {train_acc:.1%} on the training set, {test_acc:.1%} on {len(Xte)} held-out digits.")
-    say(f"Time for {total_steps} steps: compiled {per_step * total_steps:.3f} s ({per_step * 1e6:.0f} us/step, "
-          f"measured after the first epoch; compiling took {t_compile.seconds:.2f} s). The Value path takes "
-          f"{value_step_s:.2f} s per step (measured on {value_steps}), so about {duration(value_estimate)} "
-          f"for the same training: {value_step_s / per_step:,.0f}x slower.")
+    say(
+        f"Time for {total_steps} steps: compiled {per_step * total_steps:.3f} s ({per_step * 1e6:.0f} us/step, "
+        f"measured after the first epoch; compiling took {t_compile.seconds:.2f} s). The Value path takes "
+        f"{value_step_s:.2f} s per step (measured on {value_steps}), so about {duration(value_estimate)} "
+        f"for the same training: {value_step_s / per_step:,.0f}x slower."
+    )
 
     path = output_dir(out) / "digits_misclassified.png"
     draw_misclassified(Xte, yte, pred_te, path)
     wrote([path])
-    return {"test_accuracy": test_acc, "train_accuracy": train_acc, "losses": history,
-            "compiled_seconds": per_step * total_steps, "value_seconds_estimate": value_estimate,
-            "loss_diff": abs(value_first_loss - first_loss), "files": [path]}
+    return {
+        "test_accuracy": test_acc,
+        "train_accuracy": train_acc,
+        "losses": history,
+        "compiled_seconds": per_step * total_steps,
+        "value_seconds_estimate": value_estimate,
+        "loss_diff": abs(value_first_loss - first_loss),
+        "files": [path],
+    }
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:

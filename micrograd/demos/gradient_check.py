@@ -11,6 +11,7 @@ that disagree; the corrected op passes. Writes ``gradient_check.png``
 
 ``run`` returns {'network': GradcheckResult, 'buggy': GradcheckResult, 'fixed': GradcheckResult, 'files'}.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -25,13 +26,13 @@ SEED = 3
 
 def cube(x: Value, buggy: bool) -> Value:
     """x**3 as a hand-made node, the way micrograd's ops are written."""
-    out = Value(x.data ** 3, (x,), "cube")
+    out = Value(x.data**3, (x,), "cube")
 
     def _backward():
         if buggy:
-            x.grad += 3 * x.data * out.grad        # BUG: d(x^3)/dx is 3x^2, not 3x
+            x.grad += 3 * x.data * out.grad  # BUG: d(x^3)/dx is 3x^2, not 3x
         else:
-            x.grad += 3 * x.data ** 2 * out.grad
+            x.grad += 3 * x.data**2 * out.grad
 
     out._backward = _backward
     return out
@@ -43,11 +44,12 @@ def check_network(quick: bool):
     x, target = [0.5, -1.2, 2.0], 0.7
     params = model.parameters()
     result = gradcheck(lambda *_: (model(x) - target) ** 2, params)
-    say(f"Part 1: MLP(3, {sizes}) with tanh, loss (out - {target})^2 on one example, "
-          f"{len(params)} parameters.")
+    say(f"Part 1: MLP(3, {sizes}) with tanh, loss (out - {target})^2 on one example, {len(params)} parameters.")
     errors = [abs(a - n) for a, n in zip(result.analytic, result.numeric)]
-    say(f"  backward() vs central differences: {len(params) - len(result.mismatches)}/{len(params)} agree, "
-          f"largest difference {max(errors):.1e} -> gradcheck {'passed' if result.passed else 'FAILED'}.\n")
+    say(
+        f"  backward() vs central differences: {len(params) - len(result.mismatches)}/{len(params)} agree, "
+        f"largest difference {max(errors):.1e} -> gradcheck {'passed' if result.passed else 'FAILED'}.\n"
+    )
     return result
 
 
@@ -65,13 +67,18 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     fixed = check_cube(buggy=False)
     say("  fixed (3x^2):")
     say("    " + str(fixed).replace("\n", "\n    "))
-    say(f"\ngradcheck caught the wrong derivative at inputs {buggy.mismatches}: backprop trusts each "
-          f"node's local derivative, the numerical check trusts only forward values.")
+    say(
+        f"\ngradcheck caught the wrong derivative at inputs {buggy.mismatches}: backprop trusts each "
+        f"node's local derivative, the numerical check trusts only forward values."
+    )
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 5))
-    for res, style, label in ((network, "o", "network parameters"), (fixed, "s", "cube, fixed"),
-                              (buggy, "X", "cube with the bug")):
+    for res, style, label in (
+        (network, "o", "network parameters"),
+        (fixed, "s", "cube, fixed"),
+        (buggy, "X", "cube with the bug"),
+    ):
         ax.plot(res.numeric, res.analytic, style, ms=7 if style == "X" else 5, label=label, alpha=0.85)
     everything = [v for r in (network, fixed, buggy) for v in r.numeric + r.analytic]
     lo, hi = min(everything), max(everything)

@@ -11,6 +11,7 @@ are compared with the true ones. Writes ``house_prices.png``.
 
 ``run`` returns {'losses', 'learned', 'true', 'bias', 'true_bias', 'names', 'files'}.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -35,16 +36,20 @@ def narrate_first_step(model, X, y, names) -> None:
     w, b = model.neurons[0].w, model.neurons[0].b
     loss, preds = _loss(model, X, y)
     say("One training step, in words:")
-    say(f"  forward: each house's standardized features x go through price = b + sum_j w_j x_j. "
-          f"House 0 ({names[0]} {X[0, 0]:+.2f}, {names[1]} {X[0, 1]:+.2f}, ...) gets {preds[0].data:.1f} "
-          f"(true price {y[0]:.1f} thousand).")
+    say(
+        f"  forward: each house's standardized features x go through price = b + sum_j w_j x_j. "
+        f"House 0 ({names[0]} {X[0, 0]:+.2f}, {names[1]} {X[0, 1]:+.2f}, ...) gets {preds[0].data:.1f} "
+        f"(true price {y[0]:.1f} thousand)."
+    )
     say(f"  loss: the mean of (prediction - price)^2 over {len(y)} houses = {loss.data:.1f}.")
     model.zero_grad()
     loss.backward()
     residual = np.array([p.data for p in preds]) - y
     by_hand = 2.0 * residual @ X[:, 0] / len(y)  # d/dw_0 of mean((Xw + b - y)^2)
-    say(f"  backward: loss.backward() fills every .grad; dL/dw_{names[0]} = {w[0].grad:.4f} "
-          f"(by hand, 2/n * sum(residual * x) = {by_hand:.4f}), dL/db = {b.grad:.4f}.")
+    say(
+        f"  backward: loss.backward() fills every .grad; dL/dw_{names[0]} = {w[0].grad:.4f} "
+        f"(by hand, 2/n * sum(residual * x) = {by_hand:.4f}), dL/db = {b.grad:.4f}."
+    )
     before = w[0].data
     opt = optim.SGD(model.parameters(), lr=LR)
     opt.step()
@@ -55,8 +60,10 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     n, steps = (100, 50) if quick else (200, 100)
     data = make_house_prices(n=n, n_features=10, rng=SEED)
     Xs, mean, std = standardize(data.X)
-    say(f"{n} synthetic houses with {len(data.names)} features ({', '.join(data.names)}); "
-          f"prices in thousands, mean {data.y.mean():.0f}.")
+    say(
+        f"{n} synthetic houses with {len(data.names)} features ({', '.join(data.names)}); "
+        f"prices in thousands, mean {data.y.mean():.0f}."
+    )
     say("Features are standardized (mean 0, std 1) so one learning rate suits them all.\n")
     model = nn.Layer(10, 1, nonlin=False, rng=SEED)
     narrate_first_step(model, Xs, data.y, data.names)
@@ -71,16 +78,20 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
         history.append(loss.data)
     neuron = model.neurons[0]
     w_std = np.array([p.data for p in neuron.w])
-    learned = w_std / std                        # back to price per raw unit
+    learned = w_std / std  # back to price per raw unit
     bias = neuron.b.data - float(learned @ mean)
-    say(f"MSE after each 10 steps: {' '.join(f'{v:.1f}' for v in history[::10])} ... {history[-1]:.1f} "
-          f"(the noise alone gives about {data.noise ** 2:.0f}).\n")
+    say(
+        f"MSE after each 10 steps: {' '.join(f'{v:.1f}' for v in history[::10])} ... {history[-1]:.1f} "
+        f"(the noise alone gives about {data.noise**2:.0f}).\n"
+    )
     say(f"{'feature':<14} {'true weight':>12} {'learned':>10}")
     for name, t, got in zip(data.names, data.weights, learned):
         say(f"{name:<14} {t:>12.3f} {got:>10.3f}")
     say(f"{'bias':<14} {data.bias:>12.3f} {bias:>10.3f}")
-    say("\nGradient descent recovered the price per m2, per year of age, per room ... that made the data, "
-          "up to the noise in the prices.")
+    say(
+        "\nGradient descent recovered the price per m2, per year of age, per room ... that made the data, "
+        "up to the noise in the prices."
+    )
 
     plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
@@ -95,8 +106,15 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     fig.tight_layout()
     path = save_figure(fig, output_dir(out) / "house_prices.png")
     wrote([path])
-    return {"losses": history, "learned": learned, "true": data.weights, "bias": bias,
-            "true_bias": data.bias, "names": data.names, "files": [path]}
+    return {
+        "losses": history,
+        "learned": learned,
+        "true": data.weights,
+        "bias": bias,
+        "true_bias": data.bias,
+        "names": data.names,
+        "files": [path],
+    }
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:

@@ -9,6 +9,7 @@ to 1e-12. Writes ``linear_regression.png`` (data, fitted line, loss curve).
 
 ``run`` returns {'w', 'b', 'losses', 'max_grad_diff', 'files'}.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -32,8 +33,9 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     w, b = Value(0.5, label="w"), Value(0.0, label="b")
     say(f"Fitting y = w*x + b to x = {XS}, y = {YS} (the answer is w = 2, b = 0).")
     say(f"Start: w = {w.data}, b = {b.data}; learning rate {LR}; {epochs} epochs.\n")
-    say(f"{'epoch':>5} {'loss':>12} {'dL/dw hand':>14} {'dL/dw backward':>15} "
-          f"{'dL/db hand':>14} {'dL/db backward':>15}")
+    say(
+        f"{'epoch':>5} {'loss':>12} {'dL/dw hand':>14} {'dL/dw backward':>15} {'dL/db hand':>14} {'dL/db backward':>15}"
+    )
     losses, max_diff = [], 0.0
     for epoch in range(epochs):
         loss = 0.5 * sum((w * x + b - y) ** 2 for x, y in zip(XS, YS))
@@ -48,8 +50,10 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
         b.data -= LR * b.grad
 
     say(f"\nFinal: w = {w.data:.6f}, b = {b.data:.6f}, loss {losses[0]:.4f} -> {losses[-1]:.6f}.")
-    say(f"Hand-derived and backward() gradients differ by at most {max_diff:.1e} "
-          f"({'agree to 1e-12' if max_diff <= 1e-12 else 'DISAGREE'}).")
+    say(
+        f"Hand-derived and backward() gradients differ by at most {max_diff:.1e} "
+        f"({'agree to 1e-12' if max_diff <= 1e-12 else 'DISAGREE'})."
+    )
     say("backward() applied the chain rule for us: the same numbers, no calculus by hand.")
 
     path = output_dir(out) / "linear_regression.png"
@@ -57,8 +61,7 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6))
     ax1.scatter(XS, YS, color="C0", zorder=3, label="data")
     grid = [0.0, 4.0]
-    ax1.plot(grid, [w.data * x + b.data for x in grid], color="C1",
-             label=f"fit: y = {w.data:.3f} x + {b.data:.3f}")
+    ax1.plot(grid, [w.data * x + b.data for x in grid], color="C1", label=f"fit: y = {w.data:.3f} x + {b.data:.3f}")
     ax1.plot(grid, [0.5 * x for x in grid], color="0.6", ls="--", label="start: y = 0.5 x")
     ax1.set(xlabel="x", ylabel="y", title="data and fitted line")
     ax1.legend()

@@ -17,6 +17,7 @@ training recorded epoch by epoch, to replay in a browser).
 ``run`` returns {'value_losses', 'compiled_losses', 'max_diff', 'accuracy', 'value_accuracy',
 'value_seconds', 'compiled_seconds', 'compile_seconds', 'graph_sample', 'record', 'files'}.
 """
+
 from __future__ import annotations
 
 import random
@@ -28,8 +29,17 @@ import micrograd
 from micrograd import losses, nn, optim
 from micrograd.data import make_moons
 from micrograd.engine import gc_paused
-from micrograd.demos._common import (Timer, demo_main, output_dir, progress, pyplot, save_diagram, save_figure,
-                                     say, wrote)
+from micrograd.demos._common import (
+    Timer,
+    demo_main,
+    output_dir,
+    progress,
+    pyplot,
+    save_diagram,
+    save_figure,
+    say,
+    wrote,
+)
 from micrograd.viz.training import record_fit, training_html
 
 ALPHA = 1e-4
@@ -75,21 +85,30 @@ def train_compiled(X: np.ndarray, y: np.ndarray, steps: int) -> tuple:
     with Timer() as t_compile:
         cm = micrograd.compile(model)
         # the first fit compiles (or loads from Numba's cache) the kernels; it is timed apart
-        cm.fit(X, y, loss="hinge", optimizer=optim.SGD(model.parameters(), lr=schedule), epochs=1,
-               shuffle=False, l2=ALPHA)
+        cm.fit(
+            X, y, loss="hinge", optimizer=optim.SGD(model.parameters(), lr=schedule), epochs=1, shuffle=False, l2=ALPHA
+        )
     model.load_state_dict(start)
     cm.sync_from_model()
     with Timer() as t:
-        history = cm.fit(X, y, loss="hinge", optimizer=optim.SGD(model.parameters(), lr=schedule),
-                         epochs=steps, shuffle=False, l2=ALPHA)
+        history = cm.fit(
+            X,
+            y,
+            loss="hinge",
+            optimizer=optim.SGD(model.parameters(), lr=schedule),
+            epochs=steps,
+            shuffle=False,
+            l2=ALPHA,
+        )
     return model, cm, history.tolist(), t.seconds, t_compile.seconds
 
 
 def draw_boundary(cm, X, y, path) -> None:
     plt = pyplot()
     h = 0.02
-    xx, yy = np.meshgrid(np.arange(X[:, 0].min() - 1, X[:, 0].max() + 1, h),
-                         np.arange(X[:, 1].min() - 1, X[:, 1].max() + 1, h))
+    xx, yy = np.meshgrid(
+        np.arange(X[:, 0].min() - 1, X[:, 0].max() + 1, h), np.arange(X[:, 1].min() - 1, X[:, 1].max() + 1, h)
+    )
     Z = cm(np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape) > 0
     fig, ax = plt.subplots(figsize=(6, 4.8))
     ax.contourf(xx, yy, Z, cmap=plt.cm.Spectral, alpha=0.8)
@@ -106,8 +125,12 @@ def draw_loss_curves(value_losses, compiled_losses, value_s: float, compiled_s: 
     ax.plot(steps, value_losses, lw=4, alpha=0.5, label=f"Value path ({value_s:.2f} s)")
     ax.plot(steps, compiled_losses, "k--", lw=1.2, label=f"compiled path ({compiled_s * 1e3:.2f} ms)")
     diff = max(abs(a - b) for a, b in zip(value_losses, compiled_losses))
-    ax.set(yscale="log", xlabel="training step", ylabel="loss (hinge + L2)",
-           title=f"the same loss on both paths (largest difference {diff:.1e})")
+    ax.set(
+        yscale="log",
+        xlabel="training step",
+        ylabel="loss (hinge + L2)",
+        title=f"the same loss on both paths (largest difference {diff:.1e})",
+    )
     ax.legend(title="wall time of the training")
     save_figure(fig, path)
 
@@ -136,10 +159,17 @@ def draw_sample_graph(model, X: list, y: list, path) -> tuple:
     loss.backward()
     total = loss._children[0]
     one, product = total._children
-    names = {loss: "hinge loss", total: "1 - y*score", one: "1", product: "-y*score",
-             product._children[0]: "-y", score: "score"}
+    names = {
+        loss: "hinge loss",
+        total: "1 - y*score",
+        one: "1",
+        product: "-y*score",
+        product._children[0]: "-y",
+        score: "score",
+    }
     names.update({v: f"x[{k}]" for k, v in enumerate(model._last_io[0])})  # the sample's inputs
     from micrograd.viz import draw_dot
+
     g = draw_dot(loss, color_by="grad", model=model, collapse="neuron", names=names)
     neurons_in_reading_order(g)
     g.node("legend_boxes", label=box_legend(model), shape="plaintext")
@@ -156,13 +186,15 @@ def neurons_in_reading_order(g) -> None:
 def box_legend(model) -> str:
     """A Graphviz HTML label that says how to read a collapsed neuron box, with this model's numbers."""
     nin = len(model.layers[1].neurons[0].w)
-    rows = ["<B>How to read a box</B>",
-            "Neuron 1.10 = layer 1, neuron 10 (both counted from 0)",
-            f"{3 * nin + 2} nodes = the Values inside: {nin} weights, the bias, "
-            f"{nin} products w*x, {nin} additions, the ReLU",
-            "out data / grad = the neuron's output and d(loss)/d(output)",
-            "columns from left to right: inputs, layer 0, 1, 2 (the score), the loss",
-            "top to bottom in each column: neuron 0, 1, 2, ..."]
+    rows = [
+        "<B>How to read a box</B>",
+        "Neuron 1.10 = layer 1, neuron 10 (both counted from 0)",
+        f"{3 * nin + 2} nodes = the Values inside: {nin} weights, the bias, "
+        f"{nin} products w*x, {nin} additions, the ReLU",
+        "out data / grad = the neuron's output and d(loss)/d(output)",
+        "columns from left to right: inputs, layer 0, 1, 2 (the score), the loss",
+        "top to bottom in each column: neuron 0, 1, 2, ...",
+    ]
     cells = "".join(f'<TR><TD ALIGN="LEFT">{r}</TD></TR>' for r in rows)
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">{cells}</TABLE>>'
 
@@ -170,11 +202,15 @@ def box_legend(model) -> str:
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     steps = 5 if quick else 100
     X, y = make_moons(100, noise=0.1, rng=DATA_SEED, labels="pm1")
-    say(f"micrograd's demo: MLP(2, [16, 16, 1]) on 100 moons, hinge loss + {ALPHA:g} L2, "
-        f"SGD lr 1.0 - 0.9*k/100, {steps} steps.")
-    say("Trained twice from the same initial weights: first on the Value path (a Python graph of "
+    say(
+        f"micrograd's demo: MLP(2, [16, 16, 1]) on 100 moons, hinge loss + {ALPHA:g} L2, "
+        f"SGD lr 1.0 - 0.9*k/100, {steps} steps."
+    )
+    say(
+        "Trained twice from the same initial weights: first on the Value path (a Python graph of "
         "about 66,000 nodes per step: this takes a while, which is the point), then on the compiled "
-        "path.\n")
+        "path.\n"
+    )
     value_model, value_losses, value_s = train_value_path(X, y, steps)
     model, cm, compiled_losses, compiled_s, compile_s = train_compiled(X, y, steps)
     diffs = [abs(a - b) for a, b in zip(value_losses, compiled_losses)]
@@ -184,14 +220,18 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     print(f"{'step':>4} {'Value path loss':>20} {'compiled loss':>20} {'difference':>11}")
     for k in sorted({*range(0, steps, 10), steps - 1}):
         print(f"{k:>4} {value_losses[k]:>20.15f} {compiled_losses[k]:>20.15f} {diffs[k]:>11.1e}")
-    say(f"\nThe two loss curves agree to {max(diffs):.1e} over all {steps} steps "
+    say(
+        f"\nThe two loss curves agree to {max(diffs):.1e} over all {steps} steps "
         f"({'within' if max(diffs) <= 1e-9 else 'NOT within'} 1e-9): the compiled path computes the "
-        f"same numbers.")
+        f"same numbers."
+    )
     say(f"Training accuracy: {value_accuracy:.0%} (Value path), {accuracy:.0%} (compiled).")
-    say(f"Wall time for {steps} steps: Value path {value_s:.2f} s ({value_s / steps * 1e3:.0f} ms/step), "
+    say(
+        f"Wall time for {steps} steps: Value path {value_s:.2f} s ({value_s / steps * 1e3:.0f} ms/step), "
         f"compiled {compiled_s * 1e3:.2f} ms ({compiled_s / steps * 1e6:.0f} us/step): "
         f"{value_s / compiled_s:,.0f}x faster. Compiling and the first call took {compile_s:.2f} s, "
-        f"timed apart; Numba caches the kernels on disk, so later runs start faster.")
+        f"timed apart; Numba caches the kernels on disk, so later runs start faster."
+    )
 
     d = output_dir(out)
     files = [d / "moons_boundary.png", d / "moons_losses.png"]
@@ -199,27 +239,47 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     draw_loss_curves(value_losses, compiled_losses, value_s, compiled_s, files[1])
     graph, sample, trained = draw_sample_graph(value_model, X.tolist(), y.tolist(), d / "moons_graph.svg")
     files.append(graph)
-    say(f"moons_graph: the loss of sample {sample}, the one the "
+    say(
+        f"moons_graph: the loss of sample {sample}, the one the "
         f"{'trained' if trained else 'untrained'} model gets least right, one box per neuron, "
-        f"coloured by gradient.")
+        f"coloured by gradient."
+    )
     record = record_training(cm, model, X, y, steps)
     if record.history != compiled_losses:  # the recorded run is the same training, step for step
         raise AssertionError("the recorded training differs from the timed one")
     files.append(training_html(record, d / "moons_training.html"))
     say("moons_training: open it in a browser to replay the compiled training (slider, play, arrow keys).")
     wrote(files)
-    return {"value_losses": value_losses, "compiled_losses": compiled_losses, "max_diff": max(diffs),
-            "accuracy": accuracy, "value_accuracy": value_accuracy, "value_seconds": value_s,
-            "compiled_seconds": compiled_s, "compile_seconds": compile_s, "graph_sample": sample,
-            "record": record, "files": files}
+    return {
+        "value_losses": value_losses,
+        "compiled_losses": compiled_losses,
+        "max_diff": max(diffs),
+        "accuracy": accuracy,
+        "value_accuracy": value_accuracy,
+        "value_seconds": value_s,
+        "compiled_seconds": compiled_s,
+        "compile_seconds": compile_s,
+        "graph_sample": sample,
+        "record": record,
+        "files": files,
+    }
 
 
 def record_training(cm, model, X, y, steps: int):
     """The compiled training again from micrograd's initial weights, recorded epoch by epoch."""
     model.load_state_dict(micrograd_model().state_dict())
     cm.sync_from_model()
-    return record_fit(cm, X, y, loss="hinge", optimizer=optim.SGD(model.parameters(), lr=schedule),
-                      epochs=steps, shuffle=False, l2=ALPHA, title="micrograd's moons demo, compiled")
+    return record_fit(
+        cm,
+        X,
+        y,
+        loss="hinge",
+        optimizer=optim.SGD(model.parameters(), lr=schedule),
+        epochs=steps,
+        shuffle=False,
+        l2=ALPHA,
+        title="micrograd's moons demo, compiled",
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:

@@ -22,6 +22,7 @@ printed is counted from the same rates the picture shows.
 'dead_before', 'dead_after_big_step', 'dead_in_layer0', 'dead_with_zero_grad', 'dead_at_end', 'revived',
 'died_later', 'loss', 'accuracy', 'model'}}, 'files'}.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,7 +48,7 @@ def layer_gradient_norms(activation: str, depth: int, rng: random.Random) -> lis
     loss = losses.mean([model(x) ** 2 for x in inputs])
     model.zero_grad()
     loss.backward()
-    return [math.sqrt(sum(p.grad ** 2 for n in layer.neurons for p in n.w)) for layer in model.layers[:-1]]
+    return [math.sqrt(sum(p.grad**2 for n in layer.neurons for p in n.w)) for layer in model.layers[:-1]]
 
 
 def fading_chain(out_dir):
@@ -129,11 +130,19 @@ def dying_relu(activation: str, steps: int) -> dict:
     accuracy = sum((model(r).data > 0) == (t > 0) for r, t in zip(X, y)) / len(y)
     end = rates[-1] == 0.0
     first = np.arange(len(dead)) < len(model.layers[0].neurons)
-    return {"rates": np.array(rates), "dead_before": int(np.sum(rates[0] == 0.0)),
-            "dead_after_big_step": int(dead.sum()), "dead_in_layer0": int((dead & first).sum()),
-            "dead_with_zero_grad": int((dead & zero_grad).sum()), "dead_at_end": int(end.sum()),
-            "revived": int((dead & ~end).sum()), "died_later": int((~dead & end).sum()),
-            "loss": final, "accuracy": accuracy, "model": model}
+    return {
+        "rates": np.array(rates),
+        "dead_before": int(np.sum(rates[0] == 0.0)),
+        "dead_after_big_step": int(dead.sum()),
+        "dead_in_layer0": int((dead & first).sum()),
+        "dead_with_zero_grad": int((dead & zero_grad).sum()),
+        "dead_at_end": int(end.sum()),
+        "revived": int((dead & ~end).sum()),
+        "died_later": int((~dead & end).sum()),
+        "loss": final,
+        "accuracy": accuracy,
+        "model": model,
+    }
 
 
 def draw_dying(dying: dict, steps: int, path) -> None:
@@ -145,13 +154,18 @@ def draw_dying(dying: dict, steps: int, path) -> None:
         im = ax.imshow(d["rates"].T, aspect="auto", cmap=cmap, vmin=1e-9, vmax=1, interpolation="nearest")
         ax.axvline(0.5, color="w", ls="--", lw=1)
         ax.axhline(15.5, color="w", lw=1)
-        ax.set_title(f"{act}: {d['dead_after_big_step']}/32 red after the lr-10 step, "
-                     f"{d['dead_at_end']}/32 at the end", fontsize=10)
+        ax.set_title(
+            f"{act}: {d['dead_after_big_step']}/32 red after the lr-10 step, {d['dead_at_end']}/32 at the end",
+            fontsize=10,
+        )
         ax.set(xlabel=f"step (0: before; 1: lr 10; 2-{steps + 1}: lr 0.2)")
     axes[0].set_ylabel("unit (0-15: layer 0, 16-31: layer 1)")
     fig.colorbar(im, ax=list(axes), extend="min", label="fraction of the 60 examples where it is active")
-    fig.suptitle("Each unit's activation rate over training; red: negative on every example "
-                 "(for ReLU: dead, no gradient)", fontsize=11, y=1.0)
+    fig.suptitle(
+        "Each unit's activation rate over training; red: negative on every example (for ReLU: dead, no gradient)",
+        fontsize=11,
+        y=1.0,
+    )
     save_figure(fig, path)
 
 
@@ -160,19 +174,25 @@ def report_dying(dying: dict, steps: int) -> None:
     print(f"{'':<11} {'dead units (negative on all 60 examples)':^42} {'final':>6} {'train':>6}")
     print(f"{'':<11} {'before':>8} {'after lr 10':>13} {f'after {steps} steps':>19} {'loss':>6} {'acc.':>6}")
     for act, d in dying.items():
-        print(f"{act:<11} {d['dead_before']:>5}/32 {d['dead_after_big_step']:>10}/32 {d['dead_at_end']:>16}/32 "
-              f"{d['loss']:>6.3f} {d['accuracy']:>6.0%}")
+        print(
+            f"{act:<11} {d['dead_before']:>5}/32 {d['dead_after_big_step']:>10}/32 {d['dead_at_end']:>16}/32 "
+            f"{d['loss']:>6.3f} {d['accuracy']:>6.0%}"
+        )
     r, k = dying["relu"], dying["leaky_relu"]
-    say(f"ReLU: after the step at lr 10, {r['dead_after_big_step']} of 32 units are dead "
+    say(
+        f"ReLU: after the step at lr 10, {r['dead_after_big_step']} of 32 units are dead "
         f"({r['dead_before']} were from the start): each outputs 0 on every example, so its weights get "
         f"a gradient of exactly 0 (checked: {r['dead_with_zero_grad']} of {r['dead_after_big_step']}). The "
         f"{r['dead_in_layer0']} dead units of layer 0 see fixed inputs: dead for good. A dead unit of "
         f"layer 1 comes back only if layer 0 moves its inputs: {r['revived']} did, {r['died_later']} "
-        f"more died, {r['dead_at_end']} are dead after {steps} steps.")
-    say(f"Leaky ReLU: {k['dead_after_big_step']} units were negative on every example too, but they "
+        f"more died, {r['dead_at_end']} are dead after {steps} steps."
+    )
+    say(
+        f"Leaky ReLU: {k['dead_after_big_step']} units were negative on every example too, but they "
         f"pass 0.1 of the gradient ({k['dead_after_big_step'] - k['dead_with_zero_grad']} of them got "
         f"one), so they keep learning: {k['revived']} came back, {k['dead_at_end']} are still negative "
-        f"everywhere after {steps} steps.")
+        f"everywhere after {steps} steps."
+    )
 
 
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:
@@ -184,13 +204,17 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     for i in range(depth):
         print(f"{i + 1:>5} " + " ".join(f"{norms[a][i]:>10.2e}" for a in ACTIVATIONS))
     ratio = {a: norms[a][-1] / norms[a][0] for a in ACTIVATIONS}
-    say("\nFrom the last hidden layer back to the first the gradient shrinks by "
+    say(
+        "\nFrom the last hidden layer back to the first the gradient shrinks by "
         + ", ".join(f"{r:.2g}x ({a})" for a, r in ratio.items())
-        + ": each sigmoid multiplies it by at most 1/4, so the layers near the input barely learn.")
+        + ": each sigmoid multiplies it by at most 1/4, so the layers near the input barely learn."
+    )
 
     steps = 10 if quick else 30
-    say(f"\nPart 2: dying ReLU. MLP(2, [16, 16, 1]) on 60 moons: one SGD step at lr 10 (far too "
-        f"large), then {steps} steps at lr 0.2.")
+    say(
+        f"\nPart 2: dying ReLU. MLP(2, [16, 16, 1]) on 60 moons: one SGD step at lr 10 (far too "
+        f"large), then {steps} steps at lr 0.2."
+    )
     dying = {act: dying_relu(act, steps) for act in progress(("relu", "leaky_relu"), "dying ReLU")}
     report_dying(dying, steps)
 
@@ -199,8 +223,12 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for act in ACTIVATIONS:
         ax.plot(range(1, depth + 1), norms[act], "o-", label=act)
-    ax.set(yscale="log", xlabel="hidden layer (1 = next to the input)", ylabel="|gradient of the weights|",
-           title=f"gradient norm per layer, {depth} layers of 8")
+    ax.set(
+        yscale="log",
+        xlabel="hidden layer (1 = next to the input)",
+        ylabel="|gradient of the weights|",
+        title=f"gradient norm per layer, {depth} layers of 8",
+    )
     ax.legend()
     files = [save_figure(fig, d / "vanishing_gradients.png"), fading_chain(d)]
     draw_dying(dying, steps, d / "dying_relu.png")

@@ -10,13 +10,15 @@ PyTorch is optional: ``import micrograd`` never imports it, and importing this
 package without it raises an ImportError that names the install command.
 See docs/interop.md for the naming of the exported parameters.
 """
+
 INSTALL = "pip install torch==2.13.0 (the 'reference' extra: pip install 'micrograd-compiled[reference]')"
 
 try:
     import torch  # noqa: F401
 except ImportError as e:
-    raise ImportError(f"micrograd.interop needs PyTorch, which is optional: {INSTALL}. "
-                      f"(import torch failed: {e})") from None
+    raise ImportError(
+        f"micrograd.interop needs PyTorch, which is optional: {INSTALL}. (import torch failed: {e})"
+    ) from None
 
 from micrograd.interop.export import TORCH_OPS, TorchProgram, to_torch  # noqa: E402
 from micrograd.interop.importer import from_torch  # noqa: E402

@@ -32,6 +32,7 @@ Contract:
   ``dtype=`` says otherwise. The sums of a DENSE run in BLAS order, so results
   equal the Value path's to rounding (1e-12 relative on random inputs), not bit for bit.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional, Union
@@ -69,7 +70,7 @@ TORCH_OPS: Dict[str, Callable] = {
     "abs": lambda x, y, c: torch.abs(x),
 }
 
-X_SRC, Y_SRC, C_SRC = 0, 1, 2   # sources of slot values: inputs, targets, constants, then the rest
+X_SRC, Y_SRC, C_SRC = 0, 1, 2  # sources of slot values: inputs, targets, constants, then the rest
 
 
 def _collapse(names: List[str]) -> str:
@@ -107,16 +108,17 @@ class _Names(torch.nn.Module):
 class TorchProgram(torch.nn.Module):
     """A micrograd Program as a torch Module (see the module docstring). Build it with ``to_torch``."""
 
-    def __init__(self, prog: Program, params: list, names: List[str], named: bool, class_targets: bool,
-                 dtype=torch.float64):
+    def __init__(
+        self, prog: Program, params: list, names: List[str], named: bool, class_targets: bool, dtype=torch.float64
+    ):
         super().__init__()
         self._mg_has_loss = prog.loss_slot >= 0
         self._mg_class_targets = class_targets
         self._mg_n_inputs = len(prog.input_slots)
         self._mg_n_targets = len(prog.target_slots)
         theta = np.array([params[j].data for j in prog.perm], dtype=np.float64)
-        model_name = [names[j] for j in prog.perm]   # theta position -> model name
-        owner = np.full(len(theta), -1)              # theta position -> which tensor holds it (checked once)
+        model_name = [names[j] for j in prog.perm]  # theta position -> model name
+        owner = np.full(len(theta), -1)  # theta position -> which tensor holds it (checked once)
         tensors = []  # (kind: 'w' weight, 'b' bias, 's' 0-d; dense instruction number; theta positions)
         dense = [i for i in range(len(prog)) if prog.op[i] == DENSE]
         for d, i in enumerate(dense):
@@ -133,7 +135,7 @@ class TorchProgram(torch.nn.Module):
             if (owner[pos.ravel()] >= 0).any():
                 raise AssertionError("internal error: a parameter appears in two tensors of the program")
             owner[pos.ravel()] = t
-        for level in ((0, 1, 2) if named else (2,)):  # the model's names if they can be keys, else numbers
+        for level in (0, 1, 2) if named else (2,):  # the model's names if they can be keys, else numbers
             key = [self._name(kind, d, pos, model_name, prog.perm, level) for kind, d, pos in tensors]
             if _bad_name(key) is None:
                 break
@@ -145,11 +147,11 @@ class TorchProgram(torch.nn.Module):
             value = torch.tensor(theta[pos], dtype=dtype)
             self._mg_refs.append(self._register(name, torch.nn.Parameter(value)))
             self.micrograd_names[name] = np.asarray(np.array(model_name, dtype=object)[pos], dtype=object)
-        self.register_buffer("_mg_consts", torch.tensor(prog.const_vals.reshape(1, -1), dtype=dtype),
-                             persistent=False)
+        self.register_buffer("_mg_consts", torch.tensor(prog.const_vals.reshape(1, -1), dtype=dtype), persistent=False)
         self._mg_plan = self._plan(prog, owner, tensors)
-        self._mg_summary = (f"{len(prog)} instructions {prog.counts()}, {self._mg_n_inputs} inputs -> "
-                            + ("the mean loss" if self._mg_has_loss else f"{len(prog.output_slots)} outputs"))
+        self._mg_summary = f"{len(prog)} instructions {prog.counts()}, {self._mg_n_inputs} inputs -> " + (
+            "the mean loss" if self._mg_has_loss else f"{len(prog.output_slots)} outputs"
+        )
 
     def extra_repr(self) -> str:
         return self._mg_summary
@@ -208,17 +210,18 @@ class TorchProgram(torch.nn.Module):
                 bias = int(owner[b]) if b >= 0 else -1
                 plan.append((DENSE, None, 0.0, read(np.arange(a, a + k)), (w, bias)))
             elif op == GATHER:
-                plan.append((GATHER, None, 0.0, read(prog.gidx[a:a + n]), None))
+                plan.append((GATHER, None, 0.0, read(prog.gidx[a : a + n]), None))
             else:
                 name = OP_NAMES[op]
                 fn = TORCH_OPS.get(name)
                 if fn is None:
                     raise NotImplementedError(
                         f"to_torch: op {name!r} has no PyTorch mapping (instruction {i}: "
-                        f"{format_instruction(prog, i)}); add it to micrograd.interop.TORCH_OPS")
+                        f"{format_instruction(prog, i)}); add it to micrograd.interop.TORCH_OPS"
+                    )
                 y = read(np.arange(b, b + n)) if ops.OPS[op].arity == 2 else None
                 plan.append((op, fn, float(prog.arg[i]), read(np.arange(a, a + n)), y))
-            src[o:o + n], col[o:o + n] = first + i, np.arange(n)
+            src[o : o + n], col[o : o + n] = first + i, np.arange(n)
         self._mg_out = read(prog.output_slots)
         self._mg_loss = read(np.array([prog.loss_slot])) if prog.loss_slot >= 0 else None
         return plan
@@ -242,8 +245,10 @@ class TorchProgram(torch.nn.Module):
         y = torch.as_tensor(y)
         if self._mg_class_targets and y.ndim == 1:
             if y.dtype.is_floating_point and not torch.equal(y, y.round()) or (y < 0).any() or (y >= w).any():
-                raise ValueError(f"cross_entropy: y must hold integer class indices in [0, {w}) of shape (N,), "
-                                 f"or (N, {w}) probabilities")
+                raise ValueError(
+                    f"cross_entropy: y must hold integer class indices in [0, {w}) of shape (N,), "
+                    f"or (N, {w}) probabilities"
+                )
             y = F.one_hot(y.long(), w)
         elif y.ndim == 1:
             y = y.reshape(-1, 1)
@@ -285,8 +290,15 @@ class TorchProgram(torch.nn.Module):
         return out
 
 
-def to_torch(cm_or_model, loss: Union[None, str, Callable] = None, *, target_width: Optional[int] = None,
-             n_inputs: Optional[int] = None, params: Optional[list] = None, dtype=torch.float64) -> TorchProgram:
+def to_torch(
+    cm_or_model,
+    loss: Union[None, str, Callable] = None,
+    *,
+    target_width: Optional[int] = None,
+    n_inputs: Optional[int] = None,
+    params: Optional[list] = None,
+    dtype=torch.float64,
+) -> TorchProgram:
     """The compiled program of a model as a torch Module (the loss program's batch mean when ``loss`` is given).
 
     ``cm_or_model`` is a ``CompiledModel`` or anything ``micrograd.compile`` takes (then ``n_inputs=`` and
@@ -295,6 +307,7 @@ def to_torch(cm_or_model, loss: Union[None, str, Callable] = None, *, target_wid
         cm = cm_or_model
     else:
         from micrograd.compiler import compile as mg_compile
+
         cm = mg_compile(cm_or_model, n_inputs=n_inputs, params=params)
     prog = cm.program if loss is None else cm.training_program(loss, target_width)
     names, named = parameter_names(cm.model, cm.params)

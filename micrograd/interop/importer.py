@@ -15,6 +15,7 @@ Contract:
   becomes a trainable micrograd parameter), so the MLP computes the module's
   outputs to rounding (1e-12 relative; PyTorch sums in BLAS order).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -41,8 +42,10 @@ def _floats(t: torch.Tensor) -> list:
 
 
 def _refuse(i: int, layer, why: str):
-    raise ValueError(f"from_torch: layer {i} ({layer!r}) {why}; micrograd's MLP takes a Sequential of "
-                     f"Linear layers, each followed by at most one of: {SUPPORTED}")
+    raise ValueError(
+        f"from_torch: layer {i} ({layer!r}) {why}; micrograd's MLP takes a Sequential of "
+        f"Linear layers, each followed by at most one of: {SUPPORTED}"
+    )
 
 
 def _layer(linear: torch.nn.Linear, act: Optional[tuple]) -> nn.Layer:
@@ -75,16 +78,21 @@ def _layer(linear: torch.nn.Linear, act: Optional[tuple]) -> nn.Layer:
 def from_torch(module: torch.nn.Module) -> nn.MLP:
     """The micrograd MLP computing what ``module`` (a Sequential of Linear + activations) computes."""
     if not isinstance(module, torch.nn.Sequential):
-        raise ValueError(f"from_torch takes a torch.nn.Sequential of {SUPPORTED}; got "
-                         f"{type(module).__name__} (wrap a single Linear as torch.nn.Sequential(linear))")
+        raise ValueError(
+            f"from_torch takes a torch.nn.Sequential of {SUPPORTED}; got "
+            f"{type(module).__name__} (wrap a single Linear as torch.nn.Sequential(linear))"
+        )
     pairs = []  # [(linear, (index, activation) or None)]
     for i, layer in enumerate(module):
         if isinstance(layer, torch.nn.Identity):
             continue
         if type(layer) is torch.nn.Linear:
             if pairs and pairs[-1][0].out_features != layer.in_features:
-                _refuse(i, layer, f"takes {layer.in_features} inputs but the Linear before it gives "
-                                  f"{pairs[-1][0].out_features}")
+                _refuse(
+                    i,
+                    layer,
+                    f"takes {layer.in_features} inputs but the Linear before it gives {pairs[-1][0].out_features}",
+                )
             pairs.append([layer, None])
         elif type(layer) in ACTIVATIONS:
             if not pairs:

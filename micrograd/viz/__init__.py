@@ -12,17 +12,29 @@
 ``draw_program`` (the compiled program's diagram) lives in ``viz/program.py``
 and loads on first use, so importing viz does not import the compiler.
 """
+
 from micrograd.viz.dot import Diagram, draw_dot, save_graph
 from micrograd.viz.modules import record_calls
 from micrograd.viz.stepper import backprop_html, backprop_steps
 from micrograd.viz.training import TrainingRecord, record_fit, training_html
 
-__all__ = ["draw_dot", "save_graph", "backprop_html", "backprop_steps", "record_calls", "Diagram", "draw_program",
-           "record_fit", "training_html", "TrainingRecord"]
+__all__ = [
+    "draw_dot",
+    "save_graph",
+    "backprop_html",
+    "backprop_steps",
+    "record_calls",
+    "Diagram",
+    "draw_program",
+    "record_fit",
+    "training_html",
+    "TrainingRecord",
+]
 
 
 def __getattr__(name):
     if name == "draw_program":
         from micrograd.viz.program import draw_program
+
         return draw_program
     raise AttributeError(f"module 'micrograd.viz' has no attribute {name!r}")

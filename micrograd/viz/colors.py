@@ -8,22 +8,22 @@ one magenta, both outside the palette. ``legend_label()`` is a Graphviz HTML
 table with one row per bin (``1e-3 <= |grad| < 1e-2``), so a reader of the DOT
 source (or a test) can check every node's colour against it.
 """
+
 from __future__ import annotations
 
 import math
 from typing import Iterable, List, Tuple
 
 # viridis, sampled at ten evenly spaced points (matplotlib's table, rounded to 8 bits)
-VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e",
-           "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725")
+VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725")
 ZERO_COLOR = "#d9d9d9"
 NONFINITE_COLOR = "#ff00ff"
 MAX_ROWS = 12  # wider ranges put several decades in one bin
 
 
 def _mix(c0: str, c1: str, t: float) -> str:
-    a = [int(c0[i:i + 2], 16) for i in (1, 3, 5)]
-    b = [int(c1[i:i + 2], 16) for i in (1, 3, 5)]
+    a = [int(c0[i : i + 2], 16) for i in (1, 3, 5)]
+    b = [int(c1[i : i + 2], 16) for i in (1, 3, 5)]
     return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b))
 
 
@@ -84,7 +84,10 @@ class GradScale:
         return rows
 
     def legend_label(self) -> str:
-        cells = "".join(f'<TR><TD BGCOLOR="{c}" WIDTH="24"> </TD><TD ALIGN="LEFT">{t}</TD></TR>'
-                        for c, t in self.rows())
-        return ('<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">'
-                f'<TR><TD COLSPAN="2"><B>|grad| (log scale)</B></TD></TR>{cells}</TABLE>>')
+        cells = "".join(
+            f'<TR><TD BGCOLOR="{c}" WIDTH="24"> </TD><TD ALIGN="LEFT">{t}</TD></TR>' for c, t in self.rows()
+        )
+        return (
+            '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">'
+            f'<TR><TD COLSPAN="2"><B>|grad| (log scale)</B></TD></TR>{cells}</TABLE>>'
+        )

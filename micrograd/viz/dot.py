@@ -22,6 +22,7 @@ make dot slow: ``layout.dot_cost`` above ``SLOW_ABOVE``; a drawing of up to 2,00
 by the suffix. Without Graphviz's ``dot`` program it writes the DOT source
 next to the path and raises a RuntimeError that says how to install Graphviz.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -38,8 +39,10 @@ from micrograd.viz.modules import Grouping
 
 FAST_ABOVE = 1500  # drawn nodes above which layout='auto' skips dot's own layout
 SLOW_ABOVE = 50_000  # layout.dot_cost above which it skips it too: dot would take seconds to minutes
-MISSING_DOT = ("Graphviz's 'dot' program was not found; install it (apt-get install graphviz / "
-               "brew install graphviz / conda install graphviz). The DOT source was written to {}")
+MISSING_DOT = (
+    "Graphviz's 'dot' program was not found; install it (apt-get install graphviz / "
+    "brew install graphviz / conda install graphviz). The DOT source was written to {}"
+)
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": None, ".gv": None}
 HIGHLIGHT = {"color": "#d62728", "penwidth": "3"}
 
@@ -82,17 +85,39 @@ def _fmt(x: float) -> str:
     return "%.4f" % x if x == 0.0 or 1e-3 <= abs(x) < 1e6 or x != x else "%.3e" % x
 
 
-def draw_dot(root: Union[Value, Iterable[Value]], format: str = "svg", rankdir: str = "LR",
-             show_grad: bool = True, color_by: Optional[str] = None, cluster_modules: bool = False,
-             collapse: Union[str, None, bool] = None, highlight: Optional[Iterable[Value]] = None, *,
-             model=None, max_nodes: int = 200, layout: str = "auto",
-             names: Optional[Dict[Value, str]] = None, svg_ids: bool = False) -> Diagram:
+def draw_dot(
+    root: Union[Value, Iterable[Value]],
+    format: str = "svg",
+    rankdir: str = "LR",
+    show_grad: bool = True,
+    color_by: Optional[str] = None,
+    cluster_modules: bool = False,
+    collapse: Union[str, None, bool] = None,
+    highlight: Optional[Iterable[Value]] = None,
+    *,
+    model=None,
+    max_nodes: int = 200,
+    layout: str = "auto",
+    names: Optional[Dict[Value, str]] = None,
+    svg_ids: bool = False,
+) -> Diagram:
     """Draw the graph of root (a Value, or several) as a Graphviz Digraph; see the module docstring.
 
     names: labels to show instead of Value.label. svg_ids: give every SVG element its node id.
     """
-    d = drawing(root, rankdir, show_grad, color_by, cluster_modules, collapse, highlight, model=model,
-                max_nodes=max_nodes, layout=layout, names=names)
+    d = drawing(
+        root,
+        rankdir,
+        show_grad,
+        color_by,
+        cluster_modules,
+        collapse,
+        highlight,
+        model=model,
+        max_nodes=max_nodes,
+        layout=layout,
+        names=names,
+    )
     nodes, edges, container = d.nodes, d.edges, d.container
     g = Diagram(format=format, graph_attr={"rankdir": rankdir})
     if d.fast:
@@ -108,8 +133,12 @@ def draw_dot(root: Union[Value, Iterable[Value]], format: str = "svg", rankdir: 
     for src, dst, attrs in edges:
         g.edge(src, dst, **attrs)
     if d.scale is not None:
-        g.node("legend", label=d.scale.legend_label(), shape="plaintext", **(
-            {"pos": "%.1f,%.1f!" % legend_position(nodes)} if d.fast else {}))
+        g.node(
+            "legend",
+            label=d.scale.legend_label(),
+            shape="plaintext",
+            **({"pos": "%.1f,%.1f!" % legend_position(nodes)} if d.fast else {}),
+        )
     return g
 
 
@@ -117,6 +146,7 @@ class Drawing(NamedTuple):
     """What draw_dot draws, before Graphviz: nodes {id: attributes} in drawing order, edges (src, dst,
     attributes), the module call whose box holds each node, the colour scale, and whether the nodes
     carry pinned positions ('pos', from the linear-time layout) instead of being left to dot."""
+
     nodes: Dict[str, dict]
     edges: list
     container: Dict[str, object]
@@ -124,11 +154,20 @@ class Drawing(NamedTuple):
     fast: bool
 
 
-def drawing(root: Union[Value, Iterable[Value]], rankdir: str = "LR", show_grad: bool = True,
-            color_by: Optional[str] = None, cluster_modules: bool = False,
-            collapse: Union[str, None, bool] = None, highlight: Optional[Iterable[Value]] = None, *,
-            model=None, max_nodes: int = 200, layout: str = "auto",
-            names: Optional[Dict[Value, str]] = None) -> Drawing:
+def drawing(
+    root: Union[Value, Iterable[Value]],
+    rankdir: str = "LR",
+    show_grad: bool = True,
+    color_by: Optional[str] = None,
+    cluster_modules: bool = False,
+    collapse: Union[str, None, bool] = None,
+    highlight: Optional[Iterable[Value]] = None,
+    *,
+    model=None,
+    max_nodes: int = 200,
+    layout: str = "auto",
+    names: Optional[Dict[Value, str]] = None,
+) -> Drawing:
     """The nodes and edges of draw_dot's drawing (same options), placed by layout.py when it is fast."""
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
@@ -137,8 +176,9 @@ def drawing(root: Union[Value, Iterable[Value]], rankdir: str = "LR", show_grad:
     if layout not in ("auto", "dot", "fast"):
         raise ValueError(f"layout must be 'auto', 'dot' or 'fast', got {layout!r}")
     if cluster_modules and layout == "fast":
-        raise ValueError("cluster_modules draws boxes that only Graphviz's own layout places: "
-                         "use layout='auto' or 'dot'")
+        raise ValueError(
+            "cluster_modules draws boxes that only Graphviz's own layout places: use layout='auto' or 'dot'"
+        )
     if (cluster_modules or collapse) and model is None:
         raise ValueError("cluster_modules and collapse need the model: draw_dot(loss, model=model, ...)")
     roots = [root] if isinstance(root, Value) else list(root)
@@ -173,8 +213,9 @@ def drawing(root: Union[Value, Iterable[Value]], rankdir: str = "LR", show_grad:
     nodes, edges = b.nodes, b.edges
     # dot's own layout takes minutes on big graphs and on long edges (x*x*...*x, Horner polynomials):
     # place those in linear time and let Graphviz only draw (see layout.dot_cost for the measurements)
-    fast = layout == "fast" or (layout == "auto" and not cluster_modules
-                                and (len(nodes) > FAST_ABOVE or dot_cost(nodes, edges) > SLOW_ABOVE))
+    fast = layout == "fast" or (
+        layout == "auto" and not cluster_modules and (len(nodes) > FAST_ABOVE or dot_cost(nodes, edges) > SLOW_ABOVE)
+    )
     if fast:
         place_nodes(nodes, edges, rankdir)
     return Drawing(nodes, edges, b.container, scale, fast)
@@ -185,10 +226,10 @@ class _Builder:
 
     def __init__(self, index, group, grouping, hl):
         self.index, self.group, self.grouping, self.hl = index, group, grouping, hl
-        self.nodes: Dict[str, dict] = {}      # id -> attributes, in drawing order (op before its value)
+        self.nodes: Dict[str, dict] = {}  # id -> attributes, in drawing order (op before its value)
         self.container: Dict[str, object] = {}  # id -> the module call whose box holds it
-        self.edges: list = []                 # (src, dst, attributes)
-        self._seen = set()                    # edges from or to summary nodes, drawn once
+        self.edges: list = []  # (src, dst, attributes)
+        self._seen = set()  # edges from or to summary nodes, drawn once
 
     def rep(self, v: Value) -> str:
         c = self.group.get(v)
@@ -275,8 +316,12 @@ def _summary_attrs(call, members: int, show_grad: bool, scale, rankdir: str) -> 
     if len(outs) > 3:
         fields.append(f"... {len(outs)} outputs")
     # fields stacked (a narrow box): braces flip the record's direction, and LR flips it again
-    attrs = {"label": _record(fields, braces=rankdir in ("TB", "BT")), "shape": "record", "style": "rounded,filled",
-             "fillcolor": "#dbe9f6"}
+    attrs = {
+        "label": _record(fields, braces=rankdir in ("TB", "BT")),
+        "shape": "record",
+        "style": "rounded,filled",
+        "fillcolor": "#dbe9f6",
+    }
     if scale is not None:  # the largest output gradient speaks for the module
         attrs["fillcolor"], attrs["fontcolor"] = scale.colors(max((o.grad for o in outs), key=abs))
     return attrs
@@ -287,19 +332,23 @@ def _cluster_graphs(nodes: Dict[str, dict], container: dict) -> dict:
     boxes = {}
     for call in set(container.values()):
         while call is not None and call not in boxes:
-            boxes[call] = graphviz.Digraph(name=f"cluster_m{call.key}", graph_attr={
-                "label": _esc(call.title), "style": "rounded", "color": "#4a6fa5", "fontcolor": "#4a6fa5"})
+            boxes[call] = graphviz.Digraph(
+                name=f"cluster_m{call.key}",
+                graph_attr={"label": _esc(call.title), "style": "rounded", "color": "#4a6fa5", "fontcolor": "#4a6fa5"},
+            )
             call = call.parent
     return boxes
 
 
 def _attach_clusters(g: graphviz.Digraph, boxes: dict) -> None:
     """Nest the clusters, innermost first (subgraph() copies the body it is given)."""
+
     def depth(call):
         d = 0
         while call.parent is not None:
             call, d = call.parent, d + 1
         return d
+
     for call in sorted(boxes, key=lambda c: (-depth(c), c.key)):
         (boxes[call.parent] if call.parent is not None else g).subgraph(boxes[call])
 
@@ -317,8 +366,9 @@ def save_graph(root: Union[Value, Iterable[Value]], path: Union[str, Path], **dr
 def _format_of(path: Union[str, Path]) -> Optional[str]:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise ValueError(f"save_graph: unknown suffix {Path(path).suffix!r} in {str(path)!r}; "
-                         f"use one of {sorted(FORMATS)}")
+        raise ValueError(
+            f"save_graph: unknown suffix {Path(path).suffix!r} in {str(path)!r}; use one of {sorted(FORMATS)}"
+        )
     return FORMATS[suffix]
 
 

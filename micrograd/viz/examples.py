@@ -4,6 +4,7 @@ Graphviz lays out slowly (one input read by every op: a Horner polynomial, x*x*.
 Used by the README images (docs/images/make_images.py), the tests and anyone
 who wants something to draw. Every Value a reader should find is labelled.
 """
+
 from __future__ import annotations
 
 import random

@@ -16,12 +16,13 @@ attribute dicts), sizing nodes from their labels, and pins ``pos`` on each.
 ``dot_cost(nodes, edges)`` tells when dot's own layout would be slow (long
 edges), so ``draw_dot(layout='auto')`` can use this layout instead.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Sequence, Tuple
 
-RANK_GAP = 40.0   # points between neighbouring ranks
-NODE_GAP = 12.0   # points between neighbours on one rank
+RANK_GAP = 40.0  # points between neighbouring ranks
+NODE_GAP = 12.0  # points between neighbours on one rank
 
 
 def _spread(ids: List[str], want: Dict[str, float], along: Dict[str, float]) -> Dict[str, float]:
@@ -37,11 +38,12 @@ def _spread(ids: List[str], want: Dict[str, float], along: Dict[str, float]) -> 
     return pos
 
 
-def layered_positions(order: Sequence[str], preds: Dict[str, Sequence[str]],
-                      size: Dict[str, Tuple[float, float]], rankdir: str = "LR") -> Dict[str, Tuple[float, float]]:
+def layered_positions(
+    order: Sequence[str], preds: Dict[str, Sequence[str]], size: Dict[str, Tuple[float, float]], rankdir: str = "LR"
+) -> Dict[str, Tuple[float, float]]:
     lr = rankdir in ("LR", "RL")
     across = {n: size[n][0] if lr else size[n][1] for n in order}  # extent along the rank axis
-    along = {n: size[n][1] if lr else size[n][0] for n in order}   # extent within a rank
+    along = {n: size[n][1] if lr else size[n][0] for n in order}  # extent within a rank
     rank: Dict[str, int] = {}
     succs: Dict[str, List[str]] = {n: [] for n in order}
     for n in order:

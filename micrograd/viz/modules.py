@@ -10,6 +10,7 @@ A model applied to several samples records only its last call. To group every
 call (the usual training picture: one call per sample), build the graph inside
 ``record_calls(model)``; each module then keeps the list of all its calls.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,10 +23,11 @@ _CALLS_ATTR = "_viz_calls"  # list of (inputs, outputs), set by record_calls
 
 class Call(NamedTuple):
     """One call of one module, as it appears in the drawn graph."""
-    key: int                 # position in Grouping.calls, used for node ids
+
+    key: int  # position in Grouping.calls, used for node ids
     module: object
-    kind: str                # 'neuron', 'layer', 'mlp': the class name in lower case
-    title: str               # 'Neuron 0.3' or 'Neuron 0.3 (call 2/10)'
+    kind: str  # 'neuron', 'layer', 'mlp': the class name in lower case
+    title: str  # 'Neuron 0.3' or 'Neuron 0.3 (call 2/10)'
     outputs: tuple
     parent: Optional["Call"]  # the call of the enclosing module, if any
 
@@ -33,6 +35,7 @@ class Call(NamedTuple):
 def _is_module(obj) -> bool:
     try:
         from micrograd.nn import Module
+
         if isinstance(obj, Module):
             return True
     except ImportError:  # nn not importable: fall back to what a module looks like
@@ -156,6 +159,7 @@ def record_calls(model):
             if id(self) in wanted and getattr(self, "_last_io", None) is not None:
                 vars(self)[_CALLS_ATTR].append(self._last_io)
             return out
+
         patched.append((owner, original))
         owner.__call__ = wrapper
     try:

@@ -8,13 +8,16 @@ Value a table cell ``td.grad[data-node=i]`` whose ``data-grad`` attribute is
 the grad at the current step, written by JavaScript's ``String(x)`` (the
 shortest text that reads back as the same float64).
 """
+
 from __future__ import annotations
 
 import html
 
 from micrograd.viz.webpage import PAGE_HEAD, fill, script_json
 
-_TEMPLATE = PAGE_HEAD + """#controls { display: flex; align-items: center; gap: 10px; margin: 8px 0; }
+_TEMPLATE = (
+    PAGE_HEAD
+    + """#controls { display: flex; align-items: center; gap: 10px; margin: 8px 0; }
 #controls button { font-size: 15px; padding: 4px 14px; }
 #slider { width: 320px; }
 #step-label { font-weight: 600; min-width: 110px; }
@@ -115,6 +118,7 @@ show(0);
 </script>
 </body></html>
 """
+)
 
 
 def render_page(title: str, svg: str, data) -> str:

@@ -10,6 +10,7 @@ instruction that produced each operand, the outputs and the loss marked. The
 title says how many scalar Value nodes became how many instructions. Node ids
 are ``i<k>`` for instruction k, so the DOT source is deterministic.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -39,24 +40,28 @@ def draw_program(cm, loss: Optional[object] = None) -> Diagram:
     prog = cm if isinstance(cm, Program) else (cm.training_program(loss) if loss is not None else cm.program)
     nodes = getattr(prog, "source_nodes", None)
     title = (f"{nodes} scalar Value nodes → " if nodes else "") + f"{len(prog)} instructions"
-    g = Diagram("program", graph_attr={"rankdir": "LR", "label": title, "labelloc": "t", "fontsize": "16"},
-                node_attr={"fontname": "Helvetica", "fontsize": "11", "style": "filled"})
+    g = Diagram(
+        "program",
+        graph_attr={"rankdir": "LR", "label": title, "labelloc": "t", "fontsize": "16"},
+        node_attr={"fontname": "Helvetica", "fontsize": "11", "style": "filled"},
+    )
     producer = {}
-    leaves = (("inputs", prog.input_slots, "inputs X", "#eeeeee"),
-              ("targets", prog.target_slots, "targets y", "#eeeeee"),
-              ("consts", prog.const_slots, "constants", "#f4f4f4"),
-              ("params", prog.param_slots, "parameters (scalar use)", "#fce5cd"))
+    leaves = (
+        ("inputs", prog.input_slots, "inputs X", "#eeeeee"),
+        ("targets", prog.target_slots, "targets y", "#eeeeee"),
+        ("consts", prog.const_slots, "constants", "#f4f4f4"),
+        ("params", prog.param_slots, "parameters (scalar use)", "#fce5cd"),
+    )
     for name, slots, text, color in leaves:
         if len(slots):
-            g.node(name, f"{text}\\n{len(slots)} slot{'s' if len(slots) > 1 else ''}", shape="note",
-                   fillcolor=color)
+            g.node(name, f"{text}\\n{len(slots)} slot{'s' if len(slots) > 1 else ''}", shape="note", fillcolor=color)
             producer.update((int(s), name) for s in slots)
     for i in range(len(prog)):
         op = int(prog.op[i])
         shape, color = STYLE.get(op, VECTOR if prog.n[i] > 1 else SCALAR)
         g.node(f"i{i}", _label(prog, i), shape=shape, fillcolor=color)
         if op == GATHER:
-            reads = [int(s) for s in prog.gidx[prog.a[i]:prog.a[i] + prog.n[i]]]
+            reads = [int(s) for s in prog.gidx[prog.a[i] : prog.a[i] + prog.n[i]]]
         else:
             width = int(prog.k[i]) if op == DENSE else int(prog.n[i])
             reads = list(range(int(prog.a[i]), int(prog.a[i]) + width))

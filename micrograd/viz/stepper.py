@@ -22,6 +22,7 @@ network. Values show their ``label`` when set, else a generated name (``v3``).
 It returns a ``webpage.Page``: the path (a ``pathlib.Path``), which a notebook
 displays inline (``_repr_html_``: an iframe whose ``srcdoc`` is the page).
 """
+
 from __future__ import annotations
 
 import math
@@ -83,16 +84,26 @@ def _steps(root: Value, topo, names) -> dict:
     for i, v in enumerate(topo):
         names.setdefault(v, v.label or f"v{i}")
         if v._children and (v._code < 0 or v._custom_backward is not None):
-            raise ValueError(f"backprop_steps: {names[v]} (op {v._op!r}) is a custom op with its own _backward; "
-                             f"the stepper explains op-table ops only: build it from Value methods instead")
+            raise ValueError(
+                f"backprop_steps: {names[v]} (op {v._op!r}) is a custom op with its own _backward; "
+                f"the stepper explains op-table ops only: build it from Value methods instead"
+            )
     grads = [0.0] * len(topo)
-    steps = [{"title": "Step 0: the forward pass is done; every grad is 0.", "node": None, "operands": [],
-              "lines": [], "set": []}]
+    steps = [
+        {
+            "title": "Step 0: the forward pass is done; every grad is 0.",
+            "node": None,
+            "operands": [],
+            "lines": [],
+            "set": [],
+        }
+    ]
     r = index[root]
     grads[r] = 1.0
     rn = names[root]
-    steps.append({"title": f"Seed: d{rn}/d{rn} = 1", "node": r, "operands": [], "lines": [f"{rn}.grad = 1.0"],
-                  "set": [[r, 1.0]]})
+    steps.append(
+        {"title": f"Seed: d{rn}/d{rn} = 1", "node": r, "operands": [], "lines": [f"{rn}.grad = 1.0"], "set": [[r, 1.0]]}
+    )
     for v in reversed(topo):
         if not v._children:
             continue
@@ -110,16 +121,30 @@ def _steps(root: Value, topo, names) -> dict:
             before = grads[j]
             grads[j] += local[k] * g  # the very expression of Value._chain_rule
             sym = _local_text(op.grad_text[k], cn, vn, v._arg)
-            lines.append(f"{cn[k]}.grad += {sym} * {vn}.grad = {_num(local[k])} * {_num(g)} = {_num(local[k] * g)}"
-                         f"    ({cn[k]}.grad: {_num(before)} -> {_num(grads[j])})")
+            lines.append(
+                f"{cn[k]}.grad += {sym} * {vn}.grad = {_num(local[k])} * {_num(g)} = {_num(local[k] * g)}"
+                f"    ({cn[k]}.grad: {_num(before)} -> {_num(grads[j])})"
+            )
             changed.append(j)
-        title = f"{vn} = {' '.join([cn[0], v._op, cn[1]]) if len(ch) == 2 else f'{v._op}({cn[0]})'}: " \
-                f"its grad {_num(g)} flows back to its operands"
-        steps.append({"title": title, "node": i, "operands": [index[c] for c in ch], "lines": lines,
-                      "set": [[j, grads[j]] for j in dict.fromkeys(changed)]})
+        title = (
+            f"{vn} = {' '.join([cn[0], v._op, cn[1]]) if len(ch) == 2 else f'{v._op}({cn[0]})'}: "
+            f"its grad {_num(g)} flows back to its operands"
+        )
+        steps.append(
+            {
+                "title": title,
+                "node": i,
+                "operands": [index[c] for c in ch],
+                "lines": lines,
+                "set": [[j, grads[j]] for j in dict.fromkeys(changed)],
+            }
+        )
     _check_against_backward(root, topo, grads, names)
-    return {"nodes": [{"id": f"v{i}", "name": names[v], "data": v.data} for i, v in enumerate(topo)],
-            "steps": steps, "final": grads}
+    return {
+        "nodes": [{"id": f"v{i}", "name": names[v], "data": v.data} for i, v in enumerate(topo)],
+        "steps": steps,
+        "final": grads,
+    }
 
 
 def _check_against_backward(root: Value, topo, grads, names) -> None:
@@ -128,12 +153,19 @@ def _check_against_backward(root: Value, topo, grads, names) -> None:
     root.backward()
     for v, g in zip(topo, grads):
         if not (v.grad == g or (v.grad != v.grad and g != g)):
-            raise RuntimeError(f"backprop stepper: replayed grad of {names[v]} is {g!r} but backward() gives "
-                               f"{v.grad!r}; the stepper and Value.backward() disagree (a bug: please report it)")
+            raise RuntimeError(
+                f"backprop stepper: replayed grad of {names[v]} is {g!r} but backward() gives "
+                f"{v.grad!r}; the stepper and Value.backward() disagree (a bug: please report it)"
+            )
 
 
-def backprop_html(root: Value, path: Union[str, Path], title: str = "Backprop, step by step",
-                  names: Optional[Dict[Value, str]] = None, rankdir: str = "LR") -> Page:
+def backprop_html(
+    root: Value,
+    path: Union[str, Path],
+    title: str = "Backprop, step by step",
+    names: Optional[Dict[Value, str]] = None,
+    rankdir: str = "LR",
+) -> Page:
     """Write the stepper page for root's graph to path (one .html file, no network); see the module docstring.
 
     Uses Graphviz's dot for the drawing when it is installed (and fast for this graph), else draws in
@@ -157,6 +189,6 @@ def _draw(root: Value, rankdir: str, names: Dict[Value, str]) -> str:
     """The SVG of the page: dot's drawing when dot is there, else layout.py's placed by Python."""
     if shutil.which("dot") is not None:
         svg = draw_dot(root, rankdir=rankdir, names=names, svg_ids=True).pipe(format="svg").decode()
-        return svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG sits inside HTML
+        return svg[svg.index("<svg") :]  # drop the XML prolog and doctype: the SVG sits inside HTML
     d = drawing(root, rankdir=rankdir, names=names, layout="fast")
     return render_svg(d.nodes, d.edges, rankdir)

@@ -10,6 +10,7 @@ a straight line and an arrowhead. Text is escaped; sizes come from
 ``layout``'s estimate (Times 14). Deterministic: the same drawing gives the
 same bytes.
 """
+
 from __future__ import annotations
 
 import html
@@ -50,8 +51,10 @@ def _unescape(label: str) -> str:
 
 
 def _text(x: float, y: float, s: str, color: str) -> str:
-    return (f'<text text-anchor="middle" x="{x:.1f}" y="{y + 4.5:.1f}" font-family="Times,serif" '
-            f'font-size="14.00" fill="{color}">{html.escape(s)}</text>')
+    return (
+        f'<text text-anchor="middle" x="{x:.1f}" y="{y + 4.5:.1f}" font-family="Times,serif" '
+        f'font-size="14.00" fill="{color}">{html.escape(s)}</text>'
+    )
 
 
 def render_svg(nodes: Dict[str, dict], edges: list, rankdir: str = "LR") -> str:
@@ -66,8 +69,11 @@ def render_svg(nodes: Dict[str, dict], edges: list, rankdir: str = "LR") -> str:
     y0 = min(cy - h / 2 for _, cy, _, h in box.values()) - PAD
     width = max(cx + w / 2 for cx, _, w, _ in box.values()) - x0 + PAD
     height = max(cy + h / 2 for _, cy, _, h in box.values()) - y0 + PAD
-    out = [f'<svg width="{width:.0f}pt" height="{height:.0f}pt" viewBox="{x0:.1f} {y0:.1f} {width:.1f} {height:.1f}" '
-           f'xmlns="http://www.w3.org/2000/svg">', '<g id="graph0" class="graph">']
+    out = [
+        f'<svg width="{width:.0f}pt" height="{height:.0f}pt" viewBox="{x0:.1f} {y0:.1f} {width:.1f} {height:.1f}" '
+        f'xmlns="http://www.w3.org/2000/svg">',
+        '<g id="graph0" class="graph">',
+    ]
     for src, dst, attrs in edges:  # edges first: nodes are drawn over them, as outputorder=edgesfirst
         out.append(_edge(box[src], box[dst], attrs.get("color", "black"), attrs.get("penwidth", "1")))
     for nid, a in nodes.items():
@@ -93,9 +99,11 @@ def _edge(a, b, color: str, width: str) -> str:
     ux, uy = (x2 - x1) / d, (y2 - y1) / d
     bx, by = x2 - 10 * ux, y2 - 10 * uy  # arrowhead: 10 points long, 7 wide, as Graphviz's
     head = f"{x2:.1f},{y2:.1f} {bx - 3.5 * uy:.1f},{by + 3.5 * ux:.1f} {bx + 3.5 * uy:.1f},{by - 3.5 * ux:.1f}"
-    return (f'<g class="edge"><path fill="none" stroke="{color}" stroke-width="{width}" '
-            f'd="M{x1:.1f},{y1:.1f}L{bx:.1f},{by:.1f}"/>'
-            f'<polygon fill="{color}" stroke="{color}" points="{head}"/></g>')
+    return (
+        f'<g class="edge"><path fill="none" stroke="{color}" stroke-width="{width}" '
+        f'd="M{x1:.1f},{y1:.1f}L{bx:.1f},{by:.1f}"/>'
+        f'<polygon fill="{color}" stroke="{color}" points="{head}"/></g>'
+    )
 
 
 def _node(nid: str, a: dict, box, lr: bool) -> str:
@@ -105,28 +113,36 @@ def _node(nid: str, a: dict, box, lr: bool) -> str:
     font = a.get("fontcolor", "black")
     parts = [f'<g id="{html.escape(nid)}" class="node"><title>{html.escape(nid)}</title>']
     if a.get("shape") != "record":
-        parts.append(f'<ellipse fill="{fill}" stroke="{stroke}" stroke-width="{pen}" cx="{cx:.1f}" cy="{cy:.1f}" '
-                     f'rx="{w / 2:.1f}" ry="{h / 2:.1f}"/>')
+        parts.append(
+            f'<ellipse fill="{fill}" stroke="{stroke}" stroke-width="{pen}" cx="{cx:.1f}" cy="{cy:.1f}" '
+            f'rx="{w / 2:.1f}" ry="{h / 2:.1f}"/>'
+        )
         parts.append(_text(cx, cy, _unescape(a["label"]), font))
         return "".join(parts) + "</g>"
     left, top = cx - w / 2, cy - h / 2
-    parts.append(f'<polygon fill="{fill}" stroke="{stroke}" stroke-width="{pen}" points="{left:.1f},{top:.1f} '
-                 f'{left + w:.1f},{top:.1f} {left + w:.1f},{top + h:.1f} {left:.1f},{top + h:.1f}"/>')
+    parts.append(
+        f'<polygon fill="{fill}" stroke="{stroke}" stroke-width="{pen}" points="{left:.1f},{top:.1f} '
+        f'{left + w:.1f},{top:.1f} {left + w:.1f},{top + h:.1f} {left:.1f},{top + h:.1f}"/>'
+    )
     fields = _fields(a["label"])
     stacked = a["label"].startswith("{") != lr
     if stacked:
         step = h / len(fields)
         for k, f in enumerate(fields):
             if k:
-                parts.append(f'<polyline fill="none" stroke="{stroke}" points="{left:.1f},{top + k * step:.1f} '
-                             f'{left + w:.1f},{top + k * step:.1f}"/>')
+                parts.append(
+                    f'<polyline fill="none" stroke="{stroke}" points="{left:.1f},{top + k * step:.1f} '
+                    f'{left + w:.1f},{top + k * step:.1f}"/>'
+                )
             parts.append(_text(cx, top + (k + 0.5) * step, f, font))
     else:
         x = left
         for k, f in enumerate(fields):
             fw = 8.0 * len(f) + 18.0
             if k:
-                parts.append(f'<polyline fill="none" stroke="{stroke}" points="{x:.1f},{top:.1f} {x:.1f},{top + h:.1f}"/>')
+                parts.append(
+                    f'<polyline fill="none" stroke="{stroke}" points="{x:.1f},{top:.1f} {x:.1f},{top + h:.1f}"/>'
+                )
             parts.append(_text(x + fw / 2, cy, f, font))
             x += fw
     return "".join(parts) + "</g>"

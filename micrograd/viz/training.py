@@ -19,6 +19,7 @@ Contract:
   in a notebook. The record is embedded as JSON with ``<``, ``>`` and ``&`` escaped, so no string
   in it can close the script element. Hooks for scripts and tests: see ``training_page``.
 """
+
 from __future__ import annotations
 
 import html
@@ -36,16 +37,18 @@ from micrograd.viz.training_page import TEMPLATE
 @dataclass
 class Frame:
     """The state of the training after ``epoch`` epochs (``step`` optimizer steps)."""
+
     epoch: int
     step: int
-    loss: float                  # full-data loss at these weights (mean loss + l2 term)
-    grad_norms: List[float]      # per layer: sqrt(sum of squared gradients of its parameters)
+    loss: float  # full-data loss at these weights (mean loss + l2 term)
+    grad_norms: List[float]  # per layer: sqrt(sum of squared gradients of its parameters)
     outputs: Optional[List[float]] = None  # the model's output on the grid, row by row (2-D inputs)
 
 
 @dataclass
 class TrainingRecord:
     """What ``record_fit`` saw; ``history`` is the batch loss of every step, as ``fit`` returns it."""
+
     title: str
     loss: str
     epochs: int
@@ -53,10 +56,10 @@ class TrainingRecord:
     history: List[float]
     layers: List[str]
     frames: List[Frame]
-    X: Optional[List[List[float]]] = None   # the data, for the scatter plot (2-D inputs)
+    X: Optional[List[List[float]]] = None  # the data, for the scatter plot (2-D inputs)
     y: Optional[List[float]] = None
-    grid_x: Optional[List[float]] = None    # lattice coordinates: outputs[i * len(grid_x) + j] is
-    grid_y: Optional[List[float]] = None    # the output at (grid_x[j], grid_y[i])
+    grid_x: Optional[List[float]] = None  # lattice coordinates: outputs[i * len(grid_x) + j] is
+    grid_y: Optional[List[float]] = None  # the output at (grid_x[j], grid_y[i])
     extra: dict = field(default_factory=dict)
 
 
@@ -87,9 +90,19 @@ def _grid(X: np.ndarray, n: int) -> tuple:
     return gx, gy, np.c_[xx.ravel(), yy.ravel()]
 
 
-def record_fit(cm, X, y, loss="hinge", optimizer=None, epochs: int = 1, every: int = 1,
-               rng: Union[int, np.random.Generator, None] = None, grid: int = 40,
-               title: str = "training", **fit_kwargs) -> TrainingRecord:
+def record_fit(
+    cm,
+    X,
+    y,
+    loss="hinge",
+    optimizer=None,
+    epochs: int = 1,
+    every: int = 1,
+    rng: Union[int, np.random.Generator, None] = None,
+    grid: int = 40,
+    title: str = "training",
+    **fit_kwargs,
+) -> TrainingRecord:
     """Train ``cm`` for ``epochs`` epochs (one ``cm.fit(..., epochs=1, rng=gen)`` each) and record a
     frame every ``every`` epochs; see the module docstring. ``rng``: a Generator (used as is), a seed,
     or None for ``np.random.default_rng(0)`` (fit's own default seed)."""
@@ -120,12 +133,20 @@ def record_fit(cm, X, y, loss="hinge", optimizer=None, epochs: int = 1, every: i
         history.extend(cm.fit(X, y, loss=loss, optimizer=optimizer, epochs=1, rng=gen, **fit_kwargs).tolist())
         if e % int(every) == 0 or e == int(epochs):
             frames.append(frame(e, len(history)))
-    return TrainingRecord(title=title, loss=loss if isinstance(loss, str) else getattr(loss, "__name__", "loss"),
-                          epochs=int(epochs), every=int(every), history=history, layers=names, frames=frames,
-                          X=X.tolist() if two_d else None,
-                          y=np.asarray(y, dtype=np.float64).reshape(len(X), -1)[:, 0].tolist() if two_d else None,
-                          grid_x=None if gx is None else gx.tolist(), grid_y=None if gy is None else gy.tolist(),
-                          extra={"outputs": int(cm.n_outputs)})
+    return TrainingRecord(
+        title=title,
+        loss=loss if isinstance(loss, str) else getattr(loss, "__name__", "loss"),
+        epochs=int(epochs),
+        every=int(every),
+        history=history,
+        layers=names,
+        frames=frames,
+        X=X.tolist() if two_d else None,
+        y=np.asarray(y, dtype=np.float64).reshape(len(X), -1)[:, 0].tolist() if two_d else None,
+        grid_x=None if gx is None else gx.tolist(),
+        grid_y=None if gy is None else gy.tolist(),
+        extra={"outputs": int(cm.n_outputs)},
+    )
 
 
 def _finite(obj):

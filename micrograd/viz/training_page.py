@@ -16,7 +16,9 @@ Hooks for scripts and tests:
 
 from micrograd.viz.webpage import PAGE_HEAD
 
-TEMPLATE = PAGE_HEAD + """#controls { display: flex; align-items: center; gap: 10px; margin: 8px 0 14px 0; }
+TEMPLATE = (
+    PAGE_HEAD
+    + """#controls { display: flex; align-items: center; gap: 10px; margin: 8px 0 14px 0; }
 #controls button { font-size: 15px; padding: 4px 14px; min-width: 80px; }
 #slider { width: 420px; }
 #frame-label { font-weight: 600; }
@@ -170,3 +172,4 @@ show(0);
 </script>
 </body></html>
 """
+)

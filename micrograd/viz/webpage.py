@@ -11,6 +11,7 @@ fill a template and hand the written page back.
   that want the path keep working) that a notebook shows inline (``_repr_html_``: an iframe whose
   ``srcdoc`` holds the page).
 """
+
 from __future__ import annotations
 
 import html
@@ -31,8 +32,7 @@ body { font-family: system-ui, sans-serif; margin: 16px; color: #222; }
 h1 { font-size: 20px; margin: 0 0 8px 0; }
 """
 
-_SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
-                   ("\u2029", "\\u2029"))
+_SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 
 
 def script_json(data) -> str:
@@ -60,8 +60,10 @@ class Page(type(Path())):
         page = self.read_text(encoding="utf-8")
         # srcdoc is an attribute value: html.escape (quote=True) turns & < > " ' into entities, so the
         # page cannot end the attribute; the iframe parses it back into the very page
-        return (f'<iframe srcdoc="{html.escape(page, quote=True)}" title="{html.escape(self.name)}" '
-                f'style="width: 100%; height: 720px; border: 1px solid #ddd;"></iframe>')
+        return (
+            f'<iframe srcdoc="{html.escape(page, quote=True)}" title="{html.escape(self.name)}" '
+            f'style="width: 100%; height: 720px; border: 1px solid #ddd;"></iframe>'
+        )
 
 
 def write_page(path: Union[str, os.PathLike], text: str) -> Page:
