@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from micrograd.engine import Value  # noqa: E402
-from micrograd.nn import MLP  # noqa: E402
-from micrograd.viz.dot import draw_dot, drawing, save_graph  # noqa: E402
-from micrograd.viz.examples import horner, power_chain as power  # noqa: E402
-from micrograd.viz.layout import dot_cost  # noqa: E402
+from micrograd.engine import Value
+from micrograd.nn import MLP
+from micrograd.viz.dot import draw_dot, drawing, save_graph
+from micrograd.viz.examples import horner
+from micrograd.viz.examples import power_chain as power
+from micrograd.viz.layout import dot_cost
 
 
 def mlp(samples, sizes):

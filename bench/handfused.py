@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import List, Tuple
 
 if __name__ == "__main__":  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,18 +32,18 @@ from numba import njit
 from bench.workloads import Weights, Workload
 
 
-def layout(sizes: List[int], N: int) -> Tuple[np.ndarray, int, int]:
+def layout(sizes: list[int], N: int) -> tuple[np.ndarray, int, int]:
     """meta = [L, sizes..., W offsets, b offsets, activation offsets]; (meta, n_params, n_acts)."""
     L = len(sizes) - 1
     woff, boff, aoff = [], [], []
     p = a = 0
-    for l in range(L):
+    for layer in range(L):
         woff.append(p)
-        p += sizes[l] * sizes[l + 1]
+        p += sizes[layer] * sizes[layer + 1]
         boff.append(p)
-        p += sizes[l + 1]
+        p += sizes[layer + 1]
         aoff.append(a)
-        a += N * sizes[l + 1]
+        a += N * sizes[layer + 1]
     return np.array([L] + list(sizes) + woff + boff + aoff, dtype=np.int64), p, a
 
 
@@ -54,9 +53,9 @@ def _dense_forward(P, X, acts, meta):
     L = meta[0]
     N = X.shape[0]
     A_in = X
-    for l in range(L):
-        nin, nout = meta[1 + l], meta[2 + l]
-        wo, bo, ao = meta[L + 2 + l], meta[2 * L + 2 + l], meta[3 * L + 2 + l]
+    for layer in range(L):
+        nin, nout = meta[1 + layer], meta[2 + layer]
+        wo, bo, ao = meta[L + 2 + layer], meta[2 * L + 2 + layer], meta[3 * L + 2 + layer]
         W = P[wo : wo + nin * nout].reshape((nin, nout))
         A_out = acts[ao : ao + N * nout].reshape((N, nout))
         np.dot(A_in, W, A_out)
@@ -64,7 +63,7 @@ def _dense_forward(P, X, acts, meta):
             o = A_out[b]
             for j in range(nout):
                 v = o[j] + P[bo + j]
-                if l < L - 1 and v < 0.0:
+                if layer < L - 1 and v < 0.0:
                     v = 0.0
                 o[j] = v
         A_in = A_out
@@ -116,15 +115,15 @@ def step(P, G, X, yv, acts, dacts, meta, lr, alpha, kind):
                 d[j] = d[j] * inv * invN
             d[yi] -= invN
     loss *= invN
-    for l in range(L - 1, -1, -1):
-        nin, nout = meta[1 + l], meta[2 + l]
-        wo, bo, ao = meta[L + 2 + l], meta[2 * L + 2 + l], meta[3 * L + 2 + l]
+    for layer in range(L - 1, -1, -1):
+        nin, nout = meta[1 + layer], meta[2 + layer]
+        wo, bo, ao = meta[L + 2 + layer], meta[2 * L + 2 + layer], meta[3 * L + 2 + layer]
         W = P[wo : wo + nin * nout].reshape((nin, nout))
         D = dacts[ao : ao + N * nout].reshape((N, nout))
         GW = G[wo : wo + nin * nout].reshape((nin, nout))
         aop = 0
-        if l > 0:
-            aop = meta[3 * L + 2 + l - 1]
+        if layer > 0:
+            aop = meta[3 * L + 2 + layer - 1]
             A_prev = acts[aop : aop + N * nin].reshape((N, nin))
         else:
             A_prev = X
@@ -134,7 +133,7 @@ def step(P, G, X, yv, acts, dacts, meta, lr, alpha, kind):
         for b in range(N):
             for j in range(nout):
                 G[bo + j] += D[b, j]
-        if l > 0:
+        if layer > 0:
             Dp = dacts[aop : aop + N * nin].reshape((N, nin))
             np.dot(D, W.T, Dp)
             for b in range(N):
@@ -208,8 +207,8 @@ def _compare(reference_path: str) -> None:
         rmeta, n_params, n_acts, nwt = ref.build_meta(sizes, N, "io")
         P0 = ref.pack_params(params, rmeta, "io")
         meta = layout(sizes, N)[0]
-        ours = lambda P, G, a, d: step(P, G, X, y, a, d, meta, 1e-3, alpha, kind)  # noqa: E731
-        theirs = lambda P, G, a, d: ref.step_blas(P, G, np.zeros(nwt), X, y, a, d, rmeta, 1e-3, alpha, kind)  # noqa
+        ours = _bound(step, (X, y), (meta, 1e-3, alpha, kind))
+        theirs = _bound(ref.step_blas, (np.zeros(nwt), X, y), (rmeta, 1e-3, alpha, kind))
         states = {k: (P0.copy(), np.zeros(n_params), np.zeros(n_acts), np.zeros(n_acts)) for k in ("ours", "ref")}
         losses = {k: [f(*states[k]) for _ in range(3)] for k, f in (("ours", ours), ("ref", theirs))}
         times = {"ours": [], "ref": []}
@@ -225,6 +224,11 @@ def _compare(reference_path: str) -> None:
             f"{np.median(times['ref']) * 1e6:.1f} us per step; losses of 3 steps agree to "
             f"{max(abs(a - b) / abs(b) for a, b in zip(losses['ours'], losses['ref'])):.1e}"
         )
+
+
+def _bound(kernel, middle: tuple, tail: tuple):
+    """The step as f(P, G, a, d): kernel(P, G, *middle, a, d, *tail)."""
+    return lambda P, G, a, d: kernel(P, G, *middle, a, d, *tail)
 
 
 def _time_once(f, state) -> float:

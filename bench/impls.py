@@ -23,8 +23,10 @@ Every worker records what its process actually ran with (``measure.threads``).
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -80,8 +82,9 @@ def setup_threads(key: str) -> None:
 
         torch.set_num_threads(int(key[-1]))
     elif key.startswith("hand"):
-        import scipy.linalg.cython_blas  # noqa: F401 - loads the BLAS that Numba's np.dot calls
         from threadpoolctl import threadpool_limits
+
+        importlib.import_module("scipy.linalg.cython_blas")  # loads the BLAS that Numba's np.dot calls
 
         global _limits
         _limits = threadpool_limits(int(key[-1]), user_api="blas")  # kept: the limit holds while it lives

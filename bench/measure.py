@@ -13,7 +13,6 @@ import platform
 import resource
 import subprocess
 import sys
-from typing import Dict
 
 
 def _status_kb(key: str) -> int:
@@ -92,7 +91,7 @@ def _blas() -> str:
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
-    except Exception:  # noqa: BLE001 - older numpy: the report says unknown
+    except Exception:
         return "unknown"
 
 
@@ -113,7 +112,7 @@ def code_version(root: str) -> str:
     return (head or "unknown") + (" + uncommitted edits" if dirty else "")
 
 
-def machine(root: str) -> Dict[str, str]:
+def machine(root: str) -> dict[str, str]:
     import numba
     import numpy as np
     import pyperf

@@ -7,19 +7,18 @@ per-example loss plus ``l2 * sum(p*p)``; the backward pass is the textbook one
 masked by ``z > 0`` through a ReLU). ReLU's derivative at 0 is 0, as micrograd's.
 
 Contract: ``loss_and_grad(weights, X, y, loss, l2) -> (loss, grads)`` with grads
-shaped like weights; ``forward(weights, X)`` the (N, nout) outputs; ``Step(workload)()`` does one full training step in place.
+shaped like weights; ``forward(weights, X)`` the (N, nout) outputs; ``Step(workload)()`` does one full
+training step in place.
 """
 
 from __future__ import annotations
-
-from typing import Tuple
 
 import numpy as np
 
 from bench.workloads import Weights, Workload, copy_weights
 
 
-def _loss_and_dz(z: np.ndarray, y: np.ndarray, loss: str) -> Tuple[float, np.ndarray]:
+def _loss_and_dz(z: np.ndarray, y: np.ndarray, loss: str) -> tuple[float, np.ndarray]:
     """Mean loss over the batch and its derivative w.r.t. the last layer's output z (N, nout)."""
     n = z.shape[0]
     if loss == "hinge":  # mean(relu(1 - y * score))
@@ -43,9 +42,9 @@ def _loss_and_dz(z: np.ndarray, y: np.ndarray, loss: str) -> Tuple[float, np.nda
 def forward(weights: Weights, X: np.ndarray) -> np.ndarray:
     """(N, nout) outputs of the MLP for the rows of X."""
     h = X
-    for l, (W, b) in enumerate(weights):
+    for layer, (W, b) in enumerate(weights):
         z = h @ W.T + b
-        h = np.maximum(z, 0.0) if l < len(weights) - 1 else z
+        h = np.maximum(z, 0.0) if layer < len(weights) - 1 else z
     return h
 
 
@@ -53,22 +52,22 @@ def loss_and_grad(weights: Weights, X: np.ndarray, y: np.ndarray, loss: str, l2:
     """(loss, [(dW, db), ...]) of the workload's batch loss at these weights."""
     hs, zs = [X], []
     last = len(weights) - 1
-    for l, (W, b) in enumerate(weights):
+    for layer, (W, b) in enumerate(weights):
         z = hs[-1] @ W.T + b  # (N, nout)
         zs.append(z)
-        hs.append(np.maximum(z, 0.0) if l < last else z)
+        hs.append(np.maximum(z, 0.0) if layer < last else z)
     value, dz = _loss_and_dz(zs[-1], y, loss)
     grads = [None] * len(weights)
-    for l in range(last, -1, -1):
-        W, b = weights[l]
-        dW = dz.T @ hs[l]  # (nout, nin)
+    for layer in range(last, -1, -1):
+        W, b = weights[layer]
+        dW = dz.T @ hs[layer]  # (nout, nin)
         db = dz.sum(axis=0)  # (nout,)
         if l2:
             dW += (2.0 * l2) * W
             db += (2.0 * l2) * b
-        grads[l] = (dW, db)
-        if l > 0:
-            dz = (dz @ W) * (zs[l - 1] > 0.0)  # (N, nin) through the ReLU
+        grads[layer] = (dW, db)
+        if layer > 0:
+            dz = (dz @ W) * (zs[layer - 1] > 0.0)  # (N, nin) through the ReLU
     if l2:
         value += l2 * sum(float((W * W).sum() + (b * b).sum()) for W, b in weights)
     return value, grads

@@ -10,20 +10,18 @@ number this run did not measure is "not measured", never a pass.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
-
 from bench import impls, targets
 from bench.targets import MIB, fmt_s
 
 PAIRS = {"torch": ("torch1", "torch2"), "hand": ("hand1", "hand2"), "handfwd": ("handfwd1", "handfwd2")}
 
 
-def median(run: Dict, name: str, key: str) -> Optional[float]:
+def median(run: dict, name: str, key: str) -> float | None:
     row = run["rows"].get((name, key))
     return row.get("median") if row else None
 
 
-def best(run: Dict, name: str, pair: str) -> tuple:
+def best(run: dict, name: str, pair: str) -> tuple:
     """(the better median of the pair's rows, its key), e.g. PyTorch at 1 or 2 threads."""
     found = [(median(run, name, k), k) for k in PAIRS[pair] if median(run, name, k)]
     return min(found) if found else (None, None)
@@ -33,7 +31,7 @@ def _ratio(a, b):
     return a / b if a and b else None
 
 
-def figures(run: Dict) -> Dict[str, float]:
+def figures(run: dict) -> dict[str, float]:
     f = {}
     for w in "ABC":
         hand = best(run, w, "hand")[0]
@@ -59,17 +57,27 @@ def figures(run: Dict) -> Dict[str, float]:
     return {k: v for k, v in f.items() if v is not None}
 
 
-def _table(header: List[str], rows: List[List]) -> List[str]:
+def _table(header: list[str], rows: list[list]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
         "| " + " | ".join(str(c) for c in r) + " |" for r in rows
     ]
 
 
-def _x(r: Optional[float]) -> str:
+def _cell(run: dict, w: str, key: str, hand: float | None) -> str:
+    """A compiled row's median and its ratio to the hand-fused step, or a dash."""
+    m = median(run, w, key)
+    return f"{fmt_s(m)} ({_x(_ratio(m, hand))})" if m else "—"
+
+
+def _err(row: dict, key: str) -> str:
+    return f"{row[key]:.1e}" if key in row else "—"
+
+
+def _x(r: float | None) -> str:
     return "—" if r is None else (f"{r:,.0f}x" if r >= 100 else f"{r:.2f}x")
 
 
-def _targets(run: Dict) -> List[str]:
+def _targets(run: dict) -> list[str]:
     judged = targets.judge(figures(run))
     lines = _table(["target", "measured", ""], [[t.text, m, targets.verdict(ok)] for t, m, ok in judged])
     missed = [t.text for t, _, ok in judged if ok is False]
@@ -77,7 +85,7 @@ def _targets(run: Dict) -> List[str]:
     return lines
 
 
-def _summary(run: Dict) -> List[str]:
+def _summary(run: dict) -> list[str]:
     """The issue's table: per workload, the yardsticks and the compiled path's three entry points."""
     rows = []
     for w in run["workloads"]:
@@ -86,18 +94,13 @@ def _summary(run: Dict) -> List[str]:
         torch, tk = best(run, w, "torch")
         hand, hk = best(run, w, "hand")
         fwd, kernel = median(run, w, "fwd"), best(run, w, "handfwd")[0]
-        cell = lambda key: (
-            f"{fmt_s(median(run, w, key))} ({_x(_ratio(median(run, w, key), hand))})"  # noqa
-            if median(run, w, key)
-            else "—"
-        )
         rows.append(
             [
                 w,
                 f"{fmt_s(torch)} ({impls.IMPLS[tk].threads})" if tk else "—",
                 f"{fmt_s(hand)} ({impls.IMPLS[hk].threads})" if hk else "—",
-                cell("fit"),
-                cell("lag"),
+                _cell(run, w, "fit", hand),
+                _cell(run, w, "lag", hand),
                 f"{fmt_s(fwd)} vs {fmt_s(kernel)}" if fwd and kernel else "—",
                 _x(_ratio(torch, median(run, w, "lag"))),
             ]
@@ -116,7 +119,7 @@ def _summary(run: Dict) -> List[str]:
     )
 
 
-def _rows(run: Dict) -> List[str]:
+def _rows(run: dict) -> list[str]:
     out = []
     for w, meta in run["workloads"].items():
         for key in impls.ORDER:
@@ -153,10 +156,9 @@ def _rows(run: Dict) -> List[str]:
     )
 
 
-def _validation(run: Dict) -> List[str]:
+def _validation(run: dict) -> list[str]:
     out = []
     for r in run["validation"]:
-        e = lambda k: f"{r[k]:.1e}" if k in r else "—"  # noqa: E731
         verdict = "ok" if r["ok"] else "FAILED" + (f": {r['error']}" if "error" in r else f" (tol {r['tol']:.0e})")
         steps = f" ({r['steps']} step{'s' if r['steps'] > 1 else ''})" if "steps" in r else ""
         out.append(
@@ -165,10 +167,10 @@ def _validation(run: Dict) -> List[str]:
                 impls.IMPLS[r["impl"]].label,
                 r["oracle"],
                 f"{r['loss']:.12g}" if "loss" in r else "—",
-                e("loss_err"),
-                e("grad_err"),
-                e("step_err") + steps,
-                e("out_err"),
+                _err(r, "loss_err"),
+                _err(r, "grad_err"),
+                _err(r, "step_err") + steps,
+                _err(r, "out_err"),
                 verdict,
             ]
         )
@@ -188,11 +190,11 @@ def _validation(run: Dict) -> List[str]:
     )
 
 
-def _probe_error(p) -> Optional[str]:
+def _probe_error(p) -> str | None:
     return None if p is None else p.get("error")
 
 
-def _compile(run: Dict) -> List[str]:
+def _compile(run: dict) -> list[str]:
     probes, lines = run["probes"], []
     for kind in ("cold", "warm"):
         p = probes.get(f"start-{kind}")
@@ -245,7 +247,7 @@ def _compile(run: Dict) -> List[str]:
     return lines or ["Not measured in this run."]
 
 
-def _memory(run: Dict) -> List[str]:
+def _memory(run: dict) -> list[str]:
     mem, npy = run["probes"].get("memory"), run["probes"].get("memory-numpy")
     lines = []
     for label, p in (("compiled (`micrograd.compile`)", mem), ("NumPy by hand", npy)):
@@ -266,7 +268,7 @@ def _memory(run: Dict) -> List[str]:
     return lines or ["Not measured in this run."]
 
 
-def _trace(run: Dict) -> List[str]:
+def _trace(run: dict) -> list[str]:
     rows = []
     for sizes, p in (run["probes"].get("trace") or {}).items():
         if _probe_error(p):
@@ -299,7 +301,7 @@ def _trace(run: Dict) -> List[str]:
     )
 
 
-def render(run: Dict) -> str:
+def render(run: dict) -> str:
     s = run["settings"]
     lines = [
         "# Benchmark results",

@@ -78,9 +78,8 @@ def worker(runner: pyperf.Runner) -> int:
             runner.bench_time_func(task_name(name, key), _unused)
             continue
         r = impls.build(key, name)  # thread settings, the model, one untimed call: none of it timed
-        call, scale = r.call, r.scale
 
-        def time_func(loops):
+        def time_func(loops, call=r.call, scale=r.scale):
             it = itertools.repeat(None, loops)
             t0 = time.perf_counter()
             for _ in it:

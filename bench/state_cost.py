@@ -16,7 +16,6 @@ import sys
 import threading
 import timeit
 
-
 import micrograd
 from micrograd import losses, nn, optim
 from micrograd.data import make_moons

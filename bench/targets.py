@@ -22,7 +22,7 @@ Definitions the targets rely on (the report repeats them):
 
 from __future__ import annotations
 
-from typing import Dict, List, NamedTuple, Optional
+from typing import NamedTuple
 
 MIB = 2**20
 
@@ -35,7 +35,7 @@ class Target(NamedTuple):
     unit: str  # 'x', 's', 'ns', 'MiB', 'nodes/s'
 
 
-TARGETS: List[Target] = [
+TARGETS: list[Target] = [
     *(Target(f"{w}.fit_vs_hand", f"{w}: `fit` per step <= 1.2x the hand-fused kernel", 1.2, True, "x") for w in "ABC"),
     *(
         Target(f"{w}.lag_vs_hand", f"{w}: `loss_and_grad` per call <= 1.3x the hand-fused kernel", 1.3, True, "x")
@@ -62,7 +62,7 @@ TARGETS: List[Target] = [
 ]
 
 
-def fmt(value: Optional[float], unit: str) -> str:
+def fmt(value: float | None, unit: str) -> str:
     """A figure as the report prints it."""
     if value is None:
         return "not measured"
@@ -79,7 +79,7 @@ def fmt(value: Optional[float], unit: str) -> str:
     return f"{value:g}"
 
 
-def fmt_s(s: Optional[float]) -> str:
+def fmt_s(s: float | None) -> str:
     if s is None:
         return "—"
     a = abs(s)
@@ -90,7 +90,7 @@ def fmt_s(s: Optional[float]) -> str:
     return f"{s:.2f} s"
 
 
-def judge(figures: Dict[str, float]) -> List[tuple]:
+def judge(figures: dict[str, float]) -> list[tuple]:
     """(target, measured text, True met / False missed / None not measured) for every target."""
     rows = []
     for t in TARGETS:
@@ -100,5 +100,5 @@ def judge(figures: Dict[str, float]) -> List[tuple]:
     return rows
 
 
-def verdict(ok: Optional[bool]) -> str:
+def verdict(ok: bool | None) -> str:
     return {True: "met", False: "**MISSED**", None: "not measured"}[ok]

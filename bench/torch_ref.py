@@ -11,12 +11,14 @@ is installed (``available()`` says).
 
 from __future__ import annotations
 
+import importlib
+
 from bench.workloads import Weights, Workload
 
 
 def available() -> bool:
     try:
-        import torch  # noqa: F401
+        importlib.import_module("torch")
     except ImportError:
         return False
     return True
@@ -31,13 +33,13 @@ class Step:
 
         self.torch, self.wl = torch, wl
         layers = []
-        for l, (W, b) in enumerate(wl.weights):
+        for layer, (W, b) in enumerate(wl.weights):
             lin = nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
             with torch.no_grad():
                 lin.weight.copy_(torch.from_numpy(W))
                 lin.bias.copy_(torch.from_numpy(b))
             layers.append(lin)
-            if l < len(wl.weights) - 1:
+            if layer < len(wl.weights) - 1:
                 layers.append(nn.ReLU())
         self.model = nn.Sequential(*layers)
         self.params = list(self.model.parameters())
@@ -68,8 +70,8 @@ class Step:
         value = self.loss()
         value.backward()
         g = [p.grad.numpy().copy() for p in self.params]
-        return value.item(), [(g[2 * l], g[2 * l + 1]) for l in range(len(g) // 2)]
+        return value.item(), [(g[2 * layer], g[2 * layer + 1]) for layer in range(len(g) // 2)]
 
     def current_weights(self) -> Weights:
         w = [p.detach().numpy().copy() for p in self.params]
-        return [(w[2 * l], w[2 * l + 1]) for l in range(len(w) // 2)]
+        return [(w[2 * layer], w[2 * layer + 1]) for layer in range(len(w) // 2)]

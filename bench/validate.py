@@ -17,8 +17,6 @@ What is checked depends on what the row times (``Runner.kind``):
 
 from __future__ import annotations
 
-from typing import Dict, List
-
 import numpy as np
 
 from bench import impls, numpy_ref, randgraph
@@ -39,7 +37,7 @@ def _flat(arrays):
     return [np.asarray(a, dtype=np.float64) for pair in arrays for a in (pair if isinstance(pair, tuple) else [pair])]
 
 
-def check_mlp(r) -> Dict:
+def check_mlp(r) -> dict:
     wl = r.wl
     row = {"oracle": "NumPy by hand" + (f" on the same {wl.batch} examples" if r.scale != 1.0 else "")}
     if r.kind == "fwd":
@@ -65,7 +63,7 @@ def graph_oracle(g):
     return impls.build("value", "D", g).loss_and_grad(), "the Value path"
 
 
-def check_graph(r, oracle) -> Dict:
+def check_graph(r, oracle) -> dict:
     (ref_loss, ref_grads), name = oracle
     if r.kind == "fwd":
         out = float(np.ravel(r.outputs())[0])
@@ -79,7 +77,7 @@ def check_graph(r, oracle) -> Dict:
     }
 
 
-def validate(tasks: List[tuple], say=lambda msg: None) -> List[Dict]:
+def validate(tasks: list[tuple], say=lambda msg: None) -> list[dict]:
     """One row per (workload, impl key) in tasks, in order."""
     rows, cache, oracle = [], {}, None
     for name, key in tasks:
@@ -91,7 +89,7 @@ def validate(tasks: List[tuple], say=lambda msg: None) -> List[Dict]:
                 row = check_graph(r, oracle)
             else:
                 row = check_mlp(r)
-        except Exception as e:  # noqa: BLE001 - a broken implementation is reported, not fatal
+        except Exception as e:
             row = {"error": f"{type(e).__name__}: {e}", "oracle": "—"}
         tol = TOL32 if key.endswith("32") else TOL64
         errs = [row[k] for k in ("loss_err", "grad_err", "step_err", "out_err") if k in row]

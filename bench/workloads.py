@@ -20,18 +20,17 @@ rebuilds exactly the arrays the parent validated.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Tuple
 
 import numpy as np
 
-Weights = List[Tuple[np.ndarray, np.ndarray]]
+Weights = list[tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
 class Workload:
     name: str  # 'A', 'B', 'C' ('D' lives in randgraph.py)
     title: str  # one line for the report
-    sizes: List[int]  # [nin, hidden..., nout]
+    sizes: list[int]  # [nin, hidden..., nout]
     loss: str  # 'hinge' | 'cross_entropy'
     l2: float
     lr: float
@@ -47,7 +46,7 @@ class Workload:
     def n_params(self) -> int:
         return sum(W.size + b.size for W, b in self.weights)
 
-    def subset(self, n: int) -> "Workload":
+    def subset(self, n: int) -> Workload:
         """The same workload on the first n examples (to estimate a slow path from a few)."""
         return Workload(
             self.name,
@@ -66,7 +65,7 @@ def copy_weights(weights: Weights) -> Weights:
     return [(W.copy(), b.copy()) for W, b in weights]
 
 
-def init_weights(sizes: List[int], rng: np.random.Generator, scaled: bool) -> Weights:
+def init_weights(sizes: list[int], rng: np.random.Generator, scaled: bool) -> Weights:
     """Uniform(-1, 1) as micrograd's Neuron does; divided by sqrt(nin) when scaled (wide layers)."""
     weights = []
     for nin, nout in zip(sizes[:-1], sizes[1:]):

@@ -1,4 +1,7 @@
-"""The activations lesson as a script: python demos/activations.py [--out DIR] [--quick] (the code is micrograd/demos/activations.py)."""
+"""The activations lesson as a script: python demos/activations.py [--out DIR] [--quick].
+
+The code is micrograd/demos/activations.py.
+"""
 
 from micrograd.demos.activations import main
 

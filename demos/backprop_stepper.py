@@ -1,4 +1,7 @@
-"""The backprop_stepper lesson as a script: python demos/backprop_stepper.py [--out DIR] [--quick] (the code is micrograd/demos/backprop_stepper.py)."""
+"""The backprop_stepper lesson as a script: python demos/backprop_stepper.py [--out DIR] [--quick].
+
+The code is micrograd/demos/backprop_stepper.py.
+"""
 
 from micrograd.demos.backprop_stepper import main
 

@@ -1,4 +1,7 @@
-"""The digits lesson as a script: python demos/digits.py [--out DIR] [--quick] (the code is micrograd/demos/digits.py)."""
+"""The digits lesson as a script: python demos/digits.py [--out DIR] [--quick].
+
+The code is micrograd/demos/digits.py.
+"""
 
 from micrograd.demos.digits import main
 

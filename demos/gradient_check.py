@@ -1,4 +1,7 @@
-"""The gradient_check lesson as a script: python demos/gradient_check.py [--out DIR] [--quick] (the code is micrograd/demos/gradient_check.py)."""
+"""The gradient_check lesson as a script: python demos/gradient_check.py [--out DIR] [--quick].
+
+The code is micrograd/demos/gradient_check.py.
+"""
 
 from micrograd.demos.gradient_check import main
 

@@ -1,4 +1,7 @@
-"""The linear_regression lesson as a script: python demos/linear_regression.py [--out DIR] [--quick] (the code is micrograd/demos/linear_regression.py)."""
+"""The linear_regression lesson as a script: python demos/linear_regression.py [--out DIR] [--quick].
+
+The code is micrograd/demos/linear_regression.py.
+"""
 
 from micrograd.demos.linear_regression import main
 

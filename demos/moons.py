@@ -1,4 +1,7 @@
-"""The moons lesson as a script: python demos/moons.py [--out DIR] [--quick] (the code is micrograd/demos/moons.py)."""
+"""The moons lesson as a script: python demos/moons.py [--out DIR] [--quick].
+
+The code is micrograd/demos/moons.py.
+"""
 
 from micrograd.demos.moons import main
 

@@ -10,13 +10,12 @@
 Submodules that pull in heavy dependencies (Numba, Graphviz) load on first use.
 """
 
+# Eager for the same reason; micrograd.check imports only the engine until it is called (no NumPy, no torch).
+from micrograd.check import check
 from micrograd.engine import Value
 
 # Eager, so the function, not the submodule of the same name, is micrograd.gradcheck.
 from micrograd.gradcheck import gradcheck
-
-# Eager for the same reason; micrograd.check imports only the engine until it is called (no NumPy, no torch).
-from micrograd.check import check
 
 __version__ = "0.1.0"
 __all__ = [

@@ -14,11 +14,12 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from typing import IO, Iterator, Union
+from collections.abc import Iterator
+from typing import IO
 
 
 @contextlib.contextmanager
-def replacing(path: Union[str, os.PathLike], mode: str = "w", **open_kwargs) -> Iterator[IO]:
+def replacing(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Iterator[IO]:
     """A file object to write path's new content into; path is replaced when the block succeeds."""
     if not mode.startswith("w"):
         raise ValueError(f"replacing() writes a whole file: mode must start with 'w', got {mode!r}")
@@ -48,13 +49,13 @@ def _mode_for(path: str) -> int:
         return 0o666 & ~umask
 
 
-def write_text(path: Union[str, os.PathLike], text: str, encoding: str = "utf-8") -> None:
+def write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
     """Path.write_text, atomically."""
     with replacing(path, "w", encoding=encoding) as f:
         f.write(text)
 
 
-def write_bytes(path: Union[str, os.PathLike], data: bytes) -> None:
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Path.write_bytes, atomically."""
     with replacing(path, "wb") as f:
         f.write(data)

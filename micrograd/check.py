@@ -25,11 +25,11 @@ load on the first call), so ``import micrograd`` stays light.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
 
 from micrograd.engine import Value
 
-LossArg = Union[None, str, Callable]
+LossArg = None | str | Callable
 RTOL, ATOL = 1e-9, 1e-12  # defaults: float64 round-off of a BLAS-order sum is ~1e-15 relative
 SHOW = 20  # rows of the table printed by str(report); report.table() prints them all
 
@@ -83,7 +83,7 @@ class CheckReport:
     def __bool__(self) -> bool:
         return self.passed
 
-    def table(self, limit: Optional[int] = None) -> str:
+    def table(self, limit: int | None = None) -> str:
         """The compared quantities, one line each (the ``limit`` largest differences when given)."""
         rows = self.rows
         if limit is not None and len(rows) > limit:
@@ -129,6 +129,7 @@ def _value_targets(y, loss: LossArg, n_outputs: int) -> list:
     """y row by row as the per-example loss takes it (the conventions of cm.loss_and_grad, read from the
     named loss's target kind in ``losses.REGISTRY``; a loss function gets one number per example)."""
     import numpy as np
+
     from micrograd import losses
 
     y = np.asarray(y)
@@ -146,14 +147,15 @@ def check(
     X=None,
     y=None,
     loss: LossArg = None,
-    params: Optional[Sequence[Value]] = None,
-    n_inputs: Optional[int] = None,
+    params: Sequence[Value] | None = None,
+    n_inputs: int | None = None,
     l2: float = 0.0,
     rtol: float = RTOL,
     atol: float = ATOL,
 ) -> CheckReport:
     """Run the Value path and the compiled path on X (and y) and compare outputs, loss and gradients."""
     import numpy as np
+
     from micrograd import losses
     from micrograd.compiler import compile as mg_compile
     from micrograd.nn import parameter_names
@@ -210,7 +212,7 @@ class CheckFileError(ValueError):
     """A file given to ``python -m micrograd check`` that cannot be checked (exit status 2)."""
 
 
-def run_file(path, rtol: Optional[float] = None, atol: Optional[float] = None) -> CheckReport:
+def run_file(path, rtol: float | None = None, atol: float | None = None) -> CheckReport:
     """Execute the Python file at path and check its ``model`` (see the module docstring)."""
     import os
     import runpy

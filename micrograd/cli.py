@@ -22,8 +22,8 @@ import ast
 import math
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
 
 from micrograd.engine import Value, topological_order
 
@@ -58,7 +58,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------- expressions
-def parse_expression(text: str, values: Dict[str, float]) -> Value:
+def parse_expression(text: str, values: dict[str, float]) -> Value:
     """Build the Value graph of ``text`` with leaves from ``values`` (name -> number). Raises UsageError."""
     if len(text) > MAX_EXPRESSION:
         raise UsageError(f"expression too long ({len(text)} characters, at most {MAX_EXPRESSION})")
@@ -94,7 +94,7 @@ _ALLOWED = (
 )
 
 
-def _check(tree: ast.Expression) -> List[str]:
+def _check(tree: ast.Expression) -> list[str]:
     """Refuse every construct outside the allowed subset, before anything is built; return the variable names."""
     functions = set()
     for node in ast.walk(tree):  # ast.walk is iterative (a queue)
@@ -111,7 +111,7 @@ def _check(tree: ast.Expression) -> List[str]:
     return sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in functions})
 
 
-def _number(node: ast.AST) -> Optional[float]:
+def _number(node: ast.AST) -> float | None:
     """The value of a literal number (with unary signs), else None."""
     sign = 1.0
     while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -122,9 +122,9 @@ def _number(node: ast.AST) -> Optional[float]:
     return None
 
 
-def _build(root: ast.AST, leaves: Dict[str, Value]) -> Value:
+def _build(root: ast.AST, leaves: dict[str, Value]) -> Value:
     """Evaluate the allowed subset of Python expressions into Values, iteratively (post-order)."""
-    done: Dict[int, object] = {}  # id(ast node) -> Value or float
+    done: dict[int, object] = {}  # id(ast node) -> Value or float
     stack = [(root, False)]
     while stack:
         node, expanded = stack.pop()
@@ -147,7 +147,7 @@ def _operands(node: ast.AST) -> list:
     return []
 
 
-def _combine(node: ast.AST, args: list, leaves: Dict[str, Value]):
+def _combine(node: ast.AST, args: list, leaves: dict[str, Value]):
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
         return float(node.value)
     if isinstance(node, ast.Name):
@@ -205,7 +205,7 @@ def _is_assignment(text: str) -> bool:
     return bool(sep) and name.strip().isidentifier()
 
 
-def _split_expression(expression: Optional[str], pairs: Sequence[str]) -> Tuple[str, List[str]]:
+def _split_expression(expression: str | None, pairs: Sequence[str]) -> tuple[str, list[str]]:
     """The expression and the NAME=NUMBER pairs. ``--set`` takes one or more values, so in
     ``draw --set x=1 "x*x"`` argparse hands it the expression too: the one item of --set that is
     not NAME=... is the expression (an expression has no '=': comparisons are not allowed)."""
@@ -221,7 +221,7 @@ def _split_expression(expression: Optional[str], pairs: Sequence[str]) -> Tuple[
     return expression, pairs
 
 
-def _assignments(pairs: Sequence[str]) -> Dict[str, float]:
+def _assignments(pairs: Sequence[str]) -> dict[str, float]:
     values = {}
     for pair in pairs:
         name, sep, number = pair.partition("=")
@@ -302,7 +302,7 @@ def find_bench() -> Path:
     )
 
 
-def _bench(extra: List[str]) -> int:
+def _bench(extra: list[str]) -> int:
     path = find_bench()
     extra = extra[1:] if extra[:1] == ["--"] else extra
     return subprocess.call([sys.executable, str(path), *extra])
@@ -387,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         if argv[:1] == ["bench"] and argv[1:2] not in (["-h"], ["--help"]):

@@ -18,11 +18,11 @@ Arrays are float64; class labels are int64.
 from __future__ import annotations
 
 import os
-from typing import List, NamedTuple, Tuple, Union
+from typing import NamedTuple
 
 import numpy as np
 
-RngLike = Union[None, int, np.random.Generator]
+RngLike = None | int | np.random.Generator
 _DIGITS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "digits.npz")
 
 
@@ -44,7 +44,7 @@ def _labels(y01: np.ndarray, labels: str) -> np.ndarray:
 
 def make_moons(
     n_samples: int = 100, noise: float = 0.1, rng: RngLike = None, labels: str = "01"
-) -> Tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles: X (n, 2) float64, y (n,) int in {0,1} (or {-1,+1} with labels='pm1').
 
     The first half circle (centre (0, 0), upper) is class 0, the second (centre
@@ -72,9 +72,9 @@ def make_blobs(
     centers: int = 3,
     n_features: int = 2,
     cluster_std: float = 1.0,
-    center_box: Tuple[float, float] = (-10.0, 10.0),
+    center_box: tuple[float, float] = (-10.0, 10.0),
     rng: RngLike = None,
-) -> Tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian clusters: X (n, n_features) float64, y (n,) int class in [0, centers).
 
     Centres are drawn uniformly in ``center_box``; samples are split as evenly
@@ -106,7 +106,7 @@ _HOUSE = [
 class HousePrices(NamedTuple):
     X: np.ndarray  # (n, n_features) float64, raw units (standardize before gradient descent)
     y: np.ndarray  # (n,) price in thousands
-    names: List[str]  # feature names, e.g. 'area_m2', 'age_years', 'rooms'
+    names: list[str]  # feature names, e.g. 'area_m2', 'age_years', 'rooms'
     weights: np.ndarray  # (n_features,) the true price per unit of each feature
     bias: float  # the true intercept
     noise: float  # std of the Gaussian noise added to the prices
@@ -138,7 +138,7 @@ def make_house_prices(
     return HousePrices(X, y, [r[0] for r in rows], w, float(bias), float(noise))
 
 
-def standardize(X: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def standardize(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(X - mean) / std per column; returns (Xs, mean, std) so new data can be scaled the same way."""
     mean = X.mean(axis=0)
     std = X.std(axis=0)
@@ -146,7 +146,7 @@ def standardize(X: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (X - mean) / std, mean, std
 
 
-def load_digits() -> Tuple[np.ndarray, np.ndarray]:
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """The UCI 8x8 hand-written digits: X (1797, 64) float64 in [0, 16], y (1797,) int in 0..9.
 
     Alpaydin & Kaynak, UCI Machine Learning Repository, CC BY 4.0 (the copy
@@ -158,7 +158,7 @@ def load_digits() -> Tuple[np.ndarray, np.ndarray]:
 
 def train_test_split(
     X: np.ndarray, y: np.ndarray, test_fraction: float = 0.25, rng: RngLike = None
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle and split: (X_train, X_test, y_train, y_test), scikit-learn's order.
 
     The test set has ``ceil(test_fraction * n)`` rows.

@@ -29,7 +29,7 @@ import gc
 import math
 import numbers
 import threading
-from typing import Iterable, List, Union
+from collections.abc import Iterable
 
 from micrograd import ops as _ops
 from micrograd.ieee import ieee_rerun
@@ -40,7 +40,7 @@ _POW, _POWV, _NEG = _ops.POW, _ops.POWV, _ops.NEG
 LEAF = -1  # opcode of a leaf (input, parameter or constant)
 CUSTOM = -2  # opcode of a node built by hand, micrograd-style, with its own _backward
 
-Number = Union[int, float]
+Number = int | float
 # micrograd.compiler.trace sets PLACEHOLDERS.on while a model runs on placeholder data: there an op
 # outside its domain gives NaN instead of raising (the compiled program recomputes every value).
 PLACEHOLDERS = threading.local()
@@ -105,7 +105,7 @@ class Value:
             ch[1].grad += dy * g
 
     # --------------------------------------------------------- building nodes
-    def _apply(self, code: int, other: "Value | None" = None, arg: float = 0.0, symbol: str = None) -> "Value":
+    def _apply(self, code: int, other: Value | None = None, arg: float = 0.0, symbol: str = None) -> Value:
         op = OPS[code]
         x = self.data
         y = 0.0 if other is None else other.data
@@ -198,7 +198,7 @@ class Value:
     def softplus(self):
         return self._apply(_ops.SOFTPLUS)
 
-    def prelu(self, slope: "Value"):
+    def prelu(self, slope: Value):
         """x if x > 0 else slope * x, with a learnable slope Value."""
         return self._apply(_ops.PRELU, slope if isinstance(slope, Value) else Value(slope))
 
@@ -224,13 +224,13 @@ class Value:
         return f"Value(data={self.data}, grad={self.grad})"
 
 
-def topological_order(roots: Iterable[Value]) -> List[Value]:
+def topological_order(roots: Iterable[Value]) -> list[Value]:
     """All nodes reachable from roots, each after its operands (iterative DFS post-order).
 
     The order is the one micrograd's recursive build_topo gives when operands are
     visited in order, and it is deterministic.
     """
-    topo: List[Value] = []
+    topo: list[Value] = []
     visited = set()
     for root in roots:
         if root in visited:

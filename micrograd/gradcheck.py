@@ -16,18 +16,18 @@ derivative. Central differences have error ~eps^2 * f''' plus round-off
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, List, Sequence, Union
 
 from micrograd.engine import Value
 
 
 @dataclass
 class GradcheckResult:
-    analytic: List[float]
-    numeric: List[float]
-    ok: List[bool]
-    inputs: List[float] = field(default_factory=list)
+    analytic: list[float]
+    numeric: list[float]
+    ok: list[bool]
+    inputs: list[float] = field(default_factory=list)
     eps: float = 1e-6
     rtol: float = 1e-5
     atol: float = 1e-8
@@ -37,7 +37,7 @@ class GradcheckResult:
         return all(self.ok)
 
     @property
-    def mismatches(self) -> List[int]:
+    def mismatches(self) -> list[int]:
         """Indices of the inputs whose gradients disagree."""
         return [i for i, ok in enumerate(self.ok) if not ok]
 
@@ -64,7 +64,7 @@ def _evaluate(f: Callable[..., Value], values: Sequence[Value]) -> Value:
 
 def gradcheck(
     f: Callable[..., Value],
-    inputs: Sequence[Union[Value, float]],
+    inputs: Sequence[Value | float],
     eps: float = 1e-6,
     rtol: float = 1e-5,
     atol: float = 1e-8,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import types
-from typing import Callable
+from collections.abc import Callable
 
 from micrograd import ops as _ops
 

@@ -29,13 +29,14 @@ so both paths check the same rule with the same message.
 from __future__ import annotations
 
 import numbers
-from typing import Callable, List, NamedTuple, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from micrograd.engine import Value
 
-Scalar = Union[int, float, Value]
-Outputs = Union[Value, Sequence[Scalar]]
-Target = Union[Scalar, Sequence[Scalar]]
+Scalar = int | float | Value
+Outputs = Value | Sequence[Scalar]
+Target = Scalar | Sequence[Scalar]
 
 
 def _row(outputs: Outputs) -> list:
@@ -76,7 +77,7 @@ def mean(values: Sequence[Value]) -> Value:
 
 def l2(params: Sequence[Value], alpha: float) -> Value:
     """alpha * sum(p*p), micrograd's demo regularization (it uses alpha = 1e-4)."""
-    return alpha * sum((p * p for p in params))
+    return alpha * sum(p * p for p in params)
 
 
 def hinge(score: Outputs, y: Scalar) -> Value:
@@ -113,20 +114,21 @@ def logsumexp(values: Sequence[Scalar]) -> Value:
     return acc
 
 
-def log_softmax(logits: Sequence[Scalar]) -> List[Value]:
+def log_softmax(logits: Sequence[Scalar]) -> list[Value]:
     """[l_k - logsumexp(l)]."""
     row = _row(logits)
     lse = logsumexp(row)
-    return [l - lse for l in row]
+    return [z - lse for z in row]
 
 
-def softmax(logits: Sequence[Scalar]) -> List[Value]:
+def softmax(logits: Sequence[Scalar]) -> list[Value]:
     """[exp(l_k - logsumexp(l))]: probabilities that sum to 1, no overflow."""
     return [v.exp() for v in log_softmax(logits)]
 
 
 def cross_entropy(logits: Outputs, y: Target) -> Value:
-    """-log softmax(logits)[y] for an int class y; for y a distribution (one-hot or probabilities), -sum_k y_k log p_k."""
+    """-log softmax(logits)[y] for an int class y; for y a distribution (one-hot or probabilities),
+    -sum_k y_k log p_k."""
     row = _row(logits)
     if len(row) < 2:
         raise ValueError(ONE_LOGIT)
@@ -203,7 +205,7 @@ class NamedLoss(NamedTuple):
 
     fn: Callable
     target: str
-    labels_ok: Optional[Callable] = None
+    labels_ok: Callable | None = None
     labels: str = ""
     fix: str = ""
 

@@ -33,7 +33,7 @@ import math
 import numbers
 import os
 import random
-from typing import Dict, Iterable, List, Sequence, Tuple, Union
+from collections.abc import Iterable, Sequence
 
 from micrograd._files import replacing
 from micrograd.engine import Value
@@ -52,7 +52,7 @@ _REPR_NAME = {
 }
 PRELU_INIT = 0.25  # PyTorch's nn.PReLU default slope
 
-RngLike = Union[None, int, random.Random]
+RngLike = None | int | random.Random
 
 
 def _as_rng(rng: RngLike):
@@ -64,7 +64,7 @@ def _as_rng(rng: RngLike):
     raise TypeError(f"rng must be None, an int seed or a random.Random, got {rng!r}")
 
 
-def _as_values(x: Iterable, module: "Module" = None) -> tuple:
+def _as_values(x: Iterable, module: Module = None) -> tuple:
     """The inputs as a tuple of Values, numbers wrapped once (so all neurons share the same leaves).
 
     A batch (a 2-D array, a list of rows) is refused with the two ways to run one: a model on the
@@ -98,11 +98,11 @@ class Module:
         for p in self.parameters():
             p.grad = 0.0
 
-    def parameters(self) -> List[Value]:
+    def parameters(self) -> list[Value]:
         return []
 
     # ------------------------------------------------------------ names
-    def named_parameters(self) -> List[Tuple[str, Value]]:
+    def named_parameters(self) -> list[tuple[str, Value]]:
         """(dotted name, Value) in parameters() order, e.g. 'layers.0.neurons.3.w.1'.
 
         Subclasses written for micrograd (no ``_fields``) get their parameters
@@ -111,7 +111,7 @@ class Module:
         fields = getattr(self, "_fields", None)
         if fields is None:
             return [(str(i), p) for i, p in enumerate(self.parameters())]
-        out: List[Tuple[str, Value]] = []
+        out: list[tuple[str, Value]] = []
         for field in fields:
             item = getattr(self, field, None)
             if item is None:
@@ -128,10 +128,10 @@ class Module:
         return out
 
     # ------------------------------------------------------------ state
-    def state_dict(self) -> Dict[str, float]:
+    def state_dict(self) -> dict[str, float]:
         return {name: p.data for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state: Dict[str, float]) -> None:
+    def load_state_dict(self, state: dict[str, float]) -> None:
         """Set every parameter from ``state`` (name -> number); keys must match exactly."""
         named = self.named_parameters()
         names = [n for n, _ in named]
@@ -144,7 +144,7 @@ class Module:
         values = []
         for name in names:
             v = state[name]
-            if hasattr(v, "shape") and getattr(v, "shape") == ():  # a 0-d numpy array from .npz
+            if hasattr(v, "shape") and v.shape == ():  # a 0-d numpy array from .npz
                 v = v.item()
             if isinstance(v, bool) or not isinstance(v, numbers.Real):
                 raise ValueError(f"state_dict[{name!r}] must be a real number, got {v!r}")
@@ -152,7 +152,7 @@ class Module:
         for (_, p), v in zip(named, values):  # only after every value was checked
             p.data = v
 
-    def save(self, path: Union[str, os.PathLike]) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Write the weights to ``path`` (.npz or .json), exactly (JSON floats are repr'd), atomically."""
         kind = _file_kind(path)
         state = self.state_dict()
@@ -166,7 +166,7 @@ class Module:
             with replacing(path, "wb") as f:  # a file object: np.savez would append .npz to a str path
                 np.savez(f, **{k: np.float64(v) for k, v in state.items()})
 
-    def load_state_dict_from(self, path: Union[str, os.PathLike]) -> "Module":
+    def load_state_dict_from(self, path: str | os.PathLike) -> Module:
         """Load weights written by ``save`` into this module; returns the module."""
         self.load_state_dict(load_state(path))
         return self
@@ -174,7 +174,7 @@ class Module:
     load = load_state_dict_from
 
 
-def parameter_names(model, params: Sequence[Value]) -> Tuple[List[str], bool]:
+def parameter_names(model, params: Sequence[Value]) -> tuple[list[str], bool]:
     """(a name for every Value of params, whether the names are the model's own): the model's
     ``named_parameters()`` when they list exactly ``params`` in order, else ``params.0``, ``params.1``, ..."""
     named = getattr(model, "named_parameters", None)
@@ -185,7 +185,7 @@ def parameter_names(model, params: Sequence[Value]) -> Tuple[List[str], bool]:
     return [f"params.{j}" for j in range(len(params))], False
 
 
-def load_state(path: Union[str, os.PathLike]) -> Dict[str, float]:
+def load_state(path: str | os.PathLike) -> dict[str, float]:
     """Read a state dict written by ``Module.save`` (.npz or .json)."""
     if _file_kind(path) == ".json":
         with open(path) as f:
@@ -269,7 +269,7 @@ class Neuron(Module):
         self._last_io = (x, (out,))
         return out
 
-    def parameters(self) -> List[Value]:
+    def parameters(self) -> list[Value]:
         return self.w + [self.b] if self.slope is None else self.w + [self.b, self.slope]
 
     def __repr__(self):
@@ -298,7 +298,7 @@ class Layer(Module):
         self._last_io = (x, tuple(out))
         return out[0] if len(out) == 1 else out
 
-    def parameters(self) -> List[Value]:
+    def parameters(self) -> list[Value]:
         params = [p for n in self.neurons for p in n.parameters()]
         return params if self.slope is None else params + [self.slope]
 
@@ -337,7 +337,7 @@ class MLP(Module):
         self._last_io = (inputs, tuple(x) if isinstance(x, list) else (x,))
         return x
 
-    def parameters(self) -> List[Value]:
+    def parameters(self) -> list[Value]:
         return [p for layer in self.layers for p in layer.parameters()]
 
     def __repr__(self):

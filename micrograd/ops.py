@@ -43,7 +43,8 @@ file is stale (docs/compiler.md).
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple, Optional
+from collections.abc import Callable
+from typing import NamedTuple
 
 # exp(x) overflows float64 above this; Python's math.exp raises there, IEEE gives inf.
 EXP_MAX = 709.782712893384
@@ -270,8 +271,8 @@ class Op(NamedTuple):
     forward: Callable  # forward(x, y, arg) -> out
     backward: Callable  # backward(x, y, arg, out) -> (d/dx, d/dy)
     grad_text: tuple  # local derivatives in symbols, for diagrams
-    invalid: Optional[Callable] = None  # invalid(x, y, arg) -> True on a domain error
-    error: Optional[str] = None  # message for that error ({x}, {y}, {arg})
+    invalid: Callable | None = None  # invalid(x, y, arg) -> True on a domain error
+    error: str | None = None  # message for that error ({x}, {y}, {arg})
     error_type: type = ValueError
 
 

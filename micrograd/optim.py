@@ -28,11 +28,11 @@ a kernel (``kernel_kind = None``) trains with ``loss_and_grad`` in a loop.
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
+from collections.abc import Callable, Iterable
 
 from micrograd.engine import Value
 
-LR = Union[float, Callable[[int], float]]
+LR = float | Callable[[int], float]
 KERNEL_SGD, KERNEL_ADAM = 0, 1  # codes of the compiled updates (compiler.kernels.update)
 
 
@@ -77,11 +77,11 @@ class Optimizer:
     compiled layout: ``s[q]`` belongs to ``params[perm[q]]`` (``pos`` is the inverse permutation).
     """
 
-    kernel_kind: Optional[int] = None  # no compiled update unless a subclass says which
-    _state: Tuple[str, ...] = ()  # names of the per-parameter state lists (at most two)
+    kernel_kind: int | None = None  # no compiled update unless a subclass says which
+    _state: tuple[str, ...] = ()  # names of the per-parameter state lists (at most two)
 
     def __init__(self, params: Iterable[Value], lr: LR):
-        self.params: List[Value] = list(params)
+        self.params: list[Value] = list(params)
         if not self.params:
             raise ValueError("optimizer got an empty parameter list")
         bad = [p for p in self.params if not isinstance(p, Value)]
@@ -100,7 +100,7 @@ class Optimizer:
         for p in self.params:
             p.grad = 0.0
 
-    def kernel_hyper(self) -> Dict[str, float]:
+    def kernel_hyper(self) -> dict[str, float]:
         """The hyper-parameters of the compiled update, named as ``kernels.OptState`` names them."""
         raise NotImplementedError(f"{type(self).__name__} has no compiled update")
 
@@ -139,9 +139,9 @@ class SGD(Optimizer):
         self.dampening = float(dampening)
         self.nesterov = bool(nesterov)
         self.weight_decay = float(weight_decay)
-        self.momentum_buffer: List[float] = [0.0] * len(self.params)
+        self.momentum_buffer: list[float] = [0.0] * len(self.params)
 
-    def kernel_hyper(self) -> Dict[str, float]:
+    def kernel_hyper(self) -> dict[str, float]:
         return dict(
             momentum=self.momentum, dampening=self.dampening, nesterov=self.nesterov, weight_decay=self.weight_decay
         )
@@ -167,7 +167,7 @@ class Adam(Optimizer):
         self,
         params: Iterable[Value],
         lr: LR = 1e-3,
-        betas: Tuple[float, float] = (0.9, 0.999),
+        betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ):
@@ -177,10 +177,10 @@ class Adam(Optimizer):
         self.beta1, self.beta2 = float(betas[0]), float(betas[1])
         self.eps = float(eps)
         self.weight_decay = float(weight_decay)
-        self.m: List[float] = [0.0] * len(self.params)
-        self.v: List[float] = [0.0] * len(self.params)
+        self.m: list[float] = [0.0] * len(self.params)
+        self.v: list[float] = [0.0] * len(self.params)
 
-    def kernel_hyper(self) -> Dict[str, float]:
+    def kernel_hyper(self) -> dict[str, float]:
         return dict(beta1=self.beta1, beta2=self.beta2, eps=self.eps, weight_decay=self.weight_decay)
 
     def step(self) -> None:

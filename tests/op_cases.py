@@ -15,8 +15,8 @@ return float64 numbers (y is ignored by unary ops; the case's arg is used).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
 
 import mpmath
 
@@ -25,7 +25,7 @@ with mpmath.workdps(40):  # parse the constants at full precision
     SELU_ALPHA = F("1.6732632423543772848170429916717")  # Klambauer et al. 2017 (PyTorch docs' digits)
     SELU_SCALE = F("1.0507009873554804934193349852946")
 
-Range = Tuple[float, float]
+Range = tuple[float, float]
 WIDE: Range = (-1e3, 1e3)
 HUGE: Range = (-1e308, 1e308)
 
@@ -40,15 +40,15 @@ class OpCase:
     x: Range = WIDE  # ordinary input range of x
     y: Range = WIDE  # ordinary input range of y (binary ops)
     arg: float = 0.0  # the op's constant parameter used in the tests
-    big: Optional[Tuple[Range, Range]] = None  # large-magnitude ranges (x, y), or None
-    kinks: Tuple[float, ...] = ()  # x values where the derivative jumps: finite differences stay away
+    big: tuple[Range, Range] | None = None  # large-magnitude ranges (x, y), or None
+    kinks: tuple[float, ...] = ()  # x values where the derivative jumps: finite differences stay away
     valid: Callable = lambda x, y, a: True  # the domain (float inputs; NaN counts as inside: it propagates)
 
     def value(self, x: float, y: float = 0.0) -> float:
         with mpmath.workdps(40):
             return float(self.f(F(x), F(y), F(self.arg)))
 
-    def grads(self, x: float, y: float = 0.0) -> Tuple[float, float]:
+    def grads(self, x: float, y: float = 0.0) -> tuple[float, float]:
         with mpmath.workdps(40):
             dx, dy = self.df(F(x), F(y), F(self.arg))
             return float(dx), float(dy)

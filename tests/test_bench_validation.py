@@ -11,9 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's bench/ package
 
-from bench import impls, randgraph, targets, validate  # noqa: E402
-from micrograd import ops  # noqa: E402
-from system import missing, require  # noqa: E402
+from system import missing, require
+
+from bench import impls, randgraph, targets, validate
+from micrograd import ops
 
 FAST_ROWS = ("value", "numpy", "torch1", "hand1", "handfwd1", "fit", "fit1", "lag", "fwd")
 

@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
+from system import require
 
 from micrograd.cli import UsageError, main, parse_expression
 from micrograd.demos import DEMOS
-from system import require
 
 
 def cli(*args, cwd=None):

@@ -11,7 +11,8 @@ import random
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import micrograd
 from micrograd import losses, nn, ops

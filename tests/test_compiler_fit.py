@@ -4,12 +4,12 @@ import random
 
 import numpy as np
 import pytest
+from test_compiler_equivalence import assert_close
 
 import micrograd
 from micrograd import losses, nn, optim
 from micrograd.data import make_moons
 from micrograd.engine import Value
-from test_compiler_equivalence import assert_close
 
 
 def value_loop(model, opt, X, y, loss_name, l2, epochs, batch_size, seed, shuffle=True):
@@ -113,8 +113,9 @@ def test_float32_close_to_float64():
 
 def test_parallel_batch_chunks_match_the_value_path(monkeypatch):
     """Big layers run the batch as chunks in parallel (prange); forced here on a small model."""
-    from micrograd.compiler import runtime
     from test_compiler_equivalence import value_path
+
+    from micrograd.compiler import runtime
 
     monkeypatch.setattr(runtime, "PARALLEL_WORK", 0)
     monkeypatch.setattr(runtime, "PARALLEL", True)  # MICROGRAD_PARALLEL=1 (off by default)

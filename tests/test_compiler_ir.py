@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_compiler_equivalence import assert_close, value_path
 
 import micrograd
 from micrograd import losses, nn, optim
 from micrograd.compiler import ir
 from micrograd.engine import Value
-from test_compiler_equivalence import assert_close, value_path
 
 GOLDEN = Path(__file__).parent / "golden" / "mlp_2_3_1_hinge.txt"
 
@@ -85,7 +85,10 @@ def test_permuted_inputs_go_through_a_gather_and_shared_weights_stay_scalar():
     assert counts == {"gather": 1, "dense": 3, "mul": 2, "add": 1}
     X = np.random.default_rng(2).normal(size=(7, 2))
     y = np.random.default_rng(3).normal(size=7)
-    loss_fn = lambda o, t: o[0] * t + o[1] * o[2]  # noqa: E731
+
+    def loss_fn(o, t):
+        return o[0] * t + o[1] * o[2]
+
     ref_out, ref_loss, ref_grads = value_path(fn, w + [shared], X, y, loss_fn)
     assert_close(cm(X), ref_out)
     loss, grads = cm.loss_and_grad(X, y, loss=loss_fn)

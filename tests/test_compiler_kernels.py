@@ -8,11 +8,11 @@ import sys
 
 import numpy as np
 import pytest
+from op_cases import CASES
 
 from micrograd import ops
 from micrograd.compiler import kernels
 from micrograd.compiler.gen_opkernels import COMMAND
-from op_cases import CASES
 
 MISSING = "no {} branch for {}: run " + COMMAND
 
@@ -101,8 +101,9 @@ def test_python_calls_pass_the_types_the_kernels_pass_each_other(monkeypatch):
     # cm.loss_and_grad or cm(X) would compile a second copy of what fit already compiled.
     import random
 
-    import micrograd
     from numba import typeof, types
+
+    import micrograd
     from micrograd import nn, optim
 
     seen: dict = {}
@@ -111,13 +112,16 @@ def test_python_calls_pass_the_types_the_kernels_pass_each_other(monkeypatch):
     y = np.sign(X[:, 0])
     # compile (or load) the real kernels first: compiled after the patch, fit would see the Python wrappers
     micrograd.compile(m).fit(X, y, optimizer=optim.SGD(m.parameters(), lr=0.0), epochs=1)
+
+    def recording(name, kernel):
+        def record(*args):
+            seen.setdefault(name, []).append([typeof(a) for a in args])
+            return kernel(*args)
+
+        return record
+
     for name in ("fit", "loss_and_grad", "load", "forward", "update"):
-
-        def record(*args, _f=getattr(kernels, name), _name=name):
-            seen.setdefault(_name, []).append([typeof(a) for a in args])
-            return _f(*args)
-
-        monkeypatch.setattr(kernels, name, record)
+        monkeypatch.setattr(kernels, name, recording(name, getattr(kernels, name)))
     cm = micrograd.compile(m)
     cm.fit(X, y, optimizer=optim.SGD(m.parameters(), lr=0.1, momentum=0.9), epochs=2, batch_size=3)
     cm.fit(X, y, optimizer=optim.Adam(m.parameters(), lr=0.01, weight_decay=0), epochs=1)

@@ -11,13 +11,13 @@ import threading
 
 import numpy as np
 import pytest
+from test_compiler_equivalence import assert_close, value_path
+from test_compiler_fit import twin_models, value_loop
 
 import micrograd
 from micrograd import losses, nn, optim
 from micrograd.compiler import kernels
 from micrograd.engine import Value
-from test_compiler_equivalence import assert_close, value_path
-from test_compiler_fit import twin_models, value_loop
 
 
 def moons_like(N=12, seed=0):
@@ -384,6 +384,7 @@ def test_optimizers_and_losses_describe_themselves_to_the_runtime(monkeypatch):
     assert (optim.KERNEL_SGD, optim.KERNEL_ADAM) == (kernels.SGD, kernels.ADAM)
     import ast
     import inspect
+
     from micrograd.compiler import runtime
 
     tree = ast.parse(inspect.getsource(runtime))
@@ -436,6 +437,6 @@ def test_the_docs_user_loop_runs():
     code = text.split("```python\n")[1].split("```")[0]
     code = code.replace("range(100)", "range(3)")
     env = {}
-    exec(compile(code, "compiled-model-state.md", "exec"), env)  # noqa: S102 - our own documentation
+    exec(compile(code, "compiled-model-state.md", "exec"), env)
     model = env["model"]
     assert model.parameters()[0].data == 0.0 and all(p.grad == 0.0 for p in model.parameters())

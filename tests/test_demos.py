@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from micrograd.cli import main as cli_main
-from system import require
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -228,6 +227,7 @@ def value_path_rates(model, X) -> np.ndarray:
 
 def test_vanishing_gradients(tmp_path, capsys, figures):
     import re
+
     from micrograd.data import make_moons
     from micrograd.demos import vanishing_gradients as demo
 
@@ -268,6 +268,7 @@ def test_vanishing_gradients(tmp_path, capsys, figures):
 @pytest.mark.parametrize("dot", ["missing", "installed"])
 def test_vanishing_graph_is_named_and_fits_a_screen(tmp_path, monkeypatch, dot):
     import re
+
     from micrograd.demos import vanishing_gradients as demo
 
     if dot == "installed":

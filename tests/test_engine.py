@@ -5,11 +5,12 @@ a 200,000-node chain; a node used many times; micrograd-style custom ops."""
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
-
-from micrograd.engine import Value, topological_order
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from op_cases import CASES
 from system import require
+
+from micrograd.engine import Value, topological_order
 
 OPNAMES = sorted(CASES)
 SMOOTH = "tanh"  # what an op becomes where it would leave its domain, hit a kink or blow up
@@ -210,6 +211,7 @@ def test_one_ieee_rule_matches_pytorch_float64(name):
 def test_the_compiled_path_follows_the_same_rule(name):
     """The kernels are IEEE already (Numba, error_model='numpy'): the Value path must agree with them."""
     import numpy as np
+
     import micrograd
 
     build, data, out, grads = IEEE_CASES[name]
@@ -251,6 +253,7 @@ def test_the_value_path_never_loads_numba():
 def test_ieee_pow_agrees_with_numpy_power():
     """micrograd.ieee.ieee_pow against NumPy's float64 power (IEEE 754 / C99) where math.pow raises."""
     import numpy as np
+
     from micrograd.ieee import ieee_pow
 
     cases = [

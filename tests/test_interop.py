@@ -14,18 +14,19 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import event, given, settings, strategies as st
-
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 from system import require
 
 torch = require("torch")
+
+from op_cases import CASES  # noqa: E402
 
 import micrograd  # noqa: E402
 from micrograd import losses, nn, ops  # noqa: E402
 from micrograd.compiler.ir import OP_NAMES  # noqa: E402
 from micrograd.engine import Value  # noqa: E402
 from micrograd.interop import TORCH_OPS, from_torch, to_torch  # noqa: E402
-from op_cases import CASES  # noqa: E402
 
 TOL = 1e-12
 WORST = {}  # what -> (largest absolute difference, largest relative difference), printed at the end

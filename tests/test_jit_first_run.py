@@ -78,6 +78,7 @@ def test_without_a_writable_cache_the_line_says_every_run_compiles(monkeypatch):
     # a read-only install: Numba refuses cache=True at decoration ("no locator available"), jit() compiles in
     # memory, and the first-run line must not promise a cache
     import numba
+
     from micrograd import jit as jit_module
 
     real_njit = numba.njit

@@ -56,13 +56,13 @@ def test_cross_entropy_int_class_and_distribution_agree():
         out = losses.cross_entropy(ls, y)
         out.backward()
         assert abs(out.data - (_lse(logits) - logits[y])) < 1e-14
-        soft = [math.exp(l - _lse(logits)) for l in logits]
+        soft = [math.exp(z - _lse(logits)) for z in logits]
         assert [v.grad for v in ls] == pytest.approx([s - (k == y) for k, s in enumerate(soft)], abs=1e-15)
         onehot = losses.cross_entropy(_vals(logits), [1.0 if k == y else 0.0 for k in range(4)])
         assert abs(onehot.data - out.data) < 1e-14
     probs = [0.1, 0.2, 0.3, 0.4]
     soft = losses.cross_entropy(_vals(logits), probs)
-    assert abs(soft.data - (_lse(logits) - sum(p * l for p, l in zip(probs, logits)))) < 1e-14
+    assert abs(soft.data - (_lse(logits) - sum(p * z for p, z in zip(probs, logits)))) < 1e-14
 
 
 def test_huge_logits_give_finite_loss_and_gradients():

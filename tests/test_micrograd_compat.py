@@ -10,10 +10,10 @@ import types
 
 import numpy as np
 import pytest
+import reference_micrograd
 
 import micrograd.engine
 import micrograd.nn
-import reference_micrograd
 from micrograd.data import make_moons
 
 OURS = (micrograd.engine, micrograd.nn)
@@ -48,7 +48,7 @@ def micrograd_demo(engine, nn, steps=100):
         data_loss = sum(losses) * (1.0 / len(losses))
         # L2 regularization
         alpha = 1e-4
-        reg_loss = alpha * sum((p * p for p in model.parameters()))
+        reg_loss = alpha * sum(p * p for p in model.parameters())
         total_loss = data_loss + reg_loss
 
         # also get accuracy

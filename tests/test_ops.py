@@ -5,12 +5,13 @@ propagation, and clear errors on domain violations."""
 import math
 
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from op_cases import CASES
 
 from conftest import same_float
 from micrograd import ops
 from micrograd.engine import Value
-from op_cases import CASES
 
 NAMES = sorted(CASES)
 

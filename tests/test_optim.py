@@ -100,6 +100,7 @@ def test_optimizer_argument_errors():
 def test_state_moves_to_and_from_the_compiled_layout():
     """What fit uses instead of knowing each optimizer: kind, hyper-parameters, state in a permutation."""
     import numpy as np
+
     from micrograd import optim
 
     perm = np.array([2, 0, 3, 1])  # compiled position q holds params[perm[q]]

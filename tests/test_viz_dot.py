@@ -12,12 +12,12 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
+from system import require
 
 from micrograd.engine import Value, topological_order
 from micrograd.nn import MLP
 from micrograd.viz import draw_dot, record_calls, save_graph
 from micrograd.viz.examples import deep_sigmoid, horner, power_chain, tanh_neuron
-from system import require
 
 NODE = re.compile(r"^\s*(\w+) \[(.*)\]$")
 EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$")
@@ -73,7 +73,7 @@ def test_neuron_drawn_as_micrograd_draws_it():
         "o": 1.0,
     }
     for name, g in want.items():
-        assert records[name] == [name, "data %.4f" % v[name].data, "grad %.4f" % g]
+        assert records[name] == [name, f"data {v[name].data:.4f}", f"grad {g:.4f}"]
     # edges: operand -> op node -> result; read back as (operands, op, result) triples
     label = {k: fields(a["label"])[0] if a.get("shape") == "record" else a["label"] for k, a in nodes.items()}
     result = {s: d for s, d, _ in edges if s in ops}
@@ -185,7 +185,7 @@ def test_cluster_modules_boxes_each_neuron_and_layer():
     assert titles == ["Layer 0", "Layer 1", "MLP", "Neuron 0.0", "Neuron 0.1", "Neuron 0.2", "Neuron 1.0"]
     by_title = {label: (name, parent, ids) for name, (label, parent, ids) in cl.items()}
     nodes, _ = parse(src)
-    for title, (name, parent, ids) in by_title.items():
+    for title, (_name, parent, ids) in by_title.items():
         values = [i for i in ids if nodes[i].get("shape") == "record"]
         if title.startswith("Neuron"):
             nin = 2 if title.startswith("Neuron 0") else 3
@@ -221,7 +221,7 @@ def test_collapse_layer_one_summary_per_call():
     nodes, edges = parse(draw_dot(loss, model=model, collapse="layer").source)
     summary = {k: fields(a["label"]) for k, a in nodes.items() if k.startswith("m")}
     assert len(summary) == 3 * 10
-    for k, f in summary.items():
+    for f in summary.values():
         title, count = f[0], int(f[1].split()[0])
         layer = int(title.split()[1])
         call = int(re.search(r"call (\d+)/10", title)[1])

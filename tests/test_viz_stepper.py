@@ -9,11 +9,11 @@ tried once; a screenshot is saved.
 import math
 
 import pytest
+from browser import start_chromium
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-
-from browser import start_chromium
 from system import require
+
 from micrograd.engine import Value, topological_order
 from micrograd.viz import backprop_html, backprop_steps
 from micrograd.viz.examples import tanh_neuron as neuron
@@ -105,8 +105,8 @@ def test_page_in_headless_chromium(tmp_path, drawn_by):
         assert read_grads(driver) == want  # exactly backward()'s grads
         texts = driver.find_elements(By.CSS_SELECTOR, "#graph svg text")
         svg_grads = [t.text for t in texts if t.text.startswith("grad")]
-        assert sorted(svg_grads) == sorted("grad %.4f" % g for g in want)
-        assert "Step %d / %d" % (last, last) == driver.find_element(By.ID, "step-label").text
+        assert sorted(svg_grads) == sorted(f"grad {g:.4f}" for g in want)
+        assert f"Step {last} / {last}" == driver.find_element(By.ID, "step-label").text
         driver.save_screenshot(str(tmp_path / "stepper_last.png"))
 
         body = driver.find_element(By.TAG_NAME, "body")
@@ -157,7 +157,7 @@ def test_every_op_replays_exactly():
     lines = [line for s in d["steps"][2:] for line in s["lines"]]
     assert "out.grad += ({x}).data * " in "\n".join(lines)  # mul: d/da = b; names kept, not read as placeholders
     tanh = next(s for s in d["steps"] if s["title"].endswith("operands") and "= tanh(" in s["title"])
-    assert tanh["lines"][0].startswith("({x}).grad += (1 - v%d.data²) * v%d.grad" % (tanh["node"], tanh["node"]))
+    assert tanh["lines"][0].startswith(f"({{x}}).grad += (1 - v{tanh['node']}.data²) * v{tanh['node']}.grad")
 
 
 def test_viewers_leave_the_graph_as_they_found_it(tmp_path, monkeypatch):

@@ -131,9 +131,9 @@ def test_page_in_headless_chromium(tmp_path):
     from system import require
 
     require("chromium", "chromedriver")
+    from browser import start_chromium
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from browser import start_chromium
 
     title = "moons </script><i>&amp; co"
     *_, record = recorded(title=title)
@@ -148,8 +148,13 @@ def test_page_in_headless_chromium(tmp_path):
     try:
         driver.get(page.as_uri())
         assert driver.find_element(By.TAG_NAME, "h1").text == title
-        frame = lambda: int(driver.find_element(By.TAG_NAME, "body").get_attribute("data-frame"))  # noqa: E731
-        value = lambda css: float(driver.find_element(By.CSS_SELECTOR, css).get_attribute("data-value"))  # noqa
+
+        def frame():
+            return int(driver.find_element(By.TAG_NAME, "body").get_attribute("data-frame"))
+
+        def value(css):
+            return float(driver.find_element(By.CSS_SELECTOR, css).get_attribute("data-value"))
+
         checked = 0
         for k, f in enumerate(record.frames):  # every frame through the slider
             driver.execute_script(
@@ -209,6 +214,7 @@ def test_multiclass_page_paints_the_predicted_class(tmp_path):
 
     require("chromium", "chromedriver")
     from browser import start_chromium
+
     from micrograd.data import make_blobs
 
     X, y = make_blobs(60, centers=3, rng=2)

@@ -21,16 +21,20 @@ Set ``MICROGRAD_VALIDATE=1`` to re-validate programs before every run, and
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from micrograd.compiler.runtime import CompiledModel
 
 __all__ = ["compile", "CompiledModel"]
 
 
 def compile(
-    model: Union[Callable, object], n_inputs: Optional[int] = None, params: Optional[Sequence] = None, dtype=np.float64
-) -> "CompiledModel":  # noqa: A001 - the public name
+    model: Callable | object, n_inputs: int | None = None, params: Sequence | None = None, dtype=np.float64
+) -> CompiledModel:
     """Trace ``model`` once and lower it to a program run by compiled kernels.
 
     ``model`` is an ``nn.Module`` (input width and parameters read from it) or

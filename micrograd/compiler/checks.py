@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from operator import is_
-from typing import Callable, Optional, Tuple, Union
 
 import numpy as np
 
 from micrograd import losses
 
-LossArg = Union[str, Callable]
+LossArg = str | Callable
 
 
-def integer(name: str, value, minimum: int, none_ok: bool = False) -> Optional[int]:
+def integer(name: str, value, minimum: int, none_ok: bool = False) -> int | None:
     """An int >= minimum (NumPy integers too); bool, float and str are refused."""
     if value is None and none_ok:
         return None
@@ -80,7 +80,7 @@ def float_dtype(dtype) -> np.dtype:
     return dt
 
 
-def input_width(model, n_inputs: Optional[int]) -> int:
+def input_width(model, n_inputs: int | None) -> int:
     """n_inputs (an int >= 0: 0 for a function of its parameters alone), else the input width an nn
     model tells."""
     if n_inputs is not None:
@@ -96,9 +96,9 @@ def input_width(model, n_inputs: Optional[int]) -> int:
     return int(nin)
 
 
-def optimizer(opt, params, checked=None) -> Tuple[int, dict]:
-    """(kernel kind, named hyper-parameters for ``kernels.opt_state``) of fit's optimizer; its parameter list must be ``params`` in order
-    (not re-checked when it is the list ``checked``, the one seen last time)."""
+def optimizer(opt, params, checked=None) -> tuple[int, dict]:
+    """(kernel kind, named hyper-parameters for ``kernels.opt_state``) of fit's optimizer; its parameter list
+    must be ``params`` in order (not re-checked when it is the list ``checked``, the one seen last time)."""
     if opt is None:
         raise ValueError("fit needs an optimizer, e.g. micrograd.optim.SGD(model.parameters(), lr=0.1)")
     if getattr(opt, "kernel_kind", None) is None:
@@ -131,7 +131,7 @@ def named_loss(name: str) -> losses.NamedLoss:
     return losses.REGISTRY[name]
 
 
-def loss_spec(loss: LossArg, n_outputs: int, target_width: Optional[int]) -> Tuple[Callable, int, bool]:
+def loss_spec(loss: LossArg, n_outputs: int, target_width: int | None) -> tuple[Callable, int, bool]:
     """(per-example loss function, target width, whether the loss gets one number rather than a list)."""
     if isinstance(loss, str):
         spec = named_loss(loss)
@@ -146,7 +146,7 @@ def loss_spec(loss: LossArg, n_outputs: int, target_width: Optional[int]) -> Tup
     return loss, 1 if width is None else width, width is None
 
 
-def targets(y, N: int, loss: LossArg, n_outputs: int, target_width: Optional[int], dtype: np.dtype) -> tuple:
+def targets(y, N: int, loss: LossArg, n_outputs: int, target_width: int | None, dtype: np.dtype) -> tuple:
     """(Y as an (N, width) array of dtype, target_width for the program), following PyTorch's conventions."""
     spec = named_loss(loss) if isinstance(loss, str) else None
     if spec is not None and target_width is not None:

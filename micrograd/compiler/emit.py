@@ -16,7 +16,8 @@ DENSE's blocks lie consecutively there, and positions are looked up.
 
 from __future__ import annotations
 
-from typing import List, NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from micrograd import ops
 from micrograd.compiler.ir import DENSE, GATHER, Program, validate
@@ -29,8 +30,8 @@ class Group(NamedTuple):
     """One future instruction: a DENSE, an op over a block (vector op) or a single op."""
 
     key: int  # sort key for ordering: position of the last member
-    members: List[int]  # nodes whose values it computes, in output-slot order
-    operands: List[int]  # nodes it reads (DENSE: the inputs; an op: x, then y, of every member)
+    members: list[int]  # nodes whose values it computes, in output-slot order
+    operands: list[int]  # nodes it reads (DENSE: the inputs; an op: x, then y, of every member)
     kind: int  # DENSE or an op-table opcode
     arg: float  # the op's constant argument (0.0 for DENSE)
     dots: list  # DENSE: its rows (passes.Dot); else empty
@@ -49,7 +50,7 @@ class Emitter:
 
     Call ``leaves`` once, ``emit`` for every group in order, then ``program``."""
 
-    def __init__(self, g: Graph, theta_of: Optional[Sequence[int]]):
+    def __init__(self, g: Graph, theta_of: Sequence[int] | None):
         self.g = g
         self.theta_of = theta_of  # fixed layout (model index -> theta), or None: allocate in order
         self.slot = [-1] * len(g)  # node -> its slot
@@ -131,7 +132,7 @@ class Emitter:
         self.rows.append((grp.kind, out, x, y, n, 0, -1, float(grp.arg)))
         return out
 
-    def program(self, outputs: Sequence[int], loss: int, layout: Optional[Sequence[int]]) -> Program:
+    def program(self, outputs: Sequence[int], loss: int, layout: Sequence[int] | None) -> Program:
         """The validated Program; parameters no DENSE placed go last, in model order (free layout)."""
         perm = list(layout) if layout is not None else self.perm
         theta_of = self.theta_of

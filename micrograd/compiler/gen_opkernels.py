@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from micrograd import ops
 
@@ -134,7 +134,7 @@ def _name_in_ops(fn, what: str, op) -> str:
     return name
 
 
-def source(table: Optional[Sequence] = None) -> str:
+def source(table: Sequence | None = None) -> str:
     """The text of opkernels.py for the op table ``table`` (default: micrograd.ops.OPS as it is now)."""
     table = ops.OPS if table is None else table
     parts = [HEADER]

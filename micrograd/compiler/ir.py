@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 
@@ -71,7 +71,7 @@ class Code(NamedTuple):
     gidx: np.ndarray  # (total gathered,) int64 source slots of the GATHERs
     requires_grad: np.ndarray  # (n_slots,) uint8
     loss_slot: int  # -1 in a program without loss
-    blas: Optional[np.ndarray]  # None: every DENSE runs as loops; an empty array: big ones call BLAS (np.dot)
+    blas: np.ndarray | None  # None: every DENSE runs as loops; an empty array: big ones call BLAS (np.dot)
 
 
 class Leaves(NamedTuple):
@@ -140,7 +140,7 @@ class Program:
         return head + b"".join(getattr(self, f).tobytes() for f in ARRAYS)
 
     @cached_property
-    def blas(self) -> Optional[np.ndarray]:
+    def blas(self) -> np.ndarray | None:
         """None when no DENSE has BLAS_MIN weights: the kernels then compile without np.dot (whose code is
         most of their cold compile time: bench/cold_compile.py, see docs/compiler.md), else an empty array."""
         big = (self.n * self.k)[self.op == DENSE]

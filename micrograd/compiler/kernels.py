@@ -145,8 +145,8 @@ def dense_forward(W, bias, X, Y, has_bias, blas):
             for e in range(B):
                 y[e] = (((y[e] + w0 * x0[e]) + w1 * x1[e]) + w2 * x2[e]) + w3 * x3[e]
             j += 4
-        for j in range(j, k):
-            w, x = W[r, j], X[j]
+        for rest in range(j, k):  # the last k % 4 terms
+            w, x = W[r, rest], X[rest]
             for e in range(B):
                 y[e] += w * x[e]
 
@@ -180,11 +180,11 @@ def dense_backward(W, X, Gy, gW, gbias, Gx, has_bias, need_x, blas):
                 a3 += ge * x3[e]
             gW[r, j], gW[r, j + 1], gW[r, j + 2], gW[r, j + 3] = a0, a1, a2, a3
             j += 4
-        for j in range(j, k):
-            x, acc = X[j], 0.0
+        for rest in range(j, k):
+            x, acc = X[rest], 0.0
             for e in range(B):
                 acc += g[e] * x[e]
-            gW[r, j] = acc
+            gW[r, rest] = acc
     if need_x:
         for j in range(k):  # Gx[j] += sum_r W[r, j] Gy[r]: four rows per pass over Gx[j]
             gx = Gx[j]
@@ -195,8 +195,8 @@ def dense_backward(W, X, Gy, gW, gbias, Gx, has_bias, need_x, blas):
                 for e in range(B):
                     gx[e] += w0 * g0[e] + w1 * g1[e] + w2 * g2[e] + w3 * g3[e]
                 r += 4
-            for r in range(r, m):
-                w, g = W[r, j], Gy[r]
+            for rest in range(r, m):
+                w, g = W[rest, j], Gy[rest]
                 for e in range(B):
                     gx[e] += w * g[e]
 

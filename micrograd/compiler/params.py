@@ -29,7 +29,7 @@ calls pay one flag test. Binding itself is O(n) Python (compile time).
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -44,7 +44,7 @@ def _plain_state(p: Value) -> tuple:
     return Value, (p.data,), (None, {name: getattr(p, name) for name in Value.__slots__})
 
 
-def _bound_class(binding: "Binding") -> type:
+def _bound_class(binding: Binding) -> type:
     """The Value subclass whose data/grad live in binding.data / binding.grad (see the module docstring)."""
     data, grad = memoryview(binding.data), memoryview(binding.grad)  # item access returns a Python float
     flag = binding.flag_writes
@@ -88,7 +88,7 @@ class Binding:
     """
 
     def __init__(self, params: Sequence[Value], pos: np.ndarray, dtype=np.float64):
-        self.params: List[Value] = list(params)
+        self.params: list[Value] = list(params)
         self.pos = np.asarray(pos, dtype=np.int64)
         n = len(self.params)
         self.data, self.grad = np.zeros(n), np.zeros(n)
@@ -134,7 +134,7 @@ class Binding:
         self.stale = True  # the caller's kernel copy (float32) is refreshed from data
 
 
-def check_params(model, params) -> List[Value]:
+def check_params(model, params) -> list[Value]:
     """compile()'s parameter list (default: ``model.parameters()``), refused unless distinct plain Values."""
     if not callable(model):
         raise TypeError(

@@ -33,7 +33,8 @@ result is checked by ``ir.validate``; the grouping is checked before emission
 from __future__ import annotations
 
 import heapq
-from typing import List, NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from micrograd import ops
 from micrograd.compiler.emit import Emitter, Group, inverse
@@ -48,8 +49,8 @@ class Dot(NamedTuple):
     """A dot product found in the graph (node indices)."""
 
     root: int  # the add tree's root: the node whose value is the dot product
-    inputs: List[int]  # the input node of each term, in term order
-    weights: List[int]  # the parameter leaf of each term
+    inputs: list[int]  # the input node of each term, in term order
+    weights: list[int]  # the parameter leaf of each term
     bias: int  # the bias parameter leaf, -1 without
 
 
@@ -57,7 +58,7 @@ class DenseGroup(NamedTuple):
     """Dot products over the same inputs: one future DENSE instruction, its rows in W's row order."""
 
     inputs: tuple  # the shared input nodes (W's columns)
-    dots: List[Dot]
+    dots: list[Dot]
 
 
 def live_nodes(g: Graph, has_loss: bool) -> list:
@@ -74,7 +75,7 @@ def live_nodes(g: Graph, has_loss: bool) -> list:
     return live
 
 
-def find_dots(g: Graph) -> List[Dot]:
+def find_dots(g: Graph) -> list[Dot]:
     """Every add tree that is a dot product (see the module docstring)."""
     code, a, b, uses, leaf = g.code, g.a, g.b, g.uses, g.leaf
     dots = []
@@ -113,7 +114,7 @@ def find_dots(g: Graph) -> List[Dot]:
     return dots
 
 
-def group_dense(dots: Sequence[Dot]) -> List[DenseGroup]:
+def group_dense(dots: Sequence[Dot]) -> list[DenseGroup]:
     """Dots with the same input sequence (and all with or all without bias) -> one DenseGroup each."""
     groups: dict = {}
     for d in dots:
@@ -121,7 +122,7 @@ def group_dense(dots: Sequence[Dot]) -> List[DenseGroup]:
     return [DenseGroup(inputs, rows) for (inputs, _), rows in groups.items()]
 
 
-def fit_layout(dense: Sequence[DenseGroup], g: Graph, theta_of: Sequence[int]) -> List[DenseGroup]:
+def fit_layout(dense: Sequence[DenseGroup], g: Graph, theta_of: Sequence[int]) -> list[DenseGroup]:
     """The dense groups cut to a fixed parameter layout (theta_of[j]: theta position of model parameter j).
 
     A DENSE reads an (n, k) row-major W block and n biases at consecutive theta positions. Each group's rows
@@ -163,7 +164,7 @@ def absorbed(g: Graph, dots: Sequence[Dot]) -> list:
     return grouped
 
 
-def vectorize(g: Graph, blocks: list, grouped: list, live: list) -> List[Group]:
+def vectorize(g: Graph, blocks: list, grouped: list, live: list) -> list[Group]:
     """Unary ops applied uniformly over a block -> vector-op Groups over new blocks, iteratively.
     Marks their members in ``grouped``; dead nodes (``live``) are not lowered."""
     code, a = g.code, g.a
@@ -242,7 +243,7 @@ def order_groups(groups: Sequence[Group], node_group: list) -> list:
     return order
 
 
-def lower(g: Graph, has_loss: bool = False, layout: Optional[Sequence[int]] = None) -> Program:
+def lower(g: Graph, has_loss: bool = False, layout: Sequence[int] | None = None) -> Program:
     """The Program of a traced Graph (the last root is the loss when has_loss).
 
     ``layout``: the parameter layout (``perm``) to keep, that of the model's forward program when lowering

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -108,7 +108,7 @@ def _serialized(method):
 class CompiledModel:
     """A model lowered to a Program and run by the generic kernels (see the module docstring)."""
 
-    def __init__(self, model, n_inputs: Optional[int] = None, params: Optional[Sequence] = None, dtype=np.float64):
+    def __init__(self, model, n_inputs: int | None = None, params: Sequence | None = None, dtype=np.float64):
         self.model = model
         self.params = check_params(model, params)
         self.dtype = checks.float_dtype(dtype)
@@ -161,11 +161,11 @@ class CompiledModel:
 
     # ------------------------------------------------------------ programs and buffers
     @_serialized
-    def training_program(self, loss: LossArg = "hinge", target_width: Optional[int] = None) -> Program:
+    def training_program(self, loss: LossArg = "hinge", target_width: int | None = None) -> Program:
         """The program of model + per-example loss (cached); its last instruction computes the loss."""
         return self._training_program(loss, target_width)
 
-    def _training_program(self, loss: LossArg, target_width: Optional[int]) -> Program:
+    def _training_program(self, loss: LossArg, target_width: int | None) -> Program:
         key = checks.loss_spec(loss, self.n_outputs, target_width)  # (fn, width, scalar)
         if key not in self._programs:
             graph = trace_model(self._inputs, self._outputs, self.params, *key)
@@ -243,9 +243,7 @@ class CompiledModel:
         return V[prog.output_slots].T.copy()
 
     @_serialized
-    def loss_and_grad(
-        self, X, y, loss: LossArg = "hinge", l2: float = 0.0, target_width: Optional[int] = None
-    ) -> tuple:
+    def loss_and_grad(self, X, y, loss: LossArg = "hinge", l2: float = 0.0, target_width: int | None = None) -> tuple:
         """(batch loss, grads) with grads[i] = d loss / d model.parameters()[i] (a new float64 array).
 
         Each parameter's ``.grad`` is set to the same number (overwritten, not accumulated), so a
@@ -268,11 +266,11 @@ class CompiledModel:
         loss: LossArg = "hinge",
         optimizer=None,
         epochs: int = 1,
-        batch_size: Optional[int] = None,
-        rng: Union[int, np.random.Generator, None] = 0,
+        batch_size: int | None = None,
+        rng: int | np.random.Generator | None = 0,
         l2: float = 0.0,
         shuffle: bool = True,
-        target_width: Optional[int] = None,
+        target_width: int | None = None,
     ) -> np.ndarray:
         """Train in compiled code; returns the batch loss of every step, shape (epochs * ceil(N / batch_size),).
 

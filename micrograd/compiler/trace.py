@@ -30,7 +30,7 @@ placeholders' ``PLACEHOLDER`` (or NaN downstream of such an op).
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, List, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 from micrograd import engine
 from micrograd.engine import CUSTOM, LEAF, Value, topological_order
@@ -42,7 +42,7 @@ PLACEHOLDER = 0.5
 class Graph:
     """A traced Value graph as flat lists in topological order (see module docstring)."""
 
-    def __init__(self, nodes: List[Value], roots: List[Value], inputs, targets, params):
+    def __init__(self, nodes: list[Value], roots: list[Value], inputs, targets, params):
         self.nodes = nodes
         pos = {v: i for i, v in enumerate(nodes)}
         n = len(nodes)
@@ -128,7 +128,7 @@ def trace_model(
     inputs: Sequence[Value],
     outputs: Sequence[Value],
     params: Sequence[Value],
-    loss: Optional[Callable] = None,
+    loss: Callable | None = None,
     target_width: int = 0,
     target_scalar: bool = True,
 ) -> Graph:
@@ -138,7 +138,7 @@ def trace_model(
     when ``target_scalar`` (and width 1), else a list. The outputs are passed
     as one Value when there is one output, as micrograd's MLP returns them.
     """
-    targets: List[Value] = []
+    targets: list[Value] = []
     roots = list(outputs)
     if loss is not None:
         targets = [Value(PLACEHOLDER, label=f"y{j}") for j in range(target_width)]

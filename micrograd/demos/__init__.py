@@ -2,7 +2,8 @@
 
 Each demo is a module ``micrograd.demos.<name>`` with
 
-    run(quick: bool = False, out: str = "micrograd-out") -> dict   # prints the lesson, writes pictures, returns key results
+    run(quick: bool = False, out: str = "micrograd-out") -> dict   # prints the lesson, writes pictures,
+                                                                   # returns key results
     main(argv: list[str] | None = None) -> dict                    # the same from a command line (--out, --quick)
 
 ``DEMOS`` lists them in teaching order with one line each; ``load(name)``

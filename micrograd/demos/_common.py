@@ -24,8 +24,8 @@ import importlib.util
 import sys
 import textwrap
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 DEFAULT_OUT = "micrograd-out"
 
@@ -38,7 +38,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer steps, same code path (what the test suite runs)")
 
 
-def demo_main(run: Callable[..., dict], description: str, argv: Optional[Sequence[str]] = None) -> dict:
+def demo_main(run: Callable[..., dict], description: str, argv: Sequence[str] | None = None) -> dict:
     """Parse a demo's command line and run it."""
     parser = argparse.ArgumentParser(description=description)
     add_demo_arguments(parser)
@@ -82,7 +82,7 @@ class progress:
     ending in a newline, so a log never has a bar glued to the next line.
     """
 
-    def __init__(self, iterable: Iterable, desc: str, total: Optional[int] = None):
+    def __init__(self, iterable: Iterable, desc: str, total: int | None = None):
         self.iterable, self.desc, self.total, self.text = iterable, desc, total, ""
         self.live = _in_notebook() or sys.stderr.isatty()
         bar = _tqdm_class() if self.live else None
@@ -185,7 +185,8 @@ def save_diagram(g, path) -> Path:
     """``micrograd.viz.dot.save_diagram``, except that where Graphviz's ``dot`` program is missing the
     lesson goes on with a one-line note and returns the DOT source it wrote (path with suffix .dot):
     a learner's first run should not fail on a picture."""
-    from micrograd.viz.dot import DotNotFound, save_diagram as write
+    from micrograd.viz.dot import DotNotFound
+    from micrograd.viz.dot import save_diagram as write
 
     path = Path(path)
     try:

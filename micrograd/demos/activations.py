@@ -15,9 +15,9 @@ Writes ``activations.png``: one panel per function, the curve and its derivative
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
-from micrograd.demos._common import demo_main, output_dir, pyplot, save_figure, wrote, say
+from micrograd.demos._common import demo_main, output_dir, pyplot, save_figure, say, wrote
 from micrograd.engine import Value
 
 LEAK, PRELU_SLOPE, ELU_ALPHA = 0.1, 0.25, 1.0
@@ -134,7 +134,7 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     return {"max_diff": max_diff, "files": [path]}
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     return demo_main(run, "Activation functions: backward() derivatives against closed forms.", argv)
 
 

@@ -15,7 +15,7 @@ picture is written as ``neuron.dot`` with a note on how to install Graphviz.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from micrograd.demos._common import demo_main, output_dir, save_graph, wrote
 from micrograd.engine import topological_order
@@ -46,7 +46,7 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     return {"output": o.data, "grads": grads, "files": files}
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     return demo_main(run, "Write the backprop step-through page for micrograd's tanh neuron.", argv)
 
 

@@ -15,14 +15,14 @@ from both paths is compared. Writes ``digits_misclassified.png``.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 import micrograd
 from micrograd import losses, nn, optim
 from micrograd.data import load_digits, train_test_split
-from micrograd.demos._common import Timer, demo_main, output_dir, progress, pyplot, save_figure, wrote, say, duration
+from micrograd.demos._common import Timer, demo_main, duration, output_dir, progress, pyplot, save_figure, say, wrote
 
 SEED = 0
 LR, BATCH = 1e-2, 64
@@ -106,7 +106,7 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
         f"(difference {abs(value_first_loss - first_loss):.1e})."
     )
     say(
-        f"Loss per epoch: "
+        "Loss per epoch: "
         + " ".join(f"{np.mean(history[e * steps_per_epoch : (e + 1) * steps_per_epoch]):.3f}" for e in range(epochs))
     )
     say(f"Accuracy: {train_acc:.1%} on the training set, {test_acc:.1%} on {len(Xte)} held-out digits.")
@@ -131,7 +131,7 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     return demo_main(run, "Handwritten digits on the compiled path, with the Value path's time estimated.", argv)
 
 

@@ -14,10 +14,10 @@ that disagree; the corrected op passes. Writes ``gradient_check.png``
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from micrograd import nn
-from micrograd.demos._common import demo_main, output_dir, pyplot, save_figure, wrote, say
+from micrograd.demos._common import demo_main, output_dir, pyplot, save_figure, say, wrote
 from micrograd.engine import Value
 from micrograd.gradcheck import gradcheck
 
@@ -90,7 +90,7 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     return {"network": network, "buggy": buggy, "fixed": fixed, "files": [path]}
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     return demo_main(run, "Gradient checking: backprop vs central differences, and a buggy op caught.", argv)
 
 

@@ -14,13 +14,13 @@ are compared with the true ones. Writes ``house_prices.png``.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from micrograd import losses, nn, optim
 from micrograd.data import make_house_prices, standardize
-from micrograd.demos._common import demo_main, output_dir, progress, pyplot, save_figure, wrote, say
+from micrograd.demos._common import demo_main, output_dir, progress, pyplot, save_figure, say, wrote
 
 SEED = 7
 LR = 0.1
@@ -117,7 +117,7 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     return demo_main(run, "House prices: a linear layer, MSE and SGD, narrated.", argv)
 
 

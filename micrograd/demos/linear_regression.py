@@ -12,9 +12,9 @@ to 1e-12. Writes ``linear_regression.png`` (data, fitted line, loss curve).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
-from micrograd.demos._common import demo_main, output_dir, pyplot, save_figure, wrote, say
+from micrograd.demos._common import demo_main, output_dir, pyplot, save_figure, say, wrote
 from micrograd.engine import Value
 
 XS = [1.0, 2.0, 3.0]
@@ -72,7 +72,7 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     return {"w": w.data, "b": b.data, "losses": losses, "max_grad_diff": max_diff, "files": [path]}
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     return demo_main(run, "Linear regression: hand-derived gradients vs backward().", argv)
 
 

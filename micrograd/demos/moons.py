@@ -21,14 +21,13 @@ training recorded epoch by epoch, to replay in a browser).
 from __future__ import annotations
 
 import random
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 import micrograd
 from micrograd import losses, nn, optim
 from micrograd.data import make_moons
-from micrograd.engine import gc_paused
 from micrograd.demos._common import (
     Timer,
     demo_main,
@@ -40,6 +39,7 @@ from micrograd.demos._common import (
     say,
     wrote,
 )
+from micrograd.engine import gc_paused
 from micrograd.viz.training import record_fit, training_html
 
 ALPHA = 1e-4
@@ -282,7 +282,7 @@ def record_training(cm, model, X, y, steps: int):
     )
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     return demo_main(run, "Two moons: micrograd's demo, Value path and compiled path side by side.", argv)
 
 

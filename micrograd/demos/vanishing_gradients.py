@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -237,7 +237,7 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     return {"norms": norms, "dying": dying, "files": files}
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     return demo_main(run, "Vanishing gradients in deep nets, and dying ReLU.", argv)
 
 

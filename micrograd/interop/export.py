@@ -35,19 +35,19 @@ Contract:
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Union
+from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from micrograd import ops
-from micrograd.nn import parameter_names
 from micrograd.compiler.ir import DENSE, GATHER, OP_NAMES, Program, format_instruction
+from micrograd.nn import parameter_names
 
 # op name -> f(x, y, arg) on tensors; y is None for unary ops. Written to match micrograd.ops exactly
 # (branch at x > 0 as the op table does; tests/test_interop.py checks every row against the Value path).
-TORCH_OPS: Dict[str, Callable] = {
+TORCH_OPS: dict[str, Callable] = {
     "add": lambda x, y, c: x + y,
     "sub": lambda x, y, c: x - y,
     "mul": lambda x, y, c: x * y,
@@ -73,7 +73,7 @@ TORCH_OPS: Dict[str, Callable] = {
 X_SRC, Y_SRC, C_SRC = 0, 1, 2  # sources of slot values: inputs, targets, constants, then the rest
 
 
-def _collapse(names: List[str]) -> str:
+def _collapse(names: list[str]) -> str:
     """The common name of a block's entries: the dotted components that vary (row, column) dropped."""
     parts = [n.split(".") for n in names]
     if len({len(p) for p in parts}) != 1:
@@ -84,7 +84,7 @@ def _collapse(names: List[str]) -> str:
 _PROBE = torch.nn.Module()  # its attributes (forward, training, ...) cannot be parameter names
 
 
-def _bad_name(names: List[str]) -> Optional[str]:
+def _bad_name(names: list[str]) -> str | None:
     """The first name that cannot be a state_dict key of its own (empty part, clash, prefix of another)."""
     seen = set(names)
     if len(seen) != len(names):
@@ -109,7 +109,7 @@ class TorchProgram(torch.nn.Module):
     """A micrograd Program as a torch Module (see the module docstring). Build it with ``to_torch``."""
 
     def __init__(
-        self, prog: Program, params: list, names: List[str], named: bool, class_targets: bool, dtype=torch.float64
+        self, prog: Program, params: list, names: list[str], named: bool, class_targets: bool, dtype=torch.float64
     ):
         super().__init__()
         self._mg_has_loss = prog.loss_slot >= 0
@@ -281,7 +281,7 @@ class TorchProgram(torch.nn.Module):
             return read(self._mg_loss).expand(N, 1).mean()
         return read(self._mg_out).expand(N, -1)
 
-    def micrograd_state_dict(self) -> Dict[str, float]:
+    def micrograd_state_dict(self) -> dict[str, float]:
         """{model parameter name: value} of the current tensors, for ``model.load_state_dict``."""
         out = {}
         for name, names in self.micrograd_names.items():
@@ -292,11 +292,11 @@ class TorchProgram(torch.nn.Module):
 
 def to_torch(
     cm_or_model,
-    loss: Union[None, str, Callable] = None,
+    loss: None | str | Callable = None,
     *,
-    target_width: Optional[int] = None,
-    n_inputs: Optional[int] = None,
-    params: Optional[list] = None,
+    target_width: int | None = None,
+    n_inputs: int | None = None,
+    params: list | None = None,
     dtype=torch.float64,
 ) -> TorchProgram:
     """The compiled program of a model as a torch Module (the loss program's batch mean when ``loss`` is given).

@@ -18,8 +18,6 @@ Contract:
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 
 from micrograd import nn
@@ -48,7 +46,7 @@ def _refuse(i: int, layer, why: str):
     )
 
 
-def _layer(linear: torch.nn.Linear, act: Optional[tuple]) -> nn.Layer:
+def _layer(linear: torch.nn.Linear, act: tuple | None) -> nn.Layer:
     """One micrograd Layer with linear's weights and the activation (index, module) act."""
     nout, nin = linear.out_features, linear.in_features
     name, kwargs = "identity", {}

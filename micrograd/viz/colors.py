@@ -12,7 +12,7 @@ source (or a test) can check every node's colour against it.
 from __future__ import annotations
 
 import math
-from typing import Iterable, List, Tuple
+from collections.abc import Iterable
 
 # viridis, sampled at ten evenly spaced points (matplotlib's table, rounded to 8 bits)
 VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725")
@@ -60,7 +60,7 @@ class GradScale:
     def bin_color(self, b: int) -> str:
         return palette(b / (self.nbins - 1) if self.nbins > 1 else 1.0)
 
-    def colors(self, g: float) -> Tuple[str, str]:
+    def colors(self, g: float) -> tuple[str, str]:
         """(fill colour, font colour) for a node with this grad."""
         if g != g or math.isinf(g):
             return NONFINITE_COLOR, "black"
@@ -71,7 +71,7 @@ class GradScale:
         dark = self.nbins > 1 and b / (self.nbins - 1) < 0.5
         return self.bin_color(b), ("white" if dark else "black")
 
-    def rows(self) -> List[Tuple[str, str]]:
+    def rows(self) -> list[tuple[str, str]]:
         """(colour, text) per legend row, largest gradients first."""
         rows = []
         for b in reversed(range(self.nbins)):

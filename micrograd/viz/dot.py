@@ -25,9 +25,11 @@ next to the path and raises a RuntimeError that says how to install Graphviz.
 
 from __future__ import annotations
 
+import functools
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Dict, Iterable, NamedTuple, Optional, Union
+from typing import NamedTuple
 
 import graphviz
 
@@ -77,28 +79,28 @@ def _esc(text: str) -> str:
 
 def _record(fields, braces: bool) -> str:
     body = " | ".join(fields)
-    return "{ %s }" % body if braces else body
+    return f"{{ {body} }}" if braces else body
 
 
 def _fmt(x: float) -> str:
     """micrograd's %.4f, except where it would hide the number (a vanishing grad is not 0.0000)."""
-    return "%.4f" % x if x == 0.0 or 1e-3 <= abs(x) < 1e6 or x != x else "%.3e" % x
+    return f"{x:.4f}" if x == 0.0 or 1e-3 <= abs(x) < 1e6 or x != x else f"{x:.3e}"
 
 
 def draw_dot(
-    root: Union[Value, Iterable[Value]],
+    root: Value | Iterable[Value],
     format: str = "svg",
     rankdir: str = "LR",
     show_grad: bool = True,
-    color_by: Optional[str] = None,
+    color_by: str | None = None,
     cluster_modules: bool = False,
-    collapse: Union[str, None, bool] = None,
-    highlight: Optional[Iterable[Value]] = None,
+    collapse: str | None | bool = None,
+    highlight: Iterable[Value] | None = None,
     *,
     model=None,
     max_nodes: int = 200,
     layout: str = "auto",
-    names: Optional[Dict[Value, str]] = None,
+    names: dict[Value, str] | None = None,
     svg_ids: bool = False,
 ) -> Diagram:
     """Draw the graph of root (a Value, or several) as a Graphviz Digraph; see the module docstring.
@@ -137,7 +139,7 @@ def draw_dot(
             "legend",
             label=d.scale.legend_label(),
             shape="plaintext",
-            **({"pos": "%.1f,%.1f!" % legend_position(nodes)} if d.fast else {}),
+            **({"pos": "{:.1f},{:.1f}!".format(*legend_position(nodes))} if d.fast else {}),
         )
     return g
 
@@ -147,26 +149,26 @@ class Drawing(NamedTuple):
     attributes), the module call whose box holds each node, the colour scale, and whether the nodes
     carry pinned positions ('pos', from the linear-time layout) instead of being left to dot."""
 
-    nodes: Dict[str, dict]
+    nodes: dict[str, dict]
     edges: list
-    container: Dict[str, object]
-    scale: Optional[GradScale]
+    container: dict[str, object]
+    scale: GradScale | None
     fast: bool
 
 
 def drawing(
-    root: Union[Value, Iterable[Value]],
+    root: Value | Iterable[Value],
     rankdir: str = "LR",
     show_grad: bool = True,
-    color_by: Optional[str] = None,
+    color_by: str | None = None,
     cluster_modules: bool = False,
-    collapse: Union[str, None, bool] = None,
-    highlight: Optional[Iterable[Value]] = None,
+    collapse: str | None | bool = None,
+    highlight: Iterable[Value] | None = None,
     *,
     model=None,
     max_nodes: int = 200,
     layout: str = "auto",
-    names: Optional[Dict[Value, str]] = None,
+    names: dict[Value, str] | None = None,
 ) -> Drawing:
     """The nodes and edges of draw_dot's drawing (same options), placed by layout.py when it is fast."""
     if rankdir not in ("LR", "TB", "RL", "BT"):
@@ -192,7 +194,7 @@ def drawing(
     grouping = Grouping(topo, model) if model is not None else None
     level = _collapse_level(topo, grouping, collapse, max_nodes)
     group = {v: c for v in topo if (c := grouping.group_at(v, level)) is not None} if level else {}
-    members: Dict[object, int] = {}
+    members: dict[object, int] = {}
     for c in group.values():
         members[c] = members.get(c, 0) + 1
     scale = GradScale([v.grad for v in topo]) if color_by == "grad" else None
@@ -202,7 +204,7 @@ def drawing(
     for v in topo:
         c = group.get(v)
         if c is not None:
-            b.member(v, c, lambda: _summary_attrs(c, members[c], show_grad, scale, rankdir))
+            b.member(v, c, functools.partial(_summary_attrs, c, members[c], show_grad, scale, rankdir))
             continue
         fields = [_esc(names.get(v, v.label)), "data " + _fmt(v.data)] + (["grad " + _fmt(v.grad)] if show_grad else [])
         attrs = {"label": _record(fields, braces=rankdir in ("LR", "RL")), "shape": "record"}
@@ -226,8 +228,8 @@ class _Builder:
 
     def __init__(self, index, group, grouping, hl):
         self.index, self.group, self.grouping, self.hl = index, group, grouping, hl
-        self.nodes: Dict[str, dict] = {}  # id -> attributes, in drawing order (op before its value)
-        self.container: Dict[str, object] = {}  # id -> the module call whose box holds it
+        self.nodes: dict[str, dict] = {}  # id -> attributes, in drawing order (op before its value)
+        self.container: dict[str, object] = {}  # id -> the module call whose box holds it
         self.edges: list = []  # (src, dst, attributes)
         self._seen = set()  # edges from or to summary nodes, drawn once
 
@@ -276,7 +278,7 @@ class _Builder:
                     self.edges.append((src, opid, HIGHLIGHT if v in hl and ch in hl else {}))
 
 
-def _collapse_level(topo, grouping, collapse, max_nodes: int) -> Optional[str]:
+def _collapse_level(topo, grouping, collapse, max_nodes: int) -> str | None:
     """The module kind to collapse, or None."""
     if grouping is None or collapse is False:
         return None
@@ -327,7 +329,7 @@ def _summary_attrs(call, members: int, show_grad: bool, scale, rankdir: str) -> 
     return attrs
 
 
-def _cluster_graphs(nodes: Dict[str, dict], container: dict) -> dict:
+def _cluster_graphs(nodes: dict[str, dict], container: dict) -> dict:
     """One cluster subgraph per module call that holds a node, and per enclosing call."""
     boxes = {}
     for call in set(container.values()):
@@ -353,7 +355,7 @@ def _attach_clusters(g: graphviz.Digraph, boxes: dict) -> None:
         (boxes[call.parent] if call.parent is not None else g).subgraph(boxes[call])
 
 
-def save_graph(root: Union[Value, Iterable[Value]], path: Union[str, Path], **draw_kwargs) -> Path:
+def save_graph(root: Value | Iterable[Value], path: str | Path, **draw_kwargs) -> Path:
     """Draw root and write it to path: .svg, .png, .pdf (rendered by dot) or .dot/.gv (DOT source).
 
     Without Graphviz's dot program, the DOT source goes to path with suffix .dot
@@ -363,7 +365,7 @@ def save_graph(root: Union[Value, Iterable[Value]], path: Union[str, Path], **dr
     return save_diagram(draw_dot(root, **draw_kwargs), path)
 
 
-def _format_of(path: Union[str, Path]) -> Optional[str]:
+def _format_of(path: str | Path) -> str | None:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(
@@ -372,7 +374,7 @@ def _format_of(path: Union[str, Path]) -> Optional[str]:
     return FORMATS[suffix]
 
 
-def save_diagram(g: graphviz.Digraph, path: Union[str, Path]) -> Path:
+def save_diagram(g: graphviz.Digraph, path: str | Path) -> Path:
     """Write a drawn graph (any graphviz Digraph) to path as ``save_graph`` does, atomically."""
     path = Path(path)
     fmt = _format_of(path)

@@ -19,13 +19,13 @@ edges), so ``draw_dot(layout='auto')`` can use this layout instead.
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from collections.abc import Sequence
 
 RANK_GAP = 40.0  # points between neighbouring ranks
 NODE_GAP = 12.0  # points between neighbours on one rank
 
 
-def _spread(ids: List[str], want: Dict[str, float], along: Dict[str, float]) -> Dict[str, float]:
+def _spread(ids: list[str], want: dict[str, float], along: dict[str, float]) -> dict[str, float]:
     """Positions on one rank: as close to `want` as possible without overlapping."""
     ids = sorted(ids, key=lambda n: want[n])  # stable: ties keep their order
     pos, prev = {}, None
@@ -39,24 +39,24 @@ def _spread(ids: List[str], want: Dict[str, float], along: Dict[str, float]) -> 
 
 
 def layered_positions(
-    order: Sequence[str], preds: Dict[str, Sequence[str]], size: Dict[str, Tuple[float, float]], rankdir: str = "LR"
-) -> Dict[str, Tuple[float, float]]:
+    order: Sequence[str], preds: dict[str, Sequence[str]], size: dict[str, tuple[float, float]], rankdir: str = "LR"
+) -> dict[str, tuple[float, float]]:
     lr = rankdir in ("LR", "RL")
     across = {n: size[n][0] if lr else size[n][1] for n in order}  # extent along the rank axis
     along = {n: size[n][1] if lr else size[n][0] for n in order}  # extent within a rank
-    rank: Dict[str, int] = {}
-    succs: Dict[str, List[str]] = {n: [] for n in order}
+    rank: dict[str, int] = {}
+    succs: dict[str, list[str]] = {n: [] for n in order}
     for n in order:
         ps = preds.get(n, ())
         rank[n] = 1 + max((rank[p] for p in ps), default=-1)
         for p in ps:
             succs[p].append(n)
-    by_rank: List[List[str]] = [[] for _ in range(max(rank.values(), default=0) + 1)]
+    by_rank: list[list[str]] = [[] for _ in range(max(rank.values(), default=0) + 1)]
     for n in order:
         by_rank[rank[n]].append(n)
 
     # forward pass: leaves in order of appearance, then each rank at its operands' mean
-    slot: Dict[str, float] = {}
+    slot: dict[str, float] = {}
     for r, ids in enumerate(by_rank):
         if r == 0:
             want, acc = {}, 0.0
@@ -98,10 +98,10 @@ def node_size(attrs: dict, lr: bool) -> tuple:
     return max(54.0, 8.0 * len(label) + 24.0), 36.0
 
 
-def _topological(nodes: Dict[str, dict], edges: list) -> tuple:
+def _topological(nodes: dict[str, dict], edges: list) -> tuple:
     """(order, preds, succs) of a drawing: Kahn's algorithm, operands first, iterative."""
-    preds: Dict[str, list] = {n: [] for n in nodes}
-    succs: Dict[str, list] = {n: [] for n in nodes}
+    preds: dict[str, list] = {n: [] for n in nodes}
+    succs: dict[str, list] = {n: [] for n in nodes}
     for src, dst, _ in edges:
         preds[dst].append(src)
         succs[src].append(dst)
@@ -115,7 +115,7 @@ def _topological(nodes: Dict[str, dict], edges: list) -> tuple:
     return order, preds, succs
 
 
-def dot_cost(nodes: Dict[str, dict], edges: list) -> int:
+def dot_cost(nodes: dict[str, dict], edges: list) -> int:
     """How hard a drawing is for dot's own layout: the sum over edges of (ranks skipped)².
 
     dot splits an edge that spans k ranks into k - 1 virtual nodes, and its crossing minimisation
@@ -132,7 +132,7 @@ def dot_cost(nodes: Dict[str, dict], edges: list) -> int:
     its first use (dot's network simplex pulls a constant next to the op that takes it).
     """
     order, preds, succs = _topological(nodes, edges)
-    rank: Dict[str, int] = {}
+    rank: dict[str, int] = {}
     for n in order:
         rank[n] = 1 + max((rank[p] for p in preds[n]), default=-1)
     for n in order:
@@ -141,14 +141,14 @@ def dot_cost(nodes: Dict[str, dict], edges: list) -> int:
     return sum(max(0, rank[d] - rank[s] - 1) ** 2 for s, d, _ in edges)
 
 
-def place_nodes(nodes: Dict[str, dict], edges: list, rankdir: str) -> None:
+def place_nodes(nodes: dict[str, dict], edges: list, rankdir: str) -> None:
     """Set a 'pos' attribute (points, pinned) on every node of a drawing: {id: attrs}, [(src, dst, attrs)]."""
     order, preds, _ = _topological(nodes, edges)
     pos = layered_positions(order, preds, {n: node_size(a, rankdir in ("LR", "RL")) for n, a in nodes.items()}, rankdir)
     for n, (x, y) in pos.items():
-        nodes[n]["pos"] = "%.1f,%.1f!" % (x, y)
+        nodes[n]["pos"] = f"{x:.1f},{y:.1f}!"
 
 
-def legend_position(nodes: Dict[str, dict]) -> tuple:
+def legend_position(nodes: dict[str, dict]) -> tuple:
     xy = [tuple(map(float, a["pos"].rstrip("!").split(","))) for a in nodes.values()]
     return min(x for x, _ in xy), max(y for _, y in xy) + 150.0

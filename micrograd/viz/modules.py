@@ -14,7 +14,8 @@ call (the usual training picture: one call per sample), build the graph inside
 from __future__ import annotations
 
 import contextlib
-from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 from micrograd.engine import Value
 
@@ -29,7 +30,7 @@ class Call(NamedTuple):
     kind: str  # 'neuron', 'layer', 'mlp': the class name in lower case
     title: str  # 'Neuron 0.3' or 'Neuron 0.3 (call 2/10)'
     outputs: tuple
-    parent: Optional["Call"]  # the call of the enclosing module, if any
+    parent: Call | None  # the call of the enclosing module, if any
 
 
 def _is_module(obj) -> bool:
@@ -43,7 +44,7 @@ def _is_module(obj) -> bool:
     return callable(getattr(obj, "parameters", None)) and not isinstance(obj, (type, Value))
 
 
-def walk_modules(model) -> List[tuple]:
+def walk_modules(model) -> list[tuple]:
     """(path, module) for model and every submodule, parents before children, in attribute order."""
     out, stack = [], [("", model)]
     while stack:
@@ -86,10 +87,10 @@ class Grouping:
 
     def __init__(self, topo: Sequence[Value], model):
         index = {v: i for i, v in enumerate(topo)}
-        self.calls: List[Call] = []
-        self.owner: Dict[Value, Call] = {}
-        self.params: Dict[int, set] = {}  # id(module) -> its parameters, its submodules' included
-        self.depth: Dict[str, int] = {}  # kind -> nesting depth (mlp 0, layer 1, neuron 2)
+        self.calls: list[Call] = []
+        self.owner: dict[Value, Call] = {}
+        self.params: dict[int, set] = {}  # id(module) -> its parameters, its submodules' included
+        self.depth: dict[str, int] = {}  # kind -> nesting depth (mlp 0, layer 1, neuron 2)
         for path, mod in walk_modules(model):
             kind = type(mod).__name__.lower()
             self.depth.setdefault(kind, path.count(".") + 1 if path else 0)
@@ -119,11 +120,11 @@ class Grouping:
         """True if v is a parameter of call's module (shared by all its calls: no edge into a call)."""
         return v in self.params[id(call.module)]
 
-    def levels(self) -> List[str]:
+    def levels(self) -> list[str]:
         """The module kinds, finest (deepest) first: ['neuron', 'layer', 'mlp']."""
         return sorted(self.depth, key=lambda k: -self.depth[k])
 
-    def group_at(self, v: Value, level: str) -> Optional[Call]:
+    def group_at(self, v: Value, level: str) -> Call | None:
         """The call of a `level` module that holds v (its own or an enclosing one), or None."""
         call = self.owner.get(v)
         while call is not None and call.kind != level:

@@ -13,8 +13,6 @@ are ``i<k>`` for instruction k, so the DOT source is deterministic.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from micrograd.compiler.ir import DENSE, GATHER, OP_NAMES, Program
 from micrograd.viz.dot import Diagram
 
@@ -35,7 +33,7 @@ def _label(prog: Program, i: int) -> str:
     return f"{name} ×{n}" if n > 1 else name
 
 
-def draw_program(cm, loss: Optional[object] = None) -> Diagram:
+def draw_program(cm, loss: object | None = None) -> Diagram:
     """A graphviz.Digraph of ``cm.program`` (or ``cm.training_program(loss)``, or a Program given as cm)."""
     prog = cm if isinstance(cm, Program) else (cm.training_program(loss) if loss is not None else cm.program)
     nodes = getattr(prog, "source_nodes", None)

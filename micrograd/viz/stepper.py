@@ -29,14 +29,13 @@ import math
 import re
 import shutil
 from pathlib import Path
-from typing import Dict, Optional, Union
 
 from micrograd.engine import OPS, Value, topological_order
 from micrograd.ieee import ieee_call
 from micrograd.viz.dot import draw_dot, drawing
 from micrograd.viz.page import render_page
-from micrograd.viz.webpage import Page, write_page
 from micrograd.viz.svg import render_svg
+from micrograd.viz.webpage import Page, write_page
 
 # the placeholders of the op table's grad_text; 'out' alone, not inside a word ('out²' counts)
 _TOKEN = re.compile(r"\{x\}|\{y\}|\{arg\}|(?<![A-Za-z_])out(?![A-Za-z_])")
@@ -62,7 +61,7 @@ def _local_text(template: str, names, node_name: str, arg: float) -> str:
     return f"({text})" if " " in text else text
 
 
-def backprop_steps(root: Value, names: Optional[Dict[Value, str]] = None) -> dict:
+def backprop_steps(root: Value, names: dict[Value, str] | None = None) -> dict:
     """All steps of backprop on root's graph, as plain data (see the module docstring).
 
     Returns {'nodes': [{'id', 'name', 'data'}...], 'steps': [{'title', 'node', 'operands',
@@ -161,9 +160,9 @@ def _check_against_backward(root: Value, topo, grads, names) -> None:
 
 def backprop_html(
     root: Value,
-    path: Union[str, Path],
+    path: str | Path,
     title: str = "Backprop, step by step",
-    names: Optional[Dict[Value, str]] = None,
+    names: dict[Value, str] | None = None,
     rankdir: str = "LR",
 ) -> Page:
     """Write the stepper page for root's graph to path (one .html file, no network); see the module docstring.
@@ -185,7 +184,7 @@ def backprop_html(
     return write_page(path, render_page(title, svg, data))
 
 
-def _draw(root: Value, rankdir: str, names: Dict[Value, str]) -> str:
+def _draw(root: Value, rankdir: str, names: dict[Value, str]) -> str:
     """The SVG of the page: dot's drawing when dot is there, else layout.py's placed by Python."""
     if shutil.which("dot") is not None:
         svg = draw_dot(root, rankdir=rankdir, names=names, svg_ids=True).pipe(format="svg").decode()

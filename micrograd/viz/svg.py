@@ -16,14 +16,13 @@ from __future__ import annotations
 import html
 import math
 import re
-from typing import Dict, List, Tuple
 
 from micrograd.viz.layout import node_size
 
 PAD = 8.0  # points around the drawing
 
 
-def _fields(label: str) -> List[str]:
+def _fields(label: str) -> list[str]:
     """A record label's fields, unescaped: '{ x1 | data 2.0000 }' -> ['x1', 'data 2.0000']."""
     body = label.strip()
     if body.startswith("{") and body.endswith("}"):
@@ -57,10 +56,10 @@ def _text(x: float, y: float, s: str, color: str) -> str:
     )
 
 
-def render_svg(nodes: Dict[str, dict], edges: list, rankdir: str = "LR") -> str:
+def render_svg(nodes: dict[str, dict], edges: list, rankdir: str = "LR") -> str:
     """SVG text for a drawing with pinned 'pos' on every node (see the module docstring)."""
     lr = rankdir in ("LR", "RL")
-    box: Dict[str, Tuple[float, float, float, float]] = {}  # id -> (cx, cy, w, h), y down
+    box: dict[str, tuple[float, float, float, float]] = {}  # id -> (cx, cy, w, h), y down
     for nid, a in nodes.items():
         x, y = map(float, a["pos"].rstrip("!").split(","))
         w, h = node_size(a, lr)
@@ -82,7 +81,7 @@ def render_svg(nodes: Dict[str, dict], edges: list, rankdir: str = "LR") -> str:
     return "\n".join(out)
 
 
-def _border(box, x2: float, y2: float) -> Tuple[float, float]:
+def _border(box, x2: float, y2: float) -> tuple[float, float]:
     """Where the segment from the box's centre to (x2, y2) leaves the box."""
     cx, cy, w, h = box
     dx, dy = x2 - cx, y2 - cy

@@ -26,7 +26,6 @@ import html
 import math
 import os
 from dataclasses import asdict, dataclass, field
-from typing import List, Optional, Union
 
 import numpy as np
 
@@ -41,8 +40,8 @@ class Frame:
     epoch: int
     step: int
     loss: float  # full-data loss at these weights (mean loss + l2 term)
-    grad_norms: List[float]  # per layer: sqrt(sum of squared gradients of its parameters)
-    outputs: Optional[List[float]] = None  # the model's output on the grid, row by row (2-D inputs)
+    grad_norms: list[float]  # per layer: sqrt(sum of squared gradients of its parameters)
+    outputs: list[float] | None = None  # the model's output on the grid, row by row (2-D inputs)
 
 
 @dataclass
@@ -53,13 +52,13 @@ class TrainingRecord:
     loss: str
     epochs: int
     every: int
-    history: List[float]
-    layers: List[str]
-    frames: List[Frame]
-    X: Optional[List[List[float]]] = None  # the data, for the scatter plot (2-D inputs)
-    y: Optional[List[float]] = None
-    grid_x: Optional[List[float]] = None  # lattice coordinates: outputs[i * len(grid_x) + j] is
-    grid_y: Optional[List[float]] = None  # the output at (grid_x[j], grid_y[i])
+    history: list[float]
+    layers: list[str]
+    frames: list[Frame]
+    X: list[list[float]] | None = None  # the data, for the scatter plot (2-D inputs)
+    y: list[float] | None = None
+    grid_x: list[float] | None = None  # lattice coordinates: outputs[i * len(grid_x) + j] is
+    grid_y: list[float] | None = None  # the output at (grid_x[j], grid_y[i])
     extra: dict = field(default_factory=dict)
 
 
@@ -98,7 +97,7 @@ def record_fit(
     optimizer=None,
     epochs: int = 1,
     every: int = 1,
-    rng: Union[int, np.random.Generator, None] = None,
+    rng: int | np.random.Generator | None = None,
     grid: int = 40,
     title: str = "training",
     **fit_kwargs,
@@ -127,7 +126,7 @@ def record_fit(
             outputs = [float(f"{v:.4g}") for v in outputs]  # 4 digits: a picture, and a smaller page
         return Frame(epoch, step, float(value), norms.tolist(), outputs)
 
-    history: List[float] = []
+    history: list[float] = []
     frames = [frame(0, 0)]
     for e in range(1, int(epochs) + 1):
         history.extend(cm.fit(X, y, loss=loss, optimizer=optimizer, epochs=1, rng=gen, **fit_kwargs).tolist())
@@ -165,7 +164,7 @@ def script_json(data) -> str:
     return webpage.script_json(_finite(data))
 
 
-def training_html(record: TrainingRecord, path: Union[str, os.PathLike] = "training.html") -> webpage.Page:
+def training_html(record: TrainingRecord, path: str | os.PathLike = "training.html") -> webpage.Page:
     """Write the replay page of record to path; returns the path (a webpage.Page)."""
     if not isinstance(record, TrainingRecord):
         raise TypeError(f"training_html needs the TrainingRecord that record_fit returns, got {type(record).__name__}")

@@ -62,7 +62,9 @@ const R = JSON.parse(document.getElementById('data').textContent);
 const frames = R.frames, last = frames.length - 1;
 const slider = document.getElementById('slider'), play = document.getElementById('play');
 slider.max = String(last);
-const fmt = x => (x === null ? 'not finite' : Number.isInteger(x) && Math.abs(x) < 1e15 ? String(x) : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e6 ? x.toFixed(6) : x.toExponential(4));
+const fmt = x => (x === null ? 'not finite'
+                  : Number.isInteger(x) && Math.abs(x) < 1e15 ? String(x)
+                  : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e6 ? x.toFixed(6) : x.toExponential(4));
 function setNumber(el, x) { el.dataset.value = String(x); el.textContent = fmt(x); }
 
 // ---- gradient norms: one row per layer, bars on a log scale over the run
@@ -87,10 +89,17 @@ const ys = hist.filter(v => v !== null).map(tr);
 const ymin = Math.min(...ys), ymax = Math.max(...ys) + 1e-12;
 const px = s => PAD + (W - PAD - 10) * (hist.length > 1 ? s / (hist.length - 1) : 0);
 const py = v => 10 + (H - PAD - 10) * (1 - (tr(v) - ymin) / (ymax - ymin));
-function el(name, attrs) { const e = document.createElementNS(svgNS, name); for (const k in attrs) e.setAttribute(k, attrs[k]); svg.appendChild(e); return e; }
+function el(name, attrs) {
+  const e = document.createElementNS(svgNS, name);
+  for (const k in attrs) e.setAttribute(k, attrs[k]);
+  svg.appendChild(e);
+  return e;
+}
 el('rect', {x: PAD, y: 10, width: W - PAD - 10, height: H - PAD - 10, fill: 'none', stroke: '#ccc'});
-el('polyline', {points: hist.map((v, s) => v === null ? '' : px(s) + ',' + py(v)).join(' '), fill: 'none', stroke: '#1f77b4', 'stroke-width': 1.5});
-el('text', {x: PAD, y: H - 8, 'font-size': 12}).textContent = 'step (' + hist.length + ' in all)' + (positive ? ', loss on a log scale' : '');
+el('polyline', {points: hist.map((v, s) => v === null ? '' : px(s) + ',' + py(v)).join(' '), fill: 'none',
+                stroke: '#1f77b4', 'stroke-width': 1.5});
+el('text', {x: PAD, y: H - 8, 'font-size': 12}).textContent =
+  'step (' + hist.length + ' in all)' + (positive ? ', loss on a log scale' : '');
 el('text', {x: 2, y: 20, 'font-size': 11}).textContent = fmt(positive ? 10 ** ymax : ymax);
 el('text', {x: 2, y: H - PAD, 'font-size': 11}).textContent = fmt(positive ? 10 ** ymin : ymin);
 const marker = el('line', {id: 'marker', stroke: '#d62728', 'stroke-width': 2, y1: 10, y2: H - PAD});
@@ -99,7 +108,10 @@ const marker = el('line', {id: 'marker', stroke: '#d62728', 'stroke-width': 2, y
 const canvas = document.getElementById('boundary');
 const two = R.grid_x !== null;
 if (!two) document.getElementById('boundary-panel').style.display = 'none';
-if (R.extra.outputs > 1) document.getElementById('boundary-hint').textContent = 'each colour: the class the model predicts there (argmax of its outputs)';
+if (R.extra.outputs > 1) {
+  document.getElementById('boundary-hint').textContent =
+    'each colour: the class the model predicts there (argmax of its outputs)';
+}
 const ctx = canvas.getContext('2d');
 const nx = two ? R.grid_x.length : 0, ny = two ? R.grid_y.length : 0;
 function cellRect(i, j) {  // grid row i (grid_y[i], bottom to top), column j (grid_x[j])
@@ -109,8 +121,10 @@ function cellRect(i, j) {  // grid row i (grid_y[i], bottom to top), column j (g
 const toPx = (x, y) => [(x - R.grid_x[0]) / (R.grid_x[nx - 1] - R.grid_x[0]) * canvas.width,
                         canvas.height - (y - R.grid_y[0]) / (R.grid_y[ny - 1] - R.grid_y[0]) * canvas.height];
 // several outputs: the grid holds the predicted class (argmax), one pale colour per class
-const CLASS_FILL = ['#c6dbef', '#fcbba1', '#c7e9c0', '#dadaeb', '#fdd0a2', '#d9d9d9', '#fde0ef', '#e5f5e0', '#f2f0f7', '#fff7bc'];
-const CLASS_DOT = ['#08519c', '#a50f15', '#006d2c', '#54278f', '#a63603', '#252525', '#ae017e', '#31a354', '#6a51a3', '#b8860b'];
+const CLASS_FILL = ['#c6dbef', '#fcbba1', '#c7e9c0', '#dadaeb', '#fdd0a2',
+                    '#d9d9d9', '#fde0ef', '#e5f5e0', '#f2f0f7', '#fff7bc'];
+const CLASS_DOT = ['#08519c', '#a50f15', '#006d2c', '#54278f', '#a63603',
+                   '#252525', '#ae017e', '#31a354', '#6a51a3', '#b8860b'];
 function drawBoundary(f) {
   const out = f.outputs, classes = R.extra.outputs > 1;
   for (let i = 0; i < ny; i++) for (let j = 0; j < nx; j++) {
@@ -139,7 +153,8 @@ function show(k) {
   const f = frames[k];
   document.body.dataset.frame = String(k);
   slider.value = String(k);
-  document.getElementById('frame-label').textContent = 'frame ' + k + ' / ' + last + ', epoch ' + f.epoch + ' / ' + R.epochs;
+  document.getElementById('frame-label').textContent =
+    'frame ' + k + ' / ' + last + ', epoch ' + f.epoch + ' / ' + R.epochs;
   setNumber(document.getElementById('epoch'), f.epoch);
   setNumber(document.getElementById('step'), f.step);
   setNumber(document.getElementById('loss'), f.loss);

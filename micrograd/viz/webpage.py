@@ -19,7 +19,6 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Dict, Union
 
 from micrograd._files import write_text
 
@@ -44,7 +43,7 @@ def script_json(data) -> str:
     return text
 
 
-def fill(template: str, parts: Dict[str, str]) -> str:
+def fill(template: str, parts: dict[str, str]) -> str:
     """template with each key of parts replaced by its value, in one pass."""
     return re.sub("|".join(map(re.escape, parts)), lambda m: parts[m[0]], template)
 
@@ -66,7 +65,7 @@ class Page(type(Path())):
         )
 
 
-def write_page(path: Union[str, os.PathLike], text: str) -> Page:
+def write_page(path: str | os.PathLike, text: str) -> Page:
     """Write text to path atomically (a failed write keeps the old file); returns it as a Page."""
     page = Page(path)
     page.parent.mkdir(parents=True, exist_ok=True)
