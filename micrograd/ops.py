@@ -31,9 +31,9 @@ Contract:
   the Value path raises ``error`` in the forward; compiled kernels follow
   IEEE there too (NaN or inf).
 
-Adding an op: (1) here, its two functions at the top level and one row at
-the end of ``_ROWS``, starting with a new opcode constant (append its name to
-the opcode line and count it in ``range``); (2) one case in
+Adding an op: (1) here, its two functions at the top level, one row at the
+end of ``_ROWS`` (its opcode is its position) and its opcode constant, the
+row's name in capitals, in the statement that names the opcodes; (2) one case in
 ``tests/op_cases.py``; (3) ``python -m micrograd.compiler.gen_opkernels``,
 which regenerates the kernels' per-op dispatch (``compiler/opkernels.py``,
 checked in). A test fails if any of the three is missing or the generated
@@ -264,100 +264,114 @@ def _nonpositive_base(x, y, arg):
 
 # ---------------------------------------------------------------- the table
 class Op(NamedTuple):
-    code: int  # opcode, the index in OPS and in the IR
     name: str  # Value method / IR mnemonic
     arity: int  # 1 or 2 Value operands
     symbol: str  # micrograd's _op string ('{arg}' is filled in)
-    forward: Callable  # forward(x, y, arg) -> out
-    backward: Callable  # backward(x, y, arg, out) -> (d/dx, d/dy)
-    grad_text: tuple  # local derivatives in symbols, for diagrams
-    invalid: Callable | None = None  # invalid(x, y, arg) -> True on a domain error
-    error: str | None = None  # message for that error ({x}, {y}, {arg})
-    error_type: type = ValueError
+    forward: Callable[..., float]  # forward(x, y, arg) -> out
+    backward: Callable[..., tuple[float, float]]  # backward(x, y, arg, out) -> (d/dx, d/dy)
+    grad_text: tuple[str, ...]  # local derivatives in symbols, for diagrams
+    invalid: Callable[..., bool] | None = None  # invalid(x, y, arg) -> True on a domain error
+    error: str = ""  # message for that error ({x}, {y}, {arg})
+    error_type: type[Exception] = ValueError
+    code: int = -1  # opcode: the row's index in OPS (set there, from the row's position)
 
 
-# Opcodes, the index of each op's row in _ROWS (checked below). Written out so that readers and linters see
-# every name the Value path, the passes and the generated kernels use.
-(
-    ADD,
-    SUB,
-    MUL,
-    DIV,
-    POWV,
-    PRELU,
-    LOGADDEXP,
-    POW,
-    NEG,
-    EXP,
-    LOG,
-    TANH,
-    SIGMOID,
-    RELU,
-    LEAKY_RELU,
-    ELU,
-    SELU,
-    SOFTPLUS,
-    ABS,
-) = range(19)
-
-_ROWS = [
-    # code, name, arity, symbol, forward, backward, grad_text, invalid, error[, error_type]
-    (ADD, "add", 2, "+", add, add_back, ("1", "1")),
-    (SUB, "sub", 2, "-", sub, sub_back, ("1", "-1")),
-    (MUL, "mul", 2, "*", mul, mul_back, ("{y}", "{x}")),
-    (
-        DIV,
-        "div",
-        2,
-        "/",
-        div,
-        div_back,
-        ("1/{y}", "-{x}/{y}²"),
-        _zero_divisor,
-        "division by zero: {x!r} / {y!r}",
-        ZeroDivisionError,
+_ROWS = (
+    Op(name="add", arity=2, symbol="+", forward=add, backward=add_back, grad_text=("1", "1")),
+    Op(name="sub", arity=2, symbol="-", forward=sub, backward=sub_back, grad_text=("1", "-1")),
+    Op(name="mul", arity=2, symbol="*", forward=mul, backward=mul_back, grad_text=("{y}", "{x}")),
+    Op(
+        name="div",
+        arity=2,
+        symbol="/",
+        forward=div,
+        backward=div_back,
+        grad_text=("1/{y}", "-{x}/{y}²"),
+        invalid=_zero_divisor,
+        error="division by zero: {x!r} / {y!r}",
+        error_type=ZeroDivisionError,
     ),
-    (
-        POWV,
-        "powv",
-        2,
-        "**",
-        powv,
-        powv_back,
-        ("{y}·{x}^({y}-1)", "out·log({x})"),
-        _nonpositive_base,
-        "{x!r} ** Value: a Value exponent needs a positive base; use a plain number as exponent",
+    Op(
+        name="powv",
+        arity=2,
+        symbol="**",
+        forward=powv,
+        backward=powv_back,
+        grad_text=("{y}·{x}^({y}-1)", "out·log({x})"),
+        invalid=_nonpositive_base,
+        error="{x!r} ** Value: a Value exponent needs a positive base; use a plain number as exponent",
     ),
-    (PRELU, "prelu", 2, "prelu", prelu, prelu_back, ("1 if {x}>0 else {y}", "0 if {x}>0 else {x}")),
-    (LOGADDEXP, "logaddexp", 2, "logaddexp", logaddexp, logaddexp_back, ("exp({x}-out)", "exp({y}-out)")),
-    (
-        POW,
-        "pow",
-        1,
-        "**{arg}",
-        pow_,
-        pow_back,
-        ("{arg}·{x}^({arg}-1)",),
-        _bad_pow,
-        "{x!r} ** {arg!r} is undefined (zero to a negative power, or a negative base to a fractional power)",
+    Op(
+        name="prelu",
+        arity=2,
+        symbol="prelu",
+        forward=prelu,
+        backward=prelu_back,
+        grad_text=("1 if {x}>0 else {y}", "0 if {x}>0 else {x}"),
     ),
-    (NEG, "neg", 1, "neg", neg, neg_back, ("-1",)),
-    (EXP, "exp", 1, "exp", exp, exp_back, ("out",)),
-    (LOG, "log", 1, "log", log, log_back, ("1/{x}",), _nonpositive, "log({x!r}): log needs a positive input"),
-    (TANH, "tanh", 1, "tanh", tanh, tanh_back, ("1 - out²",)),
-    (SIGMOID, "sigmoid", 1, "sigmoid", sigmoid, sigmoid_back, ("out·(1 - out)",)),
-    (RELU, "relu", 1, "ReLU", relu, relu_back, ("1 if out>0 else 0",)),
-    (LEAKY_RELU, "leaky_relu", 1, "leaky_relu", leaky_relu, leaky_relu_back, ("1 if {x}>0 else {arg}",)),
-    (ELU, "elu", 1, "elu", elu, elu_back, ("1 if {x}>0 else out+{arg}",)),
-    (SELU, "selu", 1, "selu", selu, selu_back, ("λ if {x}>0 else out+λα",)),
-    (SOFTPLUS, "softplus", 1, "softplus", softplus, softplus_back, ("sigmoid({x})",)),
-    (ABS, "abs", 1, "abs", abs_, abs_back, ("sign({x})",)),
-]
+    Op(
+        name="logaddexp",
+        arity=2,
+        symbol="logaddexp",
+        forward=logaddexp,
+        backward=logaddexp_back,
+        grad_text=("exp({x}-out)", "exp({y}-out)"),
+    ),
+    Op(
+        name="pow",
+        arity=1,
+        symbol="**{arg}",
+        forward=pow_,
+        backward=pow_back,
+        grad_text=("{arg}·{x}^({arg}-1)",),
+        invalid=_bad_pow,
+        error="{x!r} ** {arg!r} is undefined (zero to a negative power, or a negative base to a fractional power)",
+    ),
+    Op(name="neg", arity=1, symbol="neg", forward=neg, backward=neg_back, grad_text=("-1",)),
+    Op(name="exp", arity=1, symbol="exp", forward=exp, backward=exp_back, grad_text=("out",)),
+    Op(
+        name="log",
+        arity=1,
+        symbol="log",
+        forward=log,
+        backward=log_back,
+        grad_text=("1/{x}",),
+        invalid=_nonpositive,
+        error="log({x!r}): log needs a positive input",
+    ),
+    Op(name="tanh", arity=1, symbol="tanh", forward=tanh, backward=tanh_back, grad_text=("1 - out²",)),
+    Op(name="sigmoid", arity=1, symbol="sigmoid", forward=sigmoid, backward=sigmoid_back, grad_text=("out·(1 - out)",)),
+    Op(name="relu", arity=1, symbol="ReLU", forward=relu, backward=relu_back, grad_text=("1 if out>0 else 0",)),
+    Op(
+        name="leaky_relu",
+        arity=1,
+        symbol="leaky_relu",
+        forward=leaky_relu,
+        backward=leaky_relu_back,
+        grad_text=("1 if {x}>0 else {arg}",),
+    ),
+    Op(name="elu", arity=1, symbol="elu", forward=elu, backward=elu_back, grad_text=("1 if {x}>0 else out+{arg}",)),
+    Op(name="selu", arity=1, symbol="selu", forward=selu, backward=selu_back, grad_text=("λ if {x}>0 else out+λα",)),
+    Op(
+        name="softplus",
+        arity=1,
+        symbol="softplus",
+        forward=softplus,
+        backward=softplus_back,
+        grad_text=("sigmoid({x})",),
+    ),
+    Op(name="abs", arity=1, symbol="abs", forward=abs_, backward=abs_back, grad_text=("sign({x})",)),
+)
 
-OPS: tuple = tuple(Op(*row) for row in _ROWS)
-if [op.code for op in OPS] != list(range(len(OPS))):
-    raise AssertionError("micrograd.ops: the rows of _ROWS must start with the opcodes 0, 1, 2, ... in order")
-BY_NAME: dict = {op.name: op for op in OPS}
+OPS: tuple[Op, ...] = tuple(row._replace(code=code) for code, row in enumerate(_ROWS))
+BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
+
+# The opcodes as plain names, for the Value path, the passes and the generated kernels. Each is looked up by its
+# row's name, so the rows' order alone decides the numbers; gen_opkernels refuses a row without its name here.
+ADD, SUB, MUL, DIV, POWV, PRELU, LOGADDEXP = (BY_NAME[n].code for n in "add sub mul div powv prelu logaddexp".split())
+POW, NEG, EXP, LOG, TANH, SIGMOID, RELU, LEAKY_RELU, ELU, SELU, SOFTPLUS, ABS = (
+    BY_NAME[n].code for n in "pow neg exp log tanh sigmoid relu leaky_relu elu selu softplus abs".split()
+)
 
 UNARY = frozenset(op.code for op in OPS if op.arity == 1)
 BINARY = frozenset(op.code for op in OPS if op.arity == 2)

@@ -45,7 +45,7 @@ def test_a_new_row_in_the_table_makes_the_file_stale_and_gets_its_branches(monke
         return 3.0 * x * x, 0.0
 
     code = len(ops.OPS)
-    new = ops.Op(code, "cube", 1, "cube", cube, cube_back, ("3{x}²",))
+    new = ops.Op(name="cube", arity=1, symbol="cube", forward=cube, backward=cube_back, grad_text=("3{x}²",), code=code)
     for name, value in (("cube", cube), ("cube_back", cube_back), ("CUBE", code), ("OPS", ops.OPS + (new,))):
         monkeypatch.setattr(ops, name, value, raising=False)
     assert gen_opkernels.stale()
