@@ -105,7 +105,7 @@ class Value:
             ch[1].grad += dy * g
 
     # --------------------------------------------------------- building nodes
-    def _apply(self, code: int, other: Value | None = None, arg: float = 0.0, symbol: str = None) -> Value:
+    def _apply(self, code: int, other: Value | None = None, arg: float = 0.0, symbol: str | None = None) -> Value:
         op = OPS[code]
         x = self.data
         y = 0.0 if other is None else other.data

@@ -14,6 +14,7 @@ import math
 import numbers
 from collections.abc import Callable
 from operator import is_
+from typing import Literal, overload
 
 import numpy as np
 
@@ -22,6 +23,10 @@ from micrograd import losses
 LossArg = str | Callable
 
 
+@overload
+def integer(name: str, value, minimum: int, none_ok: Literal[False] = False) -> int: ...
+@overload
+def integer(name: str, value, minimum: int, none_ok: bool) -> int | None: ...
 def integer(name: str, value, minimum: int, none_ok: bool = False) -> int | None:
     """An int >= minimum (NumPy integers too); bool, float and str are refused."""
     if value is None and none_ok:
@@ -56,7 +61,7 @@ def seed(rng) -> None:
     """fit's rng must be an int seed >= 0, None (fresh entropy) or a np.random.Generator."""
     if isinstance(rng, np.random.Generator) or rng is None:
         return
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and int(rng) >= 0:
         return
     raise TypeError(
         f"rng must be an int seed >= 0, None or a np.random.Generator, got {rng!r} of type "
@@ -148,7 +153,7 @@ def loss_spec(loss: LossArg, n_outputs: int, target_width: int | None) -> tuple[
 
 def targets(y, N: int, loss: LossArg, n_outputs: int, target_width: int | None, dtype: np.dtype) -> tuple:
     """(Y as an (N, width) array of dtype, target_width for the program), following PyTorch's conventions."""
-    spec = named_loss(loss) if isinstance(loss, str) else None
+    name, spec = (loss, named_loss(loss)) if isinstance(loss, str) else ("", None)
     if spec is not None and target_width is not None:
         raise ValueError(f"target_width is for a loss function; the named loss {loss!r} knows its targets")
     y = np.asarray(y)
@@ -159,7 +164,7 @@ def targets(y, N: int, loss: LossArg, n_outputs: int, target_width: int | None, 
     if spec is not None and spec.target == losses.CLASS:
         if n_outputs < 2:
             raise ValueError(losses.ONE_LOGIT)
-        return _class_targets(loss, y, N, n_outputs, dtype), None
+        return _class_targets(name, y, N, n_outputs, dtype), None
     if y.ndim == 1:
         y = y.reshape(N, 1)
     if y.ndim != 2:
@@ -179,7 +184,7 @@ def targets(y, N: int, loss: LossArg, n_outputs: int, target_width: int | None, 
     if spec.labels_ok is not None:
         ok = spec.labels_ok(y)
         if not ok.all():
-            raise ValueError("y: " + losses.label_error(loss, y[~ok][0].item()))
+            raise ValueError("y: " + losses.label_error(name, y[~ok][0].item()))
     return np.ascontiguousarray(y, dtype=dtype), None
 
 

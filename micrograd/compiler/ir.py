@@ -92,6 +92,14 @@ ARRAYS = tuple(f for f in Code._fields if f not in ("loss_slot", "blas")) + Leav
 class Program:
     """A lowered program (see the module docstring for the meaning of every array)."""
 
+    # the integer instruction columns (INT_FIELDS), set in __init__ by name
+    out: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    n: np.ndarray
+    k: np.ndarray
+    p: np.ndarray
+
     def __init__(
         self,
         rows,

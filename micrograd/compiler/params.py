@@ -46,7 +46,7 @@ def _plain_state(p: Value) -> tuple:
 
 def _bound_class(binding: Binding) -> type:
     """The Value subclass whose data/grad live in binding.data / binding.grad (see the module docstring)."""
-    data, grad = memoryview(binding.data), memoryview(binding.grad)  # item access returns a Python float
+    data, grad = binding.data.data, binding.grad.data  # memoryviews: item access returns a Python float
     flag = binding.flag_writes
 
     def get_data(self):
@@ -93,6 +93,8 @@ class Binding:
         n = len(self.params)
         self.data, self.grad = np.zeros(n), np.zeros(n)
         self.flag_writes = np.dtype(dtype) != np.float64
+        self.theta: np.ndarray
+        self.gtheta: np.ndarray
         self.theta, self.gtheta = (
             (np.zeros(n, dtype), np.zeros(n, dtype)) if self.flag_writes else (self.data, self.grad)
         )
@@ -122,7 +124,8 @@ class Binding:
         """Make the parameters this binding's again, with their current data and grad (O(n))."""
         params = self.params
         data, grad = [p.data for p in params], [p.grad for p in params]  # through whatever holds them now
-        for owner in {getattr(type(p), "_binding", None) for p in params} - {None, self}:
+        owners = {getattr(type(p), "_binding", None) for p in params} - {None, self}
+        for owner in filter(None, owners):
             owner.lost = owner.stale = True  # another compiled model held some of them: it rebinds next call
         self.data[self.pos] = data
         self.grad[self.pos] = grad
@@ -147,7 +150,7 @@ def check_params(model, params) -> list[Value]:
             )
         params = model.parameters()
     params = list(params)
-    first = {}
+    first: dict[int, int] = {}  # id(parameter) -> its first position
     for j, p in enumerate(params):
         if not isinstance(p, Value):
             raise TypeError(

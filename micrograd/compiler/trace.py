@@ -50,7 +50,7 @@ class Graph:
         self.arg, self.leaf = [0.0] * n, [0.0] * n
         self.uses = [0] * n  # operand references plus one per root occurrence
         self.user = [-1] * n  # the last consumer (meaningful when uses == 1)
-        kinds = {}
+        kinds: dict[Value, tuple[int, int]] = {}
         for kind, vals in ((INPUT, inputs), (TARGET, targets), (PARAM, params)):
             for j, v in enumerate(vals):
                 kinds.setdefault(v, (kind, j))
