@@ -61,10 +61,10 @@ def threads() -> str:
         out.append(f"torch intra-op {sys.modules['torch'].get_num_threads()}")
     if "numba" in sys.modules:
         out.append(f"numba {sys.modules['numba'].get_num_threads()}")
-    runtime = sys.modules.get("micrograd.compiler.runtime")
-    if runtime is not None:
+    threads = sys.modules.get("micrograd.compiler.threads")
+    if threads is not None:
         out.append(
-            f"batch chunks {'on' if runtime.PARALLEL else 'off'}, BLAS threads for big layers {runtime.BLAS_THREADS}"
+            f"batch chunks {'on' if threads.PARALLEL else 'off'}, BLAS threads for big layers {threads.BLAS_THREADS}"
         )
     return ", ".join(out)
 

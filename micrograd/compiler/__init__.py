@@ -11,10 +11,12 @@ parameters' current data, and ``loss_and_grad``/``fit`` leave their results in
 the Values (weights, ``.grad``) at once (docs/compiled-model-state.md).
 
 Modules: ``trace`` (graph -> flat node lists), ``ir`` (Program, validate,
-printer), ``passes`` (dot/dense fusion, vector ops, slot allocation),
-``kernels`` (Numba interpreters, cached on disk), ``runtime`` (CompiledModel),
-``params`` (parameter Values bound to the compiled vector), ``checks``
-(argument checks).
+printer), ``passes`` (dot/dense fusion, vector ops), ``emit`` (slots and
+instruction rows), ``kernels`` (Numba interpreters, cached on disk; their
+per-op dispatch ``opkernels`` is written by ``gen_opkernels``), ``jit`` (Numba
+options and the disk cache), ``runtime`` (CompiledModel), ``params``
+(parameter Values bound to the compiled vector), ``arguments`` (argument
+checks), ``threads`` (BLAS threads and parallel batch chunks).
 Set ``MICROGRAD_VALIDATE=1`` to re-validate programs before every run, and
 ``NUMBA_CACHE_DIR`` to choose where compiled kernels are cached.
 """

@@ -48,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from micrograd import ops
-from micrograd.jit import jit
+from micrograd.compiler.jit import jit
 '''
 
 # Each function: its head, its per-op branch (unary and binary form) and its tail. In a branch, {code} is

@@ -46,9 +46,10 @@ from numba.extending import register_jitable
 
 from micrograd import ops, optim
 from micrograd.compiler import ir, opkernels
+from micrograd.compiler import jit as jit_module
 from micrograd.compiler.ir import DENSE, GATHER
+from micrograd.compiler.jit import jit
 from micrograd.compiler.opkernels import scalar_backward, scalar_forward, vec_backward, vec_forward
-from micrograd.jit import jit
 
 register_jitable(optim.sgd_update)
 register_jitable(optim.adam_update)
@@ -113,7 +114,7 @@ class Buffers(NamedTuple):
     G_last: np.ndarray
 
 
-# Entry points' cold compile seconds (what the first-run line says; micrograd.jit prints it): the callees
+# Entry points' cold compile seconds (what the first-run line says; compiler.jit prints it): the callees
 # compile inside the first entry point that needs them and are reused by the others (fit compiles forward and
 # loss_and_grad). CPU s on the 2-core project machine at load ~1 (docs/compiler.md "Performance"): moons
 # fit 14.1-17.5 (784-128-10, with BLAS: 21.6), loss_and_grad alone 12.0, forward alone 4.6, step_chunks 29.2.
@@ -448,8 +449,9 @@ def batch_bounds(s, N, batch_size):
     return epoch * N + j * batch_size, min(batch_size, N - j * batch_size)
 
 
-# The modules compiled into the kernels besides their own files: a change to any of them flushes the cache.
-DEPENDENCIES = (ops, opkernels, optim, ir)
+# The modules compiled into the kernels besides their own files (compiler.jit: the options every kernel is
+# compiled with): a change to any of them flushes the cache.
+DEPENDENCIES = (ops, opkernels, optim, ir, jit_module)
 
 
 def _flush_if_dependencies_changed() -> None:

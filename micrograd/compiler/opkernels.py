@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from micrograd import ops
-from micrograd.jit import jit
+from micrograd.compiler.jit import jit
 
 
 @jit()

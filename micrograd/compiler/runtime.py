@@ -12,79 +12,24 @@ Contract (see ``micrograd.compile`` for the user-facing story, docs/compiled-mod
   ``loss_and_grad`` and ``fit`` leave each parameter's ``.grad`` holding the (last)
   batch's gradient, overwritten, so ``optimizer.step()`` works after them.
 - One call at a time: a lock serializes calls from several threads.
-- Every argument is checked (``compiler.checks``); buffers are allocated per
+- Every argument is checked (``compiler.arguments``); buffers are allocated per
   (program, batch size) and reused.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections.abc import Sequence
 
 import numpy as np
 
-from micrograd.compiler import checks, kernels
-from micrograd.compiler.checks import LossArg
+from micrograd.compiler import arguments, kernels, threads
+from micrograd.compiler.arguments import LossArg
 from micrograd.compiler.ir import DEBUG_VALIDATE, Program, validate
 from micrograd.compiler.params import Binding, check_params
 from micrograd.compiler.passes import lower
 from micrograd.compiler.trace import call_model, trace_model
-
-CHUNKS = 2  # batch chunks run in parallel (fixed, so results do not depend on the thread count)
-PARALLEL_WORK = 1 << 22  # dense multiply-adds per batch from which chunks pay: 784-128-10 at batch 256 (26M)
-#                            ran 1.3-1.8x faster on the 2 idle cores; 64-64-10 at batch 128 (0.6M) stays serial
-# MICROGRAD_PARALLEL=1: batch chunks in parallel (step_chunks) for big layers. Off by default: BLAS on 2 threads
-# won (784-128-10 fit step, batch 256, quiet 2-core machine, 2-3 runs each, one after the other: BLAS 2 threads
-# 2.13-2.40 ms, chunks + BLAS 1 thread 2.59-3.34 ms, serial 2.70-2.82 ms; docs/compiler.md "Performance"), and
-# the parallel kernel is the costliest to compile (29 s CPU cold against 14 s for fit's).
-PARALLEL = os.environ.get("MICROGRAD_PARALLEL", "0") == "1"
-
-
-_blas_limited = False
-_blas_libs: list = []  # SciPy's BLAS controllers (threadpoolctl), found once
-_blas_now = [0]  # the thread count they run with now
-
-
-def limit_blas_threads() -> None:
-    """Run the BLAS that Numba's np.dot calls (SciPy's) on one thread, and on MICROGRAD_BLAS_THREADS (default
-    2 where there are 2 cores) while the layers are big (``blas_threads_for``).
-
-    Measured on the 2-core project machine: quiet, a 784-128-10 step ran 1.3x faster with 2 BLAS threads
-    (see PARALLEL); a 64-64-10 step ran 10% slower (kernel loss_and_grad 150 -> 165 us), hence the size
-    rule. With other jobs running, OpenBLAS's two spinning threads made a 784-128-10 step take 10 to 48 ms
-    instead of a steady 2.8 ms single-threaded: on a busy machine set ``MICROGRAD_BLAS_THREADS=1``.
-    NumPy's own BLAS is left alone. ``MICROGRAD_BLAS_THREADS=0`` leaves SciPy's BLAS as it is.
-    """
-    global _blas_limited
-    if _blas_limited:
-        return
-    _blas_limited = True
-    if BLAS_THREADS <= 0:
-        return
-    try:
-        import scipy.linalg.cython_blas  # noqa: F401 - loads the BLAS Numba's np.dot calls
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return
-    _blas_libs[:] = [
-        lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas" and "numpy" not in lib.filepath
-    ]
-    blas_threads_for(0)
-
-
-BLAS_THREADS = int(os.environ.get("MICROGRAD_BLAS_THREADS", "2" if (os.cpu_count() or 1) >= 2 else "1"))
-
-
-def blas_threads_for(work: int) -> None:
-    """BLAS_THREADS threads for a batch of ``work`` dense multiply-adds from PARALLEL_WORK on, else 1 (a
-    ctypes call when the count changes, nothing otherwise)."""
-    n = BLAS_THREADS if work >= PARALLEL_WORK else 1
-    if _blas_libs and n != _blas_now[0]:
-        for lib in _blas_libs:
-            lib.set_num_threads(n)
-        _blas_now[0] = n
 
 
 def _check(status: int, prog: Program) -> None:
@@ -111,8 +56,8 @@ class CompiledModel:
     def __init__(self, model, n_inputs: int | None = None, params: Sequence | None = None, dtype=np.float64):
         self.model = model
         self.params = check_params(model, params)
-        self.dtype = checks.float_dtype(dtype)
-        self.n_inputs = checks.input_width(model, n_inputs)
+        self.dtype = arguments.float_dtype(dtype)
+        self.n_inputs = arguments.input_width(model, n_inputs)
         self._inputs, self._outputs = call_model(model, self.n_inputs)
         self.n_outputs = len(self._outputs)
         self.program: Program = lower(trace_model(self._inputs, self._outputs, self.params))
@@ -166,7 +111,7 @@ class CompiledModel:
         return self._training_program(loss, target_width)
 
     def _training_program(self, loss: LossArg, target_width: int | None) -> Program:
-        key = checks.loss_spec(loss, self.n_outputs, target_width)  # (fn, width, scalar)
+        key = arguments.loss_spec(loss, self.n_outputs, target_width)  # (fn, width, scalar)
         if key not in self._programs:
             graph = trace_model(self._inputs, self._outputs, self.params, *key)
             # the forward program's parameter layout, whatever the loss: theta serves every program
@@ -174,8 +119,8 @@ class CompiledModel:
         return self._programs[key]
 
     def chunks(self, prog: Program, batch: int) -> int:
-        """How many batch chunks the kernels run in parallel: CHUNKS for big dense layers, else 1."""
-        return CHUNKS if PARALLEL and batch >= 64 and prog.dense_work * batch >= PARALLEL_WORK else 1
+        """How many batch chunks the kernels run in parallel for ``prog`` (``threads.chunks``)."""
+        return threads.chunks(prog.dense_work, batch)
 
     def _chunk_buffers(self, prog: Program, batch: int) -> tuple:
         key = (id(prog), batch, "chunks")
@@ -193,13 +138,9 @@ class CompiledModel:
     def _step(self, prog: Program, X, Y, rows, l2: float) -> tuple:
         """(loss, gtheta) of one batch, on batch chunks in parallel where that pays."""
         code, leaves = self._kernel_args(prog)
-        blas_threads_for(prog.dense_work * len(rows))
+        threads.blas_threads_for(prog.dense_work * len(rows))
         if self.chunks(prog, len(rows)) > 1:
-            # Numba's OpenMP threads spin at barriers by default: with one other busy process on 2 cores a
-            # 784-128-10 step took 60-73 ms instead of 5.3 ms with passive waiting (2.7 ms on one thread).
-            # Set only here, before the first parallel kernel starts OpenMP, so small models leave the
-            # process environment alone; a value the user set wins.
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            threads.passive_openmp()
             Vs, Gs, gthetas, gtheta = self._chunk_buffers(prog, len(rows))
             value, status = kernels.step_chunks(
                 code, leaves, self.theta, X, Y, rows, float(l2), Vs, Gs, gthetas, gtheta
@@ -222,7 +163,7 @@ class CompiledModel:
     @staticmethod
     def _kernel_args(prog: Program) -> tuple:
         """The program as the kernels take it: ir.Code and ir.Leaves as plain tuples (see kernels.py)."""
-        limit_blas_threads()  # once, before the first kernel runs (not in compile: it imports SciPy)
+        threads.limit_blas_threads()  # once, before the first kernel runs (not in compile: it imports SciPy)
         if DEBUG_VALIDATE:  # MICROGRAD_VALIDATE=1: re-check the program before every run
             validate(prog)
         return prog.kernel_args
@@ -231,13 +172,13 @@ class CompiledModel:
     @_serialized
     def __call__(self, X) -> np.ndarray:
         """(N, nout) outputs of the model for the rows of X (N, nin): float64 (float32 for a float32 model)."""
-        X = checks.features(X, self.n_inputs, self.dtype)
+        X = arguments.features(X, self.n_inputs, self.dtype)
         if self._binding.stale:
             self._binding.refresh()
         prog = self.program
         V, _, _ = self._buffers_for(prog, X.shape[0])
         code, leaves = self._kernel_args(prog)
-        blas_threads_for(prog.dense_work * X.shape[0])
+        threads.blas_threads_for(prog.dense_work * X.shape[0])
         kernels.load(V, X, np.zeros((X.shape[0], 0), self.dtype), np.arange(X.shape[0]), leaves, self.theta)
         _check(kernels.forward(code, self.theta, V), prog)
         return V[prog.output_slots].T.copy()
@@ -248,9 +189,9 @@ class CompiledModel:
 
         Each parameter's ``.grad`` is set to the same number (overwritten, not accumulated), so a
         micrograd optimizer's ``step()`` can follow, as after ``loss.backward()`` on zeroed grads."""
-        X = checks.features(X, self.n_inputs, self.dtype)
-        Y, width = checks.targets(y, X.shape[0], loss, self.n_outputs, target_width, self.dtype)
-        l2 = checks.real("l2", l2)
+        X = arguments.features(X, self.n_inputs, self.dtype)
+        Y, width = arguments.targets(y, X.shape[0], loss, self.n_outputs, target_width, self.dtype)
+        l2 = arguments.real("l2", l2)
         prog = self._training_program(loss, width)
         if self._binding.stale:
             self._binding.refresh()
@@ -282,15 +223,15 @@ class CompiledModel:
         model's Values hold the trained weights (at once: they are the compiled vector) and the
         last step's gradients; the optimizer's state (``t``, momentum buffers or ``m``/``v``) is
         written back, so the Value path can continue where this stopped."""
-        X = checks.features(X, self.n_inputs, self.dtype)
+        X = arguments.features(X, self.n_inputs, self.dtype)
         N = X.shape[0]
-        Y, width = checks.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
-        epochs = checks.integer("epochs", epochs, 0)
-        bs = min(N, checks.integer("batch_size", batch_size, 1, none_ok=True) or N)
-        l2 = checks.real("l2", l2)
-        shuffle = checks.flag("shuffle", shuffle)
-        checks.seed(rng)
-        kind, hyper = checks.optimizer(optimizer, self.params, self._checked_params)
+        Y, width = arguments.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
+        epochs = arguments.integer("epochs", epochs, 0)
+        bs = min(N, arguments.integer("batch_size", batch_size, 1, none_ok=True) or N)
+        l2 = arguments.real("l2", l2)
+        shuffle = arguments.flag("shuffle", shuffle)
+        arguments.seed(rng)
+        kind, hyper = arguments.optimizer(optimizer, self.params, self._checked_params)
         self._checked_params = optimizer.params  # checked once per optimizer parameter list
         prog = self._training_program(loss, width)
         if self._binding.stale:
@@ -298,7 +239,7 @@ class CompiledModel:
         per_epoch = -(-N // bs)
         steps = epochs * per_epoch
         if shuffle and steps:
-            gen = checks.generator(rng)
+            gen = arguments.generator(rng)
             order = np.concatenate([gen.permutation(N) for _ in range(epochs)])
         else:
             order = np.tile(np.arange(N), epochs)
@@ -312,7 +253,7 @@ class CompiledModel:
         s1, s2, opt_t = state.s1, state.s2, tuple(state)  # update writes s1, s2 in place
         if self.chunks(prog, bs) == 1:  # the whole loop in one compiled call
             code, leaves = self._kernel_args(prog)
-            blas_threads_for(prog.dense_work * bs)
+            threads.blas_threads_for(prog.dense_work * bs)
             V, G, gtheta = self._buffers_for(prog, bs)
             V2, G2, _ = self._buffers_for(prog, N - (per_epoch - 1) * bs)
             status = kernels.fit(

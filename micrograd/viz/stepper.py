@@ -33,7 +33,7 @@ from pathlib import Path
 from micrograd.engine import OPS, Value, topological_order
 from micrograd.ieee import ieee_call
 from micrograd.viz.dot import draw_dot, drawing
-from micrograd.viz.page import render_page
+from micrograd.viz.stepper_page import render_page
 from micrograd.viz.svg import render_svg
 from micrograd.viz.webpage import Page, write_page
 

@@ -54,7 +54,7 @@ _warned: set = set()  # what has been said once in this process
 
 def _warn(message: str) -> None:
     """One line on stderr: warn_explicit at line 0 has no source line for warnings to print under it."""
-    warnings.warn_explicit(message, RuntimeWarning, "micrograd.jit", 0)
+    warnings.warn_explicit(message, RuntimeWarning, "micrograd.compiler.jit", 0)
 
 
 def _warn_once(key: str, message: str) -> None:
@@ -101,9 +101,14 @@ class RecoveringCache(FunctionCache):
                 self.flush()  # writes an empty index through a temporary file and os.replace
 
 
+def _cache_dir() -> str:
+    """NUMBA_CACHE_DIR as Numba read it ('' when unset; numba.config sets its attributes at run time)."""
+    return getattr(numba.config, "CACHE_DIR", "")
+
+
 def _where_cached(dispatcher) -> None:
     """Warn once when NUMBA_CACHE_DIR is set but Numba chose another folder (it was not writable)."""
-    wanted = numba.config.CACHE_DIR
+    wanted = _cache_dir()
     if not wanted:
         return
     path = dispatcher._cache.cache_path
@@ -148,7 +153,7 @@ class _FirstRunNotice(_event.Listener):
 _event.register("numba:compile", _FirstRunNotice())
 
 
-def jit(cold_s: float = None, **options):
+def jit(cold_s: float | None = None, **options):
     """Decorator: numba.njit(cache=True, error_model='numpy', **options), with the cache rules above.
 
     ``cold_s``: this is an entry point that takes about that many seconds to compile from an empty
@@ -162,8 +167,8 @@ def jit(cold_s: float = None, **options):
             dispatcher = numba.njit(cache=True, **options)(fn)
         except RuntimeError as e:  # "cannot cache function ...: no locator available"
             why = (
-                f"NUMBA_CACHE_DIR={numba.config.CACHE_DIR} cannot be written, nor any folder Numba falls back to"
-                if numba.config.CACHE_DIR
+                f"NUMBA_CACHE_DIR={_cache_dir()} cannot be written, nor any folder Numba falls back to"
+                if _cache_dir()
                 else str(e)
             )
             _warn_once(
