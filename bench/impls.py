@@ -125,7 +125,7 @@ class Runner:
 
 def _mlp_runner(key: str, name: str, wl) -> Runner:
     if key == "value":
-        from bench import value_ref
+        from bench.references import value_ref
 
         sub = wl.subset(VALUE_B_SUBSET) if name == "B" else wl
         s = value_ref.Step(sub)
@@ -133,7 +133,7 @@ def _mlp_runner(key: str, name: str, wl) -> Runner:
         r.scale = wl.batch / sub.batch
         return r
     if key == "numpy":
-        from bench import numpy_ref
+        from bench.references import numpy_ref
 
         s = numpy_ref.Step(wl)
         return Runner(
@@ -144,12 +144,12 @@ def _mlp_runner(key: str, name: str, wl) -> Runner:
             lambda: numpy_ref.forward(s.weights, wl.X),
         )
     if key.startswith("torch"):
-        from bench import torch_ref
+        from bench.references import torch_ref
 
         s = torch_ref.Step(wl)
         return Runner(wl, s, s.loss_and_grad, s.current_weights)
     if key.startswith("hand"):
-        from bench import handfused
+        from bench.references import handfused
 
         k = handfused.Kernel(wl)
         fwd = key.startswith("handfwd")

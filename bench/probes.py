@@ -8,7 +8,7 @@ imports, caches and memory start from nothing) and picks the
 for the warm one. Probes use the compiled path's public API only
 (``compile``, ``cm(X)``, ``cm.loss_and_grad``, ``cm.fit``).
 
-- ``start``: the user story of issue 10: ``import micrograd``, build the moons
+- ``start``: a new user's first run: ``import micrograd``, build the moons
   model (2-16-16-1) and data, then time ``compile(model)`` plus its first
   ``fit`` (one epoch, full batch). What the process prints is kept by the parent.
 - ``kernels``: the first call of every entry point (``fit``, ``loss_and_grad``,
@@ -125,7 +125,7 @@ def memory() -> dict:
 
 
 def memory_numpy() -> dict:
-    from bench import numpy_ref
+    from bench.references import numpy_ref
     from bench.workloads import BUILDERS
 
     wl = BUILDERS["C"]()

@@ -86,7 +86,7 @@ def _targets(run: dict) -> list[str]:
 
 
 def _summary(run: dict) -> list[str]:
-    """The issue's table: per workload, the yardsticks and the compiled path's three entry points."""
+    """The summary table: per workload, the yardsticks and the compiled path's three entry points."""
     rows = []
     for w in run["workloads"]:
         if w == "D":
@@ -318,7 +318,7 @@ def render(run: dict) -> str:
         "",
     ]
     lines += [f"- {k}: {v}" for k, v in run["machine"].items()]
-    lines += ["", "## Targets (issue 10)", ""] + _targets(run)
+    lines += ["", "## Targets", ""] + _targets(run)
     lines += ["", "## The compiled path against its yardsticks", ""] + _summary(run)
     lines += ["", "## Every timed row", ""] + _rows(run)
     lines += ["", "## Validation (before timing)", ""] + _validation(run)

@@ -5,6 +5,10 @@
     python bench/run.py --only AC        some workloads; --out FILE.md writes there (and FILE.json)
     python -m micrograd bench --quick    the same, from the package's command line
 
+``bench/RESULTS.md`` holds the results of record: the run refuses to write it from a tree with
+uncommitted edits (``git status``), so its numbers always belong to a commit; ``--out`` writes a try
+elsewhere. ``RESULTS.json`` (pyperf's values, for ``pyperf compare_to``) is not committed.
+
 pyperf's own options work too (``--processes``, ``--values``, ``--min-time``,
 ``--rigorous``, ``--fast``, ``-v``; see ``--help``). Workloads: A moons
 2-16-16-1, B digits 64-64-10, C 784-128-10, D a random 10k-op scalar graph
@@ -39,9 +43,15 @@ BASE_ENV = dict(os.environ)
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # `bench` and this checkout's `micrograd` importable however this is started
 
-import pyperf  # noqa: E402
+try:
+    import pyperf
+except ImportError:
+    print("bench/run.py: error: the benchmark needs pyperf: pip install -e '.[bench]'", file=sys.stderr)
+    sys.exit(2)
 
 from bench import impls  # noqa: E402
+
+RECORD = HERE / "RESULTS.md"  # the results of record: written from a committed tree only
 
 FULL = dict(processes=4, values=3, warmups=1, min_time=0.1)
 QUICK = dict(processes=1, values=1, warmups=1, min_time=0.01)
@@ -205,12 +215,41 @@ def _probe_benchmarks(probes: dict) -> list:
     ]
 
 
+def uncommitted_edits(root: Path) -> list[str] | None:
+    """What ``git status`` lists in ``root`` (changed or untracked files; ignored ones aside), or None when
+    git cannot say (not a checkout, no git)."""
+    try:
+        r = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.stdout.splitlines() if r.returncode == 0 else None
+
+
+def refuse_record(out: Path, root: Path) -> str | None:
+    """Why ``out`` may not be written now (it is RESULTS.md and the tree is not committed), or None."""
+    if out.resolve() != RECORD.resolve():
+        return None
+    edits = uncommitted_edits(root)
+    if edits is None:
+        why = "git cannot tell whether this tree has uncommitted edits"
+    elif edits:
+        listed = ", ".join(e.strip() for e in edits[:3]) + (f" and {len(edits) - 3} more" if len(edits) > 3 else "")
+        why = f"this tree has uncommitted edits ({listed})"
+    else:
+        return None
+    return (
+        f"{RECORD.name} holds the results of record, written from a committed tree only; {why}: commit them, "
+        f"or write this run elsewhere with --out FILE.md"
+    )
+
+
 def main() -> int:
     runner = make_runner()
     args = runner.parse_args()
     if args.worker:
         return worker(runner)
-    from bench import measure, report, torch_ref, validate
+    from bench import measure, report, validate
+    from bench.references import torch_ref
 
     letters = args.only.replace(",", "").upper()
     if set(letters) - set("ABCD") or not letters:
@@ -224,7 +263,11 @@ def main() -> int:
             setattr(args, k, v)
     args.inherit_environ = (args.inherit_environ or []) + [v for v in BASE_ENV if v.startswith(INHERIT)]
     t_start = time.perf_counter()
-    out = args.out or (Path(tempfile.gettempdir()) / "micrograd-bench-quick.md" if args.quick else HERE / "RESULTS.md")
+    out = args.out or (Path(tempfile.gettempdir()) / "micrograd-bench-quick.md" if args.quick else RECORD)
+    refusal = refuse_record(out, HERE.parent)
+    if refusal:
+        print(f"bench/run.py: error: {refusal}", file=sys.stderr)
+        return 2
     tasks = impls.tasks(args.only)
     run = {
         "command": "python bench/run.py " + " ".join(sys.argv[1:]),
@@ -284,7 +327,7 @@ def main() -> int:
     tmp_out.write_text(text)
     os.replace(tmp_out, out)  # atomically: a failed run leaves the last results in place
     _say(f"wrote {out} and {json_path.name} ({run['wall_s']:.0f} s)")
-    print("\n".join(text.split("## Targets (issue 10)")[1].split("## ")[0].strip().splitlines()))
+    print("\n".join(text.split("## Targets")[1].split("## ")[0].strip().splitlines()))
     return 1 if failed or any("error" in r for r in run["rows"].values()) else 0
 
 

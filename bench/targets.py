@@ -1,4 +1,4 @@
-"""The performance targets of issue 10, in one place, and how a run is judged against them.
+"""The performance targets of the compiled path, in one place, and how a run is judged against them.
 
 Each ``Target`` names the figure it reads (a key of the ``figures`` dict that
 ``bench/report.py`` derives from one run), a bound and a direction. ``judge``

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench import impls, numpy_ref, randgraph
+from bench import impls, randgraph
+from bench.references import numpy_ref
 
 TOL64 = 1e-9
 TOL32 = 1e-4
@@ -56,7 +57,7 @@ def check_mlp(r) -> dict:
 
 
 def graph_oracle(g):
-    from bench import torch_ref
+    from bench.references import torch_ref
 
     if torch_ref.available():
         return randgraph.torch_loss_and_grad(g), "PyTorch float64 autograd"

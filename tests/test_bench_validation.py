@@ -3,18 +3,12 @@ catches a wrong gradient, update or output, the hand-fused yardstick computes wh
 random graph D replays the same expression on Values and on PyTorch, and targets are judged as stated.
 Timings are not run here (they live in bench/run.py)."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's bench/ package
-
-from system import missing, require
-
 from bench import impls, randgraph, targets, validate
 from micrograd import ops
+from tests.system import missing, require
 
 FAST_ROWS = ("value", "numpy", "torch1", "hand1", "handfwd1", "fit", "fit1", "lag", "fwd")
 
@@ -24,6 +18,7 @@ def _rows(names):
     return validate.validate(impls.tasks(names, keys))
 
 
+@pytest.mark.slow
 def test_every_fast_row_of_A_and_B_agrees_with_numpy_by_hand():
     rows = _rows("AB")
     assert {(r["workload"], r["impl"]) for r in rows} >= {("A", "fit"), ("B", "hand1"), ("A", "fwd")}
@@ -67,7 +62,7 @@ def test_a_row_that_raises_is_reported_not_timed(monkeypatch):
 
 
 def test_the_hand_fused_kernel_takes_the_numpy_step_and_leaves_P_alone_for_gradients():
-    from bench import handfused, numpy_ref
+    from bench.references import handfused, numpy_ref
 
     wl = impls.load("A")
     k = handfused.Kernel(wl)
@@ -83,6 +78,7 @@ def test_the_hand_fused_kernel_takes_the_numpy_step_and_leaves_P_alone_for_gradi
     assert validate.rel_err(k.weights(), step.weights) < 1e-13
 
 
+@pytest.mark.system
 def test_the_random_graph_uses_every_op_and_replays_the_same_expression_in_torch():
     require("torch")
     g = randgraph.generate(n_ops=400, seed=7)

@@ -1,6 +1,6 @@
-"""How long drawing takes: dot's own layout vs the linear-time one, per graph shape (issue 8 item 13).
+"""How long drawing takes: dot's own layout vs the linear-time one, per graph shape.
 
-    python bench/draw_time.py            prints a table; needs Graphviz's dot
+    python -m bench.studies.draw_time    prints a table; needs Graphviz's dot
 
 For each graph: its drawn nodes, ``layout.dot_cost``, the layout ``draw_dot(layout='auto')`` picks,
 and the wall time of ``save_graph`` to SVG with that choice; then dot's own layout alone, with a
@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import random
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from micrograd.engine import Value
 from micrograd.nn import MLP
 from micrograd.viz.dot import draw_dot, drawing, save_graph

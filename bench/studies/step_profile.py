@@ -1,22 +1,19 @@
 """Where a compiled step's time goes, next to the hand-fused kernel, in one process, interleaved.
 
-    python bench/step_profile.py [ABC] [--rounds N]
+    python -m bench.studies.step_profile [ABC] [--rounds N]
 
 For each workload: the hand-fused step (BLAS 1 and 2 threads), the compiled ``fit`` per step,
 ``loss_and_grad`` and ``cm(X)`` per call, the hand-fused forward, and the compiled pieces alone:
 ``load`` (the input's transposition into the (slots, batch) layout), ``forward``, and ``loss_and_grad``
 minus ``forward`` (loss + backward + L2). Rounds interleave every row (A B C A B C ...) so that they share
 the machine's load; medians in microseconds. Not a benchmark (bench/run.py is): a profile to compare
-changes back to back. Thread settings as the compiled path has them (MICROGRAD_BLAS_THREADS, default 1).
+changes back to back. Thread settings as the compiled path has them (micrograd/compiler/threads.py).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
@@ -51,7 +48,8 @@ def timer(f, budget=0.02, threads=None):
 
 
 def rows(name: str) -> dict:
-    from bench import handfused, impls
+    from bench import impls
+    from bench.references import handfused
     from micrograd.compiler import kernels
 
     wl = impls.load(name)

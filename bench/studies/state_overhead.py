@@ -2,11 +2,11 @@
 
 For instruction counts, which a busy machine does not change (two runs, the difference / 200):
 
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/state_overhead.py lg 201
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/state_overhead.py lg 1
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null python -m bench.studies.state_overhead lg 201
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null python -m bench.studies.state_overhead lg 1
 
-(``lg``, ``call`` or ``fit``). docs/compiled-model-state.md quotes the numbers before and after the
-one-state design (parameters bound to the compiled vector, argument checks, the lock).
+(``lg``, ``call`` or ``fit``). docs/compiled-model-state.md quotes what the one-state design (parameters
+bound to the compiled vector, argument checks, the lock) costs per call.
 """
 
 import random
@@ -23,10 +23,10 @@ sys.modules["micrograd.compiler.kernels"] = stub
 
 import micrograd  # noqa: E402 - after the stub
 from micrograd import nn, optim  # noqa: E402
-from micrograd.compiler import runtime  # noqa: E402
+from micrograd.compiler import threads  # noqa: E402
 from micrograd.data import make_moons  # noqa: E402
 
-runtime.limit_blas_threads = lambda: None
+threads.limit_blas_threads = lambda: None
 X, y = make_moons(100, noise=0.1, rng=0, labels="pm1")
 model = nn.MLP(2, [16, 16, 1], rng=random.Random(1337))
 cm = micrograd.compile(model)

@@ -1,12 +1,11 @@
 """The hand-fused yardstick: one Numba call = forward + loss + backward + SGD update of one MLP.
 
-Written to the spec of ``../shared/perf-reference/handfused.py`` (the kernel
-issue 10 measures the compiled path against): float64, the parameters packed
+The yardstick the performance targets (``bench/targets.py``) measure the compiled
+path against: float64, the parameters packed
 in one flat array with every W stored (nin, nout) row-major, then its b;
 activations and their gradients in two flat arrays (N, nout) per layer; ``np.dot``
 (Numba's BLAS call) for every matrix product, written into its output; loops
-for the bias, ReLU, loss and update. ``step`` is that kernel (the same loops
-as the reference, with its unused transposed-weights copy dropped);
+for the bias, ReLU, loss and update. ``step`` is that kernel;
 ``forward`` is its forward half alone, the kernel ``cm(X)`` is compared with.
 
 Loss: kind 0 mean hinge ``max(0, 1 - y*s)``, kind 1 mean softmax cross-entropy
@@ -14,17 +13,15 @@ Loss: kind 0 mean hinge ``max(0, 1 - y*s)``, kind 1 mean softmax cross-entropy
 parameter at the weights before the update; the update is
 ``p -= lr * (g + 2*alpha*p)``. ``G`` holds the data-loss gradient only.
 
-    python bench/handfused.py PATH/TO/shared/perf-reference/handfused.py   # time this copy beside it
+    python -m bench.references.handfused OTHER.py   # time this kernel beside another file's version of it
+
+(``OTHER.py`` defines ``WORKLOADS``, ``build_meta``, ``pack_params`` and ``step_blas`` in the same layout.)
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from pathlib import Path
-
-if __name__ == "__main__":  # run as a script: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 from numba import njit
@@ -241,5 +238,5 @@ def _time_once(f, state) -> float:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python bench/handfused.py PATH/TO/shared/perf-reference/handfused.py")
+        sys.exit("usage: python -m bench.references.handfused OTHER.py")
     _compare(sys.argv[1])

@@ -1,6 +1,6 @@
 """What the one-state rule costs (docs/compiled-model-state.md): run on a quiet machine.
 
-    PYTHONPATH=. python bench/state_cost.py            # or: --callgrind N (instruction counts)
+    python -m bench.studies.state_cost                 # or: --callgrind N OP (instruction counts)
 
 Prints, with timeit (best of 7 repeats, per operation):
 - the lock every compiled call takes (uncontended ``with threading.Lock()``) and the stale test;

@@ -1,6 +1,6 @@
 """Cold compile of the float64 training kernels: the moons MLP 2-16-16-1 from an empty Numba cache.
 
-    python bench/cold_compile.py [REPO ...] [--runs N]
+    python -m bench.studies.cold_compile [REPO ...] [--runs N]
 
 Each run is a fresh process with a fresh ``NUMBA_CACHE_DIR`` and ``PYTHONPATH=REPO``: it compiles the
 model, then times one ``fit`` (one epoch, SGD), one ``loss_and_grad`` and one ``cm(X)``, each first call
