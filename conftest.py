@@ -4,6 +4,8 @@
 switched on for every run, so each notebook in ``notebooks/`` runs top to bottom in a fresh
 kernel and fails on the first cell that raises. Without nbmake the notebooks are reported as
 skipped, naming the install command (failed under MICROGRAD_REQUIRE_SYSTEM=1, as in CI).
+Every notebook item carries the ``notebook`` and ``slow`` markers, so ``-m "not slow"`` leaves
+them out.
 """
 
 import os
@@ -16,6 +18,14 @@ NBMAKE_MISSING = "the notebooks run with nbmake: pip install -e '.[test]'"
 def pytest_configure(config):
     if config.pluginmanager.hasplugin("nbmake"):
         config.option.nbmake = True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebook)
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_collect_file(file_path, parent):

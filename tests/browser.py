@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from system import require
+from tests.system import check_marked, require
 
 # looked up once, at import: a test may take dot off PATH and still drive the browser
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -31,6 +31,7 @@ ARGS = (
 
 def start_chromium(profile_dir: Path):
     """A selenium webdriver on headless Chromium with a fresh profile in profile_dir; quit() it after use."""
+    check_marked("chromium", "chromedriver")
     if CHROMIUM is None or CHROMEDRIVER is None:
         require("chromium", "chromedriver")  # skips, or fails under MICROGRAD_REQUIRE_SYSTEM=1
     os.environ.setdefault("SE_OFFLINE", "true")  # belt and braces: Selenium Manager must not fetch anything

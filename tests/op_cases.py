@@ -10,11 +10,13 @@ the domain of definition (``valid``), and how to build the op on Values
 tests import it, so adding an op to the table without a case fails a test.
 
 Float helpers for other suites: ``case.value(x, y)`` and ``case.grads(x, y)``
-return float64 numbers (y is ignored by unary ops; the case's arg is used).
+return float64 numbers (y is ignored by unary ops; the case's arg is used), and
+``same_float`` compares two floats to a tolerance, NaN and infinities included.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -236,3 +238,12 @@ _CASE_LIST = [
 ]
 
 CASES = {c.name: c for c in _CASE_LIST}
+
+
+def same_float(a: float, b: float, rel: float = 1e-13, abs_: float = 0.0) -> bool:
+    """a equals b to rel/abs tolerance, with NaN == NaN and an infinity equal only to itself."""
+    if math.isnan(b) or math.isnan(a):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= rel * abs(b) + abs_

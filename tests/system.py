@@ -1,13 +1,21 @@
 """What a test needs from outside Python: Graphviz's ``dot``, Debian's Chromium + ChromeDriver, PyTorch.
 
-    from system import require
-    require("dot")                      # at the top of a test (or module level with allow_module_level)
-    torch = require("torch")            # returns the module
+    from tests.system import require
+
+    @pytest.mark.system
+    def test_...():
+        require("dot")                  # at the top of a test
+    pytestmark = pytest.mark.system     # or for a whole module: ...
+    torch = require("torch")            # ... at module level; returns the module
 
 A missing requirement skips the test with a reason that names the install command. With
 ``MICROGRAD_REQUIRE_SYSTEM=1`` (set by ``.ci/run`` after installing everything) it fails instead, so
 CI runs every test. Programs are looked up on ``PATH`` only (``shutil.which``), so a machine without
-them, like ``../shared/fresh-machine-check`` makes, really skips.
+them (or a PATH without them) really skips.
+
+A test that calls ``require`` carries the ``system`` marker (setup.cfg), so that
+``pytest -m "not system"`` runs nothing that needs them; ``require`` fails a test that lacks it
+(``tests/conftest.py`` tells it which test is running).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ INSTALL = {
     "torch": "pip install torch==2.13.0 (the 'reference' extra)",
 }
 MODULES = {"torch"}
+running = None  # the test item being run (set by tests/conftest.py), None at collection
 
 
 def strict() -> bool:
@@ -38,9 +47,16 @@ def missing(name: str) -> bool:
     return shutil.which(name) is None
 
 
+def check_marked(*names: str) -> None:
+    """Fail the running test unless it carries the ``system`` marker (it needs ``names``)."""
+    if running is not None and running.get_closest_marker("system") is None:
+        pytest.fail(f"{running.nodeid} needs {', '.join(names)}: mark it @pytest.mark.system", pytrace=False)
+
+
 def require(*names: str):
     """Skip (or, under MICROGRAD_REQUIRE_SYSTEM=1, fail) unless every named program / module is present.
     Returns the imported module when one module name is given."""
+    check_marked(*names)
     for name in names:
         if missing(name):
             what = "Python module" if name in MODULES else "program"

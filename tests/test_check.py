@@ -155,6 +155,7 @@ def cli(*args):
     )
 
 
+@pytest.mark.slow
 def test_cli_exit_status_0_on_pass_and_1_on_fail(tmp_path):
     ok = cli(write(tmp_path, "good.py", GOOD))
     assert ok.returncode == 0, ok.stderr

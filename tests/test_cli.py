@@ -1,4 +1,5 @@
-"""The command line: help at every level, one-line errors with exit status 2, a safe expression parser.
+"""The command line: help at every level, one-line errors with exit status 2, draw with --set before or
+after the expression (the parser itself: tests/test_expr.py).
 
 Errors are checked through a real subprocess (``python -m micrograd``), so what
 the user sees (stderr, exit status, no traceback) is what is asserted.
@@ -9,10 +10,10 @@ import subprocess
 import sys
 
 import pytest
-from system import require
 
-from micrograd.cli import UsageError, main, parse_expression
+from micrograd.cli import main
 from micrograd.demos import DEMOS
+from tests.system import require
 
 
 def cli(*args, cwd=None):
@@ -57,72 +58,7 @@ def test_demo_list_names_every_demo(capsys):
     assert [line.split()[0] for line in out] == list(DEMOS)
 
 
-def test_expression_matches_the_hand_written_neuron():
-    env = dict(x1=2.0, w1=-3.0, x2=0.0, w2=1.0, b=6.8813735870195432)
-    out = parse_expression("tanh(x1*w1 + x2*w2 + b)", env)
-    n = env["x1"] * env["w1"] + env["x2"] * env["w2"] + env["b"]
-    assert out.data == pytest.approx(math.tanh(n), abs=1e-15)
-    out.backward()
-    leaves = {v.label: v for v in _leaves(out)}
-    dn = 1 - math.tanh(n) ** 2  # d tanh(n) / dn
-    assert leaves["w1"].grad == pytest.approx(dn * env["x1"], abs=1e-15)
-    assert leaves["x1"].grad == pytest.approx(dn * env["w1"], abs=1e-15)
-    assert leaves["b"].grad == pytest.approx(dn, abs=1e-15)
-
-
-def test_expression_operators_and_functions_against_math():
-    x, y = 1.5, -0.5
-    text = "-x**2 + 2**x - y/x + exp(y) * log(x) + sigmoid(y) + relu(y) + leaky_relu(y, 0.2) + abs(y)"
-    want = -(x**2) + 2**x - y / x + math.exp(y) * math.log(x) + 1 / (1 + math.exp(-y)) + max(y, 0) + 0.2 * y + abs(y)
-    assert parse_expression(text, {"x": x, "y": y}).data == pytest.approx(want, rel=1e-14)
-
-
-def test_a_name_used_twice_is_one_leaf():
-    out = parse_expression("x*x + x", {"x": 3.0})
-    out.backward()
-    (leaf,) = _leaves(out)
-    assert leaf.grad == 2 * 3.0 + 1
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "x.__class__",
-        "x[0]",
-        "[x]",
-        "lambda: x",
-        "x if x else x",
-        "'x'",
-        "True",
-        "x @ x",
-        "x // 2",
-        "open('f')",
-        "tanh(x)(x)",
-        "tanh(x, x)",
-        "leaky_relu(x, x)",
-        "tanh(x=x)",
-        "x +",
-        "x" + "+x" * 2000,
-    ],
-)
-def test_parser_refuses_everything_else(text):
-    with pytest.raises(UsageError):
-        parse_expression(text, {"x": 1.0})
-
-
-def test_domain_errors_are_usage_errors():
-    with pytest.raises(UsageError, match="division by zero"):
-        parse_expression("1/x", {"x": 0.0})
-    with pytest.raises(UsageError, match="not in the expression"):
-        parse_expression("x", {"x": 1.0, "z": 2.0})
-
-
-def _leaves(root):
-    from micrograd.engine import topological_order
-
-    return [v for v in topological_order([root]) if not v._children and v.label]
-
-
+@pytest.mark.system
 def test_draw_writes_the_graph_with_gradients(tmp_path, capsys):
     require("dot")
     out = tmp_path / "sub" / "neuron.svg"
@@ -146,7 +82,18 @@ def test_bench_outside_a_source_checkout_says_where_it_ships(tmp_path, monkeypat
     monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages" / "micrograd" / "cli.py"))
     monkeypatch.chdir(tmp_path)
     assert main(["bench", "--quick"]) == 2
-    assert "ships with the source checkout" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the benchmark lives in the repository" in err and "python bench/run.py" in err
+
+
+def test_bench_without_pyperf_names_the_extra(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyperf" else real(name, *a))
+    assert main(["bench", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install -e '.[bench]'" in err
 
 
 def test_demo_out_that_is_a_file_fails_before_running(tmp_path, capsys):
@@ -158,6 +105,7 @@ def test_demo_out_that_is_a_file_fails_before_running(tmp_path, capsys):
     assert captured.err.count("\n") == 1 and "cannot create the folder" in captured.err
 
 
+@pytest.mark.system
 def test_draw_of_a_long_product_is_quick(tmp_path):
     """x*x*...*x with 100 factors (199 characters) ran past 100 s in dot's layout; now the linear-time one."""
     require("dot")
@@ -174,3 +122,20 @@ def test_draw_into_a_folder_that_cannot_be_made_is_one_line(tmp_path):
     r = cli("draw", "x", "--set", "x=1", "-o", str(blocker / "sub" / "x.svg"), cwd=tmp_path)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.strip().startswith("micrograd: error: -o") and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv", [["draw", "--set", "x=3", "x*x"], ["draw", "x*x", "--set", "x=3"], ["draw", "--set", "x=3", "--", "x*x"]]
+)
+def test_draw_takes_the_expression_before_or_after_set(argv, tmp_path, capsys):
+    assert main(argv[:1] + ["-o", str(tmp_path / "g.dot")] + argv[1:]) == 0
+    out = capsys.readouterr().out
+    assert "x*x = 9" in out and "d/dx = 6" in out  # d(x^2)/dx = 2x
+    assert (tmp_path / "g.dot").read_text().startswith("digraph")
+
+
+def test_draw_without_an_expression_says_so(tmp_path, capsys):
+    assert main(["draw", "--set", "x=3", "-o", str(tmp_path / "g.dot")]) == 2
+    assert "draw needs an expression" in capsys.readouterr().err
+    assert main(["draw", "--set", "x=3", "x*x", "x+1", "-o", str(tmp_path / "g.dot")]) == 2
+    assert "'x*x', 'x+1'" in capsys.readouterr().err

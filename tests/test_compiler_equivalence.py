@@ -17,32 +17,7 @@ from hypothesis import strategies as st
 import micrograd
 from micrograd import losses, nn, ops
 from micrograd.engine import Value
-
-RTOL = 1e-12
-
-
-def assert_close(got, ref, what=""):
-    got, ref = np.asarray(got, dtype=float), np.asarray(ref, dtype=float)
-    scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
-    np.testing.assert_allclose(got, ref, rtol=RTOL, atol=RTOL * scale, err_msg=what)
-
-
-def value_path(fn, params, X, targets, loss_fn, l2=0.0):
-    """(outputs (N, nout), batch loss, grads) computed example by example on Values."""
-    for p in params:
-        p.grad = 0.0
-    outs, per = [], []
-    for x, t in zip(X, targets):
-        out = fn([Value(float(v)) for v in x])
-        row = list(out) if isinstance(out, (list, tuple)) else [out]
-        outs.append([o.data if isinstance(o, Value) else float(o) for o in row])
-        per.append(loss_fn(out, t))
-    total = losses.mean(per)
-    if l2:
-        total = total + losses.l2(params, l2)
-    total.backward()
-    return np.array(outs), total.data, np.array([p.grad for p in params])
-
+from tests.value_oracle import assert_close, value_path
 
 # ---------------------------------------------------------------- random scalar graphs
 NAMES = [op.name for op in ops.OPS]
@@ -135,12 +110,14 @@ def check_graph(spec, batch, seed):
     assert_close(grads, ref_grads, "grads")
 
 
+@pytest.mark.slow
 @settings(max_examples=1500)
 @given(graphs(), st.sampled_from([1, 7]), st.integers(0, 2**32 - 1))
 def test_random_graphs_small_batches(spec, batch, seed):
     check_graph(spec, batch, seed)
 
 
+@pytest.mark.slow
 @settings(max_examples=200)
 @given(graphs(max_ops=8), st.integers(0, 2**32 - 1))
 def test_random_graphs_batch_256(spec, seed):

@@ -4,47 +4,14 @@ import random
 
 import numpy as np
 import pytest
-from test_compiler_equivalence import assert_close
 
 import micrograd
 from micrograd import losses, nn, optim
 from micrograd.data import make_moons
-from micrograd.engine import Value
+from tests.value_oracle import assert_close, twin_models, value_loop, value_path
 
 
-def value_loop(model, opt, X, y, loss_name, l2, epochs, batch_size, seed, shuffle=True):
-    """The reference: the documented order (epoch e uses the e-th permutation of default_rng(seed))."""
-    gen = np.random.default_rng(seed)
-    N = len(X)
-    history = []
-    loss_fn = losses.BY_NAME[loss_name]
-    for _ in range(epochs):
-        order = gen.permutation(N) if shuffle else np.arange(N)
-        for start in range(0, N, batch_size):
-            rows = order[start : start + batch_size]
-            per = [
-                loss_fn(
-                    model([Value(float(v)) for v in X[r]]), int(y[r]) if loss_name == "cross_entropy" else float(y[r])
-                )
-                for r in rows
-            ]
-            total = losses.mean(per)
-            if l2:
-                total = total + losses.l2(model.parameters(), l2)
-            model.zero_grad()
-            total.backward()
-            opt.step()
-            history.append(total.data)
-    return np.array(history)
-
-
-def twin_models(make):
-    a, b = make(), make()
-    for p, q in zip(a.parameters(), b.parameters()):
-        q.data = p.data
-    return a, b
-
-
+@pytest.mark.slow
 def test_moons_demo_loss_curve_matches_value_path():
     """micrograd's demo: MLP(2,[16,16,1]) with its 1337 weights, hinge + 1e-4 L2, SGD 1.0 - 0.9k/100, 100
     full-batch steps. 16 of the 100 samples keep the Value path's share of the suite to a few seconds."""
@@ -95,6 +62,7 @@ def test_fit_matches_value_loop_with_minibatches_and_state(make_opt):
     assert_close(got2, want2, "continued on the Value path")
 
 
+@pytest.mark.slow
 def test_float32_close_to_float64():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(64, 5)), rng.integers(0, 4, 64)
@@ -111,14 +79,13 @@ def test_float32_close_to_float64():
     np.testing.assert_allclose(h32, h64, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_parallel_batch_chunks_match_the_value_path(monkeypatch):
     """Big layers run the batch as chunks in parallel (prange); forced here on a small model."""
-    from test_compiler_equivalence import value_path
+    from micrograd.compiler import threads
 
-    from micrograd.compiler import runtime
-
-    monkeypatch.setattr(runtime, "PARALLEL_WORK", 0)
-    monkeypatch.setattr(runtime, "PARALLEL", True)  # MICROGRAD_PARALLEL=1 (off by default)
+    monkeypatch.setattr(threads, "PARALLEL_WORK", 0)
+    monkeypatch.setattr(threads, "PARALLEL", True)  # MICROGRAD_PARALLEL=1 (off by default)
     rng = np.random.default_rng(8)
     X, y = rng.normal(size=(70, 3)), rng.integers(0, 3, 70)
     ref, fast = twin_models(lambda: nn.MLP(3, [5, 3], activation="elu", rng=random.Random(9)))
@@ -137,15 +104,15 @@ def test_parallel_batch_chunks_match_the_value_path(monkeypatch):
 
 def test_blas_runs_on_more_threads_only_for_big_layers(monkeypatch):
     # SciPy's BLAS (what Numba's np.dot calls): MICROGRAD_BLAS_THREADS for a batch of big layers, 1 otherwise
-    from micrograd.compiler import runtime
+    from micrograd.compiler import threads
 
-    runtime.limit_blas_threads()
-    assert runtime._blas_libs, "SciPy's BLAS was not found: the compiled path cannot set its threads"
-    monkeypatch.setattr(runtime, "BLAS_THREADS", 2)
+    threads.limit_blas_threads()
+    assert threads._blas_libs, "SciPy's BLAS was not found: the compiled path cannot set its threads"
+    monkeypatch.setattr(threads, "BLAS_THREADS", 2)
     try:
-        runtime.blas_threads_for(runtime.PARALLEL_WORK)
-        assert [lib.num_threads for lib in runtime._blas_libs] == [2] * len(runtime._blas_libs)
-        runtime.blas_threads_for(runtime.PARALLEL_WORK - 1)
-        assert [lib.num_threads for lib in runtime._blas_libs] == [1] * len(runtime._blas_libs)
+        threads.blas_threads_for(threads.PARALLEL_WORK)
+        assert [lib.num_threads for lib in threads._blas_libs] == [2] * len(threads._blas_libs)
+        threads.blas_threads_for(threads.PARALLEL_WORK - 1)
+        assert [lib.num_threads for lib in threads._blas_libs] == [1] * len(threads._blas_libs)
     finally:
-        runtime.blas_threads_for(0)
+        threads.blas_threads_for(0)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_compiler_equivalence import assert_close, value_path
 
 import micrograd
 from micrograd import losses, nn, optim
 from micrograd.compiler import ir
 from micrograd.engine import Value
+from tests.value_oracle import assert_close, value_path
 
 GOLDEN = Path(__file__).parent / "golden" / "mlp_2_3_1_hinge.txt"
 

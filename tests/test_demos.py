@@ -32,6 +32,7 @@ def assert_files(result):
         assert Path(f).is_file() and Path(f).stat().st_size > 0, f
 
 
+@pytest.mark.slow
 def test_linear_regression(tmp_path, capsys):
     from micrograd.demos import linear_regression as demo
 
@@ -47,6 +48,7 @@ def test_linear_regression(tmp_path, capsys):
     assert_files(r)
 
 
+@pytest.mark.slow
 def test_house_prices_approaches_least_squares(tmp_path, capsys):
     from micrograd.data import make_house_prices
     from micrograd.demos import house_prices as demo
@@ -87,6 +89,7 @@ def by_name(result):
     return {Path(f).stem: Path(f) for f in result["files"]}
 
 
+@pytest.mark.slow
 def test_moons_value_and_compiled_agree(tmp_path, capsys, figures):
     from micrograd.demos import moons as demo
 
@@ -135,12 +138,12 @@ def graph_nodes(text: str) -> dict:
     return nodes
 
 
-@pytest.mark.parametrize("suffix", [".dot", ".svg"])
+@pytest.mark.parametrize("suffix", [".dot", pytest.param(".svg", marks=pytest.mark.system)])
 def test_moons_graph_shows_a_gradient_a_legend_and_neurons_in_reading_order(tmp_path, suffix):
     import re
 
     if suffix == ".svg":
-        from system import require
+        from tests.system import require
 
         require("dot")
     from micrograd.data import make_moons
@@ -174,6 +177,7 @@ def test_moons_graph_shows_a_gradient_a_legend_and_neurons_in_reading_order(tmp_
         assert [j for _, j in sorted(col)] == list(range(len(col))), layer
 
 
+@pytest.mark.slow
 def test_moons_without_graphviz_still_finishes_and_writes_the_dot_source(tmp_path, monkeypatch, capsys):
     from micrograd.demos import moons as demo
 
@@ -187,6 +191,7 @@ def test_moons_without_graphviz_still_finishes_and_writes_the_dot_source(tmp_pat
     assert r["max_diff"] <= 1e-9
 
 
+@pytest.mark.slow
 def test_digits(tmp_path, capsys):
     from micrograd.demos import digits as demo
 
@@ -225,6 +230,7 @@ def value_path_rates(model, X) -> np.ndarray:
     return np.mean(active, axis=0)
 
 
+@pytest.mark.slow
 def test_vanishing_gradients(tmp_path, capsys, figures):
     import re
 
@@ -265,14 +271,14 @@ def test_vanishing_gradients(tmp_path, capsys, figures):
     assert_files(r)
 
 
-@pytest.mark.parametrize("dot", ["missing", "installed"])
+@pytest.mark.parametrize("dot", ["missing", pytest.param("installed", marks=pytest.mark.system)])
 def test_vanishing_graph_is_named_and_fits_a_screen(tmp_path, monkeypatch, dot):
     import re
 
     from micrograd.demos import vanishing_gradients as demo
 
     if dot == "installed":
-        from system import require
+        from tests.system import require
 
         require("dot")
     else:
@@ -317,6 +323,7 @@ def test_backprop_stepper(tmp_path):
     assert_files(r)
 
 
+@pytest.mark.slow
 def test_cli_and_script_run_a_demo(tmp_path, capsys):
     assert cli_main(["demo", "gradient_check", "--quick", "--out", str(tmp_path / "cli")]) == 0
     assert (tmp_path / "cli" / "gradient_check.png").stat().st_size > 0

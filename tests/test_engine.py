@@ -7,10 +7,10 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from op_cases import CASES
-from system import require
 
 from micrograd.engine import Value, topological_order
+from tests.op_cases import CASES
+from tests.system import require
 
 OPNAMES = sorted(CASES)
 SMOOTH = "tanh"  # what an op becomes where it would leave its domain, hit a kink or blow up
@@ -103,6 +103,7 @@ def test_random_graphs_backward_matches_central_differences(leaves, steps):
         )
 
 
+@pytest.mark.slow
 def test_deep_chain_of_200000_nodes_backpropagates():
     x = Value(0.5)
     y = x
@@ -193,6 +194,7 @@ def test_one_ieee_rule_forward_and_backward(name):
     assert [v.grad for v in leaves] == grads
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("name", IEEE_CASES)
 def test_one_ieee_rule_matches_pytorch_float64(name):
     torch = require("torch")
@@ -276,3 +278,9 @@ def test_ieee_pow_agrees_with_numpy_power():
             got = ieee_pow(x, y)
             assert got == want or (math.isnan(got) and math.isnan(want)), (x, y, got, want)
             assert math.copysign(1.0, got) == math.copysign(1.0, want) or math.isnan(want), (x, y)
+
+
+def test_float_of_a_value_is_its_data():
+    v = Value(2.0) * Value(1.5)
+    assert float(v) == 3.0 and type(float(v)) is float
+    assert math.isclose(float(Value(-0.25).tanh()), math.tanh(-0.25), rel_tol=0, abs_tol=0)

@@ -16,16 +16,17 @@ import numpy as np
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from system import require
 
-torch = require("torch")
+import micrograd
+from micrograd import losses, nn, ops
+from micrograd.compiler.ir import OP_NAMES
+from micrograd.engine import Value
+from tests.op_cases import CASES
+from tests.system import require
 
-from op_cases import CASES  # noqa: E402
+pytestmark = pytest.mark.system
+torch = require("torch")  # before micrograd.interop, which needs it
 
-import micrograd  # noqa: E402
-from micrograd import losses, nn, ops  # noqa: E402
-from micrograd.compiler.ir import OP_NAMES  # noqa: E402
-from micrograd.engine import Value  # noqa: E402
 from micrograd.interop import TORCH_OPS, from_torch, to_torch  # noqa: E402
 
 TOL = 1e-12

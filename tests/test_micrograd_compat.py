@@ -10,11 +10,11 @@ import types
 
 import numpy as np
 import pytest
-import reference_micrograd
 
 import micrograd.engine
 import micrograd.nn
 from micrograd.data import make_moons
+from tests import reference_micrograd
 
 OURS = (micrograd.engine, micrograd.nn)
 KARPATHY = (types.SimpleNamespace(Value=reference_micrograd.Value), reference_micrograd)
@@ -102,6 +102,7 @@ def test_same_loss_gradients_and_weights_as_karpathys_code():
                 assert np.allclose(a, b, rtol=1e-12, atol=1e-300), (k, attr)
 
 
+@pytest.mark.slow
 def test_demo_training_loop_separates_the_moons():
     """Within the demo's 100 steps the training accuracy reaches 100% (we stop there to save time)."""
     history = []

@@ -7,11 +7,10 @@ import math
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from op_cases import CASES
 
-from conftest import same_float
 from micrograd import ops
 from micrograd.engine import Value
+from tests.op_cases import CASES, same_float
 
 NAMES = sorted(CASES)
 

@@ -7,17 +7,17 @@ import math
 
 import numpy as np
 import pytest
-from system import require
 
+from micrograd import losses
+from micrograd.engine import Value
+from micrograd.nn import MLP
+from micrograd.optim import SGD, Adam
+from tests.op_cases import CASES
+from tests.system import require
+
+pytestmark = pytest.mark.system
 torch = require("torch")
 F = torch.nn.functional
-
-from op_cases import CASES  # noqa: E402
-
-from micrograd import losses  # noqa: E402
-from micrograd.engine import Value  # noqa: E402
-from micrograd.nn import MLP  # noqa: E402
-from micrograd.optim import SGD, Adam  # noqa: E402
 
 REL = 1e-12
 TORCH_OPS = {

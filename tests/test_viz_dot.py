@@ -12,12 +12,12 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
-from system import require
 
 from micrograd.engine import Value, topological_order
 from micrograd.nn import MLP
 from micrograd.viz import draw_dot, record_calls, save_graph
 from micrograd.viz.examples import deep_sigmoid, horner, power_chain, tanh_neuron
+from tests.system import require
 
 NODE = re.compile(r"^\s*(\w+) \[(.*)\]$")
 EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$")
@@ -265,6 +265,7 @@ def test_highlight_a_path():
         draw_dot(o, highlight=[Value(1.0)])
 
 
+@pytest.mark.system
 def test_save_graph_svg_png_dot(tmp_path):
     require("dot")
     o, _ = neuron()
@@ -296,6 +297,7 @@ def test_missing_dot_program_says_how_to_install(tmp_path, monkeypatch):
         draw_dot(o).pipe()  # what Jupyter calls to show it inline
 
 
+@pytest.mark.system
 def test_full_mlp_graph_draws_fast_enough(tmp_path):
     """2-16-16-1 MLP + hinge loss over 10 samples, uncollapsed: DOT source and SVG (issue target 5 s)."""
     require("dot")
@@ -354,6 +356,7 @@ def test_bad_options_say_what_to_do():
             draw_dot(o, **kwargs)
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("root", [horner(50), power_chain(100), power_chain(1000)], ids=["horner50", "x^100", "x^1000"])
 def test_long_edges_use_the_linear_time_layout(tmp_path, root):
     """x used by every op: dot's own layout took 34 s (Horner, 151 Values) and over 100 s (x*...*x, 100 factors)."""

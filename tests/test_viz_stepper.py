@@ -9,14 +9,14 @@ tried once; a screenshot is saved.
 import math
 
 import pytest
-from browser import start_chromium
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from system import require
 
 from micrograd.engine import Value, topological_order
 from micrograd.viz import backprop_html, backprop_steps
 from micrograd.viz.examples import tanh_neuron as neuron
+from tests.browser import start_chromium
+from tests.system import require
 
 
 def test_steps_follow_the_chain_rule_and_end_at_backward():
@@ -75,6 +75,7 @@ def read_grads(driver):
     return [float(c.get_attribute("data-grad")) for c in driver.find_elements(By.CSS_SELECTOR, "td.grad")]
 
 
+@pytest.mark.system
 def test_page_in_headless_chromium(tmp_path, drawn_by):
     o = neuron()
     d = backprop_steps(o)
@@ -191,6 +192,7 @@ def hostile_graph():
     return out
 
 
+@pytest.mark.system
 def test_hostile_labels_cannot_change_the_page(tmp_path, drawn_by):
     """Labels and a title that try to end the script, open a comment or add markup are shown as text."""
     root = hostile_graph()
@@ -243,6 +245,7 @@ def test_page_shows_inline_in_a_notebook_and_stays_a_path(tmp_path, monkeypatch)
     assert html_lib.unescape(m[1]) == target.read_text(encoding="utf-8")
 
 
+@pytest.mark.system
 def test_notebook_iframe_works_in_chromium(tmp_path, drawn_by):
     root = hostile_graph()
     d = backprop_steps(root)

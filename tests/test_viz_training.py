@@ -127,13 +127,15 @@ def test_training_html_refuses_what_is_not_a_record(tmp_path):
         record_fit(None, np.zeros((2, 2)), np.ones(2), epochs=2, every=0)
 
 
+@pytest.mark.system
 def test_page_in_headless_chromium(tmp_path):
-    from system import require
+    from tests.system import require
 
     require("chromium", "chromedriver")
-    from browser import start_chromium
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+
+    from tests.browser import start_chromium
 
     title = "moons </script><i>&amp; co"
     *_, record = recorded(title=title)
@@ -209,13 +211,13 @@ def near_a_point(record, i, j) -> bool:
     return any(abs(x - cx) < dx and abs(y - cy) < dy for x, y in record.X)
 
 
+@pytest.mark.system
 def test_multiclass_page_paints_the_predicted_class(tmp_path):
-    from system import require
+    from tests.system import require
 
     require("chromium", "chromedriver")
-    from browser import start_chromium
-
     from micrograd.data import make_blobs
+    from tests.browser import start_chromium
 
     X, y = make_blobs(60, centers=3, rng=2)
     model = nn.MLP(2, [8, 3], rng=4)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from micrograd import ops
-from micrograd.compiler import gen_opkernels, kernels, opkernels
+from micrograd.compiler import gen_opkernels, jit, kernels, opkernels
 
 FUNCTIONS = ("vec_forward", "vec_backward", "scalar_forward", "scalar_backward")
 
@@ -66,6 +66,7 @@ def test_the_generator_refuses_a_row_it_cannot_reach_by_name(monkeypatch):
 
 def test_the_kernel_cache_hash_covers_the_generated_file_and_the_table():
     assert opkernels in kernels.DEPENDENCIES and ops in kernels.DEPENDENCIES
+    assert jit in kernels.DEPENDENCIES  # the options every kernel is compiled with (error_model, cache)
     # the dispatch the interpreters call is the generated one
     assert kernels.vec_forward is opkernels.vec_forward and kernels.scalar_backward is opkernels.scalar_backward
 

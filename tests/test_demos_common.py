@@ -1,34 +1,13 @@
-"""What a learner sees on the command line: ``draw --set`` before the expression, progress lines in
-a pipe, durations in words, and ``float(v)`` for a Value."""
+"""micrograd.demos._common, what a learner sees while a lesson runs: progress lines in a pipe and in a
+notebook kernel, durations in words."""
 
-import math
 import subprocess
 import sys
 import warnings
 
 import pytest
 
-from micrograd import Value
-from micrograd.cli import main
 from micrograd.demos import _common
-
-
-@pytest.mark.parametrize(
-    "argv", [["draw", "--set", "x=3", "x*x"], ["draw", "x*x", "--set", "x=3"], ["draw", "--set", "x=3", "--", "x*x"]]
-)
-def test_draw_takes_the_expression_before_or_after_set(argv, tmp_path, capsys):
-    assert main(argv[:1] + ["-o", str(tmp_path / "g.dot")] + argv[1:]) == 0
-    out = capsys.readouterr().out
-    assert "x*x = 9" in out and "d/dx = 6" in out  # d(x^2)/dx = 2x
-    assert (tmp_path / "g.dot").read_text().startswith("digraph")
-
-
-def test_draw_without_an_expression_says_so(tmp_path, capsys):
-    assert main(["draw", "--set", "x=3", "-o", str(tmp_path / "g.dot")]) == 2
-    assert "draw needs an expression" in capsys.readouterr().err
-    assert main(["draw", "--set", "x=3", "x*x", "x+1", "-o", str(tmp_path / "g.dot")]) == 2
-    assert "'x*x', 'x+1'" in capsys.readouterr().err
-
 
 PIPED = """
 from micrograd.demos._common import progress
@@ -71,9 +50,3 @@ def test_in_a_notebook_without_ipywidgets_tqdm_is_plain_text_and_silent(monkeypa
 )
 def test_duration_in_words(seconds, words):
     assert _common.duration(seconds) == words
-
-
-def test_float_of_a_value_is_its_data():
-    v = Value(2.0) * Value(1.5)
-    assert float(v) == 3.0 and type(float(v)) is float
-    assert math.isclose(float(Value(-0.25).tanh()), math.tanh(-0.25), rel_tol=0, abs_tol=0)

@@ -1,0 +1,201 @@
+"""The parameter Values a compiled model is bound to (compiler.params, docs/compiled-model-state.md): one
+set of weights, the model's. Every call computes with the Values' current data and leaves its results in
+them; copies, pickles, a second compiled model and the Value path all see the same state.
+
+The Value path is the oracle: the same model trained the same way on Values.
+"""
+
+import copy
+import pickle
+import random
+
+import numpy as np
+import pytest
+
+import micrograd
+from micrograd import losses, nn, optim
+from micrograd.engine import Value
+from tests.value_oracle import assert_close, moons_like, outputs_on_values, twin_models, value_loop, value_path
+
+
+def test_fit_with_zero_epochs_keeps_the_models_weights():
+    """fit starts from the model's weights as they are now, not as they were at compile(), and epochs=0
+    writes nothing back."""
+    m = nn.MLP(2, [4, 1], rng=0)
+    cm = micrograd.compile(m)
+    m.parameters()[0].data = 123.0
+    h = cm.fit(np.zeros((4, 2)), np.ones(4), loss="hinge", optimizer=optim.SGD(m.parameters(), lr=0.0), epochs=0)
+    assert h.shape == (0,)
+    assert m.parameters()[0].data == 123.0 and type(m.parameters()[0].data) is float
+
+
+def test_value_path_training_between_compiled_calls_is_seen_by_every_call():
+    X, y = moons_like()
+    ref, fast = twin_models(lambda: nn.MLP(2, [5, 1], rng=random.Random(3)))
+    cm = micrograd.compile(fast)
+    cm(X)  # compile-time weights used once
+    opt_ref, opt_fast = optim.SGD(ref.parameters(), lr=0.1), optim.SGD(fast.parameters(), lr=0.1)
+    want = value_loop(ref, opt_ref, X, y, "hinge", 0.0, 2, 12, 0)  # two Value-path steps on each twin
+    got = value_loop(fast, opt_fast, X, y, "hinge", 0.0, 2, 12, 0)
+    assert_close(got, want)
+    assert_close(cm(X), outputs_on_values(ref, X), "cm(X) after Value-path steps")
+    _, want_loss, want_grads = value_path(ref, ref.parameters(), X, list(y), losses.hinge, 1e-3)
+    loss, grads = cm.loss_and_grad(X, y, loss="hinge", l2=1e-3)
+    assert_close(loss, want_loss)
+    assert_close(grads, want_grads)
+    want = value_loop(ref, opt_ref, X, y, "hinge", 1e-3, 3, 5, 1)
+    got = cm.fit(X, y, loss="hinge", optimizer=opt_fast, epochs=3, batch_size=5, rng=1, l2=1e-3)
+    assert_close(got, want, "fit continues from the Value-path weights")
+    assert_close([p.data for p in fast.parameters()], [p.data for p in ref.parameters()], "weights after fit")
+
+
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+        lambda ps: optim.Adam(ps, lr=lambda t: 0.05 / (1 + t)),
+    ],
+    ids=["sgd-nesterov", "adam-schedule"],
+)
+def test_user_loop_with_loss_and_grad_and_an_optimizer_matches_the_value_path(make_opt):
+    """The README's loop: loss, grads = cm.loss_and_grad(...); opt.step(); opt.zero_grad(), step for step."""
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(9, 3)), rng.integers(0, 3, 9)
+    ref, fast = twin_models(lambda: nn.MLP(3, [6, 3], activation="tanh", rng=random.Random(1)))
+    cm = micrograd.compile(fast)
+    opt_ref, opt_fast = make_opt(ref.parameters()), make_opt(fast.parameters())
+    for step in range(6):
+        _, want_loss, want_grads = value_path(ref, ref.parameters(), X, [int(c) for c in y], losses.cross_entropy, 1e-3)
+        opt_ref.step()
+        loss, grads = cm.loss_and_grad(X, y, loss="cross_entropy", l2=1e-3)
+        assert_close([p.grad for p in fast.parameters()], grads, "p.grad is what loss_and_grad returned")
+        opt_fast.step()
+        opt_fast.zero_grad()
+        assert_close(loss, want_loss, f"loss at step {step}")
+        assert_close(grads, want_grads, f"grads at step {step}")
+        assert_close([p.data for p in fast.parameters()], [p.data for p in ref.parameters()], f"weights {step}")
+    assert all(p.grad == 0.0 for p in fast.parameters())
+
+
+def test_loss_and_grad_overwrites_grads_and_fit_leaves_the_last_steps():
+    X, y = moons_like()
+    m = nn.MLP(2, [3, 1], rng=random.Random(2))
+    cm = micrograd.compile(m)
+    for p in m.parameters():
+        p.grad = 5.0
+    _, grads = cm.loss_and_grad(X, y, loss="hinge")
+    assert [p.grad for p in m.parameters()] == grads.tolist()
+    grads[0] = 99.0  # the returned array is the caller's own
+    assert m.parameters()[0].grad != 99.0
+    ref = copy.deepcopy(m)
+    cm.fit(X, y, loss="hinge", optimizer=optim.SGD(m.parameters(), lr=0.0), epochs=1, batch_size=5, shuffle=False)
+    _, _, want = value_path(ref, ref.parameters(), X[10:], list(y[10:]), losses.hinge)  # last batch: rows 10, 11
+    assert_close([p.grad for p in m.parameters()], want, "grads of fit's last step")
+
+
+def test_float32_model_sees_value_writes_and_returns_trained_weights():
+    X, y = moons_like(16)
+    m32 = nn.MLP(2, [4, 1], rng=random.Random(5))
+    m64 = copy.deepcopy(m32)
+    c32, c64 = micrograd.compile(m32, dtype=np.float32), micrograd.compile(m64)
+    c32(X)
+    for a, b in zip(m32.parameters(), m64.parameters()):
+        a.data = b.data = a.data * 0.5 + 0.25  # written on the Value path after a float32 call
+    assert c32.theta.dtype == np.float32
+    np.testing.assert_allclose(c32(X), c64(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(c32(X), outputs_on_values(m64, X), rtol=1e-5, atol=1e-6)
+    o32, o64 = optim.Adam(m32.parameters(), lr=0.05), optim.Adam(m64.parameters(), lr=0.05)
+    h32 = c32.fit(X, y, loss="hinge", optimizer=o32, epochs=2, batch_size=8)
+    h64 = c64.fit(X, y, loss="hinge", optimizer=o64, epochs=2, batch_size=8)
+    np.testing.assert_allclose(h32, h64, rtol=1e-4, atol=1e-6)
+    got = np.array([p.data for p in m32.parameters()])
+    assert got.tolist() == c32.theta[c32._pos].astype(np.float64).tolist()  # the master took the trained values
+    np.testing.assert_allclose(got, [p.data for p in m64.parameters()], rtol=1e-4, atol=1e-5)
+    _, g32 = c32.loss_and_grad(X, y, loss="hinge")
+    assert [p.grad for p in m32.parameters()] == g32.tolist()
+
+
+def test_two_compiled_models_of_one_model_both_follow_it():
+    X, y = moons_like()
+    ref, m = twin_models(lambda: nn.MLP(2, [4, 1], rng=random.Random(7)))
+    cm1, cm2 = micrograd.compile(m), micrograd.compile(m)  # cm2 took the parameters: cm1 must notice
+    o_ref, o = optim.SGD(ref.parameters(), lr=0.2), optim.SGD(m.parameters(), lr=0.2)
+    assert_close(
+        cm2.fit(X, y, loss="hinge", optimizer=o, epochs=2), value_loop(ref, o_ref, X, y, "hinge", 0.0, 2, 12, 0)
+    )
+    assert_close(cm1(X), outputs_on_values(ref, X), "cm1 after cm2 trained")
+    assert_close(
+        cm1.fit(X, y, loss="hinge", optimizer=o, epochs=2), value_loop(ref, o_ref, X, y, "hinge", 0.0, 2, 12, 0)
+    )
+    assert_close(cm2(X), outputs_on_values(ref, X), "cm2 after cm1 trained")
+    w = m.parameters()[0]  # a function compiled over one of the model's parameters
+    cm3 = micrograd.compile(lambda xs: xs[0] * w, n_inputs=1, params=[w])
+    w.data = 2.5
+    assert cm3(np.array([[2.0]]))[0, 0] == 5.0
+    m.parameters()[1].data = -1.0
+    ref.parameters()[0].data, ref.parameters()[1].data = 2.5, -1.0
+    assert_close(cm1(X), outputs_on_values(ref, X), "cm1 after cm3 took one parameter")
+    assert cm3(np.array([[1.0]]))[0, 0] == 2.5
+
+
+def test_copies_of_a_compiled_models_parameters_are_plain_independent_values(tmp_path):
+    m = nn.MLP(2, [3, 1], rng=random.Random(1))
+    cm = micrograd.compile(m)
+    p = m.parameters()[0]
+    p.grad = 0.75
+    assert repr(p) == f"Value(data={p.data}, grad=0.75)" and type(p.data) is float and type(p.grad) is float
+    for make_twin in (copy.deepcopy, lambda model: pickle.loads(pickle.dumps(model))):
+        q = make_twin(m).parameters()[0]
+        assert type(q) is Value and (q.data, q.grad) == (p.data, 0.75)
+        q.data = 42.0
+        assert p.data != 42.0
+        p.data += 1.0
+        assert q.data == 42.0
+    c = copy.copy(p)
+    assert type(c) is Value and c.data == p.data
+    state = m.state_dict()
+    m.save(tmp_path / "w.json")
+    for q in m.parameters():
+        q.data = 0.0
+    assert not cm(np.ones((1, 2))).any()
+    m.load(tmp_path / "w.json")
+    assert m.state_dict() == state
+    fresh = nn.MLP(2, [3, 1], rng=random.Random(9))
+    fresh.load_state_dict(state)
+    assert_close(cm(np.ones((1, 2))), outputs_on_values(fresh, np.ones((1, 2))), "cm(X) after load")
+    for twin in (copy.deepcopy(cm), pickle.loads(pickle.dumps(cm))):  # a copy binds its own copied parameters
+        assert twin.params[0] is twin.model.parameters()[0] is not p
+        twin.model.parameters()[0].data = -7.0
+        assert p.data != -7.0
+        assert_close(twin(np.ones((1, 2))), outputs_on_values(twin.model, np.ones((1, 2))), "copied cm")
+    assert_close(cm(np.ones((1, 2))), outputs_on_values(fresh, np.ones((1, 2))), "original cm unchanged")
+
+
+def test_bound_values_refuse_non_numbers():
+    m = nn.MLP(1, [1], rng=0)
+    micrograd.compile(m)
+    with pytest.raises(TypeError, match="real number"):
+        m.parameters()[0].data = "1.0"
+    m.parameters()[0].data = 3  # an int is stored as a float, like Value(3)
+    assert type(m.parameters()[0].data) is float
+
+
+def test_a_parameter_listed_twice_is_refused_at_compile():
+    p = Value(1.0)
+    with pytest.raises(ValueError, match="same Value twice.*positions 0 and 1"):
+        micrograd.compile(lambda xs: xs[0] * p, n_inputs=1, params=[p, p])
+    with pytest.raises(TypeError, match=r"params\[0\] is 1.0, not a Value"):
+        micrograd.compile(lambda xs: xs[0], n_inputs=1, params=[1.0])
+
+
+def test_the_docs_user_loop_runs():
+    """docs/compiled-model-state.md's first code block (the README's loop) runs as written."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "compiled-model-state.md").read_text()
+    code = text.split("```python\n")[1].split("```")[0]
+    code = code.replace("range(100)", "range(3)")
+    env = {}
+    exec(compile(code, "compiled-model-state.md", "exec"), env)
+    model = env["model"]
+    assert model.parameters()[0].data == 0.0 and all(p.grad == 0.0 for p in model.parameters())
