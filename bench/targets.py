@@ -6,7 +6,7 @@ returns one row per target: the measured value, and ``True`` (met), ``False``
 (MISSED) or ``None`` (not measured in this run: never shown as met).
 
 Definitions the targets rely on (the report repeats them):
-- "hand-fused" is ``bench/handfused.py``'s ``step`` kernel (one Numba call:
+- "hand-fused" is ``bench/references/handfused.py``'s ``step`` kernel (one Numba call:
   forward, loss, backward, SGD update, ``np.dot`` for the products), at the
   better of BLAS 1 and 2 threads; "PyTorch" is eager float64 at the better of
   ``torch.set_num_threads(1)`` and ``(2)``.

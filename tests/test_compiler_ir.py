@@ -214,7 +214,7 @@ def test_ready_ops_of_one_kind_run_together_and_stay_equal():
 
 # ---------------------------------------------------------------- what the loss depends on; the layout
 def test_backward_visits_only_what_the_loss_depends_on():
-    # issue 8.2: exp(800) = inf is an output the loss does not read; backward through it gave 0 * inf = NaN
+    # exp(800) = inf is an output the loss does not read: backward must not go through it (0 * inf = NaN)
     p = Value(1.0)
 
     def fn(xs):
@@ -261,7 +261,8 @@ def test_unread_rows_of_a_layer_do_not_poison_its_gradients():
 
 
 def _three_outputs(kind):
-    """Issue 8.3's model: outputs that are an input, a two-layer chain and a dot of a shifted input."""
+    """Outputs that are an input, a two-layer chain and a dot of a shifted input: a loss over them fuses
+    differently from the forward program."""
     if kind == "values":
         w1, b1, w2, b2, w3, b3 = (Value(v) for v in (0.5, 0.1, -0.3, 0.2, 0.7, -0.4))
         return (
@@ -277,8 +278,7 @@ def _three_outputs(kind):
 
 @pytest.mark.parametrize("kind", ["values", "neurons"])
 def test_the_loss_does_not_change_the_parameter_layout(kind):
-    # issue 8.3: the training program laid the parameters out in another order than the forward program
-    # ("internal error: the loss changed the parameter layout")
+    # the training program must lay the parameters out in the forward program's order, whatever the loss
     fn, params = _three_outputs(kind)
     cm = micrograd.compile(fn, n_inputs=1, params=params)
     X = np.array([[0.5], [-1.5], [2.0]])

@@ -63,7 +63,7 @@ def test_a_damaged_cache_entry_is_recompiled_and_replaced(tmp_path, suffix, how)
     assert len(files) == 1
     damage(files[0], how)
 
-    second = run_scale(tmp_path, cache)  # before: UnpicklingError / EOFError / ValueError, on every run
+    second = run_scale(tmp_path, cache)  # Numba alone: UnpicklingError / EOFError / ValueError, on every run
     assert second.returncode == 0, second.stderr
     assert second.stdout.split() == ["15.0", "0"]  # recompiled, the right answer
     lines = second.stderr.strip().splitlines()

@@ -163,7 +163,7 @@ def test_moons_graph_shows_a_gradient_a_legend_and_neurons_in_reading_order(tmp_
     assert float(re.search(r"data ([-\d.]+)", loss_label).group(1)) == pytest.approx(1 - margin, abs=1e-4)
     fills = re.findall(r'fillcolor="(#[0-9a-f]{6})"' if path.suffix == ".dot" else r'fill="(#[0-9a-f]{6})"', text)
     grey = fills.count(ZERO_COLOR)
-    assert len(fills) >= 33 and grey < len(fills) / 4, (grey, len(fills))  # the old picture was all grey
+    assert len(fills) >= 33 and grey < len(fills) / 4, (grey, len(fills))  # not an all-grey picture
     assert "Neuron 1.10 = layer 1, neuron 10" in text and "50 nodes = the Values inside: 16 weights" in text
     if path.suffix == ".dot":  # the DOT source says how dot must order the columns
         assert re.search(r"ordering=in", text)
@@ -296,7 +296,7 @@ def test_vanishing_graph_is_named_and_fits_a_screen(tmp_path, monkeypatch, dot):
         assert path.suffix == ".dot" and "rankdir=TB" in text
         return
     width, height = map(float, re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', text).groups())
-    assert width < 1600, width  # was 6,821 pt, one long line from left to right
+    assert width < 1600, width  # fits a screen: not one long line from left to right
 
 
 def test_gradient_check(tmp_path, capsys):

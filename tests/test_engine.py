@@ -238,7 +238,7 @@ def test_domain_errors_still_raise_in_the_forward():
 
 
 def test_the_value_path_never_loads_numba():
-    """issue 9 item 5: the IEEE fallback is plain Python; Numba belongs to the compiled path."""
+    """The IEEE fallback is plain Python; Numba belongs to the compiled path."""
     import subprocess
     import sys
 

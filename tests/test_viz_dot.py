@@ -313,7 +313,7 @@ def test_full_mlp_graph_draws_fast_enough(tmp_path):
     # the layered layout puts every operand left of the op that uses it
     x = {k: float(a["pos"].split(",")[0]) for k, a in nodes.items()}
     assert all(x[s] < x[d] for s, d, _ in edges)
-    assert elapsed < 15.0  # loose: the machine is shared; the report gives the measured figure
+    assert elapsed < 15.0  # a loose bound, so that a busy machine passes; the report gives the measured figure
 
 
 def test_record_calls_restores_the_classes_and_nan_grads_get_their_colour():
@@ -367,7 +367,7 @@ def test_long_edges_use_the_linear_time_layout(tmp_path, root):
     save_graph(root, tmp_path / "g.svg")
     elapsed = time.perf_counter() - t0
     assert (tmp_path / "g.svg").read_bytes().count(b'class="node"') == len(parse(draw_dot(root).source)[0])
-    assert elapsed < 10.0  # under 0.2 s on a quiet machine (bench/draw_time.py); loose: the machine is shared
+    assert elapsed < 10.0  # under 0.2 s on a quiet machine (bench/studies/draw_time.py); loose for a busy one
 
 
 def test_small_graphs_keep_dots_own_layout():

@@ -264,7 +264,7 @@ def test_notebook_iframe_works_in_chromium(tmp_path, drawn_by):
 
 
 def test_backprop_stepper_demo_runs_without_graphviz(tmp_path, monkeypatch, capsys):
-    """issue 11 item 7: the demo's page needs no dot; the picture falls back to DOT source with a note."""
+    """The demo's page needs no dot; the picture falls back to DOT source with a note."""
     from micrograd.demos import backprop_stepper as demo
 
     monkeypatch.setenv("PATH", str(tmp_path))

@@ -8,7 +8,7 @@ Numba functions (vector and one-element, forward and backward), each branch call
 the Value path calls. Writing them by hand meant 76 branches to keep in step with the table; here they
 are written once, as the templates below. The result is a real, checked-in module rather than code
 built at import time, because Numba caches compiled kernels per source file (and a reader can open it).
-``tests/test_compiler_generated.py`` fails when the checked-in file differs from what this writes, and
+``tests/test_compiler_gen_opkernels.py`` fails when the checked-in file differs from what this writes, and
 ``kernels._flush_if_dependencies_changed`` hashes it, so an edit reaches the on-disk kernel cache.
 
 The generated functions (``kernels.py``'s interpreters call them per instruction):
@@ -18,9 +18,8 @@ The generated functions (``kernels.py``'s interpreters call them per instruction
   dominates scalar graphs. Unsigned offsets (``kernels.U``): Numba then drops its negative-index
   wraparound and the loops vectorize.
 - ``scalar_forward`` / ``scalar_backward``: the same for one element (n == 1 on one example) without the
-  loop set-up, which cost ~4 ns per instruction on a scalar graph. They stay calls: inlining them
-  (inline='always') gained 2-4 ns per op more but cost 1.3-1.9 s of cold compile, because Numba
-  re-optimizes every callee inside each entry point that links it.
+  loop set-up. They stay calls, not inlined: Numba re-optimizes every callee inside each entry point
+  that links it (docs/benchmarks.md, "Tuning decisions").
 
 Each is an ``if``/``elif`` chain over the opcode constants in table order. An unknown opcode returns
 ``False`` (the interpreters then report the instruction's index), never a silent 0. Unary ops get

@@ -49,9 +49,7 @@ from micrograd import ops
 NOPS = len(ops.OPS)
 DENSE = NOPS
 GATHER = NOPS + 1
-BLAS_MIN = (
-    1024  # weights of a DENSE from which the program's kernels include BLAS (32x32; kernels.SMALL decides per call)
-)
+BLAS_MIN = 1024  # weights of a DENSE from which kernels include BLAS (docs/benchmarks.md, Tuning decisions)
 OP_NAMES = tuple(op.name for op in ops.OPS) + ("dense", "gather")
 INT_FIELDS = ("out", "a", "b", "n", "k", "p")
 DEBUG_VALIDATE = os.environ.get("MICROGRAD_VALIDATE", "") == "1"
@@ -150,7 +148,7 @@ class Program:
     @cached_property
     def blas(self) -> np.ndarray | None:
         """None when no DENSE has BLAS_MIN weights: the kernels then compile without np.dot (whose code is
-        most of their cold compile time: bench/cold_compile.py, see docs/compiler.md), else an empty array."""
+        most of their cold compile time), else an empty array. ``kernels.SMALL`` decides per call."""
         big = (self.n * self.k)[self.op == DENSE]
         return np.zeros(0) if big.size and big.max() >= BLAS_MIN else None
 

@@ -8,10 +8,10 @@ loss slot) and ``ir.Leaves`` (the leaf slot tables), an optimizer the
 ``OptState`` below; kernels read them by field name. They cross into compiled
 code as plain tuples (``code_t = tuple(prog.code)``, ...) and get their names
 back on entry (``code = ir.Code(*code_t)``, free at run time): Numba's
-dispatch fingerprints every field name of a NamedTuple argument, which cost
-4.0 us per call for the 11 fields of ``Code`` against 0.8 us for the same
-plain tuple. Callees get the plain tuples too, so that each kernel compiles
-once per dtype (``tests/test_compiler_kernels.py`` checks it).
+dispatch fingerprints every field name of a NamedTuple argument on every call
+(docs/benchmarks.md, "Tuning decisions"). Callees get the plain tuples too, so
+that each kernel compiles once per dtype (``tests/test_compiler_kernels.py``
+checks it).
 
 - ``forward`` / ``backward``: the interpreters. An op-table op runs through the
   generated per-op dispatch of ``opkernels`` (``vec_*`` over a block,
@@ -31,9 +31,7 @@ once per dtype (``tests/test_compiler_kernels.py`` checks it).
   ``step_chunks`` (one step over batch chunks in parallel, for big layers).
   An entry point links and re-optimizes everything it calls, so a new one costs
   cold compile time; ``loss_and_grad`` is what ``fit`` and ``step_chunks`` run
-  per batch, so calling it from Python reuses what ``fit`` compiled (cold
-  compile of the moons training kernels: median 23.3 s CPU over 5 runs, 23.2 s
-  when ``loss_and_grad`` was ``fit`` with a dummy optimizer; loaded machine).
+  per batch, so calling it from Python reuses what ``fit`` compiled.
 """
 
 from __future__ import annotations
@@ -114,13 +112,12 @@ class Buffers(NamedTuple):
     G_last: np.ndarray
 
 
-# Entry points' cold compile seconds (what the first-run line says; compiler.jit prints it): the callees
-# compile inside the first entry point that needs them and are reused by the others (fit compiles forward and
-# loss_and_grad). CPU s on the 2-core project machine at load ~1 (docs/compiler.md "Performance"): moons
-# fit 14.1-17.5 (784-128-10, with BLAS: 21.6), loss_and_grad alone 12.0, forward alone 4.6, step_chunks 29.2.
+# Entry points' cold compile seconds, what the first-run line says (compiler.jit prints it). Callees compile
+# inside the first entry point that needs them and are reused by the others (fit compiles forward and
+# loss_and_grad). The measurements: docs/benchmarks.md, "Tuning decisions".
 COLD_S = {"fit": 15, "loss_and_grad": 12, "step_chunks": 29, "forward": 5}
 
-SMALL = 1 << 16  # DENSE ops with m*k*B below this run as loops (a BLAS call costs more than the work)
+SMALL = 1 << 16  # m*k*B below which a DENSE runs as loops, not BLAS (docs/benchmarks.md, Tuning decisions)
 
 
 @jit()

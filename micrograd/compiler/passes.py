@@ -209,8 +209,8 @@ def order_groups(groups: Sequence[Group], node_group: list) -> list:
 
     Among the ready groups, one of the same kind as the last one placed comes first (smallest key); when
     there is none, the kind with the most ready groups (ties: the smallest key). A scalar graph then runs
-    as long stretches of one op, which the kernels' dispatch predicts: on a random graph of 10,000 ops
-    a mispredicted op branch cost 4-9 ns per instruction, more than most ops' math."""
+    as long stretches of one op, which the kernels' dispatch predicts: a mispredicted op branch costs
+    more than most ops' math (docs/benchmarks.md, "Tuning decisions")."""
     indeg = [0] * len(groups)
     users: list = [[] for _ in groups]
     for gi, grp in enumerate(groups):

@@ -39,6 +39,7 @@ from micrograd.viz.colors import GradScale
 from micrograd.viz.layout import dot_cost, legend_position, place_nodes
 from micrograd.viz.modules import Grouping
 
+# The drawing times behind these two: docs/benchmarks.md, "Tuning decisions".
 FAST_ABOVE = 1500  # drawn nodes above which layout='auto' skips dot's own layout
 SLOW_ABOVE = 50_000  # layout.dot_cost above which it skips it too: dot would take seconds to minutes
 MISSING_DOT = (

@@ -119,14 +119,8 @@ def dot_cost(nodes: dict[str, dict], edges: list) -> int:
     """How hard a drawing is for dot's own layout: the sum over edges of (ranks skipped)².
 
     dot splits an edge that spans k ranks into k - 1 virtual nodes, and its crossing minimisation
-    grows much faster than linearly when long edges pile up: x*x*...*x (100 factors, 200 nodes) took
-    over 100 s and a degree-50 Horner polynomial (151 Values) 34 s, while 1,600 nodes of an MLP with
-    short edges take under a second. Measured with Graphviz 2.43 (bench/draw_time.py prints the table):
-
-        graph              nodes    cost   dot        graph               nodes    cost   dot
-        x**30 as x*x*...      60   30856   0.07 s     Horner degree 20      103   39520   0.08 s
-        x**50 as x*x*...     100  152096   1.8-3 s    Horner degree 30      153  136880   0.5-0.7 s
-        MLP 2-8-8-1 x3      1271   15236   0.5 s      Horner degree 40      203  328640   6.8 s
+    grows much faster than linearly when long edges pile up, while many nodes with short edges stay
+    fast (the times per graph shape: docs/benchmarks.md, "Tuning decisions", ``dot.SLOW_ABOVE``).
 
     Ranks as dot picks them in spirit: a node one past its deepest operand, and a leaf right before
     its first use (dot's network simplex pulls a constant next to the op that takes it).
