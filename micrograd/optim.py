@@ -17,12 +17,15 @@ The classes hold the state as plain attributes (lists of floats:
 0-based step number; ``current_lr()`` is the rate the next ``step()`` uses.
 
 Each optimizer also describes its compiled update, so the compiled path
-(``micrograd.compile(...).fit``) needs no list of optimizers: ``kernel_kind``
-(the update's code in ``compiler.kernels.update``: ``KERNEL_SGD`` 0,
-``KERNEL_ADAM`` 1) and ``kernel_hyper()`` (its named hyper-parameters), and
-it moves its per-parameter state to and from two flat arrays
-(``export_state(perm)`` / ``import_state(s1, s2, pos)``). An optimizer without
-a kernel (``kernel_kind = None``) trains with ``loss_and_grad`` in a loop.
+(``micrograd.compile(...).fit``) needs no list of optimizers: ``kernel_update``
+(the name of the update the kernel compiles: ``'sgd'``, ``'adam'``) and
+``kernel_hyper()`` (its named hyper-parameters). ``kernel_state(head)`` gives
+the compiled update its per-parameter state: one float64 array, ``head``
+entries for the kernel's own use, then the state rows, which the optimizer
+keeps as its state from then on (``momentum_buffer``, ``m``, ``v`` become
+NumPy views of it), so ``fit`` and ``step()`` continue from each other with no
+copy. An optimizer without a kernel (``kernel_update = None``) trains with
+``loss_and_grad`` in a loop.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from collections.abc import Callable, Iterable
 from micrograd.engine import Value
 
 LR = float | Callable[[int], float]
-KERNEL_SGD, KERNEL_ADAM = 0, 1  # codes of the compiled updates (compiler.kernels.update)
 
 
 def sgd_update(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first):
@@ -77,7 +79,7 @@ class Optimizer:
     compiled layout: ``s[q]`` belongs to ``params[perm[q]]`` (``pos`` is the inverse permutation).
     """
 
-    kernel_kind: int | None = None  # no compiled update unless a subclass says which
+    kernel_update: str | None = None  # no compiled update unless a subclass names one
     _state: tuple[str, ...] = ()  # names of the per-parameter state lists (at most two)
 
     def __init__(self, params: Iterable[Value], lr: LR):
@@ -104,23 +106,33 @@ class Optimizer:
         """The hyper-parameters of the compiled update, named as ``kernels.OptState`` names them."""
         raise NotImplementedError(f"{type(self).__name__} has no compiled update")
 
-    def export_state(self, perm):
-        """(s1, s2): the per-parameter state as float64 arrays in the compiled layout (unused: zeros(1))."""
+    def kernel_state(self, head: int):
+        """The compiled update's state: a float64 array of ``head`` entries, then one row per state list of
+        this optimizer (``_state``), which it keeps as its state from now on (the same array every call)."""
         import numpy as np
 
-        arrays = [np.array(getattr(self, name), dtype=np.float64)[perm] for name in self._state]
-        return tuple(arrays + [np.zeros(1)] * (2 - len(arrays)))
+        n, rows = len(self.params), max(len(self._state), 1)
+        st = getattr(self, "_kernel_state", None)
+        if st is None or len(st) != head + rows * n:
+            st = np.zeros(head + rows * n)
+            for r, name in enumerate(self._state):
+                view = st[head + r * n : head + (r + 1) * n]
+                view[:] = getattr(self, name)
+                setattr(self, name, view)
+            self._kernel_state = st
+        return st
 
-    def import_state(self, s1, s2, pos) -> None:
-        """Take the state back from the compiled layout (after a compiled run of ``fit``)."""
-        for name, arr in zip(self._state, (s1, s2)):
-            setattr(self, name, arr[pos].tolist())
+    def learning_rates(self, t0: int, steps: int):
+        """The learning rate of steps t0 .. t0+steps-1: a float, or a list for a schedule."""
+        if callable(self.lr):
+            return [float(self.lr(t)) for t in range(t0, t0 + steps)]
+        return float(self.lr)
 
 
 class SGD(Optimizer):
     """torch.optim.SGD: p -= lr * (g + momentum terms), with optional Nesterov and weight decay."""
 
-    kernel_kind = KERNEL_SGD
+    kernel_update = "sgd"
     _state = ("momentum_buffer",)
 
     def __init__(
@@ -151,8 +163,16 @@ class SGD(Optimizer):
         first = self.t == 0
         buf = self.momentum_buffer
         for i, p in enumerate(self.params):
-            p.data, buf[i] = sgd_update(
-                p.data, p.grad, buf[i], lr, self.momentum, self.dampening, self.nesterov, self.weight_decay, first
+            p.data, buf[i] = sgd_update(  # float(): the state may be a NumPy view (kernel_state)
+                p.data,
+                p.grad,
+                float(buf[i]),
+                lr,
+                self.momentum,
+                self.dampening,
+                self.nesterov,
+                self.weight_decay,
+                first,
             )
         self.t += 1
 
@@ -160,7 +180,7 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """torch.optim.Adam (L2 weight decay added to the gradient, not AdamW's decoupled decay)."""
 
-    kernel_kind = KERNEL_ADAM
+    kernel_update = "adam"
     _state = ("m", "v")
 
     def __init__(
@@ -188,6 +208,15 @@ class Adam(Optimizer):
         self.t += 1
         m, v = self.m, self.v
         for i, p in enumerate(self.params):
-            p.data, m[i], v[i] = adam_update(
-                p.data, p.grad, m[i], v[i], self.t, lr, self.beta1, self.beta2, self.eps, self.weight_decay
+            p.data, m[i], v[i] = adam_update(  # float(): the state may be a NumPy view (kernel_state)
+                p.data,
+                p.grad,
+                float(m[i]),
+                float(v[i]),
+                self.t,
+                lr,
+                self.beta1,
+                self.beta2,
+                self.eps,
+                self.weight_decay,
             )

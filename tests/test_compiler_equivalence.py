@@ -189,11 +189,7 @@ def test_every_activation_is_fused_and_equal(activation):
     assert cm.program.counts()["dense"] == 4
 
 
-def test_big_layers_run_blas_and_small_programs_compile_without_it():
-    # a program with a DENSE of >= ir.BLAS_MIN weights gets kernels with np.dot (used where m*k*B >= SMALL);
-    # one without compiles them with the np.dot branch pruned (most of the cold compile time)
-    from micrograd.compiler import ir, kernels
-
+def test_big_layers_read_the_inputs_where_they_are_and_match():
+    # the first layer multiplies the rows of X directly (batch-major, no copy), and later layers their slots
     cm = check_mlp((40, [32, 3], "relu", "cross_entropy", 1e-3, "neuron"), 64, 3)
-    assert cm.program.blas is not None and 40 * 32 >= ir.BLAS_MIN and 40 * 32 * 64 >= kernels.SMALL
-    assert micrograd.compile(nn.MLP(2, [16, 16, 1])).program.blas is None
+    assert cm.program.a[0] == 0 and cm.program.k[0] == 40 and not cm.program.inputs_read

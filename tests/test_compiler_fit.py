@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import micrograd
-from micrograd import losses, nn, optim
+from micrograd import nn, optim
 from micrograd.data import make_moons
-from tests.value_oracle import assert_close, twin_models, value_loop, value_path
+from tests.value_oracle import assert_close, twin_models, value_loop
 
 
 @pytest.mark.slow
@@ -80,39 +80,22 @@ def test_float32_close_to_float64():
 
 
 @pytest.mark.slow
-def test_parallel_batch_chunks_match_the_value_path(monkeypatch):
-    """Big layers run the batch as chunks in parallel (prange); forced here on a small model."""
-    from micrograd.compiler import threads
-
-    monkeypatch.setattr(threads, "PARALLEL_WORK", 0)
-    monkeypatch.setattr(threads, "PARALLEL", True)  # MICROGRAD_PARALLEL=1 (off by default)
-    rng = np.random.default_rng(8)
-    X, y = rng.normal(size=(70, 3)), rng.integers(0, 3, 70)
-    ref, fast = twin_models(lambda: nn.MLP(3, [5, 3], activation="elu", rng=random.Random(9)))
-    cm = micrograd.compile(fast)
-    assert cm.chunks(cm.training_program("cross_entropy"), 70) == 2
-    _, want_loss, want_grads = value_path(ref, ref.parameters(), X, [int(c) for c in y], losses.cross_entropy, 1e-2)
-    loss, grads = cm.loss_and_grad(X, y, loss="cross_entropy", l2=1e-2)
-    assert_close(loss, want_loss)
-    assert_close(grads, want_grads)
-    opt_ref, opt_fast = (optim.SGD(m.parameters(), lr=0.1, momentum=0.9) for m in (ref, fast))
-    want = value_loop(ref, opt_ref, X, y, "cross_entropy", 0.0, 2, 66, 3)  # batches of 66 (chunked) and 4
-    got = cm.fit(X, y, loss="cross_entropy", optimizer=opt_fast, epochs=2, batch_size=66, rng=3)
-    assert_close(got, want, "loss history")
-    assert_close([p.data for p in fast.parameters()], [p.data for p in ref.parameters()], "weights")
-
-
 def test_blas_runs_on_more_threads_only_for_big_layers(monkeypatch):
-    # SciPy's BLAS (what Numba's np.dot calls): MICROGRAD_BLAS_THREADS for a batch of big layers, 1 otherwise
-    from micrograd.compiler import threads
+    # OpenBLAS threads what is big enough; mid-sized products run on 1 thread, big ones on MICROGRAD_BLAS_THREADS,
+    # set for the calling thread only and restored after each kernel call
+    from micrograd.compiler import blas
 
-    threads.limit_blas_threads()
-    assert threads._blas_libs, "SciPy's BLAS was not found: the compiled path cannot set its threads"
-    monkeypatch.setattr(threads, "BLAS_THREADS", 2)
+    monkeypatch.setattr(blas, "BLAS_THREADS", 2)
+    assert blas.threads_for(blas.OPENBLAS_THREADS_FROM - 1) == 0
+    assert blas.threads_for(blas.PARALLEL_WORK - 1) == 1
+    assert blas.threads_for(blas.PARALLEL_WORK) == 2
+    setter = blas.library().set_local_threads or (lambda n: 1)  # SciPy's BLAS: no thread-local count to set
+    before = setter(3)
     try:
-        threads.blas_threads_for(threads.PARALLEL_WORK)
-        assert [lib.num_threads for lib in threads._blas_libs] == [2] * len(threads._blas_libs)
-        threads.blas_threads_for(threads.PARALLEL_WORK - 1)
-        assert [lib.num_threads for lib in threads._blas_libs] == [1] * len(threads._blas_libs)
+        cm = micrograd.compile(nn.MLP(784, [128, 10], rng=random.Random(0)))
+        seen: list = []
+        monkeypatch.setattr(cm, "_set_threads", lambda n: seen.append(n) or setter(n))
+        cm(np.zeros((256, 784)))
+        assert seen == [2, 3]  # this product's count, then the caller's again
     finally:
-        threads.blas_threads_for(0)
+        setter(before)

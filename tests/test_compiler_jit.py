@@ -3,8 +3,8 @@
 - The disk cache: a damaged entry is recompiled and replaced with one warning line (Numba alone raises
   UnpicklingError/EOFError on every later run); an unwritable NUMBA_CACHE_DIR is named with the folder
   used instead; with no writable folder at all kernels compile in memory, with one warning.
-- The first-run line: an entry point that Numba must compile prints "compiling kernels for the first
-  run, about N s" once on sys.stderr (a terminal and a notebook cell both show it); a warm start (the
+- The first-run line: an entry point that Numba must compile prints "compiling the kernel for ... (first
+  run), about N s" once on sys.stderr (a terminal and a notebook cell both show it); a warm start (the
   disk cache hit) prints nothing, and callees compiled inside an entry point say nothing.
 """
 
@@ -94,10 +94,9 @@ def test_unwritable_cache_falls_back_to_memory_with_one_warning(tmp_path):
         "import warnings, numpy as np, numba.core.caching as c\n"
         "c.CacheImpl._locator_classes = []\n"
         "warnings.simplefilter('always')\n"
-        "from micrograd.compiler import kernels\n"
-        "V = np.array([2.0, 3.0, 4.0, 5.0, 0.0, 0.0])\n"
-        "assert kernels.vec_forward(kernels.ops.MUL, V, *np.array([0, 2, 4, 2], np.uint64), 0.0)\n"
-        "print(V[4:].tolist())\n"
+        "import micrograd\n"
+        "cm = micrograd.compile(lambda xs: [xs[0] * xs[1]], n_inputs=2, params=[])\n"
+        "print(cm(np.array([[2.0, 4.0], [3.0, 5.0]])).ravel().tolist())\n"
     )
     env = dict(os.environ, NUMBA_CACHE_DIR="/dev/null/not-a-dir")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
@@ -108,7 +107,7 @@ def test_unwritable_cache_falls_back_to_memory_with_one_warning(tmp_path):
 
 
 # ---------------------------------------------------------------- the first-run line
-LINE = "compiling kernels for the first run, about"
+LINE = "(first run), about"
 
 
 ENTRY_KERNEL = """
@@ -146,7 +145,7 @@ def test_cold_start_prints_one_line_and_a_warm_start_none(tmp_path):
     assert cold.returncode == 0, cold.stderr
     assert "result 12.0" in cold.stdout
     lines = [ln for ln in cold.stderr.splitlines() if LINE in ln]
-    assert lines == ["micrograd: " + LINE + " 3 s (Numba caches them for the next runs)"], cold.stderr
+    assert lines == ["micrograd: compiling the kernel for entry " + LINE + " 3 s (Numba caches it for the next runs)"]
     assert LINE not in cold.stdout  # stderr: the user's stdout (a pipe, a file) stays theirs
     warm = run_entry(tmp_path, cache)
     assert warm.returncode == 0, warm.stderr
@@ -199,12 +198,20 @@ def test_without_a_writable_cache_the_line_says_every_run_compiles(monkeypatch):
         entry = jit_module.jit(cold_s=4)(fresh)
     assert entry(np.ones(2)) == 3.0
     lines = [ln for ln in captured.getvalue().splitlines() if LINE in ln]
-    assert lines == ["micrograd: " + LINE + " 4 s (no cache folder is writable, so every run compiles them)"]
+    assert lines == [
+        "micrograd: compiling the kernel for "
+        + fresh.__qualname__
+        + " "
+        + LINE
+        + " 4 s (no cache folder is writable, so every run compiles it)"
+    ]
 
 
-def test_the_training_entry_points_announce_themselves():
+def test_generated_kernels_announce_what_they_compile():
+    from micrograd.compiler import codegen
     from micrograd.compiler import jit as jit_module
-    from micrograd.compiler import kernels
 
-    for name in ("fit", "loss_and_grad", "step_chunks", "forward"):
-        assert id(getattr(kernels, name).py_func) in jit_module._entry_points, name
+    kernel = codegen.STORE.kernel(frozenset({"relu"}))
+    seconds, what = jit_module._entry_points[id(kernel.run.py_func)]
+    assert seconds >= 1 and what == kernel.WHAT == codegen.describe(kernel.FEATURES)
+    assert "relu" in kernel.FEATURES

@@ -1,113 +1,95 @@
-"""The kernels: every op of the table has a forward and a backward branch (generated into opkernels.py, see
-tests/test_compiler_gen_opkernels.py) that calls the table's functions; unknown opcodes are reported; the
-runtime passes the kernels the argument types they pass each other."""
+"""The kernels: every op of the table runs its own forward and derivative functions in the generated code, in
+the vector loop over a block and in the run of one-element instructions a scalar graph takes; an opcode a
+kernel lacks is reported, never run as 0."""
 
 import numpy as np
 import pytest
 
 from micrograd import ops
-from micrograd.compiler import kernels
-from micrograd.compiler.gen_opkernels import COMMAND
+from micrograd.compiler import blas, codegen
+from micrograd.compiler.codegen import CTL_IDX, CTL_WHERE, FORWARD, GRAD, OK, UNKNOWN
+from micrograd.compiler.ir import Program, validate
 from tests.op_cases import CASES
 
-MISSING = "no {} branch for {}: run " + COMMAND
+EVERY_OP = frozenset(op.name for op in ops.OPS) | {"train", "params", "valueloss", codegen.RUNS}
 
 
-def U(*offsets):
-    """Offsets as the kernels pass them (unsigned, see kernels.vec_forward)."""
-    return [np.uint64(o) for o in offsets]
-
-
-def sample(case, n=64, seed=0):
+def sample(case, n, seed=0):
     rng = np.random.default_rng(seed)
-    x = rng.uniform(*case.x, n)
-    y = rng.uniform(*case.y, n) if case.arity == 2 else np.zeros(n)
+    x = rng.uniform(*case.x, 4 * n)
+    y = rng.uniform(*case.y, 4 * n) if case.arity == 2 else np.zeros(4 * n)
     keep = [case.valid(a, b, case.arg) for a, b in zip(x, y)]
-    return x[keep], y[keep]
+    return x[keep][:n], y[keep][:n]
+
+
+def program(op, n, vector):
+    """params x_0..x_{n-1}, y_0..y_{n-1} in slots 0..2n-1; out_j = op(x_j, y_j) as one vector instruction over
+    the block or as n one-element ones; loss = out_0 + out_1 + ... (adds, whose derivatives are exactly 1)."""
+    binary = op.arity == 2
+    P = 2 * n if binary else n
+    x0, y0, o0 = 0, n, P
+    if vector:
+        rows = [(op.code, o0, x0, y0 if binary else -1, n, 0, -1, 0, 0, CASE_ARG[op.name])]
+    else:
+        rows = [
+            (op.code, o0 + j, x0 + j, y0 + j if binary else -1, 1, 0, -1, 0, 0, CASE_ARG[op.name]) for j in range(n)
+        ]
+    acc, S = o0, o0 + n
+    for j in range(1, n):
+        rows.append((ops.ADD, S, acc, o0 + j, 1, 0, -1, 0, 0, 0.0))
+        acc, S = S, S + 1
+    prog = Program(rows, [], S, [], [], list(range(o0, o0 + n)), acc, list(range(P)), list(range(P)), [], [], P,
+                   [1] * S)  # fmt: skip
+    return validate(prog)
+
+
+CASE_ARG = {name: case.arg for name, case in CASES.items()}
+
+
+def run(prog, theta, mode, features=EVERY_OP):
+    """Run prog on one example (no inputs) through the kernel with these features; (status, outputs, gtheta)."""
+    kernel = codegen.STORE.kernel(frozenset(features))
+    f, abi = blas.library().gemm["d"], blas.library().abi
+    ctl = np.zeros(CTL_IDX + prog.n_params, dtype=np.int64)
+    ctl[:8] = [0, 1, 1, 0, 0, f, abi, 0]
+    ctl[CTL_IDX:] = np.arange(prog.n_params)
+    gtheta = np.full(prog.n_params, np.nan)
+    out = np.zeros((1, len(prog.output_slots)))
+    W = np.zeros(2 * prog.n_slots)
+    hs, st = np.zeros((2, 1)), np.zeros(codegen.ST_STATE)
+    X, Y = np.zeros((1, 0)), np.zeros((1, 1))
+    status = kernel.run(mode, *prog.pack(), theta, gtheta, X, Y, np.zeros(1, np.int64), W, out, hs, st, ctl)
+    return status, out[0], gtheta, int(ctl[CTL_WHERE])
 
 
 def test_every_op_has_a_case():
     assert sorted(CASES) == sorted(op.name for op in ops.OPS)
 
 
+@pytest.mark.parametrize("vector", [True, False], ids=["vector loop", "scalar run"])
 @pytest.mark.parametrize("op", ops.OPS, ids=lambda op: op.name)
-def test_every_op_runs_the_table_functions_in_the_kernels(op):
+def test_every_op_runs_the_table_functions_in_the_kernels(op, vector):
     case = CASES[op.name]
-    x, y = sample(case)
-    m = len(x)
-    V = np.concatenate([x, y, np.full(m, -12345.0)])  # slots: x at 0, y at m, out at 2m
-    assert kernels.vec_forward(op.code, V, *U(0, m, 2 * m, m), case.arg), MISSING.format("forward", op.name)
-    want = [op.forward(a, b, case.arg) for a, b in zip(x, y)]
-    np.testing.assert_allclose(V[2 * m :], want, rtol=1e-15, atol=0)
-    gout = np.linspace(0.5, 2.0, m)
-    G = np.concatenate([np.full(m, 0.25), np.full(m, -0.5), gout])
-    assert kernels.vec_backward(op.code, V, G, *U(0, m, 2 * m, m), case.arg), MISSING.format("backward", op.name)
-    d = np.array([op.backward(a, b, case.arg, o) for a, b, o in zip(x, y, V[2 * m :])])
-    np.testing.assert_allclose(G[:m], 0.25 + d[:, 0] * gout, rtol=1e-15, atol=1e-300)
-    np.testing.assert_allclose(G[m : 2 * m], -0.5 + (d[:, 1] * gout if op.arity == 2 else 0.0), rtol=1e-15, atol=1e-300)
+    x, y = sample(case, 16)
+    n = len(x)
+    prog = program(op, n, vector)
+    theta = np.concatenate([x, y]) if op.arity == 2 else x.copy()
+    status, out, _, _ = run(prog, theta, FORWARD)
+    assert status == OK
+    want = np.array([op.forward(a, b, case.arg) for a, b in zip(x, y)])
+    np.testing.assert_array_equal(out, want)
+    status, _, gtheta, _ = run(prog, theta, GRAD)
+    assert status == OK
+    d = np.array([op.backward(a, b, case.arg, o) for a, b, o in zip(x, y, want)])
+    np.testing.assert_array_equal(gtheta[:n], d[:, 0])
+    if op.arity == 2:
+        np.testing.assert_array_equal(gtheta[n:], d[:, 1])
 
 
-@pytest.mark.parametrize("op", ops.OPS, ids=lambda op: op.name)
-def test_every_op_runs_the_table_functions_in_the_scalar_path(op):
-    # the one-element path (scalar graphs on one example) has its own branch per op
-    case = CASES[op.name]
-    for a, b in zip(*sample(case, n=8, seed=1)):
-        out, known = kernels.scalar_forward(op.code, a, b, case.arg)
-        assert known, MISSING.format("scalar forward", op.name)
-        assert out == op.forward(a, b, case.arg) or (np.isnan(out) and np.isnan(op.forward(a, b, case.arg)))
-        dx, dy, known = kernels.scalar_backward(op.code, a, b, case.arg, out)
-        assert known, MISSING.format("scalar backward", op.name)
-        want = op.backward(a, b, case.arg, out)
-        assert dx == want[0] and (op.arity == 1 or dy == want[1])
-
-
-def test_unknown_opcodes_are_refused_not_zero():
-    assert not kernels.scalar_forward(len(ops.OPS) + 5, 1.0, 2.0, 0.0)[1]
-    assert not kernels.scalar_backward(-3, 1.0, 2.0, 0.0, 3.0)[2]
-    V, G = np.ones(3), np.zeros(3)
-    assert not kernels.vec_forward(len(ops.OPS) + 5, V, *U(0, 1, 2, 1), 0.0)
-    assert not kernels.vec_backward(-3, V, G, *U(0, 1, 2, 1), 0.0)
-    assert V[2] == 1.0 and not G.any()
-
-
-def test_python_calls_pass_the_types_the_kernels_pass_each_other(monkeypatch):
-    # Numba compiles a kernel once per distinct argument types. The runtime's calls must pass what the
-    # kernels pass their callees (fit -> loss_and_grad -> load/forward, fit -> update): plain tuples, not
-    # NamedTuples (4 us of dispatch each), and the same optimizer field types for SGD and Adam; otherwise
-    # cm.loss_and_grad or cm(X) would compile a second copy of what fit already compiled.
-    import random
-
-    from numba import typeof, types
-
-    import micrograd
-    from micrograd import nn, optim
-
-    seen: dict = {}
-    m = nn.MLP(2, [4, 1], rng=random.Random(0))
-    X = np.random.default_rng(0).normal(size=(8, 2))
-    y = np.sign(X[:, 0])
-    # compile (or load) the real kernels first: compiled after the patch, fit would see the Python wrappers
-    micrograd.compile(m).fit(X, y, optimizer=optim.SGD(m.parameters(), lr=0.0), epochs=1)
-
-    def recording(name, kernel):
-        def record(*args):
-            seen.setdefault(name, []).append([typeof(a) for a in args])
-            return kernel(*args)
-
-        return record
-
-    for name in ("fit", "loss_and_grad", "load", "forward", "update"):
-        monkeypatch.setattr(kernels, name, recording(name, getattr(kernels, name)))
-    cm = micrograd.compile(m)
-    cm.fit(X, y, optimizer=optim.SGD(m.parameters(), lr=0.1, momentum=0.9), epochs=2, batch_size=3)
-    cm.fit(X, y, optimizer=optim.Adam(m.parameters(), lr=0.01, weight_decay=0), epochs=1)
-    cm.loss_and_grad(X, y, l2=1e-3)
-    cm(X)
-    every = [t for calls in seen.values() for args in calls for t in args]
-    assert not [t for t in every if isinstance(t, (types.NamedTuple, types.NamedUniTuple))]
-    (sgd, adam), (lg,) = seen["fit"], seen["loss_and_grad"]
-    assert sgd == adam
-    code, leaves, theta, X_t, Y_t, order, _, _, opt, _, _, buffers, gtheta = sgd
-    assert lg == [code, leaves, theta, X_t, Y_t, order, types.float64, types.float64, buffers[0], buffers[1], gtheta]
-    assert seen["forward"][0][0] == code and seen["load"][0][4] == leaves
-    assert order == typeof(np.arange(3)[0:2])  # fit passes its callees slices of `order`
+@pytest.mark.parametrize("mode", [FORWARD, GRAD])
+def test_an_opcode_the_kernel_lacks_is_reported_with_its_instruction(mode):
+    prog = program(ops.OPS[ops.TANH], 4, vector=True)
+    prog.op[0] = 99  # an opcode no kernel has
+    status, _, gtheta, where = run(prog, np.full(4, 0.5), mode)
+    assert (status, where) == (UNKNOWN, 0)
+    assert np.isnan(gtheta).all()  # nothing was written

@@ -9,7 +9,7 @@ import numpy as np
 
 import micrograd
 from micrograd import losses, nn, optim
-from micrograd.compiler import kernels
+from micrograd.compiler import codegen
 from micrograd.engine import Value
 from tests.value_oracle import assert_close, moons_like, twin_models
 
@@ -49,7 +49,7 @@ def test_one_compiled_model_from_two_threads_gives_the_single_threaded_results()
 
 
 def test_optimizers_and_losses_describe_themselves_to_the_runtime(monkeypatch):
-    assert (optim.KERNEL_SGD, optim.KERNEL_ADAM) == (kernels.SGD, kernels.ADAM)
+    assert (optim.SGD.kernel_update, optim.Adam.kernel_update) == codegen.UPDATES
     import ast
     import inspect
 
@@ -88,10 +88,15 @@ def test_optimizers_and_losses_describe_themselves_to_the_runtime(monkeypatch):
     assert_close([p.data for p in fast.parameters()], [p.data for p in ref.parameters()])
 
 
-def test_compiled_model_repr_shows_model_size_and_dtype():
+def test_compiled_model_repr_shows_model_size_dtype_and_what_its_kernels_hold():
     cm = micrograd.compile(nn.MLP(2, [16, 16, 1], rng=0), dtype=np.float32)
-    assert repr(cm) == f"<CompiledModel of MLP: 2 -> 1, {len(cm.program)} instructions, 337 parameters, float32>"
+    head = "<CompiledModel of MLP: 2 -> 1, 5 instructions {'relu': 2, 'dense': 3}, 337 parameters, float32; kernels: "
+    assert repr(cm) == head + "none compiled yet>"
+    cm.fit(np.zeros((4, 2)), np.ones(4), loss="hinge", optimizer=optim.SGD(cm.params, lr=0.1))
+    assert repr(cm) == head + "relu, loss hinge, training (sgd)>"
+    cm(np.zeros((2, 2)))
+    assert cm.kernels() == "relu, loss hinge, training (sgd); relu"
     p = Value(1.0)
     assert repr(micrograd.compile(lambda xs: [xs[0] * p, xs[0]], n_inputs=1, params=[p])).startswith(
-        "<CompiledModel of test_compiled_model_repr_shows_model_size_and_dtype.<locals>.<lambda>: 1 -> 2, "
+        "<CompiledModel of test_compiled_model_repr_shows_model_size_dtype_and_what_its_kernels_hold.<locals>."
     )

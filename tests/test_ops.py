@@ -2,6 +2,7 @@
 against central differences on hypothesis inputs (ordinary and huge magnitudes), NaN/inf
 propagation, and clear errors on domain violations."""
 
+import inspect
 import math
 
 import pytest
@@ -164,3 +165,12 @@ def test_micrograd_op_symbols():
     a, b = Value(2.0), Value(3.0)
     assert [v._op for v in (a + b, a * b, a**2, a.relu(), a.tanh())] == ["+", "*", "**2", "ReLU", "tanh"]
     assert (a + b)._prev == {a, b} and (a * a)._prev == {a} and (a * a)._children == (a, a)
+
+
+def test_opcodes_are_explicit_constants_not_globals_update():
+    source = inspect.getsource(ops)
+    assert "globals()" not in source
+    for op in ops.OPS:
+        assert getattr(ops, op.name.upper()) == op.code, op.name
+    assert "pow" not in vars(ops), "ops.pow would shadow the builtin in `from micrograd.ops import *`"
+    assert ops.BY_NAME["pow"].forward is ops.pow_

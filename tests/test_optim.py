@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from micrograd import optim
 from micrograd.engine import Value
 from micrograd.optim import SGD, Adam, adam_update, sgd_update
 
@@ -97,32 +98,28 @@ def test_optimizer_argument_errors():
         Adam(_params(1.0), betas=(1.0, 0.9))
 
 
-def test_state_moves_to_and_from_the_compiled_layout():
-    """What fit uses instead of knowing each optimizer: kind, hyper-parameters, state in a permutation."""
-    import numpy as np
-
-    from micrograd import optim
-
-    perm = np.array([2, 0, 3, 1])  # compiled position q holds params[perm[q]]
-    pos = np.argsort(perm)
+def test_the_compiled_update_shares_the_optimizers_state():
+    """What fit uses instead of knowing each optimizer: its update's name, its hyper-parameters, and one
+    float64 array holding its state, which the optimizer keeps using (no copy between fit and step())."""
     adam = Adam(_params(0.0, 1.0, 2.0, 3.0), lr=0.1, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.5)
     adam.m, adam.v = [1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]
-    s1, s2 = adam.export_state(perm)
-    assert s1.tolist() == [3.0, 1.0, 4.0, 2.0] and s2.tolist() == [7.0, 5.0, 8.0, 6.0]
-    adam.import_state(s1 * 10, s2 * 10, pos)
-    assert adam.m == [10.0, 20.0, 30.0, 40.0] and adam.v == [50.0, 60.0, 70.0, 80.0]
-    assert (adam.kernel_kind, adam.kernel_hyper()) == (
-        optim.KERNEL_ADAM,
-        dict(beta1=0.8, beta2=0.9, eps=1e-6, weight_decay=0.5),
-    )
+    st = adam.kernel_state(3)
+    assert st.tolist() == [0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    assert adam.kernel_state(3) is st
+    st[3:] *= 10  # what a compiled step writes
+    assert adam.m.tolist() == [10.0, 20.0, 30.0, 40.0] and adam.v.tolist() == [50.0, 60.0, 70.0, 80.0]
+    for p in adam.params:
+        p.grad = 1.0
+    adam.step()  # the Value path continues from the same arrays
+    assert st[3] == adam.m[0] == 10.0 + (1.0 - 0.8) * (1.0 - 10.0)  # torch's lerp, from the kernel's state
+    assert (adam.kernel_update, adam.kernel_hyper()) == ("adam", dict(beta1=0.8, beta2=0.9, eps=1e-6, weight_decay=0.5))
+    assert type(adam.params[0].data) is float
     sgd = SGD(_params(0.0, 1.0, 2.0, 3.0), lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)
     sgd.momentum_buffer = [1.0, 2.0, 3.0, 4.0]
-    s1, s2 = sgd.export_state(perm)
-    assert s1.tolist() == [3.0, 1.0, 4.0, 2.0] and s2.shape == (1,)
-    sgd.import_state(s1, s2, pos)
-    assert sgd.momentum_buffer == [1.0, 2.0, 3.0, 4.0]
-    assert (sgd.kernel_kind, sgd.kernel_hyper()) == (
-        optim.KERNEL_SGD,
+    assert sgd.kernel_state(2).tolist() == [0.0, 0.0, 1.0, 2.0, 3.0, 4.0]
+    assert (sgd.kernel_update, sgd.kernel_hyper()) == (
+        "sgd",
         dict(momentum=0.9, dampening=0.0, nesterov=True, weight_decay=0.1),
     )
-    assert optim.Optimizer(_params(1.0), lr=0.1).kernel_kind is None
+    assert optim.Optimizer(_params(1.0), lr=0.1).kernel_update is None
+    assert SGD(_params(1.0), lr=lambda t: 0.5**t).learning_rates(2, 3) == [0.25, 0.125, 0.0625]

@@ -29,6 +29,8 @@ def integer(name: str, value, minimum: int, none_ok: Literal[False] = False) -> 
 def integer(name: str, value, minimum: int, none_ok: bool) -> int | None: ...
 def integer(name: str, value, minimum: int, none_ok: bool = False) -> int | None:
     """An int >= minimum (NumPy integers too); bool, float and str are refused."""
+    if type(value) is int and value >= minimum:  # the common case, without the ABC checks below
+        return value
     if value is None and none_ok:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -43,6 +45,8 @@ def integer(name: str, value, minimum: int, none_ok: bool = False) -> int | None
 
 def real(name: str, value, minimum: float = 0.0) -> float:
     """A finite real number >= minimum (NumPy floats too); bool and str are refused."""
+    if type(value) is float and minimum <= value < math.inf:  # the common case (NaN fails both comparisons)
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number >= {minimum:g}, got {value!r} of type {type(value).__name__}")
     value = float(value)
@@ -52,6 +56,8 @@ def real(name: str, value, minimum: float = 0.0) -> float:
 
 
 def flag(name: str, value) -> bool:
+    if value is True or value is False:
+        return value
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r} of type {type(value).__name__}")
     return bool(value)
@@ -59,7 +65,7 @@ def flag(name: str, value) -> bool:
 
 def seed(rng) -> None:
     """fit's rng must be an int seed >= 0, None (fresh entropy) or a np.random.Generator."""
-    if isinstance(rng, np.random.Generator) or rng is None:
+    if rng is None or (type(rng) is int and rng >= 0) or isinstance(rng, np.random.Generator):
         return
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and int(rng) >= 0:
         return
@@ -101,24 +107,28 @@ def input_width(model, n_inputs: int | None) -> int:
     return int(nin)
 
 
-def optimizer(opt, params, checked=None) -> tuple[int, dict]:
-    """(kernel kind, named hyper-parameters for ``kernels.opt_state``) of fit's optimizer; its parameter list
-    must be ``params`` in order (not re-checked when it is the list ``checked``, the one seen last time)."""
+def optimizer(opt, params) -> str:
+    """The update fit compiles for ``opt`` ('sgd' or 'adam'); its parameter list must be ``params`` in order."""
     if opt is None:
         raise ValueError("fit needs an optimizer, e.g. micrograd.optim.SGD(model.parameters(), lr=0.1)")
-    if getattr(opt, "kernel_kind", None) is None:
+    update = getattr(opt, "kernel_update", None)
+    if update is None:
         raise TypeError(
             f"fit runs the optimizer's update in compiled code, and {type(opt).__name__} has none "
             f"(micrograd.optim.SGD and Adam do); train with cm.loss_and_grad(...) and its step() "
             f"in a loop instead"
         )
-    if opt.params is not checked and (len(opt.params) != len(params) or not all(map(is_, opt.params, params))):
-        raise ValueError("the optimizer must hold the model's parameters in model.parameters() order")
-    return opt.kernel_kind, dict(opt.kernel_hyper())
+    if len(opt.params) != len(params) or not all(map(is_, opt.params, params)):
+        raise ValueError("the optimizer must hold the compiled parameters, in order (cm.params: model.parameters() "
+                         "unless compile() was given params=)")  # fmt: skip
+    return update
 
 
 def features(X, n_inputs: int, dtype: np.dtype) -> np.ndarray:
-    """X as a C-contiguous (N, n_inputs) array of the kernels' dtype."""
+    """X as a C-contiguous (N, n_inputs) array of the kernels' dtype (X itself when it is one already)."""
+    if type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and X.shape[1] == n_inputs and len(X):
+        if X.flags.c_contiguous:
+            return X
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
         raise ValueError(f"X must hold real numbers, got dtype {X.dtype}; expected shape (N, {n_inputs})")
@@ -134,6 +144,11 @@ def named_loss(name: str) -> losses.NamedLoss:
     if name not in losses.REGISTRY:
         raise ValueError(f"unknown loss {name!r}; use one of {sorted(losses.REGISTRY)} or a function")
     return losses.REGISTRY[name]
+
+
+def loss_name(loss: LossArg) -> str | None:
+    """The name of a named loss (its kernel fuses it), None for a loss function (lowered op by op)."""
+    return loss if isinstance(loss, str) else None
 
 
 def loss_spec(loss: LossArg, n_outputs: int, target_width: int | None) -> tuple[Callable, int, bool]:
@@ -152,55 +167,53 @@ def loss_spec(loss: LossArg, n_outputs: int, target_width: int | None) -> tuple[
 
 
 def targets(y, N: int, loss: LossArg, n_outputs: int, target_width: int | None, dtype: np.dtype) -> tuple:
-    """(Y as an (N, width) array of dtype, target_width for the program), following PyTorch's conventions."""
+    """(Y as a C-contiguous (N, width) array of dtype, target_width for the program), following PyTorch's
+    conventions. A named loss's labels are checked by its compiled kernel, in the same pass that reads them
+    (``label_error`` words what it finds); here only their shape."""
     name, spec = (loss, named_loss(loss)) if isinstance(loss, str) else ("", None)
     if spec is not None and target_width is not None:
         raise ValueError(f"target_width is for a loss function; the named loss {loss!r} knows its targets")
-    y = np.asarray(y)
+    if type(y) is not np.ndarray:
+        y = np.asarray(y)
     if y.dtype.kind not in "biuf":
         raise ValueError(f"y must hold numbers, got dtype {y.dtype}")
     if y.shape[:1] != (N,):
         raise ValueError(f"y has shape {y.shape}; expected {N} rows, one per row of X")
+    if y.ndim == 1:
+        y = y.reshape(N, 1)
     if spec is not None and spec.target == losses.CLASS:
         if n_outputs < 2:
             raise ValueError(losses.ONE_LOGIT)
-        return _class_targets(name, y, N, n_outputs, dtype), None
-    if y.ndim == 1:
-        y = y.reshape(N, 1)
-    if y.ndim != 2:
+        if y.ndim != 2 or y.shape[1] not in (1, n_outputs):
+            raise ValueError(
+                f"y has shape {y.shape}; expected (N,) class indices or (N, {n_outputs}) probabilities for {loss!r}"
+            )
+    elif y.ndim != 2:
         raise ValueError(f"y has shape {y.shape}; expected (N,) or (N, width)")
-    if spec is None:
+    elif spec is None:
         width = integer("target_width", target_width, 1, none_ok=True)
         if width is not None and width != y.shape[1]:
             raise ValueError(f"target_width={width} but y has {y.shape[1]} columns")
-        return np.ascontiguousarray(y, dtype=dtype), (None if width is None and y.shape[1] == 1 else y.shape[1])
-    want = 1 if spec.target == losses.SCALAR else n_outputs
-    if y.shape[1] != want:
-        raise ValueError(
-            f"y has shape {y.shape} for loss {loss!r}; expected (N,) or (N, {want})"
-            if want == 1
-            else f"y has shape {y.shape}; expected (N, {want}) for {loss!r}"
-        )
-    if spec.labels_ok is not None:
-        ok = spec.labels_ok(y)
-        if not ok.all():
-            raise ValueError("y: " + losses.label_error(name, y[~ok][0].item()))
-    return np.ascontiguousarray(y, dtype=dtype), None
-
-
-def _class_targets(loss: str, y: np.ndarray, N: int, k: int, dtype: np.dtype) -> np.ndarray:
-    """(N, k) distributions from class indices (N,) or from (N, k) probabilities (checked)."""
-    if y.ndim == 1:
-        if not np.all((y == np.round(y)) & (y >= 0) & (y < k)):
+        Y = y if y.dtype == dtype and y.flags.c_contiguous else np.ascontiguousarray(y, dtype=dtype)
+        return Y, (None if width is None and y.shape[1] == 1 else y.shape[1])
+    else:
+        want = 1 if spec.target == losses.SCALAR else n_outputs
+        if y.shape[1] != want:
             raise ValueError(
-                f"{loss}: y must hold integer class indices in [0, {k}) of shape (N,), or (N, {k}) probabilities"
+                f"y has shape {y.shape} for loss {loss!r}; expected (N,) or (N, {want})"
+                if want == 1
+                else f"y has shape {y.shape}; expected (N, {want}) for {loss!r}"
             )
-        Y = np.zeros((N, k), dtype)
-        Y[np.arange(N), y.astype(np.int64)] = 1.0
-        return Y
-    if y.ndim != 2 or y.shape[1] != k:
-        raise ValueError(f"y has shape {y.shape}; expected (N,) class indices or (N, {k}) probabilities for {loss!r}")
-    smallest, sums = y.min(axis=1), y.sum(axis=1, dtype=np.float64)
-    for i in np.flatnonzero(~losses.is_distribution(smallest, sums))[:1]:
-        raise ValueError(f"{loss}: y row {i} {losses.distribution_error(float(smallest[i]), float(sums[i]))}")
-    return np.ascontiguousarray(y, dtype=dtype)
+    return (y if y.dtype == dtype and y.flags.c_contiguous else np.ascontiguousarray(y, dtype=dtype)), None
+
+
+def label_error(loss: str | None, Y: np.ndarray, row: int, n_outputs: int) -> str:
+    """The error for row ``row`` of Y, whose label the compiled loss ``loss`` refused (the Value path's words)."""
+    name = loss or ""
+    if name == "cross_entropy":
+        if Y.shape[1] == 1:
+            return (f"cross_entropy: y must hold integer class indices in [0, {n_outputs}) of shape (N,), "
+                    f"or (N, {n_outputs}) probabilities; y[{row}] is {Y[row, 0].item()!r}")  # fmt: skip
+        smallest, total = float(Y[row].min()), float(Y[row].astype(np.float64).sum())
+        return f"cross_entropy: y row {row} {losses.distribution_error(smallest, total)}"
+    return f"y: {losses.label_error(name, Y[row, 0].item())} (row {row})"

@@ -7,11 +7,10 @@ and then every constant and parameter that an instruction reads;
 consecutive slots (a DENSE whose inputs are not such a block reads them
 through a GATHER); ``Emitter.program`` returns the validated ``Program``.
 
-Parameters: in a free layout (a forward program) each DENSE's W block and
-biases are placed in theta in the order the DENSEs run, then every other
-parameter in model order; in a fixed layout (a training program, which keeps
-its forward program's) ``passes.fit_layout`` has already checked that each
-DENSE's blocks lie consecutively there, and positions are looked up.
+Parameters stay where the model lists them (``theta[j]`` is ``params[j]``):
+``passes.strided`` has already cut each DENSE's rows to runs whose weights and
+biases lie at one stride in that order, so a DENSE records where its first
+weight and bias are and the two strides.
 """
 
 from __future__ import annotations
@@ -37,28 +36,18 @@ class Group(NamedTuple):
     dots: list  # DENSE: its rows (passes.Dot); else empty
 
 
-def inverse(perm: Sequence[int]) -> list:
-    """theta_of[j] = the theta position of model parameter j, for a layout perm (theta[t] = params[perm[t]])."""
-    theta_of = [0] * len(perm)
-    for t, j in enumerate(perm):
-        theta_of[j] = t
-    return theta_of
-
-
 class Emitter:
     """The last pass: allocates slots and parameter positions while it writes the instruction rows.
 
     Call ``leaves`` once, ``emit`` for every group in order, then ``program``."""
 
-    def __init__(self, g: Graph, theta_of: Sequence[int] | None):
+    def __init__(self, g: Graph):
         self.g = g
-        self.theta_of = theta_of  # fixed layout (model index -> theta), or None: allocate in order
         self.slot = [-1] * len(g)  # node -> its slot
         self.rg: list = []  # slot -> 1 if it depends on a parameter (Program.requires_grad)
-        self.rows: list = []  # (op, out, a, b, n, k, p, arg) per instruction
+        self.rows: list = []  # (op, out, a, b, n, k, p, ld, bs, arg) per instruction
         self.gidx: list = []
         self.gathers: dict = {}  # source slots -> first slot of the GATHER that copied them
-        self.perm: list = []  # free layout: model index of theta[j], in the order DENSEs run
         self.inputs: list = []
         self.targets: list = []
         self.consts: list = []  # (slot, value)
@@ -98,12 +87,16 @@ class Emitter:
         k, x0 = len(src), src[0]
         if src != list(range(x0, x0 + k)):  # inputs not a contiguous block: gather them
             x0 = self.gather(src)
-        p, bias = self.place([w for d in grp.dots for w in d.weights]), -1
+        leaf = self.g.leaf
+        rows = [int(leaf[d.weights[0]]) for d in grp.dots]  # where each row's weights start in theta
+        ld = rows[1] - rows[0] if len(rows) > 1 else k
+        bias, bs = -1, 0
         if grp.dots[0].bias >= 0:
-            bias = self.place([d.bias for d in grp.dots])
+            biases = [int(leaf[d.bias]) for d in grp.dots]
+            bias, bs = biases[0], (biases[1] - biases[0] if len(biases) > 1 else 1)
         n = len(grp.members)
         out = self.new_slots([1] * n)
-        self.rows.append((DENSE, out, x0, bias, n, k, p, 0.0))
+        self.rows.append((DENSE, out, x0, bias, n, k, rows[0], ld, bs, 0.0))
         return out
 
     def gather(self, src: list) -> int:
@@ -111,17 +104,9 @@ class Emitter:
         key = tuple(src)
         if key not in self.gathers:
             self.gathers[key] = start = self.new_slots([self.rg[s] for s in src])
-            self.rows.append((GATHER, start, len(self.gidx), -1, len(src), 0, -1, 0.0))
+            self.rows.append((GATHER, start, len(self.gidx), -1, len(src), 0, -1, 0, 0, 0.0))
             self.gidx += src
         return self.gathers[key]
-
-    def place(self, leaves: list) -> int:
-        """theta position of the first of these parameter leaves, which sit there consecutively."""
-        if self.theta_of is not None:  # fixed layout: fit_layout checked that they are consecutive
-            return self.theta_of[int(self.g.leaf[leaves[0]])]
-        start = len(self.perm)
-        self.perm += [int(self.g.leaf[w]) for w in leaves]
-        return start
 
     def op(self, grp: Group) -> int:
         n = len(grp.members)
@@ -129,17 +114,11 @@ class Emitter:
         y = self.slot[grp.operands[n]] if _ARITY[grp.kind] == 2 else -1
         need = any(self.rg[x : x + n]) or (y >= 0 and any(self.rg[y : y + n]))
         out = self.new_slots([1 if need else 0] * n)
-        self.rows.append((grp.kind, out, x, y, n, 0, -1, float(grp.arg)))
+        self.rows.append((grp.kind, out, x, y, n, 0, -1, 0, 0, float(grp.arg)))
         return out
 
-    def program(self, outputs: Sequence[int], loss: int, layout: Sequence[int] | None) -> Program:
-        """The validated Program; parameters no DENSE placed go last, in model order (free layout)."""
-        perm = list(layout) if layout is not None else self.perm
-        theta_of = self.theta_of
-        if theta_of is None:
-            used = set(perm)
-            perm += [j for j in range(self.g.n_params) if j not in used]
-            theta_of = inverse(perm)
+    def program(self, outputs: Sequence[int], loss: int) -> Program:
+        """The validated Program."""
         prog = Program(
             self.rows,
             self.gidx,
@@ -149,10 +128,10 @@ class Emitter:
             [self.slot[r] for r in outputs],
             self.slot[loss] if loss >= 0 else -1,
             [s for s, _ in self.params],
-            [theta_of[j] for _, j in self.params],
+            [j for _, j in self.params],
             [s for s, _ in self.consts],
             [v for _, v in self.consts],
-            perm,
+            self.g.n_params,
             self.rg,
         )
         return validate(prog)

@@ -1,46 +1,51 @@
-"""The IR: a program as flat typed NumPy arrays, its validator and its printer.
+"""The IR: a program as flat typed NumPy arrays, its validator, its printer and its packed form.
 
 A ``Program`` is plain data. Instruction ``i`` is the row ``i`` of
 
-    op[i]   int32   opcode: 0..len(ops.OPS)-1 are the op table's ops, then DENSE, GATHER
+    op[i]   int32   opcode: 0..len(ops.OPS)-1 are the op table's ops, then DENSE, GATHER, LOSS
     out[i]  int64   first output slot
-    a[i]    int64   first slot of operand x (DENSE: of its input block; GATHER: offset into gidx)
+    a[i]    int64   first slot of operand x (DENSE: of its input block; GATHER: offset into gidx;
+                    LOSS: of the model outputs it reads)
     b[i]    int64   first slot of operand y (binary ops), -1 for unary ops;
-                    DENSE: the bias offset in the parameter vector, -1 without bias
+                    DENSE: theta position of the first bias, -1 without bias
     n[i]    int64   element count: an op-table op with n > 1 is the vector op
-                    out[j] = f(x[j], y[j], arg) over n contiguous slots; DENSE: rows
-    k[i]    int64   DENSE: inner dimension (columns of W); else 0
-    p[i]    int64   DENSE: offset of the row-major (n, k) W block in the parameter vector; else -1
+                    out[j] = f(x[j], y[j], arg) over n contiguous slots; DENSE: rows; LOSS: outputs read
+    k[i]    int64   DENSE: inner dimension (columns of W); LOSS: which loss (index in LOSSES); else 0
+    p[i]    int64   DENSE: theta position of W[0, 0]; else -1
+    ld[i]   int64   DENSE: W's row stride in theta, W[r, j] = theta[p + r*ld + j] (ld >= k); else 0
+    bs[i]   int64   DENSE: the bias stride, bias[r] = theta[b + r*bs]; else 0
     arg[i]  float64 the op's constant argument (exponent, slope, ...)
 
-Slots hold one value per example (the kernels store them as rows of an
-(n_slots, batch) array). Before the first instruction the runtime fills the
-input slots, target slots, constant slots (``const_slots``/``const_vals``) and
-the parameter slots of parameters used by scalar ops (``param_slots`` holds
-the value of ``theta[param_index]``). ``theta`` is the compiled parameter
-vector, a permutation of ``model.parameters()``: ``theta[j] = params[perm[j]]``;
-a training program (one with a loss) uses the layout of the model's forward
-program, whatever its loss. ``requires_grad[s]`` says whether backward needs
-slot ``s``'s gradient: ``s`` depends on a parameter (backward skips the rest).
-A training program holds only what its loss depends on (``output_slots`` are
-then the outputs the loss reads), so backward visits exactly what the Value
-path's ``loss.backward()`` visits. Every slot is written at most once (SSA).
+``theta`` is the compiled parameter vector: ``theta[j]`` is ``params[j]``, the
+model's own parameter order (``model.parameters()``). A DENSE reads its
+weights and biases where they are: a Neuron stores ``w`` then ``b``, so an
+MLP layer's W rows are ``k + 1`` apart and its biases follow each row.
 
-The kernels read a program as two NamedTuples, built once per program and
-read by field name: ``Program.code`` (``Code``: the instruction arrays, the
-gather indices, ``requires_grad`` and the loss slot) and ``Program.leaves``
-(``Leaves``: the slot tables above); ``Program.kernel_args`` holds them as
-the plain tuples the kernels are called with.
+Slots hold one value per example (the kernels store them as rows of an
+(n_slots, batch) array). Input slots are ``0 .. n_inputs-1``; a DENSE whose
+input block lies inside them reads the inputs where they are, the rows of X.
+Before the first instruction the kernel fills the input slots other
+instructions read, the target slots (a loss built from Values), constant slots
+(``const_slots``/``const_vals``) and the parameter slots of parameters used by
+single ops (``param_slots`` holds ``theta[param_index]``). ``requires_grad[s]``
+says whether backward needs slot ``s``'s gradient (``s`` depends on a
+parameter). Every slot is written at most once (SSA).
+
+A training program ends with its loss. A named loss is one LOSS instruction
+(``%12 = loss.cross_entropy %9:3``) that reads the model's outputs and the
+target rows of Y, writes each example's loss into its slot and, when training,
+the loss's gradient into its inputs' gradient rows, in one pass over the batch.
+A loss built from Values is lowered op by op; ``loss_slot`` is its last slot.
 
 ``validate`` checks all of that; ``format_program`` prints one line per
-instruction, e.g. ``%12:16 = dense %0:2 W=p[0:32] b=p[32:48]``.
+instruction, e.g. ``%12:16 = dense %0:2 W=p[0:48|3] b=p[2::3]``; ``pack`` gives
+the two flat arrays the generated kernels read (layout: ``HEAD`` and ``F_*``).
 """
 
 from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import NamedTuple
 
 import numpy as np
 
@@ -49,42 +54,24 @@ from micrograd import ops
 NOPS = len(ops.OPS)
 DENSE = NOPS
 GATHER = NOPS + 1
-BLAS_MIN = 1024  # weights of a DENSE from which kernels include BLAS (docs/benchmarks.md, Tuning decisions)
-OP_NAMES = tuple(op.name for op in ops.OPS) + ("dense", "gather")
-INT_FIELDS = ("out", "a", "b", "n", "k", "p")
+LOSS = NOPS + 2
+OP_NAMES = tuple(op.name for op in ops.OPS) + ("dense", "gather", "loss")
+LOSSES = ("hinge", "mse", "bce_with_logits", "cross_entropy")  # LOSS's k: the fused losses of micrograd.losses
+INT_FIELDS = ("out", "a", "b", "n", "k", "p", "ld", "bs")
 DEBUG_VALIDATE = os.environ.get("MICROGRAD_VALIDATE", "") == "1"
 
-
-class Code(NamedTuple):
-    """What the kernels' interpreters read: one row per instruction (fields as in the module docstring)."""
-
-    op: np.ndarray  # (n_instr,) int32
-    out: np.ndarray  # (n_instr,) int64
-    a: np.ndarray  # (n_instr,) int64
-    b: np.ndarray  # (n_instr,) int64
-    n: np.ndarray  # (n_instr,) int64
-    k: np.ndarray  # (n_instr,) int64
-    p: np.ndarray  # (n_instr,) int64
-    arg: np.ndarray  # (n_instr,) float64
-    gidx: np.ndarray  # (total gathered,) int64 source slots of the GATHERs
-    requires_grad: np.ndarray  # (n_slots,) uint8
-    loss_slot: int  # -1 in a program without loss
-    blas: np.ndarray | None  # None: every DENSE runs as loops; an empty array: big ones call BLAS (np.dot)
-
-
-class Leaves(NamedTuple):
-    """What ``kernels.load`` fills before the first instruction: slot tables, one entry per leaf."""
-
-    input_slots: np.ndarray  # (n_inputs,) int64: slot of input column j
-    target_slots: np.ndarray  # (target width,) int64: slot of target column j
-    const_slots: np.ndarray  # (n_consts,) int64
-    const_vals: np.ndarray  # (n_consts,) float64
-    param_slots: np.ndarray  # (n_scalar_params,) int64: parameters read by scalar ops ...
-    param_index: np.ndarray  # (n_scalar_params,) int64: ... hold theta[param_index]
-
-
-# every array of a Program, in the order tobytes() writes them
-ARRAYS = tuple(f for f in Code._fields if f not in ("loss_slot", "blas")) + Leaves._fields + ("output_slots", "perm")
+# ---------------------------------------------------------------- the packed form (Program.pack)
+# I (int64): a header of HEAD entries, the instruction table (n_instr rows of NF fields), then the slot tables.
+HEAD, NF = 24, 14
+# header entries
+H_NI, H_SLOTS, H_NIN, H_NOUT, H_NTGT, H_NCONST, H_NPARAM, H_NZERO = 0, 1, 2, 3, 4, 5, 6, 7
+H_VLOSS = 8  # slot of a loss built from Values, -1 when the loss is a LOSS instruction or absent
+H_ZERO_G, H_OUTS, H_TGTS, H_CONSTS, H_PARAMS, H_GIDX, H_ZERO_P = 9, 10, 11, 12, 13, 14, 15  # offsets
+# instruction fields, in this order: op out a b n k p ld bs, then
+F_RUN_END, F_RUN_START = 9, 10  # the run of one-element instructions of one opcode this one belongs to
+F_ASSIGN = 11  # 1: this instruction is the only reader of its x block, so backward assigns G[x] (no zeroing)
+F_GRAD = 12  # 1: backward visits this instruction (a slot it writes requires a gradient)
+F_GRAD_X = 13  # 1: and computes its x block's gradient (a slot of the block requires one)
 
 
 class Program:
@@ -97,6 +84,8 @@ class Program:
     n: np.ndarray
     k: np.ndarray
     p: np.ndarray
+    ld: np.ndarray
+    bs: np.ndarray
 
     def __init__(
         self,
@@ -111,14 +100,15 @@ class Program:
         param_index,
         const_slots,
         const_vals,
-        perm,
+        n_params,
         requires_grad,
     ):
-        cols = list(zip(*rows)) if rows else [()] * 8
+        """``rows``: one (op, out, a, b, n, k, p, ld, bs, arg) tuple per instruction."""
+        cols = list(zip(*rows)) if rows else [()] * 10
         self.op = np.array(cols[0], dtype=np.int32)
-        for name, col in zip(INT_FIELDS, cols[1:7]):
+        for name, col in zip(INT_FIELDS, cols[1:9]):
             setattr(self, name, np.array(col, dtype=np.int64))
-        self.arg = np.array(cols[7], dtype=np.float64)
+        self.arg = np.array(cols[9], dtype=np.float64)
         self.gidx = np.asarray(gidx, dtype=np.int64)
         self.n_slots = int(n_slots)
         self.input_slots = np.asarray(input_slots, dtype=np.int64)
@@ -129,7 +119,7 @@ class Program:
         self.param_index = np.asarray(param_index, dtype=np.int64)
         self.const_slots = np.asarray(const_slots, dtype=np.int64)
         self.const_vals = np.asarray(const_vals, dtype=np.float64)
-        self.perm = np.asarray(perm, dtype=np.int64)
+        self.n_params = int(n_params)
         self.requires_grad = np.asarray(requires_grad, dtype=np.uint8)
         self.source_nodes = 0  # how many Value nodes were lowered (set by passes.lower)
 
@@ -137,45 +127,54 @@ class Program:
         return len(self.op)
 
     @property
-    def n_params(self) -> int:
-        return len(self.perm)
+    def fused_loss(self) -> str | None:
+        """The name of the loss a LOSS instruction computes, or None."""
+        where = np.flatnonzero(self.op == LOSS)
+        return LOSSES[int(self.k[where[0]])] if len(where) else None
+
+    def rows(self) -> list:
+        """The instructions as (op, out, a, b, n, k, p, ld, bs, arg) tuples (what __init__ takes)."""
+        cols = [self.op.tolist()] + [getattr(self, f).tolist() for f in INT_FIELDS] + [self.arg.tolist()]
+        return list(zip(*cols))
 
     def tobytes(self) -> bytes:
         """Every array's bytes plus the scalar fields: equal programs give equal bytes."""
-        head = np.array([self.n_slots, self.loss_slot], dtype=np.int64).tobytes()
-        return head + b"".join(getattr(self, f).tobytes() for f in ARRAYS)
-
-    @cached_property
-    def blas(self) -> np.ndarray | None:
-        """None when no DENSE has BLAS_MIN weights: the kernels then compile without np.dot (whose code is
-        most of their cold compile time), else an empty array. ``kernels.SMALL`` decides per call."""
-        big = (self.n * self.k)[self.op == DENSE]
-        return np.zeros(0) if big.size and big.max() >= BLAS_MIN else None
-
-    @cached_property
-    def code(self) -> Code:
-        """The instruction arrays as the kernels take them (the same arrays, not copies)."""
-        return Code(*(getattr(self, f) for f in Code._fields))
-
-    @cached_property
-    def leaves(self) -> Leaves:
-        """The leaf slot tables as ``kernels.load`` takes them (the same arrays, not copies)."""
-        return Leaves(*(getattr(self, f) for f in Leaves._fields))
-
-    @cached_property
-    def kernel_args(self) -> tuple:
-        """(tuple(code), tuple(leaves)): what the kernels are called with (plain tuples: see kernels.py)."""
-        return tuple(self.code), tuple(self.leaves)
+        ints, reals = self.pack()
+        return np.array([self.n_params], dtype=np.int64).tobytes() + ints.tobytes() + reals.tobytes()
 
     @cached_property
     def dense_work(self) -> int:
-        """Multiply-adds of the DENSE ops per example (decides whether batch chunks run in parallel)."""
+        """Multiply-adds of the DENSE ops per example (decides how many threads BLAS gets)."""
         return int((self.n * self.k)[self.op == DENSE].sum())
+
+    @cached_property
+    def inputs_read(self) -> bool:
+        """Whether something other than a DENSE reads an input slot (then the kernel copies X into them)."""
+        nin = len(self.input_slots)
+        if nin == 0:
+            return False
+        for i in range(len(self)):
+            op, a, b, n = int(self.op[i]), int(self.a[i]), int(self.b[i]), int(self.n[i])
+            if op == GATHER:
+                if (self.gidx[a : a + n] < nin).any():
+                    return True
+            elif op == DENSE:
+                if a < nin < a + int(self.k[i]):  # straddles the inputs' end: reads them as slots
+                    return True
+            elif a < nin or 0 <= b < nin:
+                return True
+        return bool((self.output_slots < nin).any() or (self.loss_slot >= 0 and self.loss_slot < nin))
 
     def counts(self) -> dict:
         """How many instructions of each mnemonic (for summaries and diagrams)."""
         names, nums = np.unique(self.op, return_counts=True)
         return {OP_NAMES[c]: int(m) for c, m in zip(names, nums)}
+
+    def pack(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ints, reals): the program as the generated kernels read it (cached; see HEAD and the F_* fields)."""
+        if "_packed" not in self.__dict__:
+            self.__dict__["_packed"] = _pack(self)
+        return self.__dict__["_packed"]
 
     def __str__(self) -> str:
         return format_program(self)
@@ -187,23 +186,132 @@ class Program:
         )
 
 
+# ---------------------------------------------------------------- packing
+def _readers(prog: Program) -> np.ndarray:
+    """How many times each slot is read (instructions, outputs, the loss slot)."""
+    counts = np.zeros(prog.n_slots, dtype=np.int64)
+    for i in range(len(prog)):
+        op, a, b, n, k = (int(prog.op[i]), int(prog.a[i]), int(prog.b[i]), int(prog.n[i]), int(prog.k[i]))
+        if op == DENSE:
+            counts[a : a + k] += 1
+        elif op == GATHER:
+            np.add.at(counts, prog.gidx[a : a + n], 1)
+        else:  # an op-table op or LOSS
+            counts[a : a + n] += 1
+            if op < NOPS and b >= 0:
+                counts[b : b + n] += 1
+    np.add.at(counts, prog.output_slots, 1)
+    if prog.loss_slot >= 0:
+        counts[prog.loss_slot] += 1
+    return counts
+
+
+def _pack(prog: Program) -> tuple[np.ndarray, np.ndarray]:
+    ni, S = len(prog), prog.n_slots
+    T = np.zeros((ni, NF), dtype=np.int64)
+    T[:, 0] = prog.op
+    for c, name in enumerate(INT_FIELDS, start=1):
+        T[:, c] = getattr(prog, name)
+    # runs of one-element instructions with one opcode: a scalar graph's kernel loops over a run without dispatch
+    start = 0
+    for i in range(1, ni + 1):
+        if i == ni or prog.op[i] != prog.op[start] or prog.n[i] != 1 or prog.n[start] != 1 or prog.op[i] >= NOPS:
+            T[start:i, F_RUN_END], T[start:i, F_RUN_START] = i, start
+            start = i
+    rg = prog.requires_grad.astype(bool)
+    for i in range(ni):
+        op, o, a, n = int(prog.op[i]), int(prog.out[i]), int(prog.a[i]), int(prog.n[i])
+        T[i, F_GRAD] = rg[o : o + (1 if op == LOSS else n)].any()
+        if op == DENSE:
+            T[i, F_GRAD_X] = rg[a : a + int(prog.k[i])].any()
+    # gradient rows backward assigns instead of accumulating: a unary op's or a DENSE's x block that nothing
+    # else reads (and that the loss does not seed), so those rows need no zeroing before backward
+    readers = _readers(prog)
+    zero_g = prog.requires_grad.astype(np.int64)
+    for i in range(ni):
+        op, a, n = int(prog.op[i]), int(prog.a[i]), int(prog.n[i])
+        width = int(prog.k[i]) if op == DENSE else n
+        if op == DENSE or (op < NOPS and ops.OPS[op].arity == 1):
+            if a >= len(prog.input_slots) and (readers[a : a + width] == 1).all():
+                T[i, F_ASSIGN] = 1
+                zero_g[a : a + width] = 0
+        elif op == LOSS:  # the loss writes its inputs' gradient rows before backward starts
+            zero_g[a : a + n] = 0
+    # parameters whose gradient no DENSE writes: zeroed before backward accumulates into them (as ranges)
+    covered = np.zeros(prog.n_params, dtype=bool)
+    for i in np.flatnonzero(prog.op == DENSE):
+        n, k, p, ld, b, bs = (
+            int(prog.n[i]),
+            int(prog.k[i]),
+            int(prog.p[i]),
+            int(prog.ld[i]),
+            int(prog.b[i]),
+            int(prog.bs[i]),
+        )
+        for r in range(n):
+            covered[p + r * ld : p + r * ld + k] = True
+        if b >= 0:
+            covered[b : b + (n - 1) * bs + 1 : max(bs, 1)] = True
+    edges = np.flatnonzero(np.diff(np.concatenate([[1], covered.astype(np.int8), [1]])))
+    zero_p = np.stack([edges[0::2], edges[1::2] - edges[0::2]], axis=1).ravel() if len(edges) else np.zeros(0)
+    vloss = prog.loss_slot if prog.fused_loss is None else -1
+    parts = [
+        T.ravel(),
+        zero_g,
+        prog.output_slots,
+        prog.target_slots,
+        prog.const_slots,
+        np.concatenate([prog.param_slots, prog.param_index]),
+        prog.gidx,
+        np.asarray(zero_p, dtype=np.int64),
+    ]
+    head = np.zeros(HEAD, dtype=np.int64)
+    head[[H_NI, H_SLOTS, H_NIN, H_NOUT, H_NTGT, H_NCONST, H_NPARAM, H_NZERO, H_VLOSS]] = (
+        ni, S, len(prog.input_slots), len(prog.output_slots), len(prog.target_slots), len(prog.const_slots),
+        len(prog.param_slots), len(zero_p) // 2, vloss,
+    )  # fmt: skip
+    offset = HEAD
+    for field, part in zip((None, H_ZERO_G, H_OUTS, H_TGTS, H_CONSTS, H_PARAMS, H_GIDX, H_ZERO_P), parts):
+        if field is not None:
+            head[field] = offset
+        offset += len(part)
+    ints = np.concatenate([head] + [np.asarray(x, dtype=np.int64) for x in parts])
+    reals = np.concatenate([prog.arg, prog.const_vals]).astype(np.float64)
+    ints.flags.writeable = reals.flags.writeable = False
+    return ints, reals
+
+
 # ---------------------------------------------------------------- printer
 def _slots(s: int, n: int) -> str:
     return f"%{s}" if n == 1 else f"%{s}:{n}"
 
 
+def _block(start: int, rows: int, cols: int, stride: int) -> str:
+    """p[start:end] for a contiguous block, p[start:end|stride] for rows of cols, stride apart."""
+    if rows == 1 or stride == cols:
+        return f"p[{start}:{start + rows * cols}]"
+    return f"p[{start}:{start + (rows - 1) * stride + cols}|{stride}]"
+
+
 def format_instruction(prog: Program, i: int) -> str:
-    op, o, a, b, n, k, p = (int(getattr(prog, f)[i]) for f in ("op",) + INT_FIELDS)
+    op, o, a, b, n, k, p, ld, bs = (int(getattr(prog, f)[i]) for f in ("op",) + INT_FIELDS)
     if op == DENSE:
-        bias = f" b=p[{b}:{b + n}]" if b >= 0 else ""
-        return f"{_slots(o, n)} = dense {_slots(a, k)} W=p[{p}:{p + n * k}]{bias}"
+        if b < 0:
+            bias = ""
+        elif n == 1 or bs == 1:
+            bias = f" b=p[{b}:{b + n}]"
+        else:
+            bias = f" b=p[{b}:{b + (n - 1) * bs + 1}:{bs}]"
+        return f"{_slots(o, n)} = dense {_slots(a, k)} W={_block(p, n, k, ld)}{bias}"
     if op == GATHER:
         src = " ".join(f"%{s}" for s in prog.gidx[a : a + n])
         return f"{_slots(o, n)} = gather [{src}]"
+    if op == LOSS:
+        name = LOSSES[k] if 0 <= k < len(LOSSES) else f"<bad loss {k}>"
+        return f"%{o} = loss.{name} {_slots(a, n)} y"
     if not 0 <= op < NOPS:
         return f"{_slots(o, n)} = <bad opcode {op}> {_slots(a, n)}"
-    name = OP_NAMES[op]
-    text = f"{_slots(o, n)} = {name} {_slots(a, n)}"
+    text = f"{_slots(o, n)} = {OP_NAMES[op]} {_slots(a, n)}"
     if b >= 0:
         text += f" {_slots(b, n)}"
     if ops.OPS[op].symbol.find("{arg}") >= 0 or prog.arg[i] != 0.0:
@@ -256,6 +364,8 @@ def validate(prog: Program) -> Program:
         if s < 0 or s + n > S or not defined[s : s + n].all():
             fail(f"{what}: reads slots {s}:{s + n} before they are defined")
 
+    if not np.array_equal(prog.input_slots, np.arange(len(prog.input_slots))):
+        fail("input slots must be 0 .. n_inputs-1")
     for name, slots in (
         ("input", prog.input_slots),
         ("target", prog.target_slots),
@@ -264,24 +374,31 @@ def validate(prog: Program) -> Program:
     ):
         for s in slots:
             define(int(s), 1, f"{name} slot {s}")
-    if sorted(prog.perm.tolist()) != list(range(P)):
-        fail("perm is not a permutation of the parameters")
     if len(prog.param_index) and (prog.param_index.min() < 0 or prog.param_index.max() >= P):
         fail("param_index out of range")
     if len(prog.requires_grad) != S:
         fail("requires_grad must have one entry per slot")
+    losses = np.flatnonzero(prog.op == LOSS)
+    if len(losses) > 1 or (len(losses) == 1 and (losses[0] != len(prog) - 1 or prog.out[losses[0]] != prog.loss_slot)):
+        fail("a LOSS instruction must be the last one, and the program's loss slot its output")
     for i in range(len(prog)):
-        op, o, a, b, n, k, p = (int(getattr(prog, f)[i]) for f in ("op",) + INT_FIELDS)
+        op, o, a, b, n, k, p, ld, bs = (int(getattr(prog, f)[i]) for f in ("op",) + INT_FIELDS)
         what = Where(i)
         if op == DENSE:
             use(a, k, what)
-            if p < 0 or p + n * k > P or (b >= 0 and b + n > P) or k < 1:
-                fail(f"{what}: parameter block out of range 0:{P}")
+            if k < 1 or ld < k or p < 0 or p + (n - 1) * ld + k > P:
+                fail(f"{what}: W block out of range 0:{P}")
+            if b >= 0 and (bs < 0 or (n > 1 and bs == 0) or b + (n - 1) * bs >= P):
+                fail(f"{what}: bias out of range 0:{P}")
         elif op == GATHER:
             if a < 0 or a + n > len(prog.gidx):
                 fail(f"{what}: gather indices out of range")
             for s in prog.gidx[a : a + n]:
                 use(int(s), 1, what)
+        elif op == LOSS:
+            use(a, n, what)
+            if not 0 <= k < len(LOSSES):
+                fail(f"{what}: unknown loss {k}")
         elif 0 <= op < NOPS:
             use(a, n, what)
             if (ops.OPS[op].arity == 2) != (b >= 0):
@@ -290,7 +407,7 @@ def validate(prog: Program) -> Program:
                 use(b, n, what)
         else:
             fail(f"{what}: unknown opcode {op}")
-        define(o, n, what)
+        define(o, 1 if op == LOSS else n, what)
     for s in prog.output_slots:
         use(int(s), 1, f"output slot {s}")
     if prog.loss_slot >= 0:

@@ -17,9 +17,10 @@ compiled path is made by it, so the cache rules below hold for all of them:
 
 Point ``NUMBA_CACHE_DIR`` at a writable folder to keep compiled kernels across runs.
 
-First run: an entry point made with ``jit(cold_s=N)`` that Numba has to compile
-(not in memory, not in the disk cache) prints one line to ``sys.stderr`` before
-compiling: "micrograd: compiling kernels for the first run, about N s ...".
+First run: an entry point made with ``jit(cold_s=N, what=...)`` that Numba has to
+compile (not in memory, not in the disk cache) prints one line to ``sys.stderr``
+before compiling: "micrograd: compiling the kernel for relu, loss hinge, sgd
+(first run), about N s ...".
 It is printed, not warned: a warning filter (or the default once-per-place
 rule) could hide it, and ``sys.stderr`` is looked up at that moment, so it
 shows in a terminal and in a notebook cell (ipykernel replaces sys.stderr).
@@ -42,6 +43,7 @@ import warnings
 import numba
 from numba.core import event as _event
 from numba.core.caching import FunctionCache
+from numba.core.runtime import rtsys
 from numba.extending import register_jitable
 
 from micrograd import ops
@@ -72,7 +74,12 @@ class RecoveringCache(FunctionCache):
 
     def load_overload(self, sig, target_context):
         try:
-            return super().load_overload(sig, target_context)
+            # Numba's own load_overload first refreshes the whole target context (importing and registering
+            # every implementation module: most of a warm start, docs/benchmarks.md); running compiled code
+            # needs only the runtime (NRT). A later compilation refreshes the context as it always does.
+            rtsys.initialize(target_context)
+            with self._guard_against_spurious_io_errors():
+                return self._load_overload(sig, target_context)
         except Exception as e:  # UnpicklingError, EOFError, ValueError, ... from a damaged file
             _warn(
                 f"micrograd: the Numba cache of {self._py_func.__qualname__} in {self.cache_path} "
@@ -119,7 +126,7 @@ def _where_cached(dispatcher) -> None:
         )
 
 
-_entry_points: dict = {}  # id(py_func) -> seconds its cold compilation takes (jit(cold_s=...))
+_entry_points: dict = {}  # id(py_func) -> (seconds its cold compilation takes, what it is for)
 _uncached: set = set()  # id(py_func) of kernels compiled in memory (no writable cache folder)
 
 
@@ -133,15 +140,16 @@ class _FirstRunNotice(_event.Listener):
         if self.depth != 1:
             return
         py_func = getattr(event.data.get("dispatcher"), "py_func", None)
-        seconds = _entry_points.get(id(py_func))
-        if seconds is not None:
+        entry = _entry_points.get(id(py_func))
+        if entry is not None:
+            seconds, what = entry
             later = (
-                "no cache folder is writable, so every run compiles them"
+                "no cache folder is writable, so every run compiles it"
                 if id(py_func) in _uncached
-                else "Numba caches them for the next runs"
+                else "Numba caches it for the next runs"
             )
             print(
-                f"micrograd: compiling kernels for the first run, about {seconds:.0f} s ({later})",
+                f"micrograd: compiling the kernel for {what} (first run), about {seconds:.0f} s ({later})",
                 file=sys.stderr,
                 flush=True,
             )
@@ -153,16 +161,16 @@ class _FirstRunNotice(_event.Listener):
 _event.register("numba:compile", _FirstRunNotice())
 
 
-def jit(cold_s: float | None = None, **options):
+def jit(cold_s: float | None = None, what: str = "", **options):
     """Decorator: numba.njit(cache=True, error_model='numpy', **options), with the cache rules above.
 
     ``cold_s``: this is an entry point that takes about that many seconds to compile from an empty
-    cache; compiling it at top level prints the first-run line (see the module docstring)."""
+    cache, for ``what``; compiling it at top level prints the first-run line (see the module docstring)."""
     options.setdefault("error_model", "numpy")
 
     def decorate(fn):
         if cold_s is not None:
-            _entry_points[id(fn)] = cold_s
+            _entry_points[id(fn)] = (cold_s, what or fn.__qualname__)
         try:
             dispatcher = numba.njit(cache=True, **options)(fn)
         except RuntimeError as e:  # "cannot cache function ...: no locator available"

@@ -1,489 +1,241 @@
-"""Generic Numba kernels that interpret a Program; compiled once per machine, never per graph.
+"""The building blocks of the generated kernels: dense layers, the fused losses, the optimizer updates.
 
-Layout: values ``V`` and gradients ``G`` are (n_slots, batch) arrays, so the
-inner loops run over the examples of the batch (contiguous, SIMD). ``theta``
-is the compiled parameter vector, ``gtheta`` its gradient. A program is the
-NamedTuples ``ir.Code`` (instruction arrays, gather indices, ``requires_grad``,
-loss slot) and ``ir.Leaves`` (the leaf slot tables), an optimizer the
-``OptState`` below; kernels read them by field name. They cross into compiled
-code as plain tuples (``code_t = tuple(prog.code)``, ...) and get their names
-back on entry (``code = ir.Code(*code_t)``, free at run time): Numba's
-dispatch fingerprints every field name of a NamedTuple argument on every call
-(docs/benchmarks.md, "Tuning decisions"). Callees get the plain tuples too, so
-that each kernel compiles once per dtype (``tests/test_compiler_kernels.py``
-checks it).
+Each is a plain function over flat arrays and offsets (shape comments give the
+2-D view), made ``register_jitable``: it compiles into the one generated
+``run`` of every kernel variant that calls it (``compiler.codegen``), so it is
+never an entry point of its own and a program compiles only the blocks it uses.
 
-- ``forward`` / ``backward``: the interpreters. An op-table op runs through the
-  generated per-op dispatch of ``opkernels`` (``vec_*`` over a block,
-  ``scalar_*`` for one element), which calls the very function the Value path
-  calls (``ops.mul``, ``ops.mul_back``, ...). An unknown opcode is reported,
-  never run as 0: the interpreters return the index of an instruction they
-  cannot run. DENSE runs ``np.dot`` on contiguous 2-D views (Numba calls
-  BLAS), or plain loops when the layer is so small that a BLAS call costs more
-  than its work. Backward accumulates (+=) into gradient rows zeroed before
-  it, writes each DENSE block's parameter gradients (a block belongs to one
-  instruction), and parameters read by scalar ops get their gradient reduced
-  over the batch only after the instruction loop.
-- Entry points (what the runtime calls): ``load`` + ``forward`` (``cm(X)``),
-  ``loss_and_grad`` (one batch: load, forward, loss, backward, L2), ``fit``
-  (all steps, each ``loss_and_grad`` then ``update``, the optimizer's float
-  functions from ``micrograd.optim``, registered with Numba here) and
-  ``step_chunks`` (one step over batch chunks in parallel, for big layers).
-  An entry point links and re-optimizes everything it calls, so a new one costs
-  cold compile time; ``loss_and_grad`` is what ``fit`` and ``step_chunks`` run
-  per batch, so calling it from Python reuses what ``fit`` compiled.
+- ``dense_forward`` / ``dense_backward``: a DENSE through one BLAS ``gemm``
+  (``compiler.blas``), its input either slots of ``V`` (k, B) or the model's
+  inputs where they are, the rows of X (B, k). Bias gradients are summed over
+  the batch in a fixed order (four partial sums), so results do not depend on
+  the kernel variant.
+- ``hinge``, ``mse``, ``bce_with_logits``, ``cross_entropy``: the named losses
+  of ``micrograd.losses``, one pass over the batch each, forward and gradient,
+  computed with the op table's own functions in the Value path's order where
+  the loss is a short chain of them; each checks its labels on the way
+  (hinge -1/+1, bce in [0, 1], a class index or a distribution) and returns
+  the first bad example instead of a number.
+- ``sgd`` / ``adam``: ``micrograd.optim``'s update formulas over the trainable
+  parameters ``idx``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import math
 
 import numpy as np
-from numba import prange
 from numba.extending import register_jitable
 
-from micrograd import ops, optim
-from micrograd.compiler import ir, opkernels
-from micrograd.compiler import jit as jit_module
-from micrograd.compiler.ir import DENSE, GATHER
-from micrograd.compiler.jit import jit
-from micrograd.compiler.opkernels import scalar_backward, scalar_forward, vec_backward, vec_forward
+from micrograd import losses, ops, optim
+from micrograd.compiler.blas import gemm
 
 register_jitable(optim.sgd_update)
 register_jitable(optim.adam_update)
 
-SGD, ADAM = optim.KERNEL_SGD, optim.KERNEL_ADAM  # OptState.kind: each optimizer names its own
-U = np.uint64  # offsets into the flat value/gradient arrays (see opkernels.vec_forward)
+U = np.uint64  # offsets into the flat arrays: unsigned, so Numba adds no wraparound check and loops vectorize
+DISTRIBUTION_TOL = losses.DISTRIBUTION_TOL
+FLOAT_MAX = 1.7976931348623157e308
 
 
-class OptState(NamedTuple):
-    """An optimizer as ``update`` reads it, built with ``opt_state``; s1, s2 are updated in place and the
-    runtime writes them back to the optimizer (both in theta's order)."""
-
-    kind: int  # SGD or ADAM
-    s1: np.ndarray  # (n_params,) SGD: momentum buffers; Adam: first moments m
-    s2: np.ndarray  # (n_params,) Adam: second moments v; SGD: unused, (1,)
-    t: int  # steps already taken
-    weight_decay: float
-    momentum: float  # SGD
-    dampening: float  # SGD
-    nesterov: bool  # SGD
-    beta1: float  # Adam
-    beta2: float  # Adam
-    eps: float  # Adam
-
-
-def opt_state(
-    kind: int,
-    s1: np.ndarray,
-    s2: np.ndarray,
-    t: int,
-    weight_decay: float = 0.0,
-    momentum: float = 0.0,
-    dampening: float = 0.0,
-    nesterov: bool = False,
-    beta1: float = 0.0,
-    beta2: float = 0.0,
-    eps: float = 0.0,
-) -> OptState:
-    """An OptState with the exact types the compiled ``update`` was built for, whatever numbers the optimizer
-    holds (an int weight_decay would otherwise compile ``fit`` a second time)."""
-    return OptState(
-        int(kind),
-        np.ascontiguousarray(s1, np.float64),
-        np.ascontiguousarray(s2, np.float64),
-        int(t),
-        float(weight_decay),
-        float(momentum),
-        float(dampening),
-        bool(nesterov),
-        float(beta1),
-        float(beta2),
-        float(eps),
-    )
-
-
-class Buffers(NamedTuple):
-    """fit's value and gradient buffers, (n_slots, batch) each: for full batches and for the last one."""
-
-    V: np.ndarray
-    G: np.ndarray
-    V_last: np.ndarray
-    G_last: np.ndarray
-
-
-# Entry points' cold compile seconds, what the first-run line says (compiler.jit prints it). Callees compile
-# inside the first entry point that needs them and are reused by the others (fit compiles forward and
-# loss_and_grad). The measurements: docs/benchmarks.md, "Tuning decisions".
-COLD_S = {"fit": 15, "loss_and_grad": 12, "step_chunks": 29, "forward": 5}
-
-SMALL = 1 << 16  # m*k*B below which a DENSE runs as loops, not BLAS (docs/benchmarks.md, Tuning decisions)
-
-
-@jit()
-def dense_forward(W, bias, X, Y, has_bias, blas):
-    """Y (m, B) = W (m, k) @ X (k, B) + bias, bias first as a Neuron sums (b + w0*x0 + w1*x1 + ...).
-    blas None (a program without big layers, ``Program.blas``): Numba prunes the np.dot branch at compile time."""
-    m, k = W.shape
-    if blas is not None:
-        if m * k * X.shape[1] >= SMALL:
-            np.dot(W, X, Y)
-            if has_bias:
-                for r in range(m):
-                    Y[r] += bias[r]
-            return
-    B = X.shape[1]
-    for r in range(m):
-        y = Y[r]
-        y[:] = bias[r] if has_bias else 0.0
-        j = 0
-        while j + 4 <= k:  # four terms per pass over y (a quarter of its loads and stores), in the same order
-            w0, w1, w2, w3 = W[r, j], W[r, j + 1], W[r, j + 2], W[r, j + 3]
-            x0, x1, x2, x3 = X[j], X[j + 1], X[j + 2], X[j + 3]
-            for e in range(B):
-                y[e] = (((y[e] + w0 * x0[e]) + w1 * x1[e]) + w2 * x2[e]) + w3 * x3[e]
-            j += 4
-        for rest in range(j, k):  # the last k % 4 terms
-            w, x = W[r, rest], X[rest]
-            for e in range(B):
-                y[e] += w * x[e]
-
-
-@jit(fastmath={"reassoc", "contract"})
-def dense_backward(W, X, Gy, gW, gbias, Gx, has_bias, need_x, blas):
-    """gW = Gy @ X.T and gbias = Gy summed over the batch (written); Gx += W.T @ Gy when need_x.
-    fastmath only lets LLVM vectorize the batch sums (round-off order, nothing else). blas: as dense_forward."""
-    m, k = W.shape
-    B = X.shape[1]
-    if has_bias:
+@register_jitable
+def dense_forward(f, abi, theta, p, ld, b, bs, Xs, xo, ldx, batch_major, V, o, m, k, B):
+    """V[o:o+m] (m, B) = W (m, k) @ X + bias, W[r, j] = theta[p + r*ld + j], bias[r] = theta[b + r*bs].
+    X: V's slots (k, B) from offset xo (ldx = B), or the inputs (B, k) from xo (ldx = row length) when
+    batch_major."""
+    beta = 0.0
+    if b >= 0:
+        beta = 1.0
         for r in range(m):
-            gbias[r] = Gy[r].sum()
-    if blas is not None:
-        if m * k * B >= SMALL:
-            np.dot(Gy, X.T, gW)
-            if need_x:
-                Gx += np.dot(W.T, Gy)
-            return
-    for r in range(m):  # gW[r, j] = Gy[r] . X[j]: four columns per pass over Gy[r]
-        g = Gy[r]
-        j = 0
-        while j + 4 <= k:
-            x0, x1, x2, x3 = X[j], X[j + 1], X[j + 2], X[j + 3]
-            a0 = a1 = a2 = a3 = 0.0
-            for e in range(B):
-                ge = g[e]
-                a0 += ge * x0[e]
-                a1 += ge * x1[e]
-                a2 += ge * x2[e]
-                a3 += ge * x3[e]
-            gW[r, j], gW[r, j + 1], gW[r, j + 2], gW[r, j + 3] = a0, a1, a2, a3
-            j += 4
-        for rest in range(j, k):
-            x, acc = X[rest], 0.0
-            for e in range(B):
-                acc += g[e] * x[e]
-            gW[r, rest] = acc
-    if need_x:
-        for j in range(k):  # Gx[j] += sum_r W[r, j] Gy[r]: four rows per pass over Gx[j]
-            gx = Gx[j]
-            r = 0
-            while r + 4 <= m:
-                w0, w1, w2, w3 = W[r, j], W[r + 1, j], W[r + 2, j], W[r + 3, j]
-                g0, g1, g2, g3 = Gy[r], Gy[r + 1], Gy[r + 2], Gy[r + 3]
-                for e in range(B):
-                    gx[e] += w0 * g0[e] + w1 * g1[e] + w2 * g2[e] + w3 * g3[e]
-                r += 4
-            for rest in range(r, m):
-                w, g = W[rest, j], Gy[rest]
-                for e in range(B):
-                    gx[e] += w * g[e]
+            br = theta[b + r * bs]
+            row = U((o + r) * B)
+            for e in range(U(B)):
+                V[row + e] = br
+    gemm(f, abi, 0, batch_major, m, B, k, 1.0, theta, p, ld, Xs, xo, ldx, beta, V, o * B, B)
 
 
-@jit()
-def any_set(flags, start, count):
-    for j in range(start, start + count):
-        if flags[j]:
-            return True
-    return False
+@register_jitable
+def dense_backward(f, abi, theta, gtheta, p, ld, b, bs, Xs, xo, ldx, batch_major, G, o, m, k, B, gx, assign):
+    """gW (m, k) = Gy (m, B) @ X^T and gbias = Gy summed over the batch, both written (a DENSE owns its
+    parameters); G[gx:gx+k] (k, B) += W^T @ Gy when gx >= 0 (= when assign: nothing else reads X)."""
+    if b >= 0:
+        for r in range(m):
+            row = U((o + r) * B)
+            s0 = s1 = s2 = s3 = 0.0
+            e = U(0)
+            while e + U(4) <= U(B):
+                s0 += G[row + e]
+                s1 += G[row + e + U(1)]
+                s2 += G[row + e + U(2)]
+                s3 += G[row + e + U(3)]
+                e += U(4)
+            while e < U(B):
+                s0 += G[row + e]
+                e += U(1)
+            gtheta[b + r * bs] = (s0 + s1) + (s2 + s3)
+    gemm(f, abi, 0, 1 - batch_major, m, k, B, 1.0, G, o * B, B, Xs, xo, ldx, 0.0, gtheta, p, ld)
+    if gx >= 0:
+        gemm(f, abi, 1, 0, k, B, m, 1.0, theta, p, ld, G, o * B, B, 0.0 if assign else 1.0, G, gx * B, B)
 
 
-@jit(cold_s=COLD_S["forward"])
-def forward(code_t, theta, V):
-    """Run every instruction over the batch; V (n_slots, B) has its leaf slots filled. -1 or a bad index."""
-    code = ir.Code(*code_t)
-    op, out, a, b, n, k, p, arg = code.op, code.out, code.a, code.b, code.n, code.k, code.p, code.arg
-    B = V.shape[1]
-    Vf = V.reshape(-1)
-    for i in range(op.shape[0]):
-        c, o, m = op[i], out[i], n[i]
-        if c == DENSE:
-            kk, pp, bb = k[i], p[i], b[i]
-            dense_forward(
-                theta[pp : pp + m * kk].reshape((m, kk)),
-                theta[max(bb, 0) : max(bb, 0) + m],
-                V[a[i] : a[i] + kk],
-                V[o : o + m],
-                bb >= 0,
-                code.blas,
-            )
-        elif c == GATHER:
-            for j in range(m):
-                src = code.gidx[a[i] + j] * B
-                for e in range(B):
-                    Vf[(o + j) * B + e] = Vf[src + e]
-        elif m * B == 1:
-            v, known = scalar_forward(c, Vf[a[i]], Vf[max(b[i], 0)], arg[i])
-            if not known:
-                return i
-            Vf[o] = v
-        elif not vec_forward(c, Vf, U(a[i] * B), U(max(b[i], 0) * B), U(o * B), U(m * B), arg[i]):
-            return i
-    return -1
-
-
-@jit()
-def backward(code_t, theta, V, G, gtheta):
-    """Accumulate (+=) gradients from G's seeded rows back to every slot that requires one; write each DENSE
-    block's W and bias gradients into gtheta (each block belongs to one instruction). -1 or a bad index."""
-    code = ir.Code(*code_t)
-    op, out, a, b, n, k, p, arg = code.op, code.out, code.a, code.b, code.n, code.k, code.p, code.arg
-    rg = code.requires_grad
-    B = V.shape[1]
-    Vf, Gf = V.reshape(-1), G.reshape(-1)
-    for i in range(op.shape[0] - 1, -1, -1):
-        c, o, m = op[i], out[i], n[i]
-        if not any_set(rg, o, m):
-            continue  # nothing here depends on a parameter (DENSE outputs always do)
-        if c == DENSE:
-            kk, pp, bb, x0 = k[i], p[i], b[i], a[i]
-            dense_backward(
-                theta[pp : pp + m * kk].reshape((m, kk)),
-                V[x0 : x0 + kk],
-                G[o : o + m],
-                gtheta[pp : pp + m * kk].reshape((m, kk)),
-                gtheta[max(bb, 0) : max(bb, 0) + m],
-                G[x0 : x0 + kk],
-                bb >= 0,
-                any_set(rg, x0, kk),
-                code.blas,
-            )
-        elif c == GATHER:
-            for j in range(m):
-                dst = code.gidx[a[i] + j] * B
-                for e in range(B):
-                    Gf[dst + e] += Gf[(o + j) * B + e]
-        elif m * B == 1:
-            x, y = a[i], b[i]
-            dx, dy, known = scalar_backward(c, Vf[x], Vf[max(y, 0)], arg[i], Vf[o])
-            if not known:
-                return i
-            g = Gf[o]
-            Gf[x] += dx * g
-            if y >= 0:
-                Gf[y] += dy * g
-        elif not vec_backward(c, Vf, Gf, U(a[i] * B), U(max(b[i], 0) * B), U(o * B), U(m * B), arg[i]):
-            return i
-    return -1
-
-
-@jit()
-def transpose_rows(V, X, rows, slots):
-    """V[slots[j], e] = X[rows[e], j], eight examples at a time: each write fills one cache line of V
-    while eight rows of X are read sequentially (unsigned indices: no wraparound checks)."""
-    B = U(rows.shape[0])
-    Vf = V.reshape(-1)
-    for e0 in range(U(0), B, U(8)):
-        e1 = min(e0 + U(8), B)
-        for j in range(U(slots.shape[0])):
-            base = U(slots[j]) * B
-            for e in range(e0, e1):
-                Vf[base + e] = X[U(rows[e]), j]
-
-
-@jit()
-def load(V, X, Y, rows, leaves_t, theta):
-    """Fill the leaf slots (``leaves_t``: an ir.Leaves as a plain tuple) for the examples X[rows], Y[rows]."""
-    leaves = ir.Leaves(*leaves_t)
-    transpose_rows(V, X, rows, leaves.input_slots)
-    transpose_rows(V, Y, rows, leaves.target_slots)
-    B = V.shape[1]
-    Vf = V.reshape(-1)  # flat indexing: row slices would cost reference counting per slot
-    c_slots, c_vals = leaves.const_slots, leaves.const_vals
-    for j in range(c_slots.shape[0]):
-        for e in range(B):
-            Vf[c_slots[j] * B + e] = c_vals[j]
-    p_slots, p_index = leaves.param_slots, leaves.param_index
-    for j in range(p_slots.shape[0]):
-        for e in range(B):
-            Vf[p_slots[j] * B + e] = theta[p_index[j]]
-
-
-@jit()
-def add_l2(theta, gtheta, l2):
-    """gtheta += d(l2 * sum(theta^2)); returns l2 * sum(theta^2)."""
-    q = 0.0
-    for j in range(theta.shape[0]):
-        q += theta[j] * theta[j]
-        gtheta[j] += 2.0 * l2 * theta[j]
-    return l2 * q
-
-
-@jit(cold_s=COLD_S["loss_and_grad"])
-def loss_and_grad(code_t, leaves_t, theta, X, Y, rows, scale, l2, V, G, gtheta):
-    """The examples X[rows] in V, G (n_slots, len(rows)): returns (sum of their losses, scale * that sum +
-    l2 * sum(theta^2), status) and sets gtheta to the gradient of the second (fit and cm.loss_and_grad use
-    it with scale = 1/len(rows); step_chunks with l2 = 0 per chunk, adding L2 once after the reduction)."""
-    code, leaves = ir.Code(*code_t), ir.Leaves(*leaves_t)
-    load(V, X, Y, rows, leaves_t, theta)
-    status = forward(code_t, theta, V)
-    if status >= 0:
-        return np.nan, np.nan, status
-    B = V.shape[1]
-    loss_slot, rg = code.loss_slot, code.requires_grad
+@register_jitable
+def hinge(V, G, Y, yo, s, B, scale):
+    """micrograd.losses.hinge of each example, relu(1 + -y*z), labels y of -1/+1. Returns (sum of the losses,
+    first example with a bad label or -1); G[s] = scale * d loss / dz."""
     total = 0.0
     for e in range(B):
-        total += V[loss_slot, e]
-    Gf = G.reshape(-1)
-    for s in range(G.shape[0]):
-        if rg[s]:
-            for e in range(B):
-                Gf[s * B + e] = 0.0
+        y = Y[yo + e]
+        if y != 1.0 and y != -1.0:
+            return total, e
+        i = s * B + e
+        t = ops.add(1.0, ops.mul(-y, V[i], 0.0), 0.0)
+        loss = ops.relu(t, 0.0, 0.0)
+        total += loss
+        G[i] = -y * (1.0 * (ops.relu_back(t, 0.0, 0.0, loss)[0] * scale))
+    return total, -1
+
+
+@register_jitable
+def mse(V, G, Y, yo, w, s, B, scale):
+    """micrograd.losses.mse of each example: (z - t)**2, or the mean over the w outputs of (z_j - t_j)**2."""
+    total = 0.0
+    c = 1.0 / w
     for e in range(B):
-        G[loss_slot, e] = scale
-    gtheta[:] = 0.0
-    status = backward(code_t, theta, V, G, gtheta)
-    p_slots, p_index = leaves.param_slots, leaves.param_index
-    for j in range(p_slots.shape[0]):  # parameters read by scalar ops: reduce over the batch, after the loop
         acc = 0.0
-        for e in range(B):
-            acc += Gf[p_slots[j] * B + e]
-        gtheta[p_index[j]] += acc
-    loss = total * scale
-    if l2 != 0.0:
-        loss += add_l2(theta, gtheta, l2)
-    return total, loss, status
+        for j in range(w):
+            i = (s + j) * B + e
+            d = V[i] - Y[yo + e * w + j]
+            sq = ops.pow_(d, 0.0, 2.0)
+            acc = sq if w == 1 else acc + sq
+            G[i] = 1.0 * (ops.pow_back(d, 0.0, 2.0, sq)[0] * (scale if w == 1 else 1.0 * (c * scale)))
+        total += acc if w == 1 else acc * c
+    return total, -1
 
 
-@jit(cold_s=COLD_S["step_chunks"], parallel=True)
-def step_chunks(code_t, leaves_t, theta, X, Y, rows, l2, Vs, Gs, gthetas, gtheta):
-    """loss_and_grad with the batch cut into Vs.shape[0] chunks of Vs.shape[2] examples, run in parallel
-    (prange), each with its own buffers and gradient row, reduced in chunk order afterwards: the result does
-    not depend on the number of threads. Vs, Gs: (chunks, n_slots, chunk); gthetas: (chunks, n_params)."""
-    C, n_slots, Bc = Vs.shape
-    B = rows.shape[0]
-    totals = np.zeros(C)
-    status = np.full(C, -1)
-    for c in prange(C):
-        lo = c * Bc
-        bc = min(lo + Bc, B) - lo
-        V = Vs[c].reshape(-1)[: n_slots * bc].reshape((n_slots, bc))
-        G = Gs[c].reshape(-1)[: n_slots * bc].reshape((n_slots, bc))
-        totals[c], _, status[c] = loss_and_grad(
-            code_t, leaves_t, theta, X, Y, rows[lo : lo + bc], 1.0 / B, 0.0, V, G, gthetas[c]
-        )
-    gtheta[:] = 0.0
+@register_jitable
+def bce_with_logits(V, G, Y, yo, s, B, scale):
+    """micrograd.losses.bce_with_logits of each example: softplus(z) - y*z, labels y in [0, 1]."""
     total = 0.0
-    for c in range(C):
-        total += totals[c]
-        gtheta += gthetas[c]
-    loss = total * (1.0 / B)
-    if l2 != 0.0:
-        loss += add_l2(theta, gtheta, l2)
-    return loss, status.max()
+    for e in range(B):
+        y = Y[yo + e]
+        if not (y >= 0.0 and y <= 1.0):
+            return total, e
+        i = s * B + e
+        z = V[i]
+        sp = ops.softplus(z, 0.0, 0.0)
+        total += ops.sub(sp, ops.mul(y, z, 0.0), 0.0)
+        G[i] = (0.0 + y * (-1.0 * scale)) + ops.softplus_back(z, 0.0, 0.0, sp)[0] * (1.0 * scale)
+    return total, -1
 
 
-@jit()
-def update(theta, gtheta, opt_t, lr, t):
-    """One optimizer step over theta with micrograd.optim's formulas (opt_t: an OptState); t = steps taken."""
-    opt = OptState(*opt_t)
-    s1, s2 = opt.s1, opt.s2
-    if opt.kind == SGD:
-        for q in range(theta.shape[0]):
-            theta[q], s1[q] = optim.sgd_update(
-                theta[q], gtheta[q], s1[q], lr, opt.momentum, opt.dampening, opt.nesterov, opt.weight_decay, t == 0
-            )
-    else:
-        for q in range(theta.shape[0]):
-            theta[q], s1[q], s2[q] = optim.adam_update(
-                theta[q], gtheta[q], s1[q], s2[q], t + 1, lr, opt.beta1, opt.beta2, opt.eps, opt.weight_decay
-            )
+@register_jitable
+def cross_entropy(V, G, Y, yo, w, s, m, B, scale):
+    """micrograd.losses.cross_entropy of each example: logsumexp(z) - z[y] for a class index y (w == 1), or
+    logsumexp(z) - sum_j y_j z_j for a distribution y (w == m). G[s:s+m] = scale * (softmax(z) - y).
+
+    A row with an infinite or NaN logit takes the Value path's own fold of ``ops.logaddexp`` and its
+    derivatives instead of the max-shifted sum, so inf and NaN come out as they do there."""
+    total = 0.0
+    for e in range(B):
+        ci = -1
+        if w == 1:
+            c = Y[yo + e]
+            if c == c and abs(c) < 1e18:
+                ci = int(c)
+            if ci != c or ci < 0 or ci >= m:
+                return total, e
+        else:
+            low, tot = 0.0, 0.0
+            for j in range(m):
+                yj = Y[yo + e * w + j]
+                if not yj >= low:
+                    low = yj
+                tot += yj
+            if not (low >= 0.0 and abs(tot - 1.0) <= DISTRIBUTION_TOL):
+                return total, e
+        mx = V[s * B + e]
+        for j in range(1, m):
+            v = V[(s + j) * B + e]
+            if v > mx or v != v:
+                mx = v
+        if abs(mx) <= FLOAT_MAX:  # the max-shifted sum: one exp per logit
+            z = 0.0
+            for j in range(m):
+                ej = math.exp(V[(s + j) * B + e] - mx)
+                G[(s + j) * B + e] = ej
+                z += ej
+            lse = mx + math.log(z)
+            q = scale / z
+            for j in range(m):
+                G[(s + j) * B + e] *= q
+        else:  # the Value path's fold, acc_j = logaddexp(acc_{j-1}, z_j), and its chain rule backwards
+            acc = V[s * B + e]
+            for j in range(1, m):
+                G[(s + j) * B + e] = acc  # acc_{j-1}, kept for the backward pass
+                acc = ops.logaddexp(acc, V[(s + j) * B + e], 0.0)
+            lse = acc
+            g = scale
+            for j in range(m - 1, 0, -1):
+                dx, dy = ops.logaddexp_back(G[(s + j) * B + e], V[(s + j) * B + e], 0.0, 0.0)
+                G[(s + j) * B + e] = dy * g
+                g = dx * g
+            G[s * B + e] = g
+        if w == 1:
+            total += lse - V[(s + ci) * B + e]
+            G[(s + ci) * B + e] -= scale
+        else:
+            dot = 0.0
+            for j in range(m):
+                dot += Y[yo + e * w + j] * V[(s + j) * B + e]
+                G[(s + j) * B + e] -= Y[yo + e * w + j] * scale
+            total += lse - dot
+    return total, -1
 
 
-@jit(cold_s=COLD_S["fit"])
-def fit(code_t, leaves_t, theta, X, Y, order, batch_size, lrs, opt_t, l2, history, buffers_t, gtheta):
-    """len(lrs) training steps over the row order ``order`` (epochs*N,), batches of batch_size per epoch (the
-    last one smaller, run in buffers.V_last/G_last): loss_and_grad into history[s] and gtheta, then ``update``
-    with learning rate lrs[s] (opt: an OptState, its s1, s2 updated in place). -1 or a bad instruction's index."""
-    buffers, t0 = Buffers(*buffers_t), OptState(*opt_t).t
-    N = X.shape[0]
-    for s in range(lrs.shape[0]):
-        start, count = batch_bounds(s, N, batch_size)
-        full = count == batch_size
-        _, history[s], status = loss_and_grad(
-            code_t,
-            leaves_t,
-            theta,
-            X,
-            Y,
-            order[start : start + count],
-            1.0 / count,
-            l2,
-            buffers.V if full else buffers.V_last,
-            buffers.G if full else buffers.G_last,
-            gtheta,
-        )
-        if status >= 0:
-            return status
-        update(theta, gtheta, opt_t, lrs[s], t0 + s)
+@register_jitable
+def first_bad_label(kind, Y, w, m):
+    """The first row of Y (N, w) whose label the fused loss ``kind`` (an index in ir.LOSSES: hinge, mse,
+    bce_with_logits, cross_entropy) refuses, or -1: fit checks every row once, before its first step."""
+    N = Y.shape[0]
+    for e in range(N):
+        if kind == 0:
+            if Y[e, 0] != 1.0 and Y[e, 0] != -1.0:
+                return e
+        elif kind == 2:
+            if not (Y[e, 0] >= 0.0 and Y[e, 0] <= 1.0):
+                return e
+        elif kind == 3:
+            if w == 1:
+                c = Y[e, 0]
+                if not (c == c and abs(c) < 1e18) or int(c) != c or c < 0 or c >= m:
+                    return e
+            else:
+                low, tot = 0.0, 0.0
+                for j in range(m):
+                    if not Y[e, j] >= low:
+                        low = Y[e, j]
+                    tot += Y[e, j]
+                if not (low >= 0.0 and abs(tot - 1.0) <= DISTRIBUTION_TOL):
+                    return e
     return -1
 
 
-@jit()
-def batch_bounds(s, N, batch_size):
-    """(start in the epochs' concatenated row order, size) of step s's mini-batch."""
-    per_epoch = (N + batch_size - 1) // batch_size
-    epoch, j = s // per_epoch, s % per_epoch
-    return epoch * N + j * batch_size, min(batch_size, N - j * batch_size)
+@register_jitable
+def sgd(theta, gtheta, idx, buf, lr, t, momentum, dampening, nesterov, weight_decay):
+    """One torch.optim.SGD step of the trainable parameters theta[idx] (micrograd.optim.sgd_update), their
+    momentum buffers buf in the optimizer's order (buf[j] belongs to theta[idx[j]]); t = steps already taken."""
+    for j in range(idx.shape[0]):
+        q = idx[j]
+        theta[q], buf[j] = optim.sgd_update(
+            theta[q], gtheta[q], buf[j], lr, momentum, dampening, nesterov, weight_decay, t == 0
+        )
 
 
-# The modules compiled into the kernels besides their own files (compiler.jit: the options every kernel is
-# compiled with): a change to any of them flushes the cache.
-DEPENDENCIES = (ops, opkernels, optim, ir, jit_module)
-
-
-def _flush_if_dependencies_changed() -> None:
-    """Numba's cache notices edits to a kernel's own file only; the kernels compile in the op table, the
-    generated dispatch, the optimizer formulas and the IR's NamedTuples and constants, so a hash of those
-    sources is kept next to the cache and a change flushes every kernel (this file's and opkernels')."""
-    import hashlib
-    import inspect
-    import os
-
-    digest = hashlib.sha256(b"".join(inspect.getsource(m).encode() for m in DEPENDENCIES)).hexdigest()
-    kernels_ = [
-        f
-        for m in (globals(), vars(opkernels))
-        for f in dict(m).values()
-        if hasattr(f, "_cache") and hasattr(f._cache, "flush")
-    ]
-    kernels_ = list({id(f): f for f in kernels_}.values())  # opkernels' functions are imported here too
-    path = getattr(kernels_[0]._cache, "_cache_path", None) if kernels_ else None
-    if not path:
-        return  # in-memory compilation: nothing cached to go stale
-    stamp = os.path.join(path, "micrograd-kernels.deps")
-    try:
-        with open(stamp) as f:
-            if f.read() == digest:
-                return
-    except OSError:
-        pass
-    for k in kernels_:
-        k._cache.flush()
-    try:
-        with open(stamp, "w") as f:
-            f.write(digest)
-    except OSError:
-        pass
-
-
-_flush_if_dependencies_changed()
+@register_jitable
+def adam(theta, gtheta, idx, m, v, lr, t, beta1, beta2, eps, weight_decay):
+    """One torch.optim.Adam step of theta[idx] (micrograd.optim.adam_update), moments m, v as in sgd."""
+    for j in range(idx.shape[0]):
+        q = idx[j]
+        theta[q], m[j], v[j] = optim.adam_update(
+            theta[q], gtheta[q], m[j], v[j], t + 1, lr, beta1, beta2, eps, weight_decay
+        )

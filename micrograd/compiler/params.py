@@ -8,8 +8,8 @@ copying weights at each call, ``Binding`` makes the arrays the Values' storage:
   this binding (``__slots__ = ()``: same layout, so ``p.__class__ = cls``
   works in place and identity, hashing and ``isinstance`` are unchanged).
   Its ``data`` and ``grad`` are properties reading and writing ``data[q]``
-  and ``grad[q]`` (float64; ``q`` the parameter's position in the compiled
-  layout, kept in the raw ``data`` slot). ``type(p.data) is float``;
+  and ``grad[q]`` (float64; ``q`` the parameter's position in the model's
+  own order, kept in the raw ``data`` slot). ``type(p.data) is float``;
   ``repr``, ``state_dict``, ``load_state_dict`` and the optimizers see no
   difference.
 - float64: ``data`` is the kernels' parameter vector and ``grad`` their
@@ -17,7 +17,10 @@ copying weights at each call, ``Binding`` makes the arrays the Values' storage:
   a float32 copy; a write to a bound ``p.data`` sets ``stale`` (O(1)) and the
   caller refreshes the copy before its next kernel call.
 - A second binding of the same Values marks the first ``lost`` (and
-  ``stale``): its next call rebinds, taking the Values' current data.
+  ``stale``): its next call rebinds, taking the Values' current data. Both
+  share one ``lock`` (every binding of overlapping Values does): calls of two
+  compiled models of one model run one at a time, never interleaved, so no
+  step is lost between them.
 - ``copy.deepcopy`` / ``pickle`` of a bound Value give a plain, independent
   ``Value`` with the same data and grad.
 
@@ -29,6 +32,7 @@ calls pay one flag test. Binding itself is O(n) Python (compile time).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -81,16 +85,19 @@ def _bound_class(binding: Binding) -> type:
 class Binding:
     """The arrays a list of parameter Values is bound to, and the flags a compiled model checks per call.
 
-    ``data``, ``grad``: float64 (n,) in the compiled layout (``params[j]`` at ``pos[j]``).
+    ``data``, ``grad``: float64 (n,), ``params[q]`` at position q.
     ``theta``, ``gtheta``: the kernels' vectors of ``dtype``: ``data`` and ``grad`` themselves for
     float64, float32 copies otherwise (``flag_writes``: every ``p.data`` write sets ``stale``).
     ``stale``: call ``refresh()`` before the next kernel call (lost, or a float32 copy out of date).
+    ``lock``: held by every call of a compiled model; shared with the bindings these Values had before.
     """
 
-    def __init__(self, params: Sequence[Value], pos: np.ndarray, dtype=np.float64):
+    def __init__(self, params: Sequence[Value], dtype=np.float64):
         self.params: list[Value] = list(params)
-        self.pos = np.asarray(pos, dtype=np.int64)
         n = len(self.params)
+        self.pos = np.arange(n, dtype=np.int64)
+        owners = [getattr(type(p), "_binding", None) for p in self.params]
+        self.lock = next((o.lock for o in owners if o is not None), None) or threading.RLock()
         self.data, self.grad = np.zeros(n), np.zeros(n)
         self.flag_writes = np.dtype(dtype) != np.float64
         self.theta: np.ndarray
@@ -135,6 +142,15 @@ class Binding:
             p.__class__ = cls
         self.lost = False
         self.stale = True  # the caller's kernel copy (float32) is refreshed from data
+
+
+def model_parameters(model, params: Sequence[Value]) -> list[Value]:
+    """The compiled parameter vector's Values: the model's own parameters in their order (once each), then
+    any of ``params`` the model does not list. Every one is read where it is; ``params`` says what trains."""
+    listed = getattr(model, "parameters", None)
+    own = list(dict.fromkeys(listed())) if callable(listed) else []
+    seen = {id(p) for p in own}
+    return own + [p for p in params if id(p) not in seen]
 
 
 def check_params(model, params) -> list[Value]:

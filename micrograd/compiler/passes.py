@@ -9,11 +9,12 @@
    constants (``sum()`` starts at 0) is a dot product. This is what a Neuron
    builds, and what a hand-written Value network builds too.
 2. ``group_dense``: dot products over the same input sequence become one DENSE
-   op whose (n, k) row-major W block and bias sit contiguously in the compiled
-   parameter vector ``theta`` (``Program.perm`` maps it back to model order).
-   A training program keeps its forward program's layout (``fit_layout``):
-   a loss can change the graph's fusion (it may read a parameter), never
-   where a parameter lives.
+   op. ``theta`` is the model's own parameter order, so a DENSE reads its W
+   rows and biases where they are (``strided``): the rows whose weights are
+   consecutive, at one stride from row to row (a Neuron's ``w`` then ``b``:
+   stride ``k + 1``), with their biases at one stride too; a layer whose
+   parameters lie otherwise is cut into such runs, and a row whose own
+   weights are not consecutive stays single ops.
 3. ``vectorize``: a unary op applied with the same argument to every output of
    a block (a layer's activation) becomes one vector op over the block; its
    outputs form a block in turn.
@@ -37,7 +38,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from micrograd import ops
-from micrograd.compiler.emit import Emitter, Group, inverse
+from micrograd.compiler.emit import Emitter, Group
 from micrograd.compiler.ir import DENSE, Program
 from micrograd.compiler.trace import CONST, PARAM, Graph
 
@@ -122,25 +123,28 @@ def group_dense(dots: Sequence[Dot]) -> list[DenseGroup]:
     return [DenseGroup(inputs, rows) for (inputs, _), rows in groups.items()]
 
 
-def fit_layout(dense: Sequence[DenseGroup], g: Graph, theta_of: Sequence[int]) -> list[DenseGroup]:
-    """The dense groups cut to a fixed parameter layout (theta_of[j]: theta position of model parameter j).
+def strided(dense: Sequence[DenseGroup], g: Graph) -> list[DenseGroup]:
+    """The dense groups cut into runs of rows a DENSE can read from theta where they are.
 
-    A DENSE reads an (n, k) row-major W block and n biases at consecutive theta positions. Each group's rows
-    are sorted by where their W row lies and cut into runs that are consecutive there; a row whose own
-    weights are not consecutive is left out (its products and sums stay single ops). When the training
-    graph fuses as the forward graph did, every group comes back whole."""
+    A row qualifies when its weights are consecutive parameters; rows are sorted by where their weights start
+    and cut into runs with one row stride (and one bias stride) throughout. An MLP layer is one run."""
     out = []
     for grp in dense:
         k = len(grp.inputs)
         rows = []
         for d in grp.dots:
-            w = [theta_of[int(g.leaf[x])] for x in d.weights]
+            w = [int(g.leaf[x]) for x in d.weights]
             if w == list(range(w[0], w[0] + k)):
-                rows.append((w[0], theta_of[int(g.leaf[d.bias])] if d.bias >= 0 else -1, d))
+                rows.append((w[0], int(g.leaf[d.bias]) if d.bias >= 0 else -1, d))
         rows.sort(key=lambda row: row[0])
         run: list = []
         for w0, b0, d in rows:
-            if run and (w0 != run[-1][0] + k or (b0 >= 0 and b0 != run[-1][1] + 1)):
+            if len(run) >= 2:
+                ld, bs = run[1][0] - run[0][0], run[1][1] - run[0][1]
+                fits = w0 - run[-1][0] == ld and b0 - run[-1][1] == bs
+            else:
+                fits = len(run) == 1 and w0 - run[0][0] >= k and (b0 < 0 or b0 > run[0][1])
+            if run and not fits:
                 out.append(DenseGroup(grp.inputs, [row[2] for row in run]))
                 run = []
             run.append((w0, b0, d))
@@ -243,17 +247,10 @@ def order_groups(groups: Sequence[Group], node_group: list) -> list:
     return order
 
 
-def lower(g: Graph, has_loss: bool = False, layout: Sequence[int] | None = None) -> Program:
-    """The Program of a traced Graph (the last root is the loss when has_loss).
-
-    ``layout``: the parameter layout (``perm``) to keep, that of the model's forward program when lowering
-    model + loss; None lays the parameters out in the order the DENSE ops run."""
+def lower(g: Graph, has_loss: bool = False) -> Program:
+    """The Program of a traced Graph (the last root is the loss when has_loss)."""
     live = live_nodes(g, has_loss)
-    dense = group_dense([d for d in find_dots(g) if live[d.root]])
-    theta_of = None
-    if layout is not None:
-        theta_of = inverse(layout)
-        dense = fit_layout(dense, g, theta_of)
+    dense = strided(group_dense([d for d in find_dots(g) if live[d.root]]), g)
     grouped = absorbed(g, [d for grp in dense for d in grp.dots])
     groups = [
         Group(max(d.root for d in grp.dots), [d.root for d in grp.dots], list(grp.inputs), DENSE, 0.0, grp.dots)
@@ -271,10 +268,10 @@ def lower(g: Graph, has_loss: bool = False, layout: Sequence[int] | None = None)
             node_group[m] = gi
     outputs = [r for r in (g.roots[:-1] if has_loss else g.roots) if live[r]]
     _check_fusion(g, groups, node_group, outputs + g.roots[-1:])
-    em = Emitter(g, theta_of)
+    em = Emitter(g)
     em.leaves([x for grp in groups for x in grp.operands] + outputs + g.roots[-1:])
     for gi in order_groups(groups, node_group):
         em.emit(groups[gi])
-    prog = em.program(outputs, g.roots[-1] if has_loss else -1, layout)
+    prog = em.program(outputs, g.roots[-1] if has_loss else -1)
     prog.source_nodes = len(g)  # for summaries and diagrams; not part of the program's bytes
     return prog

@@ -1,203 +1,269 @@
-"""CompiledModel: a traced, lowered model with its parameter vector, buffers and training loop.
+"""CompiledModel: a traced, lowered model, its parameter vector, and the calls into its kernels.
 
 Contract (see ``micrograd.compile`` for the user-facing story, docs/compiled-model-state.md for state):
 - ``cm(X)`` -> (N, nout) outputs for X (N, nin); ``cm.loss_and_grad(X, y, loss, l2)``
-  -> (batch loss, gradients in ``model.parameters()`` order) with the batch loss
+  -> (batch loss, gradients in ``cm.params`` order) with the batch loss
   ``mean_i loss(model(X[i]), y[i]) + l2 * sum(p*p)``, what the Value path gives;
   ``cm.fit(...)`` trains in compiled code.
 - The model's Values are what the user sees: every call computes with their current
-  data, and what a call computes is in them at once. The parameter Values are bound
-  (``compiler.params``) to ``cm.theta`` (the forward program's layout, a permutation
-  of the model's order) and to the gradient vector, so no call copies the weights;
-  ``loss_and_grad`` and ``fit`` leave each parameter's ``.grad`` holding the (last)
-  batch's gradient, overwritten, so ``optimizer.step()`` works after them.
-- One call at a time: a lock serializes calls from several threads.
-- Every argument is checked (``compiler.arguments``); buffers are allocated per
-  (program, batch size) and reused.
+  data, and what a call computes is in them at once. The model's parameter Values are
+  bound (``compiler.params``) to ``cm.theta`` (their own order) and to the gradient
+  vector, so no call copies the weights; ``loss_and_grad`` and ``fit`` leave each
+  parameter's ``.grad`` holding the (last) batch's gradient, overwritten, so
+  ``optimizer.step()`` works after them. ``params=`` chooses what trains; every
+  parameter of the model is read where it is.
+- Calls are serialized: one lock per set of parameter Values, shared by every compiled
+  model of the same model (``Binding.lock``).
+- A kernel is the one generated for the features a program needs (``compiler.codegen``);
+  a call looks it up once per program and mode, then reuses it.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
-import threading
 from collections.abc import Sequence
 
 import numpy as np
 
-from micrograd.compiler import arguments, kernels, threads
+from micrograd.compiler import arguments, blas, codegen
 from micrograd.compiler.arguments import LossArg
-from micrograd.compiler.ir import DEBUG_VALIDATE, Program, validate
-from micrograd.compiler.params import Binding, check_params
+from micrograd.compiler.codegen import BAD_LABEL, CTL_IDX, CTL_WHERE, DIVERGED, FIT, FORWARD, GRAD, OK, UNKNOWN
+from micrograd.compiler.ir import DEBUG_VALIDATE, GATHER, LOSS, LOSSES, Program, format_instruction, validate
+from micrograd.compiler.params import Binding, check_params, model_parameters
 from micrograd.compiler.passes import lower
 from micrograd.compiler.trace import call_model, trace_model
 
-
-def _check(status: int, prog: Program) -> None:
-    if status >= 0:
-        from micrograd.compiler.ir import format_instruction
-
-        raise RuntimeError(f"compiled kernel cannot run instruction {status}: {format_instruction(prog, status)}")
+FORWARD_ROWS = 1024  # cm(X) runs X in batches of this many rows (bounded buffers for any N)
+ORDER_ROWS = 1 << 20  # fit draws the row order of this many rows' worth of epochs at a time
 
 
 def _serialized(method):
-    """One call at a time per compiled model: the kernels share its buffers (docs/compiled-model-state.md)."""
+    """One call at a time per set of parameters: the kernels share their buffers and parameter vector."""
 
     @functools.wraps(method)
     def serialized(self, *args, **kwargs):
-        with self._lock:
+        with self._binding.lock:
             return method(self, *args, **kwargs)
 
     return serialized
 
 
+def with_loss(prog: Program, loss: str) -> Program:
+    """The training program of a named loss: the forward program, a GATHER when its outputs are not one
+    block of slots, and one LOSS instruction over them (no re-tracing, the parameter layout unchanged)."""
+    rows = prog.rows()
+    gidx = prog.gidx.tolist()
+    rg = prog.requires_grad.tolist()
+    outs = prog.output_slots.tolist()
+    first, n = (outs[0] if outs else 0), len(outs)
+    S = prog.n_slots
+    if outs != list(range(first, first + n)):
+        rows.append((GATHER, S, len(gidx), -1, n, 0, -1, 0, 0, 0.0))
+        gidx += outs
+        rg += [rg[s] for s in outs]
+        first, S = S, S + n
+    rows.append((LOSS, S, first, -1, n, LOSSES.index(loss), -1, 0, 0, 0.0))
+    rg.append(1)
+    fused = Program(rows, gidx, S + 1, prog.input_slots, prog.target_slots, outs, S, prog.param_slots,
+                    prog.param_index, prog.const_slots, prog.const_vals, prog.n_params, rg)  # fmt: skip
+    fused.source_nodes = prog.source_nodes
+    return validate(fused)
+
+
 class CompiledModel:
-    """A model lowered to a Program and run by the generic kernels (see the module docstring)."""
+    """A model lowered to a Program and run by generated kernels (see the module docstring)."""
 
     def __init__(self, model, n_inputs: int | None = None, params: Sequence | None = None, dtype=np.float64):
         self.model = model
         self.params = check_params(model, params)
         self.dtype = arguments.float_dtype(dtype)
         self.n_inputs = arguments.input_width(model, n_inputs)
-        self._inputs, self._outputs = call_model(model, self.n_inputs)
-        self.n_outputs = len(self._outputs)
-        self.program: Program = lower(trace_model(self._inputs, self._outputs, self.params))
-        self._pos = np.empty(len(self.params), dtype=np.int64)  # model index -> theta position
-        self._pos[self.program.perm] = np.arange(len(self.params))
-        self._programs: dict = {}
-        self._buffers: dict = {}
-        self._checked_params = None
-        self._lock = threading.Lock()
+        self._all = model_parameters(model, self.params)  # theta's order: the model's own (+ other listed ones)
+        pos = {id(p): q for q, p in enumerate(self._all)}
+        self._idx = np.array([pos[id(p)] for p in self.params], dtype=np.int64)
+        self._lower()
+        self._binding = Binding(self._all, self.dtype)
         self._attach()
+
+    def _lower(self) -> None:
+        """Trace the model once and lower its forward program; training programs are made on demand."""
+        inputs, outputs = call_model(self.model, self.n_inputs)
+        self.n_outputs = len(outputs)
+        self.program: Program = lower(trace_model(inputs, outputs, self._all))
+        self._programs: dict = {}  # loss key -> training program
+        self._kernels: dict = {}  # the features this model's calls needed -> the kernel that ran them
+        self._buffers: dict = {}  # (id(program), batch, target width) -> workspace
+        self._plans: dict = {}  # what a call needs, found once (_plan)
+
+    def _attach(self) -> None:
+        self.theta, self._gtheta = self._binding.theta, self._binding.gtheta
+        self._ctl = np.zeros(CTL_IDX + len(self._idx), dtype=np.int64)
+        self._ctl[CTL_IDX:] = self._idx
+        self._whole = len(self._idx) == len(self._all) and bool((self._idx == np.arange(len(self._all))).all())
+        lib = blas.library()
+        self._ctl[5:7] = lib.gemm["d" if self.dtype == np.float64 else "f"], lib.abi
+        self._set_threads = lib.set_local_threads
+        self._no_order = np.zeros(1, dtype=np.int64)
+        self._no_out = np.zeros((1, max(self.n_outputs, 1)), dtype=self.dtype)
+        self._st = np.zeros(codegen.ST_STATE, dtype=np.float64)  # l2 and clip for calls without an optimizer
+        self._hs = np.zeros((2, 1), dtype=np.float64)
+        self._checked_optimizer: tuple = ()
+        self._hyper: tuple = ()
+        self._checked_update = ""
 
     def __repr__(self) -> str:
         model = repr(self.model)
         if len(model) > 40 or model.startswith("<"):
             model = getattr(self.model, "__qualname__", type(self.model).__name__)
         return (
-            f"<CompiledModel of {model}: {self.n_inputs} -> {self.n_outputs}, {len(self.program)} "
-            f"instructions, {len(self.params)} parameters, {self.dtype.name}>"
+            f"<CompiledModel of {model}: {self.n_inputs} -> {self.n_outputs}, {len(self.program)} instructions "
+            f"{self.program.counts()}, {len(self.params)} parameters, {self.dtype.name}; "
+            f"kernels: {self.kernels() or 'none compiled yet'}>"
         )
 
-    # ------------------------------------------------------------ parameters
-    def _attach(self) -> None:
-        """Bind the parameter Values to this model's arrays (compiler.params): theta, the gradient vector."""
-        self._binding = Binding(self.params, self._pos, self.dtype)
-        self.theta, self._gtheta = self._binding.theta, self._binding.gtheta
+    def kernels(self) -> str:
+        """What this model's calls ran, e.g. 'relu; relu, loss hinge, training (sgd)' (cm(X), then fit)."""
+        return "; ".join(codegen.describe(needs) for needs in self._kernels)
 
-    @_serialized
+    # ------------------------------------------------------------ copies
     def sync_from_model(self) -> None:
         """Kept for compatibility: every call already computes with the model's current Values."""
-        self._binding.refresh()
 
     def sync_to_model(self) -> None:
         """Kept for compatibility, does nothing: the model's Values always hold the current weights."""
 
     def __getstate__(self) -> dict:
-        """copy/pickle: the copy gets its own (plain, copied) parameter Values, bound afresh."""
-        state = dict(self.__dict__, _buffers={}, _programs={}, _checked_params=None)
-        for name in ("_lock", "_binding", "theta", "_gtheta"):
-            del state[name]
-        return state
+        """copy/pickle: the model and its parameters (plain Values in the copy), nothing compiled."""
+        keep = ("model", "params", "dtype", "n_inputs", "_all", "_idx")
+        return {name: self.__dict__[name] for name in keep}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._lock = threading.Lock()
+        self._lower()
+        self._binding = Binding(self._all, self.dtype)
         self._attach()
 
-    # ------------------------------------------------------------ programs and buffers
+    def __copy__(self) -> CompiledModel:
+        """A copy has its own model and parameters (a shallow copy would rebind this model's Values to it)."""
+        return copy.deepcopy(self)
+
+    # ------------------------------------------------------------ programs and kernels
     @_serialized
     def training_program(self, loss: LossArg = "hinge", target_width: int | None = None) -> Program:
-        """The program of model + per-example loss (cached); its last instruction computes the loss."""
+        """The program of model + per-example loss (cached): a named loss is one fused LOSS instruction."""
         return self._training_program(loss, target_width)
 
     def _training_program(self, loss: LossArg, target_width: int | None) -> Program:
-        key = arguments.loss_spec(loss, self.n_outputs, target_width)  # (fn, width, scalar)
-        if key not in self._programs:
-            graph = trace_model(self._inputs, self._outputs, self.params, *key)
-            # the forward program's parameter layout, whatever the loss: theta serves every program
-            self._programs[key] = lower(graph, has_loss=True, layout=self.program.perm)
-        return self._programs[key]
+        name = arguments.loss_name(loss)
+        fused = name in LOSSES  # a loss registered by name elsewhere is lowered op by op
+        key = (name, target_width) if fused else arguments.loss_spec(loss, self.n_outputs, target_width)
+        prog = self._programs.get(key)
+        if prog is None:
+            if fused:
+                arguments.loss_spec(loss, self.n_outputs, target_width)  # refuses a bad width
+                prog = with_loss(self.program, name)
+            else:
+                inputs, outputs = call_model(self.model, self.n_inputs)
+                prog = lower(trace_model(inputs, outputs, self._all, *key), has_loss=True)
+            self._programs[key] = prog
+        return prog
 
-    def chunks(self, prog: Program, batch: int) -> int:
-        """How many batch chunks the kernels run in parallel for ``prog`` (``threads.chunks``)."""
-        return threads.chunks(prog.dense_work, batch)
-
-    def _chunk_buffers(self, prog: Program, batch: int) -> tuple:
-        key = (id(prog), batch, "chunks")
-        if key not in self._buffers:
-            C = self.chunks(prog, batch)
-            shape = (C, prog.n_slots, -(-batch // C))
-            self._buffers[key] = (
-                np.zeros(shape, self.dtype),
-                np.zeros(shape, self.dtype),
-                np.zeros((C, len(self.theta)), self.dtype),
-                self._gtheta,
-            )
-        return self._buffers[key]
-
-    def _step(self, prog: Program, X, Y, rows, l2: float) -> tuple:
-        """(loss, gtheta) of one batch, on batch chunks in parallel where that pays."""
-        code, leaves = self._kernel_args(prog)
-        threads.blas_threads_for(prog.dense_work * len(rows))
-        if self.chunks(prog, len(rows)) > 1:
-            threads.passive_openmp()
-            Vs, Gs, gthetas, gtheta = self._chunk_buffers(prog, len(rows))
-            value, status = kernels.step_chunks(
-                code, leaves, self.theta, X, Y, rows, float(l2), Vs, Gs, gthetas, gtheta
-            )
-        else:
-            V, G, gtheta = self._buffers_for(prog, len(rows))
-            _, value, status = kernels.loss_and_grad(
-                code, leaves, self.theta, X, Y, rows, 1.0 / len(rows), float(l2), V, G, gtheta
-            )
-        _check(status, prog)
-        return value, gtheta
-
-    def _buffers_for(self, prog: Program, batch: int) -> tuple:
-        key = (id(prog), batch)
-        if key not in self._buffers:
-            shape = (prog.n_slots, batch)
-            self._buffers[key] = (np.zeros(shape, self.dtype), np.zeros(shape, self.dtype), self._gtheta)
-        return self._buffers[key]
-
-    @staticmethod
-    def _kernel_args(prog: Program) -> tuple:
-        """The program as the kernels take it: ir.Code and ir.Leaves as plain tuples (see kernels.py)."""
-        threads.limit_blas_threads()  # once, before the first kernel runs (not in compile: it imports SciPy)
+    def _plan(self, prog: Program, batch: int, width: int, train: bool = False, update: str | None = None,
+              shuffle: bool = False, clip: bool = False) -> tuple:  # fmt: skip
+        """(kernel run, ints, reals, workspace, BLAS threads) of a call, found once per program, batch and features."""
+        key = (id(prog), batch, width, train, update, shuffle, clip)
+        plan = self._plans.get(key)
+        if plan is None:
+            needs = codegen.features(prog, train, update, shuffle, clip)
+            kernel = codegen.STORE.kernel(needs)
+            self._kernels[needs] = kernel
+            W = self._buffers.get((id(prog), batch, width))
+            if W is None:
+                size = 2 * prog.n_slots * batch + batch * (self.n_inputs + width)
+                W = self._buffers[(id(prog), batch, width)] = np.zeros(size, self.dtype)
+            ints, reals = prog.pack()
+            plan = self._plans[key] = (kernel.run, ints, reals, W, blas.threads_for(prog.dense_work * batch))
         if DEBUG_VALIDATE:  # MICROGRAD_VALIDATE=1: re-check the program before every run
             validate(prog)
-        return prog.kernel_args
+        return plan
+
+    def _run(self, plan, mode, prog, X, Y, order, out, hs, st, s0, s1, bs, shuffled, e0, t0) -> None:
+        """One kernel call, with the BLAS threads its products want; raises what the kernel reports."""
+        run, ints, reals, W, nt = plan
+        ctl = self._ctl
+        ctl[0], ctl[1], ctl[2], ctl[3], ctl[4], ctl[7] = s0, s1, bs, shuffled, e0, t0
+        setter = self._set_threads if nt else None
+        if setter is None:
+            status = run(mode, ints, reals, self.theta, self._gtheta, X, Y, order, W, out, hs, st, ctl)
+        else:
+            before = setter(nt)
+            try:
+                status = run(mode, ints, reals, self.theta, self._gtheta, X, Y, order, W, out, hs, st, ctl)
+            finally:
+                setter(before)
+        if status != OK:
+            self._fail(status, prog, Y)
+
+    def _fail(self, status: int, prog: Program, Y: np.ndarray) -> None:
+        where = int(self._ctl[CTL_WHERE])
+        if status == UNKNOWN:
+            raise RuntimeError(f"compiled kernel cannot run instruction {where}: {format_instruction(prog, where)}")
+        if status == BAD_LABEL:
+            raise ValueError(arguments.label_error(prog.fused_loss, Y, where, self.n_outputs))
+        if status == DIVERGED:
+            raise FloatingPointError(f"the loss is not finite at step {where}")
+        raise RuntimeError(f"compiled kernel returned status {status}")
+
+    def _update(self, optimizer) -> str:
+        """fit's optimizer checked (its parameters once per list it holds); the update it compiles."""
+        seen = (id(optimizer), id(getattr(optimizer, "params", None)), len(getattr(optimizer, "params", ())))
+        if self._checked_optimizer != seen:
+            self._checked_update = arguments.optimizer(optimizer, self.params)
+            self._checked_optimizer = seen
+        return self._checked_update
+
+    def _ready(self) -> None:
+        """Before a kernel call: bind the parameters again if another binding took them (float32: copy)."""
+        if self._binding.stale:
+            self._binding.refresh()
 
     # ------------------------------------------------------------ running
     @_serialized
     def __call__(self, X) -> np.ndarray:
         """(N, nout) outputs of the model for the rows of X (N, nin): float64 (float32 for a float32 model)."""
         X = arguments.features(X, self.n_inputs, self.dtype)
-        if self._binding.stale:
-            self._binding.refresh()
+        self._ready()
         prog = self.program
-        V, _, _ = self._buffers_for(prog, X.shape[0])
-        code, leaves = self._kernel_args(prog)
-        threads.blas_threads_for(prog.dense_work * X.shape[0])
-        kernels.load(V, X, np.zeros((X.shape[0], 0), self.dtype), np.arange(X.shape[0]), leaves, self.theta)
-        _check(kernels.forward(code, self.theta, V), prog)
-        return V[prog.output_slots].T.copy()
+        N = X.shape[0]
+        bs = min(N, FORWARD_ROWS)
+        plan = self._plan(prog, bs, 0)
+        out = np.empty((N, self.n_outputs), self.dtype)
+        self._run(plan, FORWARD, prog, X, X[:, :0], self._no_order, out, self._hs, self._st, 0, -(-N // bs), bs, 0,
+                  0, 0)  # fmt: skip
+        return out
 
     @_serialized
-    def loss_and_grad(self, X, y, loss: LossArg = "hinge", l2: float = 0.0, target_width: int | None = None) -> tuple:
-        """(batch loss, grads) with grads[i] = d loss / d model.parameters()[i] (a new float64 array).
+    def loss_and_grad(self, X, y, loss: LossArg = "hinge", l2: float = 0.0, target_width: int | None = None,
+                      clip_norm: float | None = None) -> tuple:  # fmt: skip
+        """(batch loss, grads) with grads[i] = d loss / d params[i] (a new float64 array).
 
         Each parameter's ``.grad`` is set to the same number (overwritten, not accumulated), so a
-        micrograd optimizer's ``step()`` can follow, as after ``loss.backward()`` on zeroed grads."""
+        micrograd optimizer's ``step()`` can follow, as after ``loss.backward()`` on zeroed grads.
+        ``clip_norm``: the gradient of ``params`` scaled as ``optim.clip_grad_norm_`` does."""
         X = arguments.features(X, self.n_inputs, self.dtype)
-        Y, width = arguments.targets(y, X.shape[0], loss, self.n_outputs, target_width, self.dtype)
-        l2 = arguments.real("l2", l2)
+        N = X.shape[0]
+        Y, width = arguments.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
+        st = self._st
+        st[codegen.ST_L2] = arguments.real("l2", l2)
+        st[codegen.ST_CLIP] = 0.0 if clip_norm is None else arguments.real("clip_norm", clip_norm, minimum=0.0)
         prog = self._training_program(loss, width)
-        if self._binding.stale:
-            self._binding.refresh()
-        value, _ = self._step(prog, X, Y, np.arange(X.shape[0]), l2)
+        self._ready()
+        plan = self._plan(prog, N, Y.shape[1], train=True, clip=clip_norm is not None)
+        self._run(plan, GRAD, prog, X, Y, self._no_order, self._no_out, self._hs, st, 0, 1, N, 0, 0, 0)
         self._binding.kernel_wrote(weights=False)
-        return float(value), self._binding.grad[self._pos]
+        grad = self._binding.grad
+        return float(self._hs[1, 0]), (grad.copy() if self._whole else grad[self._idx])
 
     @_serialized
     def fit(
@@ -212,73 +278,61 @@ class CompiledModel:
         l2: float = 0.0,
         shuffle: bool = True,
         target_width: int | None = None,
+        clip_norm: float | None = None,
     ) -> np.ndarray:
         """Train in compiled code; returns the batch loss of every step, shape (epochs * ceil(N / batch_size),).
 
         Starts from the model's current weights. Epoch e visits the rows in the order of the e-th
         ``rng.permutation(N)`` (``rng`` an int seed or a ``np.random.Generator``; ``shuffle=False``: in
         order), in batches of ``batch_size`` (default: all N; the last batch of an epoch may be
-        smaller). Each step is forward, mean loss + ``l2*sum(p*p)``, backward and the optimizer's
-        update (``micrograd.optim`` SGD or Adam, their formulas and learning-rate schedule). The
-        model's Values hold the trained weights (at once: they are the compiled vector) and the
-        last step's gradients; the optimizer's state (``t``, momentum buffers or ``m``/``v``) is
-        written back, so the Value path can continue where this stopped."""
+        smaller; a single full batch is not permuted: that would change only the order of its sum).
+        Each step is forward, mean loss + ``l2*sum(p*p)``, backward, optionally gradient clipping
+        (``clip_norm``) and the optimizer's update (``micrograd.optim`` SGD or Adam, their formulas and
+        learning-rate schedule). The model's Values hold the trained weights (at once: they are the
+        compiled vector) and the last step's gradients; the optimizer's state (``t``, momentum buffers or
+        ``m``/``v``) is the kernel's, so the Value path can continue where this stopped."""
         X = arguments.features(X, self.n_inputs, self.dtype)
         N = X.shape[0]
         Y, width = arguments.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
         epochs = arguments.integer("epochs", epochs, 0)
         bs = min(N, arguments.integer("batch_size", batch_size, 1, none_ok=True) or N)
-        l2 = arguments.real("l2", l2)
-        shuffle = arguments.flag("shuffle", shuffle)
-        arguments.seed(rng)
-        kind, hyper = arguments.optimizer(optimizer, self.params, self._checked_params)
-        self._checked_params = optimizer.params  # checked once per optimizer parameter list
-        prog = self._training_program(loss, width)
-        if self._binding.stale:
-            self._binding.refresh()
+        update = self._update(optimizer)
+        st = optimizer.kernel_state(codegen.ST_STATE)
+        hyper = optimizer.kernel_hyper()
+        if self._hyper != (id(st), hyper):  # written when they change, not on every call
+            st[codegen.ST_KIND] = codegen.ST_KINDS[update]
+            for name, value in hyper.items():
+                st[codegen.ST_HYPER[name]] = value
+            self._hyper = (id(st), hyper)
+        st[codegen.ST_L2] = arguments.real("l2", l2)
+        st[codegen.ST_CLIP] = 0.0 if clip_norm is None else arguments.real("clip_norm", clip_norm, minimum=0.0)
         per_epoch = -(-N // bs)
-        steps = epochs * per_epoch
-        if shuffle and steps:
+        shuffled = arguments.flag("shuffle", shuffle) and per_epoch > 1
+        if shuffled:
             gen = arguments.generator(rng)
-            order = np.concatenate([gen.permutation(N) for _ in range(epochs)])
         else:
-            order = np.tile(np.arange(N), epochs)
+            arguments.seed(rng)
+        prog = self._training_program(loss, width)
+        self._ready()
+        plan = self._plan(prog, bs, Y.shape[1], train=True, update=update, shuffle=shuffled, clip=clip_norm is not None)
+        steps = epochs * per_epoch
         t0 = int(optimizer.t)
-        lr = optimizer.lr
-        lrs = np.array([float(lr(t0 + s)) if callable(lr) else float(lr) for s in range(steps)])
-        s1, s2 = optimizer.export_state(self.program.perm)
-        history = np.zeros(steps)
-        order = order.astype(np.int64)
-        state = kernels.opt_state(kind, s1, s2, t0, **hyper)
-        s1, s2, opt_t = state.s1, state.s2, tuple(state)  # update writes s1, s2 in place
-        if self.chunks(prog, bs) == 1:  # the whole loop in one compiled call
-            code, leaves = self._kernel_args(prog)
-            threads.blas_threads_for(prog.dense_work * bs)
-            V, G, gtheta = self._buffers_for(prog, bs)
-            V2, G2, _ = self._buffers_for(prog, N - (per_epoch - 1) * bs)
-            status = kernels.fit(
-                code,
-                leaves,
-                self.theta,
-                X,
-                Y,
-                order,
-                bs,
-                lrs,
-                opt_t,
-                float(l2),
-                history,
-                tuple(kernels.Buffers(V, G, V2, G2)),
-                gtheta,
-            )
-            _check(status, prog)
-        else:  # big layers: a step takes milliseconds, so a Python loop over parallel compiled steps costs <3%
-            for s in range(steps):
-                start, count = kernels.batch_bounds(s, N, bs)
-                history[s], gtheta = self._step(prog, X, Y, order[start : start + count], l2)
-                kernels.update(self.theta, gtheta, opt_t, lrs[s], t0 + s)
-        optimizer.import_state(s1, s2, self._pos)
-        optimizer.t = t0 + steps
-        if steps:
-            self._binding.kernel_wrote(weights=True)
-        return history
+        hs = np.empty((2, steps))
+        hs[0] = optimizer.learning_rates(t0, steps)
+        block = max(1, ORDER_ROWS // N)  # epochs per kernel call: the row order of a block at a time
+        done = 0
+        try:
+            for e0 in range(0, epochs, block):
+                e1 = min(epochs, e0 + block)
+                order = np.concatenate([gen.permutation(N) for _ in range(e0, e1)]) if shuffled else self._no_order
+                self._run(plan, FIT, prog, X, Y, order, self._no_out, hs, st, e0 * per_epoch, e1 * per_epoch, bs,
+                          int(shuffled), e0, t0)  # fmt: skip
+                done = e1 * per_epoch
+        except FloatingPointError:
+            done = int(self._ctl[CTL_WHERE])
+            raise
+        finally:
+            optimizer.t = t0 + done
+            if done:
+                self._binding.kernel_wrote(weights=True)
+        return hs[1]

@@ -4,7 +4,8 @@
 that also computes that loss; a ``Program`` may be passed directly): one node
 per instruction, labelled by what it does over the whole batch (``dense 2→16``
 with its W block's shape and place in the parameter vector, ``relu ×16`` for a
-vector op, ``mul`` for a scalar op, ``gather 3``), one node for the inputs,
+vector op, ``mul`` for a scalar op, ``gather 3``, ``loss cross_entropy`` for a
+fused loss, which reads the targets y itself), one node for the inputs,
 targets, constants and parameters read by scalar ops, edges from the
 instruction that produced each operand, the outputs and the loss marked. The
 title says how many scalar Value nodes became how many instructions. Node ids
@@ -13,10 +14,10 @@ are ``i<k>`` for instruction k, so the DOT source is deterministic.
 
 from __future__ import annotations
 
-from micrograd.compiler.ir import DENSE, GATHER, OP_NAMES, Program
+from micrograd.compiler.ir import DENSE, GATHER, LOSS, LOSSES, OP_NAMES, Program
 from micrograd.viz.dot import Diagram
 
-STYLE = {DENSE: ("box3d", "#cfe2f3"), GATHER: ("cds", "#fff2cc")}
+STYLE = {DENSE: ("box3d", "#cfe2f3"), GATHER: ("cds", "#fff2cc"), LOSS: ("octagon", "#f4cccc")}
 VECTOR = ("box", "#d9ead3")
 SCALAR = ("ellipse", "#ffffff")
 
@@ -24,11 +25,16 @@ SCALAR = ("ellipse", "#ffffff")
 def _label(prog: Program, i: int) -> str:
     op, n, k = int(prog.op[i]), int(prog.n[i]), int(prog.k[i])
     if op == DENSE:
-        p, b = int(prog.p[i]), int(prog.b[i])
-        bias = f"\\n+ bias p[{b}:{b + n}]" if b >= 0 else ""
-        return f"dense {k}→{n}\\nW {n}×{k}  p[{p}:{p + n * k}]{bias}"
+        p, ld, b, bs = int(prog.p[i]), int(prog.ld[i]), int(prog.b[i]), int(prog.bs[i])
+        rows = f"p[{p}:{p + (n - 1) * ld + k}]" + (f" every {ld}" if n > 1 and ld != k else "")
+        bias = ""
+        if b >= 0:
+            bias = f"\\n+ bias p[{b}:{b + (n - 1) * bs + 1}]" + (f" every {bs}" if n > 1 and bs != 1 else "")
+        return f"dense {k}→{n}\\nW {n}×{k}  {rows}{bias}"
     if op == GATHER:
         return f"gather {n}"
+    if op == LOSS:
+        return f"loss {LOSSES[k]}\\n{n} output{'s' if n > 1 else ''}, targets y"
     name = OP_NAMES[op]
     return f"{name} ×{n}" if n > 1 else name
 
@@ -67,7 +73,8 @@ def draw_program(cm, loss: object | None = None) -> Diagram:
                 reads += range(int(prog.b[i]), int(prog.b[i]) + width)
         for src in dict.fromkeys(producer[s] for s in reads):
             g.edge(src, f"i{i}")
-        producer.update((s, f"i{i}") for s in range(int(prog.out[i]), int(prog.out[i]) + int(prog.n[i])))
+        written = 1 if op == LOSS else int(prog.n[i])
+        producer.update((s, f"i{i}") for s in range(int(prog.out[i]), int(prog.out[i]) + written))
     g.node("outputs", f"outputs\\n{len(prog.output_slots)}", shape="doublecircle", fillcolor="#d0e0e3")
     for src in dict.fromkeys(producer[int(s)] for s in prog.output_slots):
         g.edge(src, "outputs")

@@ -1,0 +1,164 @@
+"""Matrix products for the kernels: one gemm, called by address, and how many threads it gets.
+
+``gemm(f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc)``
+computes the row-major ``C = alpha op(A) op(B) + beta C`` on flat arrays from
+offsets ``ia``, ``ib``, ``ic`` with leading dimensions ``lda``, ``ldb``, ``ldc``,
+by calling the BLAS function whose address is ``f``. The address is a kernel
+argument: compiled code holds no address, so Numba's disk cache stays valid in
+the next process, and no kernel compiles ``np.dot`` (whose typing alone costs
+seconds of a first run). ``abi`` says how to call it:
+
+- ``CBLAS64``: ``cblas_?gemm`` of the OpenBLAS that NumPy's wheels carry
+  (``scipy_cblas_dgemm64_``, 64-bit integers), found through ctypes: the
+  compiled path needs no SciPy.
+- ``FORTRAN``: SciPy's ``scipy.linalg.cython_blas`` ``?gemm`` (Fortran ABI,
+  32-bit integers by reference), where NumPy carries no OpenBLAS of its own.
+
+Threads: OpenBLAS threads a product once it is big enough, and two threads
+slow down a mid-sized layer (docs/benchmarks.md, Tuning decisions:
+``PARALLEL_WORK``). ``threads_for(work)`` says how many threads products of
+``work`` multiply-adds get; the runtime sets them for this thread only around
+a kernel call (``Library.set_local_threads``, OpenBLAS's thread-local count,
+restored afterwards, so the user's own NumPy keeps its threads).
+``MICROGRAD_BLAS_THREADS`` (default: 2 on 2 or more cores) caps it; 1 is
+steadier on a busy machine. SciPy's BLAS (the fallback) keeps its own threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+CBLAS64, FORTRAN = 0, 1
+# The numbers behind these two: docs/benchmarks.md, "Tuning decisions".
+PARALLEL_WORK = 1 << 22  # multiply-adds in one product from which BLAS_THREADS threads pay
+OPENBLAS_THREADS_FROM = 1 << 18  # below this OpenBLAS runs a product on one thread anyway
+BLAS_THREADS = max(1, int(os.environ.get("MICROGRAD_BLAS_THREADS", "2" if (os.cpu_count() or 1) >= 2 else "1")))
+
+_I8P = ir.IntType(8).as_pointer()
+_I32, _I64 = ir.IntType(32), ir.IntType(64)
+
+
+@intrinsic
+def gemm(typingctx, f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc):
+    """C[ic:] (m x n, row stride ldc) = alpha * op(A[ia:]) @ op(B[ib:]) + beta * C; op transposes when ta/tb."""
+    sig = types.void(f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc)
+
+    def codegen(context, builder, sig, args):
+        tys = sig.args
+        dt = tys[8].dtype
+        real = context.get_value_type(dt)
+
+        def int64(i):
+            return context.cast(builder, args[i], tys[i], types.int64)
+
+        def data(i):  # the address of element args[i + 1] of the array args[i]
+            arr = context.make_array(tys[i])(context, builder, value=args[i])
+            return builder.bitcast(builder.gep(arr.data, [int64(i + 1)]), _I8P)
+
+        def scalar(i):
+            return context.cast(builder, args[i], tys[i], dt)
+
+        def flag(i, yes, no):
+            return builder.select(builder.icmp_signed("!=", int64(i), ir.Constant(_I64, 0)), yes, no)
+
+        fptr = builder.inttoptr(int64(0), _I8P)
+        with builder.if_else(builder.icmp_signed("==", int64(1), ir.Constant(_I64, CBLAS64))) as (cblas, fortran):
+            with cblas:  # cblas_?gemm(RowMajor, transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+                t = ir.FunctionType(
+                    ir.VoidType(), [_I32] * 3 + [_I64] * 3 + [real, _I8P, _I64, _I8P, _I64, real, _I8P, _I64]
+                )
+                tr = (ir.Constant(_I32, 112), ir.Constant(_I32, 111))  # CblasTrans, CblasNoTrans
+                builder.call(
+                    builder.bitcast(fptr, t.as_pointer()),
+                    [ir.Constant(_I32, 101), flag(2, *tr), flag(3, *tr), int64(4), int64(5), int64(6), scalar(7),
+                     data(8), int64(10), data(11), int64(13), scalar(14), data(15), int64(17)],
+                )  # fmt: skip
+            with fortran:  # column-major: C' = op(B)' op(A)', every argument by reference, 32-bit integers
+
+                def ref(v):
+                    slot = builder.alloca(v.type)
+                    builder.store(v, slot)
+                    return builder.bitcast(slot, _I8P)
+
+                def i32(i):
+                    return ref(builder.trunc(int64(i), _I32))
+
+                tr = (ir.Constant(ir.IntType(8), ord("t")), ir.Constant(ir.IntType(8), ord("n")))
+                t = ir.FunctionType(ir.VoidType(), [_I8P] * 13)
+                builder.call(
+                    builder.bitcast(fptr, t.as_pointer()),
+                    [ref(flag(3, *tr)), ref(flag(2, *tr)), i32(5), i32(4), i32(6), ref(scalar(7)), data(11), i32(13),
+                     data(8), i32(10), ref(scalar(14)), data(15), i32(17)],
+                )  # fmt: skip
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+class Library(NamedTuple):
+    """The BLAS the kernels call: gemm addresses by dtype character, their ABI, and a thread setter."""
+
+    gemm: dict  # 'd' / 'f' -> address of ?gemm
+    abi: int
+    set_local_threads: Callable[[int], int] | None  # OpenBLAS: set this thread's count, return the old one
+    where: str  # the library file, for messages
+
+
+_library: list = []  # found once per process
+
+
+def library() -> Library:
+    """NumPy's own OpenBLAS, else SciPy's BLAS (found once)."""
+    if not _library:
+        _library.append(_numpy_openblas() or _scipy_blas())
+    return _library[0]
+
+
+def _address(fn) -> int:
+    return int(ctypes.cast(fn, ctypes.c_void_p).value or 0)
+
+
+def _numpy_openblas() -> Library | None:
+    base = os.path.dirname(np.__file__)
+    for pattern in (os.path.join(base, os.pardir, "numpy.libs", "libscipy_openblas*"),
+                    os.path.join(base, ".dylibs", "libscipy_openblas*")):  # fmt: skip
+        for path in sorted(glob.glob(pattern)):
+            try:
+                lib = ctypes.CDLL(path)
+                dgemm, sgemm = lib.scipy_cblas_dgemm64_, lib.scipy_cblas_sgemm64_
+            except (OSError, AttributeError):
+                continue
+            setter = getattr(lib, "openblas_set_num_threads_local", None)
+            if setter is not None:
+                setter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
+            return Library({"d": _address(dgemm), "f": _address(sgemm)}, CBLAS64, setter, path)
+    return None
+
+
+def _scipy_blas() -> Library:
+    import scipy.linalg.cython_blas as cython_blas
+
+    name = ctypes.pythonapi.PyCapsule_GetName
+    name.restype, name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    pointer.restype, pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    capi = cython_blas.__pyx_capi__
+    found = {c: int(pointer(capi[f"{c}gemm"], name(capi[f"{c}gemm"]))) for c in "ds"}
+    return Library({"d": found["d"], "f": found["s"]}, FORTRAN, None, cython_blas.__file__)
+
+
+def threads_for(work: int) -> int:
+    """BLAS threads for products of ``work`` multiply-adds: 0 (leave OpenBLAS alone: it will not thread
+    them), 1, or BLAS_THREADS from PARALLEL_WORK on."""
+    if work < OPENBLAS_THREADS_FROM:
+        return 0
+    return BLAS_THREADS if work >= PARALLEL_WORK else 1

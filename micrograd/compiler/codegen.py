@@ -1,0 +1,389 @@
+"""Kernels generated per set of features: a program compiles only what it uses.
+
+A program needs a set of *features* (``features(prog, ...)``): the op-table ops
+it runs (``relu``, ``mul``, ...), its fused loss (``loss:hinge``), whether it
+trains (``train``) and with which update (``sgd``, ``adam``), and the pieces of
+machinery its instructions use (``gather``, ``consts``, ``params``, ...).
+``source(features)`` writes a kernel module for a set of features from
+``compiler/template.py``: one Numba function ``run`` that holds forward,
+fused loss, backward and the training loop, with one branch per op of the set,
+each calling the op table's own functions. One entry point per kernel, so
+Numba compiles (and re-optimizes) its code once, not once per entry point.
+
+``KernelStore.kernel(needs)`` returns a loaded kernel whose features include
+``needs``: one already loaded in this process, else one compiled on this
+machine before (listed in the store folder's ``index.json``), else a new one.
+A new kernel is written to the store folder under a name that hashes its text
+(which includes a digest of every source compiled into it), so Numba's disk
+cache keys it by content and a changed source makes a new file, never a stale
+kernel. What a new kernel holds, so that a process compiles a few kernels at
+most (docs/compiler.md, "What compiles when"):
+
+- the first in a process: exactly what the program needs;
+- the second: the union of everything needed so far in the process;
+- from the third on: ``FULL``, every feature (scalar runs only when needed),
+  which covers every later program.
+
+Programs are data: a kernel runs any program its features cover, so random
+graphs of any size compile nothing new once their features are compiled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import tempfile
+import threading
+from types import ModuleType
+
+from micrograd import ops
+from micrograd.compiler.ir import GATHER, LOSS, LOSSES, NOPS, Program
+
+# ---------------------------------------------------------------- the calling convention of run (template.py)
+FORWARD, GRAD, FIT = 0, 1, 2  # modes
+OK, UNKNOWN, BAD_LABEL, DIVERGED = 0, 1, 2, 3  # statuses
+CTL_WHERE, CTL_IDX = 8, 9  # ctl: where a status points; the trainable parameters' positions from here on
+ST_L2, ST_CLIP, ST_KIND, ST_MOMENTUM, ST_DAMPENING, ST_NESTEROV, ST_WEIGHT_DECAY = 0, 1, 2, 3, 4, 5, 6
+ST_BETA1, ST_BETA2, ST_EPS = 7, 8, 9
+ST_STATE = 16  # st: the optimizer's per-parameter state (two rows of P) from here on
+ST_SGD, ST_ADAM = 0.0, 1.0  # st[ST_KIND]: which update
+ST_KINDS = {"sgd": ST_SGD, "adam": ST_ADAM}  # by the update's name (Optimizer.kernel_update, UPDATES)
+ST_HYPER = {"momentum": ST_MOMENTUM, "dampening": ST_DAMPENING, "nesterov": ST_NESTEROV,
+            "weight_decay": ST_WEIGHT_DECAY, "beta1": ST_BETA1, "beta2": ST_BETA2, "eps": ST_EPS}  # fmt: skip
+
+# ---------------------------------------------------------------- features
+MACHINERY = ("shuffle", "inputs", "targets", "consts", "params", "gather", "valueloss", "train", "clip")
+UPDATES = ("sgd", "adam")
+RUNS = "runs"  # the scalar-run fast path of every op: for graphs of many one-element instructions
+OP_FEATURES = tuple(op.name for op in ops.OPS)
+LOSS_FEATURES = tuple(f"loss:{name}" for name in LOSSES)
+FULL = frozenset(MACHINERY + UPDATES + OP_FEATURES + LOSS_FEATURES)
+RUNS_MIN = 64  # one-element op instructions from which a program gets the scalar-run fast path
+
+
+def features(prog: Program, train: bool = False, update: str | None = None, shuffle: bool = False,
+             clip: bool = False) -> frozenset:  # fmt: skip
+    """What a kernel needs to run ``prog``: its ops and machinery, plus what the call adds (training, the
+    optimizer's update, shuffled batches, gradient clipping)."""
+    need = {OP_FEATURES[c] for c in set(prog.op.tolist()) if c < NOPS}
+    if (prog.op == GATHER).any():
+        need.add("gather")
+    if (prog.op == LOSS).any():
+        need.add(f"loss:{prog.fused_loss}")
+    if prog.inputs_read:
+        need.add("inputs")
+    for name, present in (("targets", len(prog.target_slots)), ("consts", len(prog.const_slots)),
+                          ("params", len(prog.param_slots))):  # fmt: skip
+        if present:
+            need.add(name)
+    if prog.loss_slot >= 0 and prog.fused_loss is None:
+        need.add("valueloss")
+    if int(((prog.op < NOPS) & (prog.n == 1)).sum()) >= RUNS_MIN:
+        need.add(RUNS)
+    if train or update:
+        need.add("train")
+    if update:
+        need.add(update)
+    if shuffle:
+        need.add("shuffle")
+    if clip:
+        need.add("clip")
+    return frozenset(need)
+
+
+def describe(feats: frozenset) -> str:
+    """A short line for messages and repr: 'relu, loss hinge, training (sgd)'."""
+    words = [name for name in OP_FEATURES if name in feats]
+    words += [f"loss {f[5:]}" for f in LOSS_FEATURES if f in feats]
+    if "train" in feats:
+        updates = [u for u in UPDATES if u in feats]
+        words.append("training" + (f" ({', '.join(updates)})" if updates else ""))
+    if not words:
+        words.append("dense layers")
+    if feats >= FULL:
+        return "every op, loss and update"
+    return ", ".join(words)
+
+
+def cold_seconds(feats: frozenset) -> float:
+    """About how long a kernel with these features takes to compile cold (the first-run line)."""
+    ops_in = sum(name in feats for name in OP_FEATURES)
+    return (
+        1.5
+        + 0.25 * ops_in * (2 if RUNS in feats else 1)
+        + 0.4 * sum(f in feats for f in LOSS_FEATURES)
+        + (1.5 if "train" in feats else 0.0)
+    )
+
+
+# ---------------------------------------------------------------- source
+TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "template.py")
+DEPENDENCIES = ("micrograd.ops", "micrograd.optim", "micrograd.losses", "micrograd.compiler.kernels",
+                "micrograd.compiler.blas", "micrograd.compiler.ir", "micrograd.compiler.jit",
+                "micrograd.compiler.codegen")  # fmt: skip
+HEADER = '''"""A micrograd kernel for {what}.
+
+GENERATED by micrograd.compiler.codegen from micrograd/compiler/template.py: do not edit.
+Sources digest: {digest}
+"""
+
+# ruff: noqa
+import math
+
+import numpy as np
+
+from micrograd import ops
+from micrograd.compiler import kernels as k
+from micrograd.compiler.jit import jit
+{imports}
+
+FEATURES = frozenset({features!r})
+WHAT = {what!r}
+
+'''
+_LOSS_CALL = {
+    "hinge": "k.hinge(V, G, Ys, yo, a, B, scale)",
+    "mse": "k.mse(V, G, Ys, yo, w, a, B, scale)",
+    "bce_with_logits": "k.bce_with_logits(V, G, Ys, yo, a, B, scale)",
+    "cross_entropy": "k.cross_entropy(V, G, Ys, yo, w, a, n, B, scale)",
+}
+
+
+def _keep(text: str, feats: set) -> str:
+    """The template's lines, with #if FEATURE ... #endif blocks kept only for the features present."""
+    out, keep = [], [True]
+    for line in text.splitlines(True):
+        word = line.strip()
+        if word.startswith("#if "):
+            keep.append(keep[-1] and any(f in feats for f in word[4:].split("|")))
+        elif word == "#endif":
+            keep.pop()
+        elif keep[-1]:
+            out.append(line)
+    return "".join(out)
+
+
+def op_forward(op: ops.Op, runs: bool) -> str:
+    """The branch of run's forward loop for one op: a vector loop over the block, and with ``runs`` a loop
+    over a run of one-element instructions (a scalar graph at batch 1) with no dispatch between them."""
+    f = op.forward.__name__
+    y_one, y_vec = ("V[T[j, 3]]", "V[yy + e]") if op.arity == 2 else ("0.0", "0.0")
+    run = f"""                if n * B == 1:  # a run of one-element {op.name}s
+                    r = T[i, F_RUN_END]
+                    for j in range(i, r):
+                        V[T[j, 1]] = ops.{f}(V[T[j, 2]], {y_one}, reals[j])
+                    i = r
+                    continue
+"""
+    return f"""            elif c == {op.code}:  # {op.name}
+{run if runs else ""}                xx, yy, oo, wa = U(a * B), U(max(b, 0) * B), U(o * B), reals[i]
+                for e in range(U(n * B)):
+                    V[oo + e] = ops.{f}(V[xx + e], {y_vec}, wa)
+"""
+
+
+def op_backward(op: ops.Op, runs: bool) -> str:
+    """The branch of run's backward loop for one op (see op_forward); a unary op over a block that nothing
+    else reads assigns its input's gradient rows (ir.F_ASSIGN) instead of accumulating into zeroed ones."""
+    f = op.backward.__name__
+    if op.arity == 2:
+        one = f"""                            o_, a_, b_ = T[j, 1], T[j, 2], T[j, 3]
+                            dx, dy = ops.{f}(V[a_], V[b_], reals[j], V[o_])
+                            g = G[o_]
+                            G[a_] += dx * g
+                            G[b_] += dy * g
+"""
+        vec = f"""                for e in range(U(n * B)):
+                    dx, dy = ops.{f}(V[xx + e], V[yy + e], wa, V[oo + e])
+                    g = G[oo + e]
+                    G[xx + e] += dx * g
+                    G[yy + e] += dy * g
+"""
+    else:
+        one = f"""                            o_, a_ = T[j, 1], T[j, 2]
+                            G[a_] += ops.{f}(V[a_], 0.0, reals[j], V[o_])[0] * G[o_]
+"""
+        vec = f"""                if T[i, F_ASSIGN]:
+                    for e in range(U(n * B)):
+                        G[xx + e] = ops.{f}(V[xx + e], 0.0, wa, V[oo + e])[0] * G[oo + e]
+                else:
+                    for e in range(U(n * B)):
+                        G[xx + e] += ops.{f}(V[xx + e], 0.0, wa, V[oo + e])[0] * G[oo + e]
+"""
+    run = f"""                if n * B == 1:
+                    r = T[i, F_RUN_START]
+                    for j in range(i, r - 1, -1):
+                        if T[j, F_GRAD]:
+{one}                    i = r - 1
+                    continue
+"""
+    return f"""            elif c == {op.code}:  # {op.name}
+{run if runs else ""}                xx, yy, oo, wa = U(a * B), U(max(b, 0) * B), U(o * B), reals[i]
+{vec}"""
+
+
+_digests: list = []
+
+
+def _digest() -> str:
+    """A hash of every source compiled into a kernel: any edit to them names a new kernel file."""
+    if not _digests:
+        text = "".join(inspect.getsource(importlib.import_module(name)) for name in DEPENDENCIES)
+        with open(TEMPLATE) as f:
+            text += f.read()
+        _digests.append(hashlib.sha256(text.encode()).hexdigest()[:16])
+    return _digests[0]
+
+
+def source(feats: frozenset) -> str:
+    """The text of the kernel module for a set of features."""
+    losses = [f[5:] for f in LOSS_FEATURES if f in feats]
+    ops_in = [op for op in ops.OPS if op.name in feats]
+    runs = RUNS in feats
+    with open(TEMPLATE) as f:
+        template = f.read()
+    body = template[template.index("U = np.uint64") :]
+    body = _keep(body, set(feats) | ({"losses"} if losses else set()))
+    calls = "".join(
+        f"                    {'if' if q == 0 else 'elif'} kind == {LOSSES.index(name)}:  # {name}\n"
+        f"                        tl, bad = {_LOSS_CALL[name]}\n"
+        for q, name in enumerate(losses)
+    )
+    calls += "                    else:\n" + " " * 24 + "ctl[CTL_WHERE] = i\n" + " " * 24 + "return UNKNOWN\n"
+    body = body.replace("#losses\n", calls)
+    body = body.replace("#forward\n", "".join(op_forward(op, runs) for op in ops_in))
+    body = body.replace("#backward\n", "".join(op_backward(op, runs) for op in ops_in))
+    what = describe(feats)
+    body = body.replace("@jit()", f"@jit(cold_s={cold_seconds(feats):.0f}, what={what!r})")
+    imports = template[template.index("from micrograd.compiler.") : template.index("U = np.uint64")]
+    return HEADER.format(what=what, features=sorted(feats), digest=_digest(), imports=imports.rstrip()) + body
+
+
+# ---------------------------------------------------------------- the store
+def _writable(folder: str) -> bool:
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+        return True
+    except OSError:
+        return False
+
+
+def store_folder() -> str:
+    """Where kernel modules live: NUMBA_CACHE_DIR/micrograd-kernels, else beside the package, else the user's
+    cache folder, else a temporary folder for this process (then Numba caches nothing for the next run)."""
+    import numba
+
+    candidates = []
+    if getattr(numba.config, "CACHE_DIR", ""):
+        candidates.append(os.path.join(numba.config.CACHE_DIR, "micrograd-kernels"))
+    candidates.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "__kernels__"))
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    candidates.append(os.path.join(cache_home, "micrograd", "kernels"))
+    for folder in candidates:
+        if _writable(folder):
+            return folder
+    return tempfile.mkdtemp(prefix="micrograd-kernels-")
+
+
+class KernelStore:
+    """The kernels of this process (see the module docstring for which one a program gets)."""
+
+    def __init__(self, folder: str | None = None):
+        self._folder = folder
+        self.loaded: list[tuple[frozenset, ModuleType]] = []
+        self.compiled = 0  # kernels this process wrote (and so compiles) itself
+        self._lock = threading.Lock()
+
+    @property
+    def folder(self) -> str:
+        if self._folder is None:
+            self._folder = store_folder()
+        return self._folder
+
+    def kernel(self, needs: frozenset) -> ModuleType:
+        """A loaded kernel module whose features include ``needs`` (its ``run`` is the entry point)."""
+        with self._lock:
+            for feats, module in self.loaded:
+                if needs <= feats:
+                    return module
+            on_disk = [feats for feats in self._index().values() if needs <= feats]
+            if on_disk:
+                return self._load(min(on_disk, key=len))
+            if self.compiled == 0:
+                feats = needs
+            elif self.compiled == 1:
+                feats = needs.union(*(f for f, _ in self.loaded))
+            else:
+                feats = FULL | needs
+            return self._load(frozenset(feats))
+
+    def _index_path(self) -> str:
+        return os.path.join(self.folder, "index.json")
+
+    def _index(self) -> dict:
+        """Kernel module name -> features, for the kernels of the current sources on this machine."""
+        try:
+            with open(self._index_path()) as f:
+                entries = json.load(f)
+        except (OSError, ValueError):
+            return {}
+        digest = _digest()
+        return {
+            name: frozenset(feats)
+            for name, (feats, d) in entries.items()
+            if d == digest and os.path.exists(os.path.join(self.folder, name + ".py"))
+        }
+
+    def _record(self, name: str, feats: frozenset) -> None:
+        from micrograd._files import replacing
+
+        try:
+            with open(self._index_path()) as f:
+                entries = json.load(f)
+        except (OSError, ValueError):
+            entries = {}
+        digest = _digest()
+        entries = {n: e for n, e in entries.items() if e[1] == digest}  # kernels of older sources are unused
+        entries[name] = [sorted(feats), digest]
+        try:
+            with replacing(self._index_path()) as f:
+                json.dump(entries, f, indent=0)
+        except OSError:
+            pass  # an index that cannot be written only means later processes compile again
+
+    def _load(self, feats: frozenset) -> ModuleType:
+        text = source(feats)
+        name = "micrograd_kernel_" + hashlib.sha256(text.encode()).hexdigest()[:20]
+        path = os.path.join(self.folder, name + ".py")
+        new = not os.path.exists(path)
+        if new:
+            from micrograd._files import replacing
+
+            with replacing(path) as f:
+                f.write(text)
+            self.compiled += 1
+        module = sys.modules.get(name)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"micrograd: cannot load the kernel module {path}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module  # Numba's cache pickles references to the module by name
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+        if new:
+            self._record(name, feats)
+        self.loaded.append((feats, module))
+        return module
+
+
+STORE = KernelStore()

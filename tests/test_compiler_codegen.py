@@ -1,0 +1,182 @@
+"""Generated kernels (micrograd/compiler/codegen.py): a kernel holds exactly the features asked for, every op
+of the table gets its branches from the table alone, a process compiles a few kernels at most, kernels of
+the current sources are found again on disk, and the generated text of the moons kernel is pinned."""
+
+import ast
+import random
+from pathlib import Path
+
+import numpy as np
+
+import micrograd
+from micrograd import losses, nn, ops
+from micrograd.compiler import codegen
+from micrograd.compiler.ir import LOSSES
+from micrograd.engine import Value
+
+GOLDEN = Path(__file__).parent / "golden" / "kernel_relu_hinge_sgd.txt"
+MOONS = frozenset({"relu", "loss:hinge", "train", "sgd"})
+
+
+def _branches(text: str, loop: str) -> list:
+    """The op names of run's branches in its forward (loop='forward') or backward loop, in order."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == ("i = 0" if loop == "forward" else "i = ni - 1"))
+    names = []
+    for line in lines[start:]:
+        if line.strip().startswith("elif c == ") and "#" in line:
+            names.append(line.split("#")[1].strip())
+        if line in ("            i += 1", "            i -= 1"):  # the end of the loop over instructions
+            break
+    return names
+
+
+def test_every_op_of_the_table_has_a_forward_and_a_backward_branch_calling_its_functions():
+    text = codegen.source(codegen.FULL | {codegen.RUNS})
+    ast.parse(text)
+    want = [op.name for op in ops.OPS]
+    assert _branches(text, "forward") == want
+    assert _branches(text, "backward") == want
+    for op in ops.OPS:  # vector loop and scalar run, forward and backward
+        assert text.count(f"ops.{op.forward.__name__}(") >= 2, op.name
+        assert text.count(f"ops.{op.backward.__name__}(") >= 2, op.name
+
+
+def test_a_kernel_holds_only_the_ops_and_losses_asked_for():
+    text = codegen.source(MOONS)
+    assert _branches(text, "forward") == ["relu"] and _branches(text, "backward") == ["relu"]
+    assert "k.hinge(" in text and "k.cross_entropy(" not in text and "k.adam(" not in text
+    assert "n * B == 1" not in text  # no scalar runs unless asked
+    assert "k.sgd(" in text and "shuffled" not in text and "clip_norm" not in text
+    forward_only = codegen.source(frozenset({"relu"}))
+    assert "k.sgd(" not in forward_only and "zg[j]" not in forward_only and "k.dense_backward" not in forward_only
+
+
+def test_a_new_row_of_the_table_gets_its_branches(monkeypatch):
+    def cube(x, y, arg):
+        return x * x * x
+
+    def cube_back(x, y, arg, out):
+        return 3.0 * x * x, 0.0
+
+    new = ops.Op(name="cube", arity=1, symbol="cube", forward=cube, backward=cube_back, grad_text=("3x²",),
+                 code=len(ops.OPS))  # fmt: skip
+    monkeypatch.setattr(ops, "OPS", ops.OPS + (new,))
+    monkeypatch.setattr(ops, "cube", cube, raising=False)
+    monkeypatch.setattr(ops, "cube_back", cube_back, raising=False)
+    text = codegen.source(frozenset({"relu", "cube", "train", codegen.RUNS}))
+    assert _branches(text, "forward") == ["relu", "cube"] and _branches(text, "backward") == ["relu", "cube"]
+    assert text.count("ops.cube(") == 2 and text.count("ops.cube_back(") == 3  # assigning and accumulating loops
+
+
+def test_the_generated_moons_kernel_is_the_golden_one():
+    """A change to the template or the generator shows here as a diff (update the golden file with it)."""
+    text = codegen.source(MOONS)
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("Sources digest:"))
+    assert body + "\n" == GOLDEN.read_text(encoding="utf-8")
+
+
+def _mlp(**kw):
+    return micrograd.compile(nn.MLP(2, [4, 3], rng=random.Random(0), **kw))
+
+
+def test_features_of_a_program_are_its_ops_its_loss_and_what_the_call_adds():
+    cm = _mlp()
+    assert codegen.features(cm.program) == {"relu"}
+    prog = cm.training_program("cross_entropy")
+    assert codegen.features(prog, train=True, update="adam") == {"relu", "loss:cross_entropy", "train", "adam"}
+    assert codegen.features(prog, train=True, shuffle=True, clip=True) >= {"shuffle", "clip"}
+    assert codegen.features(_mlp(activation="tanh").program) == {"tanh"}
+    custom = cm.training_program(lambda out, t: (out[0] - t[0]) ** 2, target_width=1)
+    assert codegen.features(custom, train=True) == {"relu", "sub", "pow", "targets", "valueloss", "train"}
+    a, b = Value(0.5), Value(-1.0)
+    chain = micrograd.compile(lambda xs: sum((a * xs[0] * b).tanh() for _ in range(70)), n_inputs=1, params=[a, b])
+    feats = codegen.features(chain.program)
+    assert codegen.RUNS in feats and {"mul", "tanh", "add", "inputs", "params", "consts"} <= feats
+
+
+class RecordingStore(codegen.KernelStore):
+    """A store that records which kernels it would write instead of compiling them."""
+
+    def __init__(self, folder):
+        super().__init__(str(folder))
+        self.written: list = []
+
+    def _load(self, feats):
+        self.written.append(feats)
+        self.compiled += 1
+        module = type("Kernel", (), {"FEATURES": feats})
+        self.loaded.append((feats, module))
+        return module
+
+
+def test_a_process_compiles_what_it_needs_then_the_union_then_everything(tmp_path):
+    store = RecordingStore(tmp_path)
+    first = store.kernel(MOONS)
+    assert store.written == [MOONS]
+    assert store.kernel(frozenset({"relu"})) is first  # covered: nothing new
+    store.kernel(frozenset({"tanh", "loss:mse", "train"}))
+    assert store.written[1] == MOONS | {"tanh", "loss:mse"}
+    store.kernel(frozenset({"sigmoid"}))
+    assert store.written[2] == codegen.FULL
+    store.kernel(frozenset({"exp", "loss:cross_entropy", "adam", "gather"}))
+    assert len(store.written) == 3  # the full kernel covers it
+    store.kernel(frozenset({"exp", codegen.RUNS}))
+    assert store.written[3] == codegen.FULL | {codegen.RUNS}
+
+
+def test_kernels_written_before_are_found_through_the_index(tmp_path):
+    store = codegen.KernelStore(str(tmp_path))
+    name = "micrograd_kernel_test"
+    (tmp_path / f"{name}.py").write_text("FEATURES = None\n")
+    store._record(name, MOONS | {"tanh"})
+    assert store._index() == {name: MOONS | {"tanh"}}
+    later = codegen.KernelStore(str(tmp_path))  # another process: it loads the file instead of writing a kernel
+    loaded = []
+    later._load = lambda feats: loaded.append(feats) or feats  # type: ignore[method-assign]
+    assert later.kernel(frozenset({"tanh", "train"})) == MOONS | {"tanh"} and loaded == [MOONS | {"tanh"}]
+    # an index entry of other sources is ignored
+    entries = (tmp_path / "index.json").read_text().replace(codegen._digest(), "0" * 16)
+    (tmp_path / "index.json").write_text(entries)
+    assert store._index() == {}
+
+
+def test_named_losses_are_fused_into_one_instruction_and_agree_with_the_value_path():
+    rng = np.random.default_rng(0)
+    model = nn.MLP(3, [5, 4], rng=random.Random(1))
+    cm = micrograd.compile(model)
+    X = rng.normal(size=(6, 3))
+    targets = {"mse": rng.normal(size=(6, 4)), "cross_entropy": rng.integers(0, 4, 6)}
+    for name, y in targets.items():
+        prog = cm.training_program(name)
+        assert prog.fused_loss == name and prog.counts()["loss"] == 1 and len(prog) == len(cm.program) + 1
+        loss, grads = cm.loss_and_grad(X, y, loss=name)
+        model.zero_grad()
+        fn = losses.BY_NAME[name]
+        rows = [list(r) if np.ndim(r) else int(r) for r in y]
+        ref = losses.batch_loss(fn, [model(list(x)) for x in X], rows)
+        ref.backward()
+        assert abs(loss - ref.data) <= 1e-12 * abs(ref.data)
+        want = np.array([p.grad for p in model.parameters()])
+        np.testing.assert_allclose(grads, want, rtol=1e-12, atol=1e-14)
+    assert set(LOSSES) == {n for n, spec in losses.REGISTRY.items()}
+
+
+def test_a_model_whose_outputs_are_not_one_block_in_order_gets_a_gather_before_its_loss():
+    a, b = Value(0.3), Value(-0.7)
+
+    def fn(xs):
+        y = a * xs[0] + b
+        return [y, y]  # one slot, read twice
+
+    cm = micrograd.compile(fn, n_inputs=1, params=[a, b])
+    prog = cm.training_program("mse")
+    assert prog.fused_loss == "mse" and prog.counts()["gather"] == 1
+    X = np.array([[0.5], [-2.0]])
+    y = np.array([[1.0, 2.0], [-1.0, 0.5]])
+    value, grads = cm.loss_and_grad(X, y, loss="mse")
+    a.grad = b.grad = 0.0
+    ref = losses.batch_loss(losses.mse, [fn(list(x)) for x in X], [list(r) for r in y])
+    ref.backward()
+    assert abs(value - ref.data) <= 1e-15
+    np.testing.assert_allclose(grads, [a.grad, b.grad], rtol=1e-15)
