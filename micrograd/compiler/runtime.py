@@ -79,18 +79,19 @@ class CompiledModel:
         self.params = check_params(model, params)
         self.dtype = arguments.float_dtype(dtype)
         self.n_inputs = arguments.input_width(model, n_inputs)
-        self._all = model_parameters(model, self.params)  # theta's order: the model's own (+ other listed ones)
-        pos = {id(p): q for q, p in enumerate(self._all)}
+        # every parameter Value theta holds, in its order: the model's own, then other listed ones; params trains
+        self.model_params = model_parameters(model, self.params)
+        pos = {id(p): q for q, p in enumerate(self.model_params)}
         self._idx = np.array([pos[id(p)] for p in self.params], dtype=np.int64)
         self._lower()
-        self._binding = Binding(self._all, self.dtype)
+        self._binding = Binding(self.model_params, self.dtype)
         self._attach()
 
     def _lower(self) -> None:
         """Trace the model once and lower its forward program; training programs are made on demand."""
         inputs, outputs = call_model(self.model, self.n_inputs)
         self.n_outputs = len(outputs)
-        self.program: Program = lower(trace_model(inputs, outputs, self._all))
+        self.program: Program = lower(trace_model(inputs, outputs, self.model_params))
         self._programs: dict = {}  # loss key -> training program
         self._kernels: dict = {}  # the features this model's calls needed -> the kernel that ran them
         self._buffers: dict = {}  # (id(program), batch, target width) -> workspace
@@ -100,7 +101,9 @@ class CompiledModel:
         self.theta, self._gtheta = self._binding.theta, self._binding.gtheta
         self._ctl = np.zeros(CTL_IDX + len(self._idx), dtype=np.int64)
         self._ctl[CTL_IDX:] = self._idx
-        self._whole = len(self._idx) == len(self._all) and bool((self._idx == np.arange(len(self._all))).all())
+        self._whole = len(self._idx) == len(self.model_params) and bool(
+            (self._idx == np.arange(len(self.model_params))).all()
+        )
         lib = blas.library()
         self._ctl[5:7] = lib.gemm["d" if self.dtype == np.float64 else "f"], lib.abi
         self._set_threads = lib.set_local_threads
@@ -135,13 +138,13 @@ class CompiledModel:
 
     def __getstate__(self) -> dict:
         """copy/pickle: the model and its parameters (plain Values in the copy), nothing compiled."""
-        keep = ("model", "params", "dtype", "n_inputs", "_all", "_idx")
+        keep = ("model", "params", "dtype", "n_inputs", "model_params", "_idx")
         return {name: self.__dict__[name] for name in keep}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._lower()
-        self._binding = Binding(self._all, self.dtype)
+        self._binding = Binding(self.model_params, self.dtype)
         self._attach()
 
     def __copy__(self) -> CompiledModel:
@@ -165,7 +168,7 @@ class CompiledModel:
                 prog = with_loss(self.program, name)
             else:
                 inputs, outputs = call_model(self.model, self.n_inputs)
-                prog = lower(trace_model(inputs, outputs, self._all, *key), has_loss=True)
+                prog = lower(trace_model(inputs, outputs, self.model_params, *key), has_loss=True)
             self._programs[key] = prog
         return prog
 

@@ -6,11 +6,12 @@ Contract:
   the model: every instruction becomes a PyTorch op. DENSE is
   ``F.linear`` with its W block and bias as ``nn.Parameter``s, GATHER is
   indexing, every op-table op goes through ``TORCH_OPS`` (elementwise, over
-  the instruction's n slots). An op without a mapping is refused by name.
-  So any Value graph that compiles exports: MLPs, hand-written networks,
-  PReLU slopes, shared sub-expressions.
-- Parameters come from the model's Values (``cm.params[perm[j]]`` is
-  ``theta[j]``). Each DENSE block gives a weight (n, k) and a bias (n,); every
+  the instruction's n slots), a fused LOSS through ``TORCH_LOSSES`` (the
+  per-example loss of ``micrograd.losses``, reading the targets y). An op
+  without a mapping is refused by name. So any Value graph that compiles
+  exports: MLPs, hand-written networks, PReLU slopes, shared sub-expressions.
+- Parameters come from the model's Values in the compiled vector's order (the
+  model's own, ``theta[j]``). Each DENSE block gives a weight (n, k) and a bias (n,); every
   other parameter (scalar-op parameters such as PReLU slopes, and parameters
   the outputs do not depend on) is a 0-d ``nn.Parameter``.
 - Names (``state_dict()`` keys): a scalar parameter keeps its name from the
@@ -42,7 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from micrograd import ops
-from micrograd.compiler.ir import DENSE, GATHER, OP_NAMES, Program, format_instruction
+from micrograd.compiler.ir import DENSE, GATHER, LOSS, LOSSES, OP_NAMES, Program, format_instruction
 from micrograd.nn import parameter_names
 
 # op name -> f(x, y, arg) on tensors; y is None for unary ops. Written to match micrograd.ops exactly
@@ -98,6 +99,22 @@ def _bad_name(names: list[str]) -> str | None:
     return None
 
 
+def _cross_entropy(z, y):
+    lse = torch.logsumexp(z, dim=1, keepdim=True)
+    if y.shape[1] == 1:  # class indices
+        return lse - z.gather(1, y.long())
+    return lse - (y * z).sum(dim=1, keepdim=True)
+
+
+# fused loss name -> f(z (N, n) outputs, y (N, width) targets) -> (N, 1) per-example losses, as micrograd.losses
+TORCH_LOSSES: dict[str, Callable] = {
+    "hinge": lambda z, y: torch.relu(1.0 + (-y) * z),
+    "mse": lambda z, y: ((z - y) ** 2).sum(dim=1, keepdim=True) * (1.0 / z.shape[1]),
+    "bce_with_logits": lambda z, y: F.softplus(z, threshold=700.0) - y * z,
+    "cross_entropy": _cross_entropy,
+}
+
+
 class _Names(torch.nn.Module):
     """An empty container: one part of the dotted parameter names (its repr lists its tensors' shapes)."""
 
@@ -115,17 +132,19 @@ class TorchProgram(torch.nn.Module):
         self._mg_has_loss = prog.loss_slot >= 0
         self._mg_class_targets = class_targets
         self._mg_n_inputs = len(prog.input_slots)
-        self._mg_n_targets = len(prog.target_slots)
-        theta = np.array([params[j].data for j in prog.perm], dtype=np.float64)
-        model_name = [names[j] for j in prog.perm]  # theta position -> model name
+        self._mg_fused = prog.fused_loss
+        self._mg_n_targets = len(prog.target_slots) or {"mse": len(prog.output_slots), "cross_entropy": len(
+            prog.output_slots)}.get(prog.fused_loss or "", 1)  # fmt: skip
+        theta = np.array([p.data for p in params], dtype=np.float64)
+        model_name = list(names)  # theta position -> model name
         owner = np.full(len(theta), -1)  # theta position -> which tensor holds it (checked once)
         tensors = []  # (kind: 'w' weight, 'b' bias, 's' 0-d; dense instruction number; theta positions)
         dense = [i for i in range(len(prog)) if prog.op[i] == DENSE]
         for d, i in enumerate(dense):
-            n, k, p, b = (int(getattr(prog, f)[i]) for f in "nkpb")
-            tensors.append(("w", d, np.arange(p, p + n * k).reshape(n, k)))
+            n, k, p, b, ld, bs = (int(getattr(prog, f)[i]) for f in ("n", "k", "p", "b", "ld", "bs"))
+            tensors.append(("w", d, p + ld * np.arange(n)[:, None] + np.arange(k)[None, :]))
             if b >= 0:
-                tensors.append(("b", d, np.arange(b, b + n)))
+                tensors.append(("b", d, b + bs * np.arange(n)))
         # scalar-op parameters and the ones the program does not read: 0-d tensors after the blocks
         in_block = np.zeros(len(theta), dtype=bool)
         for _, _, pos in tensors:
@@ -136,7 +155,7 @@ class TorchProgram(torch.nn.Module):
                 raise AssertionError("internal error: a parameter appears in two tensors of the program")
             owner[pos.ravel()] = t
         for level in (0, 1, 2) if named else (2,):  # the model's names if they can be keys, else numbers
-            key = [self._name(kind, d, pos, model_name, prog.perm, level) for kind, d, pos in tensors]
+            key = [self._name(kind, d, pos, model_name, level) for kind, d, pos in tensors]
             if _bad_name(key) is None:
                 break
         else:
@@ -157,10 +176,10 @@ class TorchProgram(torch.nn.Module):
         return self._mg_summary
 
     @staticmethod
-    def _name(kind: str, d: int, pos, model_name: list, perm, level: int) -> str:
+    def _name(kind: str, d: int, pos, model_name: list, level: int) -> str:
         """level 0: the model's names (a block's collapsed); 1: blocks numbered; 2: everything numbered."""
         if kind == "s":
-            return model_name[int(pos)] if level < 2 else f"params.{int(perm[int(pos)])}"
+            return model_name[int(pos)] if level < 2 else f"params.{int(pos)}"
         name = _collapse([model_name[j] for j in pos.ravel()]) if level == 0 else ""
         return name or f"dense{d}.{'weight' if kind == 'w' else 'bias'}"
 
@@ -211,6 +230,9 @@ class TorchProgram(torch.nn.Module):
                 plan.append((DENSE, None, 0.0, read(np.arange(a, a + k)), (w, bias)))
             elif op == GATHER:
                 plan.append((GATHER, None, 0.0, read(prog.gidx[a : a + n]), None))
+            elif op == LOSS:
+                plan.append((LOSS, TORCH_LOSSES[LOSSES[int(prog.k[i])]], 0.0, read(np.arange(a, a + n)), None))
+                n = 1  # it writes one slot: the example's loss
             else:
                 name = OP_NAMES[op]
                 fn = TORCH_OPS.get(name)
@@ -249,6 +271,8 @@ class TorchProgram(torch.nn.Module):
                     f"cross_entropy: y must hold integer class indices in [0, {w}) of shape (N,), "
                     f"or (N, {w}) probabilities"
                 )
+            if self._mg_fused:  # the fused loss reads class indices themselves
+                return self._as_input(y.reshape(-1, 1), 1, "y")
             y = F.one_hot(y.long(), w)
         elif y.ndim == 1:
             y = y.reshape(-1, 1)
@@ -275,6 +299,8 @@ class TorchProgram(torch.nn.Module):
                 env.append(F.linear(read(xs), self._tensor(w), self._tensor(b) if b >= 0 else None))
             elif op == GATHER:
                 env.append(read(xs))
+            elif op == LOSS:
+                env.append(fn(read(xs), Y))
             else:
                 env.append(fn(read(xs), read(extra) if extra is not None else None, arg))
         if self._mg_has_loss:
@@ -310,5 +336,6 @@ def to_torch(
 
         cm = mg_compile(cm_or_model, n_inputs=n_inputs, params=params)
     prog = cm.program if loss is None else cm.training_program(loss, target_width)
-    names, named = parameter_names(cm.model, cm.params)
-    return TorchProgram(prog, cm.params, names, named, class_targets=loss == "cross_entropy", dtype=dtype)
+    params = cm.model_params
+    names, named = parameter_names(cm.model, params)
+    return TorchProgram(prog, params, names, named, class_targets=loss == "cross_entropy", dtype=dtype)

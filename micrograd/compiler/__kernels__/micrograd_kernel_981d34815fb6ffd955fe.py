@@ -63,13 +63,13 @@ from micrograd.compiler.ir import (
     NF,
 )  # fmt: skip
 
-FEATURES = frozenset(['inputs', 'mul'])
-WHAT = 'mul'
+FEATURES = frozenset(["inputs", "mul"])
+WHAT = "mul"
 
 U = np.uint64
 
 
-@jit(cold_s=2, what='mul')
+@jit(cold_s=2, what="mul")
 def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
     ni, S, nin, nout = code[H_NI], code[H_SLOTS], code[H_NIN], code[H_NOUT]
     T = code[HEAD : HEAD + ni * NF].reshape((ni, NF))
