@@ -34,10 +34,10 @@ Contract:
 Adding an op: (1) here, its two functions at the top level, one row at the
 end of ``_ROWS`` (its opcode is its position) and its opcode constant, the
 row's name in capitals, in the statement that names the opcodes; (2) one case in
-``tests/op_cases.py``; (3) ``python -m micrograd.compiler.gen_opkernels``,
-which regenerates the kernels' per-op dispatch (``compiler/opkernels.py``,
-checked in). A test fails if any of the three is missing or the generated
-file is stale (docs/compiler.md).
+``tests/op_cases.py``. The compiled kernels get its branches from this table
+alone (``compiler/codegen.py`` writes one per op into every kernel that uses
+the op); a test fails if the case is missing, and the kernel tests run the new
+op through both of its compiled branches (docs/compiler.md).
 """
 
 from __future__ import annotations
@@ -367,7 +367,7 @@ OPS: tuple[Op, ...] = tuple(row._replace(code=code) for code, row in enumerate(_
 BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
 
 # The opcodes as plain names, for the Value path, the passes and the generated kernels. Each is looked up by its
-# row's name, so the rows' order alone decides the numbers; gen_opkernels refuses a row without its name here.
+# row's name, so the rows' order alone decides the numbers.
 ADD, SUB, MUL, DIV, POWV, PRELU, LOGADDEXP = (BY_NAME[n].code for n in "add sub mul div powv prelu logaddexp".split())
 POW, NEG, EXP, LOG, TANH, SIGMOID, RELU, LEAKY_RELU, ELU, SELU, SOFTPLUS, ABS = (
     BY_NAME[n].code for n in "pow neg exp log tanh sigmoid relu leaky_relu elu selu softplus abs".split()

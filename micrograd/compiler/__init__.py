@@ -1,4 +1,4 @@
-"""The compiled path: the Value graph a model builds, lowered to flat arrays and run by generic Numba kernels.
+"""The compiled path: the Value graph a model builds, lowered to flat arrays and run by generated Numba kernels.
 
     cm = micrograd.compile(model)                 # or compile(fn, n_inputs=k, params=[...])
     Y = cm(X)                                     # (N, nin) -> (N, nout)
@@ -11,12 +11,13 @@ parameters' current data, and ``loss_and_grad``/``fit`` leave their results in
 the Values (weights, ``.grad``) at once (docs/compiled-model-state.md).
 
 Modules: ``trace`` (graph -> flat node lists), ``ir`` (Program, validate,
-printer), ``passes`` (dot/dense fusion, vector ops), ``emit`` (slots and
-instruction rows), ``kernels`` (Numba interpreters, cached on disk; their
-per-op dispatch ``opkernels`` is written by ``gen_opkernels``), ``jit`` (Numba
-options and the disk cache), ``runtime`` (CompiledModel), ``params``
-(parameter Values bound to the compiled vector), ``arguments`` (argument
-checks), ``threads`` (BLAS threads and parallel batch chunks).
+printer, packed form), ``passes`` (dot/dense fusion, vector ops), ``emit``
+(slots and instruction rows), ``codegen`` (a kernel per set of features, from
+``template.py``, stored and found again on disk), ``kernels`` (the blocks a
+kernel calls: dense layers, fused losses, updates), ``blas`` (the gemm those
+call, and its threads), ``jit`` (Numba options and the disk cache),
+``runtime`` (CompiledModel), ``params`` (parameter Values bound to the
+compiled vector), ``arguments`` (argument checks).
 Set ``MICROGRAD_VALIDATE=1`` to re-validate programs before every run, and
 ``NUMBA_CACHE_DIR`` to choose where compiled kernels are cached.
 """

@@ -280,8 +280,9 @@ def store_folder() -> str:
     import numba
 
     candidates = []
-    if getattr(numba.config, "CACHE_DIR", ""):
-        candidates.append(os.path.join(numba.config.CACHE_DIR, "micrograd-kernels"))
+    cache_dir = getattr(numba.config, "CACHE_DIR", "")
+    if cache_dir:
+        candidates.append(os.path.join(cache_dir, "micrograd-kernels"))
     candidates.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "__kernels__"))
     cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     candidates.append(os.path.join(cache_home, "micrograd", "kernels"))

@@ -239,7 +239,7 @@ def _pack(prog: Program) -> tuple[np.ndarray, np.ndarray]:
             zero_g[a : a + n] = 0
     # parameters whose gradient no DENSE writes: zeroed before backward accumulates into them (as ranges)
     covered = np.zeros(prog.n_params, dtype=bool)
-    for i in np.flatnonzero(prog.op == DENSE):
+    for i in np.flatnonzero(prog.op == DENSE).tolist():
         n, k, p, ld, b, bs = (
             int(prog.n[i]),
             int(prog.k[i]),

@@ -163,7 +163,7 @@ class CompiledModel:
         key = (name, target_width) if fused else arguments.loss_spec(loss, self.n_outputs, target_width)
         prog = self._programs.get(key)
         if prog is None:
-            if fused:
+            if name is not None and fused:
                 arguments.loss_spec(loss, self.n_outputs, target_width)  # refuses a bad width
                 prog = with_loss(self.program, name)
             else:
