@@ -6,13 +6,17 @@ offsets ``ia``, ``ib``, ``ic`` with leading dimensions ``lda``, ``ldb``, ``ldc``
 by calling the BLAS function whose address is ``f``. The address is a kernel
 argument: compiled code holds no address, so Numba's disk cache stays valid in
 the next process, and no kernel compiles ``np.dot`` (whose typing alone costs
-seconds of a first run). ``abi`` says how to call it:
+seconds of a first run). ``abi`` says how to call it; ``library()`` takes the
+first of these it finds, by file, through ctypes (no SciPy import):
 
-- ``CBLAS64``: ``cblas_?gemm`` of the OpenBLAS that NumPy's wheels carry
-  (``scipy_cblas_dgemm64_``, 64-bit integers), found through ctypes: the
-  compiled path needs no SciPy.
-- ``FORTRAN``: SciPy's ``scipy.linalg.cython_blas`` ``?gemm`` (Fortran ABI,
-  32-bit integers by reference), where NumPy carries no OpenBLAS of its own.
+- ``FORTRAN``: ``scipy_?gemm_`` of the OpenBLAS that SciPy's wheels carry
+  (``scipy.libs``; the Fortran ABI, 32-bit integers by reference), the BLAS
+  Numba's own ``np.dot`` calls (on the machine of docs/benchmarks.md, 1.35x
+  faster on a 64x64x128 product than NumPy's);
+- ``CBLAS64``: ``scipy_cblas_?gemm64_`` of the OpenBLAS that NumPy's wheels
+  carry (``numpy.libs``, 64-bit integers);
+- ``FORTRAN`` again: ``scipy.linalg.cython_blas``'s ``?gemm``, where neither
+  wheel's OpenBLAS is there.
 
 Threads: OpenBLAS threads a product once it is big enough, and two threads
 slow down a mid-sized layer (docs/benchmarks.md, Tuning decisions:
@@ -117,9 +121,13 @@ _library: list = []  # found once per process
 
 
 def library() -> Library:
-    """NumPy's own OpenBLAS, else SciPy's BLAS (found once)."""
+    """The BLAS the kernels call (found once): SciPy's OpenBLAS, else NumPy's, else SciPy's cython_blas."""
     if not _library:
-        _library.append(_numpy_openblas() or _scipy_blas())
+        _library.append(
+            _openblas("scipy.libs", "scipy_{}gemm_", FORTRAN)
+            or _openblas("numpy.libs", "scipy_cblas_{}gemm64_", CBLAS64)
+            or _scipy_blas()
+        )
     return _library[0]
 
 
@@ -127,20 +135,19 @@ def _address(fn) -> int:
     return int(ctypes.cast(fn, ctypes.c_void_p).value or 0)
 
 
-def _numpy_openblas() -> Library | None:
-    base = os.path.dirname(np.__file__)
-    for pattern in (os.path.join(base, os.pardir, "numpy.libs", "libscipy_openblas*"),
-                    os.path.join(base, ".dylibs", "libscipy_openblas*")):  # fmt: skip
-        for path in sorted(glob.glob(pattern)):
-            try:
-                lib = ctypes.CDLL(path)
-                dgemm, sgemm = lib.scipy_cblas_dgemm64_, lib.scipy_cblas_sgemm64_
-            except (OSError, AttributeError):
-                continue
-            setter = getattr(lib, "openblas_set_num_threads_local", None)
-            if setter is not None:
-                setter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
-            return Library({"d": _address(dgemm), "f": _address(sgemm)}, CBLAS64, setter, path)
+def _openblas(folder: str, symbol: str, abi: int) -> Library | None:
+    """The OpenBLAS a wheel ships in site-packages/<folder> (gemm named ``symbol`` of 'd' or 's'), or None."""
+    site = os.path.dirname(os.path.dirname(np.__file__))
+    for path in sorted(glob.glob(os.path.join(site, folder, "libscipy_openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)
+            dgemm, sgemm = getattr(lib, symbol.format("d")), getattr(lib, symbol.format("s"))
+        except (OSError, AttributeError):
+            continue
+        setter = getattr(lib, "openblas_set_num_threads_local", None)
+        if setter is not None:
+            setter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
+        return Library({"d": _address(dgemm), "f": _address(sgemm)}, abi, setter, path)
     return None
 
 
