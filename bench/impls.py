@@ -15,16 +15,14 @@ makes one untimed call (JIT compile or cache load, first allocations). A Runner 
 Thread settings: ``torch*`` rows call ``torch.set_num_threads(n)``; ``hand*`` rows limit every BLAS
 (threadpoolctl; Numba's ``np.dot`` calls SciPy's OpenBLAS) to n threads; ``numpy`` and the Value
 path keep NumPy's default BLAS threads (one per core); compiled rows keep micrograd's defaults
-(SciPy's BLAS on 2 threads for big dense layers, 1 for small ones; no batch chunks), except
-``fit-chunks`` which sets ``MICROGRAD_PARALLEL=1`` (two batch chunks in parallel, BLAS on 1 thread)
-before importing the compiler.
+(MICROGRAD_BLAS_THREADS threads for big products, 1 for mid-sized ones, set per kernel call:
+``compiler.blas``).
 Every worker records what its process actually ran with (``measure.threads``).
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -54,7 +52,6 @@ IMPLS = {
     "handfwd1": Impl("hand-fused forward, BLAS 1 thread", "ABC", "fwd", "BLAS 1 thread (threadpoolctl)"),
     "handfwd2": Impl("hand-fused forward, BLAS 2 threads", "C", "fwd", "BLAS 2 threads (threadpoolctl)"),
     "fit": Impl("compiled `fit`, per step", "ABC", "step", "micrograd defaults"),
-    "fit-chunks": Impl("compiled `fit`, per step, MICROGRAD_PARALLEL=1", "C", "step", "MICROGRAD_PARALLEL=1"),
     "fit1": Impl("compiled `fit(epochs=1)`, per call", "A", "step", "micrograd defaults"),
     "lag": Impl("compiled `loss_and_grad`, per call", "ABCD", "lag", "micrograd defaults"),
     "fwd": Impl("compiled `cm(X)`, per call", "ABCD", "fwd", "micrograd defaults"),
@@ -70,14 +67,12 @@ def tasks(names: str, keys=ORDER) -> list:
 
 
 def inner_loops(name: str, key: str) -> int:
-    return STEPS_PER_FIT[name] if key in ("fit", "fit-chunks", "fit32") else 1
+    return STEPS_PER_FIT[name] if key in ("fit", "fit32") else 1
 
 
 def setup_threads(key: str) -> None:
     """The row's thread settings, before its libraries run (see the module docstring)."""
-    if key == "fit-chunks":
-        os.environ["MICROGRAD_PARALLEL"] = "1"
-    elif key.startswith("torch"):
+    if key.startswith("torch"):
         import torch
 
         torch.set_num_threads(int(key[-1]))

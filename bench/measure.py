@@ -61,11 +61,9 @@ def threads() -> str:
         out.append(f"torch intra-op {sys.modules['torch'].get_num_threads()}")
     if "numba" in sys.modules:
         out.append(f"numba {sys.modules['numba'].get_num_threads()}")
-    threads = sys.modules.get("micrograd.compiler.threads")
-    if threads is not None:
-        out.append(
-            f"batch chunks {'on' if threads.PARALLEL else 'off'}, BLAS threads for big layers {threads.BLAS_THREADS}"
-        )
+    blas = sys.modules.get("micrograd.compiler.blas")
+    if blas is not None:
+        out.append(f"micrograd BLAS threads for big products {blas.BLAS_THREADS}")
     return ", ".join(out)
 
 

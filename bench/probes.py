@@ -171,9 +171,28 @@ def trace(sizes: str) -> dict:
     }
 
 
+def suite() -> dict:
+    """The test suite with the plugin bench/studies/suite_kernels.py in this process's NUMBA_CACHE_DIR (the
+    caller gives an empty one): the seconds its process spent compiling, cold."""
+    import re
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    t0 = time.perf_counter()
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "bench.studies.suite_kernels", "-m", "not system", "tests"],
+        cwd=root, capture_output=True, text=True,
+    )  # fmt: skip
+    found = re.search(r"numba compiled (\d+) functions in ([\d.]+) s", r.stdout)
+    if not found:
+        raise RuntimeError(f"the suite did not report its compile time (exit {r.returncode}): {r.stdout[-2000:]}")
+    return {"functions": int(found.group(1)), "compile_s": float(found.group(2)), "suite_s": time.perf_counter() - t0,
+            "exit": r.returncode}  # fmt: skip
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="bench/probes.py", description=__doc__.split("\n")[0])
-    p.add_argument("probe", choices=("start", "kernels", "memory", "memory-numpy", "trace"))
+    p.add_argument("probe", choices=("start", "kernels", "memory", "memory-numpy", "trace", "suite"))
     p.add_argument("--json", type=Path, required=True, help="where to write the result")
     p.add_argument("--only", default="ABCD", help="workloads of the kernels probe")
     p.add_argument("--dtypes", default="float64,float32", help="dtypes of the kernels probe")
@@ -182,6 +201,7 @@ def main(argv=None) -> int:
     run = {
         "start": start,
         "kernels": lambda: kernels(args.only, args.dtypes.split(",")),
+        "suite": suite,
         "memory": memory,
         "memory-numpy": memory_numpy,
         "trace": lambda: trace(args.sizes),

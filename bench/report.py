@@ -48,6 +48,7 @@ def figures(run: dict) -> dict[str, float]:
     for kind in ("cold", "warm"):
         p = probes.get(f"start-{kind}") or {}
         f[f"start.{kind}"] = p.get("total_s")
+    f["start.suite"] = (probes.get("suite") or {}).get("compile_s")
     stages = (probes.get("memory") or {}).get("stages")
     if stages:
         f["memory.C_over_model"] = stages["after the first fit"] - stages["after building the model"]

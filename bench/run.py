@@ -184,6 +184,9 @@ def _probes(only: str, quick: bool, tmp: Path) -> dict:
         for kind in ("cold", "warm"):
             _say(f"probe: kernels, {kind} cache")
             probes[f"kernels-{kind}"] = _probe(["kernels", "--only", only], tmp / "numba-cache-kernels")
+    if not quick:  # the test suite's kernels, cold: minutes
+        _say("probe: the test suite's kernels, cold cache")
+        probes["suite"] = _probe(["suite"], tmp / "numba-cache-suite", timeout=1800)
     if "C" in only:
         for what in ("memory", "memory-numpy"):
             _say(f"probe: {what}")

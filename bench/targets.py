@@ -36,24 +36,32 @@ class Target(NamedTuple):
 
 
 TARGETS: list[Target] = [
-    *(Target(f"{w}.fit_vs_hand", f"{w}: `fit` per step <= 1.2x the hand-fused kernel", 1.2, True, "x") for w in "ABC"),
     *(
-        Target(f"{w}.lag_vs_hand", f"{w}: `loss_and_grad` per call <= 1.3x the hand-fused kernel", 1.3, True, "x")
+        Target(f"{w}.fit_vs_hand", f"{w}: `fit` per step <= 1.15x the hand-fused kernel", 1.15, True, "x")
+        for w in "ABC"
+    ),
+    *(
+        Target(f"{w}.lag_vs_hand", f"{w}: `loss_and_grad` per call <= 1.25x the hand-fused kernel", 1.25, True, "x")
         for w in "ABC"
     ),
     *(
         Target(f"{w}.fwd_minus_kernel", f"{w}: `cm(X)` within 3 us of its kernel (hand-fused forward)", 3e-6, True, "s")
-        for w in "ABC"
+        for w in "AB"
     ),
-    Target("A.torch_over_lag", "A: PyTorch (best of 1/2 threads) / `loss_and_grad` >= 15x", 15.0, False, "x"),
-    Target("B.torch_over_lag", "B: PyTorch (best of 1/2 threads) / `loss_and_grad` >= 2x", 2.0, False, "x"),
-    Target("C.torch_over_lag", "C: PyTorch (best of 1/2 threads) / `loss_and_grad` >= 1.0x", 1.0, False, "x"),
+    Target("A.torch_over_lag", "A: PyTorch (best of 1/2 threads) / `loss_and_grad` >= 18x", 18.0, False, "x"),
+    Target("B.torch_over_lag", "B: PyTorch (best of 1/2 threads) / `loss_and_grad` >= 2.3x", 2.3, False, "x"),
+    Target("C.torch_over_lag", "C: PyTorch (best of 1/2 threads) / `loss_and_grad` >= 1.1x", 1.1, False, "x"),
     Target("D.ns_per_op", "D: forward + backward <= 12 ns per op (`loss_and_grad`)", 12.0, True, "ns"),
-    Target("A.fit_overhead", "A: one `fit(epochs=1)` call <= its step + 20 us", 20e-6, True, "s"),
+    Target("A.fit_overhead", "A: one `fit(epochs=1)` call <= its step + 10 us", 10e-6, True, "s"),
     Target("start.cold", "cold start: `compile()` of moons + first `fit`, empty cache <= 5 s", 5.0, True, "s"),
     Target("start.warm", "warm start: the same with the cache filled <= 0.3 s", 0.3, True, "s"),
+    Target("start.suite", "the kernels the whole test suite compiles, cold, <= 30 s together", 30.0, True, "s"),
     Target(
-        "memory.C_over_model", "C: resident after compile() + first fit <= model's own + 40 MiB", 40 * MIB, True, "MiB"
+        "memory.C_over_model",
+        "C: resident after compile() + first fit <= 40 MiB beyond the Numba runtime and its kernel",
+        40 * MIB,
+        True,
+        "MiB",
     ),
     *(
         Target(f"trace.{s}.nodes_per_s", f"trace + lower of {s} >= 500k graph nodes/s", 5e5, False, "nodes/s")
