@@ -2,115 +2,106 @@
 
     python -m bench.studies.step_profile [ABC] [--rounds N]
 
-For each workload: the hand-fused step (BLAS 1 and 2 threads), the compiled ``fit`` per step,
-``loss_and_grad`` and ``cm(X)`` per call, the hand-fused forward, and the compiled pieces alone:
-``load`` (the input's transposition into the (slots, batch) layout), ``forward``, and ``loss_and_grad``
-minus ``forward`` (loss + backward + L2). Rounds interleave every row (A B C A B C ...) so that they share
-the machine's load; medians in microseconds. Not a benchmark (bench/run.py is): a profile to compare
-changes back to back. Thread settings as the compiled path has them (micrograd/compiler/threads.py).
+For each workload: the hand-fused step and forward (BLAS as the compiled path sets it), the compiled
+``fit`` per step, one ``fit(epochs=1)`` call, ``loss_and_grad`` and ``cm(X)`` per call, and the
+compiled kernel called directly (``run`` in each mode, no Python wrapper). Rounds interleave every row
+so they share the machine's load; medians in microseconds, and each compiled row's ratio to the
+hand-fused step. Not a benchmark (bench/run.py is): a profile to compare changes back to back.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 
 import numpy as np
 
 
-def blas_threads(n: int) -> None:
-    """SciPy's BLAS (the one Numba's np.dot calls) on n threads; set around a timed block, not per call."""
-    from threadpoolctl import ThreadpoolController
-
-    for lib in ThreadpoolController().lib_controllers:
-        if lib.user_api == "blas" and "numpy" not in lib.filepath:
-            lib.set_num_threads(n)
-
-
-def timer(f, budget=0.02, threads=None):
+def timer(f, budget=0.02):
     f()
     t = time.perf_counter()
     f()
     reps = max(1, int(budget / max(time.perf_counter() - t, 1e-7)))
 
     def once():
-        if threads:
-            blas_threads(threads)
         t0 = time.perf_counter()
         for _ in range(reps):
             f()
-        dt = (time.perf_counter() - t0) / reps
-        if threads:
-            blas_threads(1)  # the compiled path's default (MICROGRAD_BLAS_THREADS)
-        return dt
+        return (time.perf_counter() - t0) / reps
 
     return once
 
 
 def rows(name: str) -> dict:
-    from bench import impls
+    import micrograd
     from bench.references import handfused
-    from micrograd.compiler import kernels
+    from bench.workloads import BUILDERS, build_model
+    from micrograd import optim
+    from micrograd.compiler.codegen import FIT, FORWARD, GRAD
 
-    wl = impls.load(name)
-    steps = impls.STEPS_PER_FIT[name]
-    cm, calls, model = impls.compiled(name, wl, epochs=steps)
+    wl = BUILDERS[name]()
     hand = handfused.Kernel(wl)
+    model = build_model(wl)
+    cm = micrograd.compile(model)
+    opt = optim.SGD(model.parameters(), lr=wl.lr)
+    X, y, N = wl.X, wl.y, wl.batch
+    steps = {"A": 200, "B": 100, "C": 20}[name]
+
+    def fit():
+        cm.fit(X, y, loss=wl.loss, optimizer=opt, epochs=steps, batch_size=N, shuffle=False, l2=wl.l2)
+
+    fit()
+    cm(X)
+    cm.loss_and_grad(X, y, loss=wl.loss, l2=wl.l2)
     prog = cm.training_program(wl.loss)
-    X = np.ascontiguousarray(wl.X, np.float64)
-    Y, _ = cm._targets(wl.y, X.shape[0], wl.loss, None)
-    rowsidx = np.arange(X.shape[0])
-    code, leaves = prog.kernel_args
-    V, G, gt = cm._buffers_for(prog, X.shape[0])
-    calls["lag"]()
+    Y = np.ascontiguousarray(np.asarray(y, dtype=np.float64).reshape(N, -1))
+    plans = {mode: next(p for k, p in cm._plans.items() if k[0] == id(pr) and k[3] == train and k[4] == upd)
+             for mode, pr, train, upd in ((FORWARD, cm.program, False, None), (GRAD, prog, True, None),
+                                          (FIT, prog, True, "sgd"))}  # fmt: skip
+    out = np.empty((N, cm.n_outputs))
+    hs = np.empty((2, steps))
+    hs[0] = wl.lr
+    st = opt.kernel_state(16)
 
-    out = {
-        "hand step, BLAS 1": hand.step,
-        "hand step, BLAS 2": (hand.step, 1, 2),
-        "fit per step": (lambda: calls["fit"](), steps),
-        "loss_and_grad": calls["lag"],
-        "hand forward": hand.forward,
-        "cm(X)": calls["fwd"],
-        "kernel load": lambda: kernels.load(V, X, Y, rowsidx, leaves, cm.theta),
-        "kernel load+forward": lambda: (
-            kernels.load(V, X, Y, rowsidx, leaves, cm.theta),
-            kernels.forward(code, cm.theta, V),
-        ),
-        "kernel loss_and_grad": lambda: kernels.loss_and_grad(
-            code, leaves, cm.theta, X, Y, rowsidx, 1.0 / len(rowsidx), wl.l2, V, G, gt
-        ),
-        "kernel loss_and_grad, BLAS 2": (
-            lambda: kernels.loss_and_grad(code, leaves, cm.theta, X, Y, rowsidx, 1.0 / len(rowsidx), wl.l2, V, G, gt),
+    def raw(mode, p, s1):  # the kernel call as the runtime makes it (BLAS threads included), no argument checks
+        plan, Yk = plans[mode], (Y if mode else X[:, :0])
+        hist, state = (hs, st) if mode == FIT else (cm._hs, cm._st)
+        return lambda: cm._run(plan, mode, p, X, Yk, cm._no_order, out, hist, state, 0, s1, N, 0, 0, 0)
+
+    return {
+        "hand step": (timer(hand.step), 1),
+        "hand forward": (timer(hand.forward), 1),
+        "fit per step": (timer(fit), steps),
+        "fit(epochs=1)": (
+            timer(lambda: cm.fit(X, y, loss=wl.loss, optimizer=opt, epochs=1, batch_size=N, shuffle=False, l2=wl.l2)),
             1,
-            2,
-        ),
+        ),  # fmt: skip
+        "loss_and_grad": (timer(lambda: cm.loss_and_grad(X, y, loss=wl.loss, l2=wl.l2)), 1),
+        "cm(X)": (timer(lambda: cm(X)), 1),
+        "kernel FIT per step": (timer(raw(FIT, prog, steps)), steps),
+        "kernel GRAD": (timer(raw(GRAD, prog, 1)), 1),
+        "kernel FORWARD": (timer(raw(FORWARD, cm.program, 1)), 1),
     }
-    if cm.chunks(prog, X.shape[0]) > 1:  # the parallel step fit runs for big layers (batch chunks, prange)
-        out["step_chunks"] = lambda: cm._step(prog, X, Y, rowsidx, wl.l2)
-    return {k: (v + (None,) * (3 - len(v)) if isinstance(v, tuple) else (v, 1, None)) for k, v in out.items()}
 
 
-def main(argv) -> None:
-    names = next((a for a in argv if not a.startswith("-")), "ABC")
-    rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 9
-    for name in names:
-        rs = rows(name)
-        timers = {k: (timer(f, threads=n), per) for k, (f, per, n) in rs.items()}
-        vals = {k: [] for k in rs}
-        for _ in range(rounds):
-            for k, (t, per) in timers.items():
-                vals[k].append(t() / per)
-        med = {k: float(np.median(v)) * 1e6 for k, v in vals.items()}
-        print(f"{name}: " + "  ".join(f"{k} {v:.1f}" for k, v in med.items()), flush=True)
-        print(
-            f"{name}: fit/hand1 {med['fit per step'] / med['hand step, BLAS 1']:.2f}  "
-            f"fit/best-hand {med['fit per step'] / min(med['hand step, BLAS 1'], med['hand step, BLAS 2']):.2f}  "
-            f"lag/best-hand {med['loss_and_grad'] / min(med['hand step, BLAS 1'], med['hand step, BLAS 2']):.2f}  "
-            f"cm(X)-hand fwd {med['cm(X)'] - med['hand forward']:.1f} us  "
-            f"backward+loss {med['kernel loss_and_grad'] - med['kernel load+forward']:.1f} us",
-            flush=True,
-        )
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("workloads", nargs="?", default="ABC")
+    p.add_argument("--rounds", type=int, default=7)
+    args = p.parse_args(argv)
+    for name in args.workloads:
+        timed = rows(name)
+        seen: dict = {k: [] for k in timed}
+        for _ in range(args.rounds):
+            for k, (once, per) in timed.items():
+                seen[k].append(once() / per)
+        med = {k: float(np.median(v)) * 1e6 for k, v in seen.items()}
+        hand = med["hand step"]
+        print(f"{name}:")
+        for k, v in med.items():
+            print(f"  {k:22s} {v:10.1f} us  {v / hand:5.2f}x hand step")
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    raise SystemExit(main())
