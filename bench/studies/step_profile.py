@@ -2,11 +2,11 @@
 
     python -m bench.studies.step_profile [ABC] [--rounds N]
 
-For each workload: the hand-fused step and forward (BLAS as the compiled path sets it), the compiled
-``fit`` per step, one ``fit(epochs=1)`` call, ``loss_and_grad`` and ``cm(X)`` per call, and the
-compiled kernel called as the runtime calls it (``_run`` in each mode, no argument checks). Rounds interleave every row
-so they share the machine's load; medians in microseconds, and each compiled row's ratio to the
-hand-fused step. Not a benchmark (bench/run.py is): a profile to compare changes back to back.
+For each workload: the hand-fused step and forward, the compiled ``fit`` per step, one
+``fit(epochs=1)`` call, ``loss_and_grad`` and ``cm(X)`` per call, and the compiled kernel called as
+the runtime calls it (``_run`` in each mode, no argument checks). Rounds interleave every row so they
+share the machine's load; medians in microseconds, and each row's ratio to the hand-fused step. Not a
+benchmark (bench/run.py is): a profile to compare changes back to back.
 """
 
 from __future__ import annotations
