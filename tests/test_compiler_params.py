@@ -199,3 +199,93 @@ def test_the_docs_user_loop_runs():
     exec(compile(code, "compiled-model-state.md", "exec"), env)
     model = env["model"]
     assert model.parameters()[0].data == 0.0 and all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_a_compiled_model_over_some_parameters_reads_the_others_where_they_are():
+    X, y = moons_like()
+    ref, m = twin_models(lambda: nn.MLP(2, [4, 1], rng=random.Random(3)))
+    head = m.layers[-1].parameters()
+    cm = micrograd.compile(m, params=head)
+    cm(X)
+    for p, q in (
+        (m.layers[0].neurons[1].w[0], ref.layers[0].neurons[1].w[0]),
+        (m.layers[0].neurons[2].b, ref.layers[0].neurons[2].b),
+    ):
+        p.data = q.data = 1.75  # a backbone weight changed after compile(): every call sees it
+    assert_close(cm(X), outputs_on_values(ref, X), "outputs after a backbone change")
+    loss, grads = cm.loss_and_grad(X, y, loss="hinge")
+    _, ref_loss, ref_grads = value_path(ref, ref.parameters(), X, y, losses.hinge)
+    assert_close(loss, ref_loss)
+    assert_close(grads, ref_grads[-len(head) :], "gradients of the listed parameters")
+    before = [p.data for p in m.layers[0].parameters()]
+    cm.fit(X, y, loss="hinge", optimizer=optim.SGD(head, lr=0.5, momentum=0.9), epochs=3)
+    assert [p.data for p in m.layers[0].parameters()] == before  # only the listed parameters train
+    with pytest.raises(ValueError, match="compiled parameters"):
+        cm.fit(X, y, optimizer=optim.SGD(m.parameters(), lr=0.1))
+
+
+def test_calls_of_two_compiled_models_of_one_model_from_two_threads_lose_no_step():
+    import threading
+
+    X, y = moons_like()
+    make = lambda: nn.MLP(2, [8, 1], rng=random.Random(5))  # noqa: E731
+    alone, m = make(), make()
+    micrograd.compile(alone).fit(X, y, loss="hinge", optimizer=optim.SGD(alone.parameters(), lr=0.1), epochs=400)
+    c1, c2 = micrograd.compile(m), micrograd.compile(m)
+    errors: list = []
+
+    def reader():
+        try:
+            for _ in range(200):
+                c2(X)
+                micrograd.check(m, X, y, loss="hinge")
+        except Exception as e:  # pragma: no cover - the assertion below shows it
+            errors.append(e)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    for _ in range(40):
+        c1.fit(X, y, loss="hinge", optimizer=optim.SGD(m.parameters(), lr=0.1), epochs=10)
+    t.join()
+    assert errors == []
+    assert [p.data for p in m.parameters()] == [p.data for p in alone.parameters()]
+
+
+def test_a_shallow_copy_of_a_compiled_model_has_its_own_parameters():
+    X, y = moons_like()
+    m = nn.MLP(2, [4, 1], rng=random.Random(2))
+    cm = micrograd.compile(m)
+    twin = copy.copy(cm)
+    assert twin.model is not m and all(a is not b for a, b in zip(twin.params, cm.params))
+    before = [p.data for p in m.parameters()]
+    twin.fit(X, y, loss="hinge", optimizer=optim.SGD(twin.params, lr=0.5), epochs=3)
+    assert [p.data for p in m.parameters()] == before
+    assert_close(cm(X), outputs_on_values(m, X), "the original after its copy trained")
+
+
+def test_copies_and_pickles_of_a_trained_784_128_10_carry_no_graph():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(32, 784)), rng.integers(0, 10, 32)
+    m = nn.MLP(784, [128, 10], rng=random.Random(0))
+    cm = micrograd.compile(m)
+    cm.fit(X, y, loss="cross_entropy", optimizer=optim.SGD(m.parameters(), lr=0.01), epochs=2)
+    for twin in (copy.deepcopy(cm), pickle.loads(pickle.dumps(cm)), copy.copy(cm)):
+        assert_close(twin(X), cm(X), "outputs of the copy")
+    assert len(pickle.dumps(cm)) < 3 * len(pickle.dumps(m.state_dict()))  # the weights, not a traced graph
+
+
+def test_fit_memory_does_not_grow_with_epochs():
+    import tracemalloc
+
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(2000, 2)), np.where(rng.random(2000) > 0.5, 1.0, -1.0)
+    m = nn.MLP(2, [2, 1], rng=random.Random(1))
+    cm = micrograd.compile(m)
+    opt = optim.SGD(m.parameters(), lr=0.01)
+    cm.fit(X, y, loss="hinge", optimizer=opt, epochs=1, batch_size=1000)  # compiled before measuring
+    tracemalloc.start()
+    history = cm.fit(X, y, loss="hinge", optimizer=opt, epochs=20000, batch_size=1000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(history) == 40000
+    assert peak < 12 * 2**20  # a block of row orders (8 MiB) and the history, not 20000 epochs of orders (320 MB)
