@@ -288,4 +288,4 @@ def test_fit_memory_does_not_grow_with_epochs():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert len(history) == 40000
-    assert peak < 12 * 2**20  # a block of row orders (8 MiB) and the history, not 20000 epochs of orders (320 MB)
+    assert peak < 4 * 2**20  # a block of row orders (2 MiB) and the history, not 20000 epochs of orders (320 MB)

@@ -35,7 +35,7 @@ from micrograd.compiler.passes import lower
 from micrograd.compiler.trace import call_model, trace_model
 
 FORWARD_ROWS = 1024  # cm(X) runs X in batches of this many rows (bounded buffers for any N)
-ORDER_ROWS = 1 << 20  # fit draws the row order of this many rows' worth of epochs at a time
+ORDER_ROWS = 1 << 18  # fit draws the row order of this many rows' worth of epochs at a time (2 MiB)
 
 
 def _serialized(method):
@@ -327,7 +327,11 @@ class CompiledModel:
         try:
             for e0 in range(0, epochs, block):
                 e1 = min(epochs, e0 + block)
-                order = np.concatenate([gen.permutation(N) for _ in range(e0, e1)]) if shuffled else self._no_order
+                order = self._no_order
+                if shuffled:  # epoch e visits the rows in the order of the e-th rng.permutation(N)
+                    order = np.empty((e1 - e0) * N, dtype=np.int64)
+                    for e in range(e1 - e0):
+                        order[e * N : (e + 1) * N] = gen.permutation(N)
                 self._run(plan, FIT, prog, X, Y, order, self._no_out, hs, st, e0 * per_epoch, e1 * per_epoch, bs,
                           int(shuffled), e0, t0)  # fmt: skip
                 done = e1 * per_epoch
