@@ -180,3 +180,15 @@ def test_a_model_whose_outputs_are_not_one_block_in_order_gets_a_gather_before_i
     ref.backward()
     assert abs(value - ref.data) <= 1e-15
     np.testing.assert_allclose(grads, [a.grad, b.grad], rtol=1e-15)
+
+
+def test_a_learner_can_read_the_kernel_a_call_runs(capsys):
+    m = nn.MLP(2, [4, 1], rng=random.Random(0))
+    cm = micrograd.compile(m)
+    text = cm.kernel_source("hinge", micrograd.optim.SGD(m.parameters(), lr=0.1))
+    assert text.startswith('"""A micrograd kernel for relu, loss hinge, training (sgd).')
+    assert "k.hinge(" in text and "k.sgd(" in text and _branches(text, "forward") == ["relu"]
+    assert "loss" not in codegen.describe(codegen.features(cm.program)) and "k.dense_backward" not in cm.kernel_source()
+    assert codegen.main(["relu", "loss:hinge", "train", "sgd"]) == 0
+    assert capsys.readouterr().out == codegen.source(MOONS)
+    assert codegen.main(["relux"]) == 2 and "unknown features ['relux']" in capsys.readouterr().err

@@ -388,3 +388,19 @@ class KernelStore:
 
 
 STORE = KernelStore()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m micrograd.compiler.codegen [FEATURE ...]: print the kernel for these features (default: the
+    moons training kernel, relu loss:hinge train sgd), as it is written to the store."""
+    words = sys.argv[1:] if argv is None else argv
+    unknown = [w for w in words if w not in FULL | {RUNS}]
+    if unknown:
+        print(f"unknown features {unknown}; choose from: {' '.join(sorted(FULL | {RUNS}))}", file=sys.stderr)
+        return 2
+    print(source(frozenset(words or ("relu", "loss:hinge", "train", "sgd"))), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

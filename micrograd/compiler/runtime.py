@@ -129,6 +129,13 @@ class CompiledModel:
         """What this model's calls ran, e.g. 'relu; relu, loss hinge, training (sgd)' (cm(X), then fit)."""
         return "; ".join(codegen.describe(needs) for needs in self._kernels)
 
+    def kernel_source(self, loss: LossArg | None = None, optimizer=None) -> str:
+        """The source of the kernel a call runs: ``cm(X)`` (no loss), ``loss_and_grad`` (a loss) or ``fit`` (a
+        loss and an optimizer). Generated for exactly what the program uses (``compiler.codegen``)."""
+        prog = self.program if loss is None else self.training_program(loss)
+        update = None if optimizer is None else arguments.optimizer(optimizer, self.params)
+        return codegen.source(codegen.features(prog, train=loss is not None, update=update))
+
     # ------------------------------------------------------------ copies
     def sync_from_model(self) -> None:
         """Kept for compatibility: every call already computes with the model's current Values."""
