@@ -25,7 +25,7 @@ slow down a mid-sized layer (docs/benchmarks.md, Tuning decisions:
 a kernel call (``Library.set_local_threads``, OpenBLAS's thread-local count,
 restored afterwards, so the user's own NumPy keeps its threads).
 ``MICROGRAD_BLAS_THREADS`` (default: 2 on 2 or more cores) caps it; 1 is
-steadier on a busy machine. SciPy's BLAS (the fallback) keeps its own threads.
+steadier on a busy machine; 0 leaves OpenBLAS's own setting alone. SciPy's BLAS (the fallback) keeps its own threads.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ CBLAS64, FORTRAN = 0, 1
 # The numbers behind these two: docs/benchmarks.md, "Tuning decisions".
 PARALLEL_WORK = 1 << 22  # multiply-adds in one product from which BLAS_THREADS threads pay
 OPENBLAS_THREADS_FROM = 1 << 18  # below this OpenBLAS runs a product on one thread anyway
-BLAS_THREADS = max(1, int(os.environ.get("MICROGRAD_BLAS_THREADS", "2" if (os.cpu_count() or 1) >= 2 else "1")))
+BLAS_THREADS = max(0, int(os.environ.get("MICROGRAD_BLAS_THREADS", "2" if (os.cpu_count() or 1) >= 2 else "1")))
 
 _I8P = ir.IntType(8).as_pointer()
 _I32, _I64 = ir.IntType(32), ir.IntType(64)
@@ -165,7 +165,7 @@ def _scipy_blas() -> Library:
 
 def threads_for(work: int) -> int:
     """BLAS threads for products of ``work`` multiply-adds: 0 (leave OpenBLAS alone: it will not thread
-    them), 1, or BLAS_THREADS from PARALLEL_WORK on."""
-    if work < OPENBLAS_THREADS_FROM:
+    them, nor with MICROGRAD_BLAS_THREADS=0), 1, or BLAS_THREADS from PARALLEL_WORK on."""
+    if work < OPENBLAS_THREADS_FROM or BLAS_THREADS == 0:
         return 0
     return BLAS_THREADS if work >= PARALLEL_WORK else 1
