@@ -171,11 +171,11 @@ def op_forward(op: ops.Op, runs: bool) -> str:
     """The branch of run's forward loop for one op: a vector loop over the block, and with ``runs`` a loop
     over a run of one-element instructions (a scalar graph at batch 1) with no dispatch between them."""
     f = op.forward.__name__
-    y_one, y_vec = ("V[T[j, 3]]", "V[yy + e]") if op.arity == 2 else ("0.0", "0.0")
+    y_one, y_vec = ("V[U(T[j, 3])]", "V[yy + e]") if op.arity == 2 else ("0.0", "0.0")
     run = f"""                if n * B == 1:  # a run of one-element {op.name}s
                     r = T[i, F_RUN_END]
                     for j in range(i, r):
-                        V[T[j, 1]] = ops.{f}(V[T[j, 2]], {y_one}, reals[j])
+                        V[U(T[j, 1])] = ops.{f}(V[U(T[j, 2])], {y_one}, reals[j])
                     i = r
                     continue
 """
@@ -191,7 +191,7 @@ def op_backward(op: ops.Op, runs: bool) -> str:
     else reads assigns its input's gradient rows (ir.F_ASSIGN) instead of accumulating into zeroed ones."""
     f = op.backward.__name__
     if op.arity == 2:
-        one = f"""                            o_, a_, b_ = T[j, 1], T[j, 2], T[j, 3]
+        one = f"""                            o_, a_, b_ = U(T[j, 1]), U(T[j, 2]), U(T[j, 3])
                             dx, dy = ops.{f}(V[a_], V[b_], reals[j], V[o_])
                             g = G[o_]
                             G[a_] += dx * g
@@ -204,7 +204,7 @@ def op_backward(op: ops.Op, runs: bool) -> str:
                     G[yy + e] += dy * g
 """
     else:
-        one = f"""                            o_, a_ = T[j, 1], T[j, 2]
+        one = f"""                            o_, a_ = U(T[j, 1]), U(T[j, 2])
                             G[a_] += ops.{f}(V[a_], 0.0, reals[j], V[o_])[0] * G[o_]
 """
         vec = f"""                if T[i, F_ASSIGN]:
