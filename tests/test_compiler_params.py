@@ -6,6 +6,7 @@ The Value path is the oracle: the same model trained the same way on Values.
 """
 
 import copy
+import math
 import pickle
 import random
 
@@ -186,6 +187,25 @@ def test_a_parameter_listed_twice_is_refused_at_compile():
         micrograd.compile(lambda xs: xs[0] * p, n_inputs=1, params=[p, p])
     with pytest.raises(TypeError, match=r"params\[0\] is 1.0, not a Value"):
         micrograd.compile(lambda xs: xs[0], n_inputs=1, params=[1.0])
+
+
+def test_a_computed_value_listed_as_a_parameter_is_refused_at_compile():
+    """w = a * 2.0 is not a parameter: the Value path gives d/da through w, an optimizer cannot update w."""
+    a = Value(0.3)
+    w = a * 2.0
+
+    def fn(xs):
+        return (w * xs[0] + a).tanh()
+
+    with pytest.raises(ValueError) as e:
+        micrograd.compile(fn, n_inputs=1, params=[a, w])
+    msg = str(e.value)
+    assert "params[1]" in msg and "computed" in msg and "'*'" in msg and "leaf" in msg, msg
+    assert "Leave it out of params" in msg, msg
+    cm = micrograd.compile(fn, n_inputs=1, params=[a])  # the fix the message names
+    _, grads = cm.loss_and_grad(np.array([[0.7]]), np.zeros(1), loss=lambda o, t: o)
+    want = (1 - math.tanh(0.6 * 0.7 + 0.3) ** 2) * (2.0 * 0.7 + 1.0)
+    assert grads[0] == pytest.approx(want, rel=1e-14)
 
 
 def test_the_docs_user_loop_runs():
