@@ -11,6 +11,7 @@ The largest differences seen are printed by the last test (the closing note's nu
 """
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -448,12 +449,28 @@ def test_random_torch_mlps_import(nin, layers, seed):
         (lambda T: [T.Linear(2, 3), T.PReLU(2)], "has 2 slopes for a Linear of 3 outputs"),
         (lambda T: [T.Linear(2, 3), T.Softmax(dim=1)], "layer 1 (Softmax(dim=1)) is not supported"),
         (lambda T: [T.Identity()], "has no Linear layer"),
+        (lambda T: [T.Linear(2, 0)], "layer 0 (Linear(in_features=2, out_features=0, bias=True)) has no outputs"),
+        (lambda T: [T.Linear(2, 3), T.ReLU(), T.Linear(3, 0)], "layer 2 (Linear(in_features=3, out_features=0"),
     ],
 )
 def test_from_torch_refuses_naming_the_layer(layers, fragment):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors")  # torch, building Linear(n, 0)
+        module = torch.nn.Sequential(*layers(torch.nn))
     with pytest.raises(ValueError) as e:
-        from_torch(torch.nn.Sequential(*layers(torch.nn)))
+        from_torch(module)
     assert fragment in str(e.value)
+
+
+def test_from_torch_takes_a_linear_of_no_inputs():
+    """Linear(0, 2) computes its bias alone: an MLP of no inputs (n_inputs 0), on both paths."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors")
+        module = torch.nn.Sequential(torch.nn.Linear(0, 2)).double()
+    mlp = from_torch(module)
+    assert [v.data for v in mlp([])] == module(torch.zeros(1, 0, dtype=torch.float64))[0].tolist()
+    X = torch.zeros(3, 0, dtype=torch.float64)
+    np.testing.assert_array_equal(micrograd.compile(mlp)(X.numpy()), module(X).detach().numpy())
 
 
 def test_from_torch_takes_a_sequential_only():
