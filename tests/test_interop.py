@@ -279,7 +279,8 @@ class Custom(nn.Module):
         return self.params + [self.forward]
 
     def __call__(self, xs):
-        return (self.params[0] * xs[0] + self.params[1] * xs[1] + self.params[2]).tanh() * self.forward
+        # bias first, as a Neuron adds: one fused dense with its bias (a bias added last stays a scalar add)
+        return (self.params[2] + self.params[0] * xs[0] + self.params[1] * xs[1]).tanh() * self.forward
 
 
 def test_names_that_cannot_be_keys_fall_back_to_numbers():
