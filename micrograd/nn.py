@@ -27,8 +27,8 @@ Contract:
   or deletion of a Module attribute (``neuron.b = Value(1.0)``, ``mlp.layers = [...]``) and every
   mutating call on a list a Module holds (``w``, ``neurons``, ``layers``: a ``TrackedList``, which an
   assigned list becomes) adds one or more. Reading, calling the model, backward, optimizer steps
-  and ``zero_grad`` add nothing. A compiled model compares the count at each call, so a change
-  anywhere costs one check of its own model (docs/compiled-model-state.md).
+  and ``zero_grad`` add nothing. A compiled model can compare the count at each call, so a change
+  anywhere costs one check of its own model (docs/design.md).
 - ``copy.deepcopy`` / ``pickle`` of a module leave out its recorded graphs (``_last_io``, and
   ``micrograd.viz``'s recorded calls): the copy holds new parameter Values with the same data and
   grad, and ``_last_io = None``.
@@ -130,9 +130,6 @@ class TrackedList(list):
         return TrackedList, (list(self),)
 
 
-# Attributes that hold a module's recorded graphs, left out of copies and pickles: Neuron/Layer/MLP's last
-# call, and the calls micrograd.viz.modules.record_calls keeps (its _CALLS_ATTR).
-_RECORDED = ("_last_io", "_viz_calls")
 _MISSING = object()
 
 
@@ -188,11 +185,12 @@ class Module:
         _mutated()
 
     def __getstate__(self) -> dict:
-        """copy/pickle: everything but the recorded graphs (see the module docstring)."""
+        """copy/pickle: everything but the recorded graphs: ``_last_io`` (None in the copy) and the calls
+        ``micrograd.viz.modules.record_calls`` keeps (its ``_CALLS_ATTR``, left out)."""
         state = dict(self.__dict__)
-        for name in _RECORDED:
-            if name in state:
-                state[name] = None if name == "_last_io" else []
+        state.pop("_viz_calls", None)
+        if "_last_io" in state:
+            state["_last_io"] = None
         return state
 
     def __setstate__(self, state: dict) -> None:

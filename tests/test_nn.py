@@ -380,3 +380,14 @@ def test_a_wrong_number_of_inputs_is_refused_by_name(module, width):
             module([0.5] * wrong)
         msg = str(e.value)
         assert f"{type(module).__name__} takes {width} inputs" in msg and f"got {wrong}" in msg, msg
+
+
+def test_calls_recorded_for_diagrams_are_not_copied():
+    from micrograd.viz.modules import record_calls
+
+    m = MLP(3, [2, 1], rng=0)
+    with record_calls(m):
+        m([1.0, 2.0, 3.0])
+    assert vars(m).get("_viz_calls")  # what record_calls keeps (viz.modules._CALLS_ATTR)
+    for twin in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert "_viz_calls" not in vars(twin) and twin._last_io is None
