@@ -259,8 +259,10 @@ class Value:
 
     def __reduce_ex__(self, protocol):
         """pickle: a node with operands is written as its whole graph in one flat table (no recursion)."""
-        if type(self) is not Value or not self._children:
+        if type(self) is not Value or (not self._children and self._custom_backward is not None):
             return object.__reduce_ex__(self, protocol)
+        if not self._children:  # a leaf (a parameter, an input): short, and quick to write and read
+            return _leaf, (self.data, self.grad, self._op, self.label)
         nodes = topological_order([self])
         if any(type(v) is not Value and v._children for v in nodes):  # a subclass's nodes: pickle's own way
             return object.__reduce_ex__(self, protocol)
@@ -296,6 +298,14 @@ def _warn_backward_again() -> None:
             RuntimeWarning,
             stacklevel=3,
         )
+
+
+def _leaf(data: float, grad: float, op: str, label: str) -> Value:
+    """Value.__reduce_ex__'s leaf."""
+    out = Value.__new__(Value)
+    out.data, out.grad, out._children, out._code, out._arg = data, grad, (), LEAF, 0.0
+    out._op, out._custom_backward, out.label = op, None, label
+    return out
 
 
 def _rebuild_graph(leaves: list, rows: list) -> Value:
