@@ -114,7 +114,9 @@ def child(argv: list[str]) -> None:
 
     path, verdict, ran, rtol, atol, detail = argv
     sys.argv = [path]
-    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # as `python FILE` puts its folder first
+    if sys.path[:1] == [""]:  # `python -c` put the working directory first; `python FILE` puts FILE's folder
+        del sys.path[0]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     status, text = 2, ""
     try:
         env = load_file(path)
