@@ -14,9 +14,12 @@ NaN, an infinity with itself). X=None uses 8 rows of standard normal numbers
 (seed 0). The parameters' ``.data`` are not changed; their ``.grad`` are
 restored afterwards.
 
-``run_file(path)`` is the command line's ``python -m micrograd check FILE``: the
-file is executed and must define ``model`` (an nn.Module, or a function with
-``params`` and ``n_inputs``); it may define ``X``, ``y``, ``loss``, ``l2``.
+``run_file(path)`` checks a file in this process: the file is executed and must
+define ``model`` (an nn.Module, or a function with ``params`` and
+``n_inputs``); it may define ``X``, ``y``, ``loss``, ``l2``. Whatever keeps it
+from being checked (it raises, calls ``sys.exit``, lacks ``model``; the check
+raises) is a ``CheckFileError`` of one line. ``python -m micrograd check FILE``
+runs it in a child process with a timeout (``micrograd.checkfile``).
 
 This module imports only the engine at import time (NumPy and the compiler
 load on the first call), so ``import micrograd`` stays light.
@@ -113,6 +116,18 @@ class CheckReport:
         if self.worst_param is not None:
             lines.append(f"  worst parameter: {self.worst_param} (abs. difference {self.worst_param_diff:.3g})")
         return "\n".join(lines)
+
+    def line(self) -> str:
+        """The verdict and its largest differences in one line (what ``python -m micrograd check`` prints)."""
+        worst = (
+            ""
+            if self.worst_param is None
+            else (f"; worst parameter: {self.worst_param} (abs. difference {self.worst_param_diff:.3g})")
+        )
+        return (
+            f"{self.summary().splitlines()[0]}; largest abs. difference {self.max_abs_diff:.3g}, "
+            f"largest rel. difference {self.max_rel_diff:.3g}{worst}"
+        )
 
     def __str__(self) -> str:
         return self.summary() + "\n" + self.table(SHOW)
@@ -212,8 +227,12 @@ class CheckFileError(ValueError):
     """A file given to ``python -m micrograd check`` that cannot be checked (exit status 2)."""
 
 
-def run_file(path, rtol: float | None = None, atol: float | None = None) -> CheckReport:
-    """Execute the Python file at path and check its ``model`` (see the module docstring)."""
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def load_file(path) -> dict:
+    """Execute the Python file at path (its namespace back) or raise a one-line CheckFileError."""
     import os
     import runpy
 
@@ -221,18 +240,37 @@ def run_file(path, rtol: float | None = None, atol: float | None = None) -> Chec
         raise CheckFileError(f"{path}: no such file")
     try:
         env = runpy.run_path(os.fspath(path), run_name="__micrograd_check__")
+    except SystemExit as e:
+        raise CheckFileError(
+            f"{path} called sys.exit({e.code!r}) before anything was checked: a file for check defines "
+            f"model (and X, y, loss) at module level and returns"
+        ) from None
     except Exception as e:  # the user's code: report it in one line, whatever it raised
-        raise CheckFileError(f"{path} raised {type(e).__name__}: {e}") from None
+        raise CheckFileError(_one_line(f"{path} raised {type(e).__name__}: {e}")) from None
     if "model" not in env:
         raise CheckFileError(
             f"{path} defines no 'model': assign the nn.Module (or function) to check to a "
             f"module-level name 'model' (and optionally X, y, loss; params and n_inputs for "
             f"a function)"
         )
+    return env
+
+
+def check_loaded(path, env: dict, rtol: float | None = None, atol: float | None = None) -> CheckReport:
+    """Check the model a file defined (``load_file``'s namespace); a one-line CheckFileError if it cannot be."""
     kwargs = {k: env[k] for k in ("X", "y", "loss", "params", "n_inputs", "l2") if k in env}
     kwargs["rtol"] = rtol if rtol is not None else env.get("rtol", RTOL)  # the command line wins over the file
     kwargs["atol"] = atol if atol is not None else env.get("atol", ATOL)
     try:
         return check(env["model"], **kwargs)
-    except (ValueError, TypeError) as e:
-        raise CheckFileError(f"{path}: {e}") from None
+    except (ValueError, TypeError) as e:  # check's own refusals say what to fix (a domain error of X too)
+        raise CheckFileError(_one_line(f"{path}: {e}")) from None
+    except SystemExit as e:
+        raise CheckFileError(f"{path}: the model called sys.exit({e.code!r}) while being checked") from None
+    except Exception as e:  # raised by the model, on either path
+        raise CheckFileError(_one_line(f"{path}: checking its model raised {type(e).__name__}: {e}")) from None
+
+
+def run_file(path, rtol: float | None = None, atol: float | None = None) -> CheckReport:
+    """Execute the Python file at path and check its ``model`` (see the module docstring)."""
+    return check_loaded(path, load_file(path), rtol, atol)

@@ -3,12 +3,14 @@
     python -m micrograd demo --list                       the lessons, one line each
     python -m micrograd demo moons [--out DIR] [--quick]  run one
     python -m micrograd draw "tanh(x1*w1 + x2*w2 + b)" --set x1=2 w1=-3 x2=0 w2=1 b=6.88 -o neuron.svg
-    python -m micrograd check model.py [--rtol R --atol A] the Value path against the compiled path
+    python -m micrograd check model.py [--timeout S]      the Value path against the compiled path
     python -m micrograd bench [ARGS...]                   bench/run.py of a source checkout
 
 Contract: ``main(argv) -> int`` (the exit status). A usage error, an unknown
 demo or a malformed expression prints one line ``micrograd: error: ...`` on
-stderr and returns 2, never a traceback.
+stderr and returns 2, never a traceback. ``check FILE`` prints one line per
+outcome: 0 checked and agreeing, 1 disagreeing, 2 not checkable
+(``micrograd.checkfile``: FILE runs in a child process, with a timeout).
 
 ``draw`` never evaluates the text it is given: ``micrograd.expr`` parses it
 with an allowlist of Python's ``ast`` nodes.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -152,14 +155,30 @@ def _bench(extra: list[str]) -> int:
 
 
 def _check_file(args) -> int:
-    from micrograd.check import CheckFileError, run_file
+    """One line and a status per outcome (micrograd.checkfile): 0 checked and agreeing, 1 disagreeing, 2 the
+    file cannot be checked (or bad usage)."""
+    import math
 
+    from micrograd.checkfile import check_file
+
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UsageError(f"--timeout must be a number of seconds > 0, got {args.timeout:g}")
+    detail = "all" if args.all else "table" if args.table else ""
+    status, text = check_file(args.file, rtol=args.rtol, atol=args.atol, timeout=args.timeout, detail=detail)
+    if status == 2:
+        raise UsageError(text)
     try:
-        report = run_file(args.file, rtol=args.rtol, atol=args.atol)
-    except CheckFileError as e:
-        raise UsageError(str(e)) from None
-    print(report.summary() + "\n" + report.table() if args.all else report)
-    return 0 if report else 1
+        print(text, flush=True)
+    except BrokenPipeError:  # `check FILE | head -1`: the reader had enough; the status still tells the outcome
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so exiting does not fail on flush
+    return status
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--timeout takes a number of seconds, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,13 +238,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare the Value path and the compiled path on a model file",
         description="Run FILE (a Python file that defines 'model', and optionally X, y, loss; "
         "params and n_inputs for a function) and compare the outputs, the loss and "
-        "every gradient of the Value path and the compiled path. Exit status 0 when "
-        "they agree, 1 when they do not, 2 on a usage error.",
+        "every gradient of the Value path and the compiled path. FILE runs as 'python FILE' "
+        "would, with your rights, in a child process. One line says the outcome; exit "
+        "status 0 when a model was checked and the paths agree, 1 when they do not, 2 when "
+        "FILE cannot be checked (it raises, exits, defines no model, runs out of time) "
+        "or on a usage error.",
     )
     check.add_argument("file", metavar="FILE", help="the Python file defining model")
     check.add_argument("--rtol", type=float, help="relative tolerance (default: the file's rtol, else 1e-9)")
     check.add_argument("--atol", type=float, help="absolute tolerance (default: the file's atol, else 1e-12)")
-    check.add_argument("--all", action="store_true", help="print every quantity, not the 20 largest differences")
+    check.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="stop FILE if running it, or then checking its model, takes longer (default: 60)",
+    )
+    check.add_argument("--table", action="store_true", help="also print the 20 largest differences")
+    check.add_argument("--all", action="store_true", help="also print every quantity compared")
     check.set_defaults(func=_check_file)
     return parser
 

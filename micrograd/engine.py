@@ -13,6 +13,17 @@ What differs inside:
   custom op (``Value(f, (a,), 'myop')`` with a hand-set ``_backward``) still
   works on this path; the compiler refuses it by name.
 - ``backward()`` sorts the graph iteratively: a chain 200,000 deep is fine.
+  A second ``backward()`` over a graph that already holds gradients adds them
+  again, as micrograd does (inner nodes included, so parameters get more than
+  twice their gradient); it warns once per process, naming ``zero_grad()``.
+- ``copy.deepcopy`` and ``pickle`` of a Value copy its whole graph without
+  recursion (a chain 100,000 deep is fine). ``deepcopy`` keeps every shared
+  node shared; ``pickle`` keeps shared nodes shared within one graph, and the
+  leaves (parameters, inputs) shared across everything pickled together (two
+  graphs pickled at once that share inner nodes come back as two graphs over
+  the same leaves). ``copy.copy`` gives a new node over the same operands.
+  A subclass's own ``__reduce_ex__`` decides how its nodes are copied (a
+  compiled model's bound parameter gives a plain Value).
 - Bad input fails early and says what was wrong: non-numeric data raises
   TypeError, a domain error (log of 0, division by zero) names the op and the
   operand. Everything else follows IEEE 754 as the compiled kernels do (the op
@@ -25,10 +36,12 @@ What differs inside:
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import math
 import numbers
 import threading
+import warnings
 from collections.abc import Iterable
 
 from micrograd import ops as _ops
@@ -209,6 +222,8 @@ class Value:
     # --------------------------------------------------------- backprop
     def backward(self) -> None:
         """Accumulate d self / d node into node.grad for every node of the graph."""
+        if self._children and self.grad != 0.0:  # set by an earlier backward() over this graph: O(1) to notice
+            _warn_backward_again()
         topo = topological_order([self])
         self.grad = 1.0
         for v in reversed(topo):
@@ -217,11 +232,110 @@ class Value:
             elif v._code >= 0:
                 v._chain_rule()
 
+    # --------------------------------------------------------- copy and pickle, iteratively
+    def __copy__(self) -> Value:
+        """copy.copy: a new node over the same operands."""
+        if type(self) is not Value:
+            return _from_recipe(self, None)
+        out = Value.__new__(Value)
+        for name in Value.__slots__:
+            setattr(out, name, getattr(self, name))
+        return out
+
+    def __deepcopy__(self, memo: dict) -> Value:
+        """copy.deepcopy: the graph copied operands first (no recursion), every shared node shared."""
+        for node in topological_order([self]) if self._children else (self,):
+            if id(node) in memo:
+                continue
+            if type(node) is not Value:  # a subclass: its own recipe (its operands are in memo already)
+                _from_recipe(node, memo)
+                continue
+            out = Value.__new__(Value)
+            out.data, out.grad, out._code, out._arg = node.data, node.grad, node._code, node._arg
+            out._op, out._custom_backward, out.label = node._op, node._custom_backward, node.label
+            out._children = tuple(memo[id(c)] for c in node._children)
+            memo[id(node)] = out
+        return memo[id(self)]
+
+    def __reduce_ex__(self, protocol):
+        """pickle: a node with operands is written as its whole graph in one flat table (no recursion)."""
+        if type(self) is not Value or (not self._children and self._custom_backward is not None):
+            return object.__reduce_ex__(self, protocol)
+        if not self._children:  # a leaf (a parameter, an input): short, and quick to write and read
+            return _leaf, (self.data, self.grad, self._op, self.label)
+        nodes = topological_order([self])
+        if any(type(v) is not Value and v._children for v in nodes):  # a subclass's nodes: pickle's own way
+            return object.__reduce_ex__(self, protocol)
+        leaves = [v for v in nodes if not v._children]
+        where = {id(v): i for i, v in enumerate(leaves)}
+        rows = []
+        for v in nodes:
+            if v._children:
+                where[id(v)] = len(where)
+                children = tuple(where[id(c)] for c in v._children)
+                rows.append((v.data, v.grad, v._code, v._arg, v._op, v.label, v._custom_backward, children))
+        return _rebuild_graph, (leaves, rows)
+
     def __float__(self) -> float:  # float(v): the forward value, e.g. for NumPy or formatting
         return self.data
 
     def __repr__(self):
         return f"Value(data={self.data}, grad={self.grad})"
+
+
+_warned_backward_again = False
+
+
+def _warn_backward_again() -> None:
+    global _warned_backward_again
+    if not _warned_backward_again:
+        _warned_backward_again = True
+        warnings.warn(
+            "backward() ran over a graph that already holds gradients (from an earlier backward()), so every "
+            ".grad in it accumulates again, as in micrograd: the inner nodes' too, which counts the earlier "
+            "gradients more than twice. Before each backward(), call model.zero_grad() and build the graph "
+            "again (run the model); this warning is shown once.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def _leaf(data: float, grad: float, op: str, label: str) -> Value:
+    """Value.__reduce_ex__'s leaf."""
+    out = Value.__new__(Value)
+    out.data, out.grad, out._children, out._code, out._arg = data, grad, (), LEAF, 0.0
+    out._op, out._custom_backward, out.label = op, None, label
+    return out
+
+
+def _rebuild_graph(leaves: list, rows: list) -> Value:
+    """Value.__reduce_ex__'s graph: leaves, then one row per inner node, operands first; the last is the root."""
+    nodes = list(leaves)
+    for data, grad, code, arg, op, label, custom_backward, children in rows:
+        out = Value.__new__(Value)
+        out.data, out.grad, out._code, out._arg, out._op, out.label = data, grad, code, arg, op, label
+        out._custom_backward = custom_backward
+        out._children = tuple(nodes[i] for i in children)
+        nodes.append(out)
+    return nodes[-1]
+
+
+def _from_recipe(node: Value, memo: dict | None) -> Value:
+    """A copy of node made from its class's ``__reduce_ex__`` as the copy module does (deep when memo is given)."""
+    func, args, *rest = node.__reduce_ex__(4)
+    state = rest[0] if rest else None
+    if memo is not None:
+        args, state = copy.deepcopy(args, memo), copy.deepcopy(state, memo)
+    out = func(*args)
+    if memo is not None:
+        memo[id(node)] = out
+    if state is not None:
+        attrs, slots = state if isinstance(state, tuple) and len(state) == 2 else (state, None)
+        if attrs:
+            out.__dict__.update(attrs)
+        for name, v in (slots or {}).items():
+            setattr(out, name, v)
+    return out
 
 
 def topological_order(roots: Iterable[Value]) -> list[Value]:

@@ -20,20 +20,32 @@ Contract:
   both tuples of Values (numbers given as inputs are wrapped first), for diagrams.
 - ``state_dict`` / ``load_state_dict`` / ``save`` / ``load`` round-trip exactly
   (``.npz`` or ``.json``, floats written with ``repr``).
-- A model takes one example; a batch (a 2-D array, a list of rows) raises a TypeError that
-  shows both ways to run one (a list comprehension, or ``micrograd.compile(model)(X)``).
+- A model takes one example of its width: a batch (a 2-D array, a list of rows) raises a TypeError
+  that shows both ways to run one (a list comprehension, or ``micrograd.compile(model)(X)``); a
+  wrong number of inputs raises a ValueError naming both numbers.
+- Structure changes are counted (``mutations()``, process-wide, O(1) to read): every
+  replacement or deletion of a Module attribute (``neuron.b = Value(1.0)``, ``mlp.layers = [...]``)
+  and every mutating call on a list a Module holds (``w``, ``neurons``, ``layers``: a ``TrackedList``,
+  which an assigned list becomes) adds one or more. Building a module (an attribute set for the
+  first time), reading, calling the model, backward, optimizer steps and ``zero_grad`` add
+  nothing. A compiled model compares the count at each call, so a change anywhere costs one check
+  of its own model (docs/compiled-model-state.md).
+- ``copy.deepcopy`` / ``pickle`` of a module leave out its recorded graphs (``_last_io``, and
+  ``micrograd.viz``'s recorded calls): the copy holds new parameter Values with the same data and
+  grad, and ``_last_io = None``.
 - ``repr`` is micrograd's (every neuron listed); ``describe()`` / ``summary()`` and the notebook
   display (``_repr_pretty_``, ``_repr_html_``) are short: 'MLP(2 -> [16, 16] -> 1, relu, 337 parameters)'.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import numbers
 import os
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from micrograd._files import replacing
 from micrograd.engine import Value
@@ -64,20 +76,87 @@ def _as_rng(rng: RngLike):
     raise TypeError(f"rng must be None, an int seed or a random.Random, got {rng!r}")
 
 
-def _as_values(x: Iterable, module: Module = None) -> tuple:
+# ---------------------------------------------------------------- structure changes
+_COUNTER = itertools.count(1)
+_mutations = 0
+
+
+def mutations() -> int:
+    """How many structure changes Modules have seen in this process (see the module docstring).
+
+    A compiled model keeps the value it saw and compares it at each call (O(1)); a different value
+    means some module somewhere changed, so it checks its own model once. The count only grows.
+    """
+    return _mutations
+
+
+def _mutated() -> None:
+    global _mutations
+    _mutations = next(_COUNTER)  # atomic: a value is never handed out twice, even across threads
+
+
+def _noting(method: Callable) -> Callable:
+    def mutate(self, *args, **kwargs):
+        out = method(self, *args, **kwargs)
+        _mutated()
+        return out
+
+    mutate.__name__, mutate.__doc__ = method.__name__, method.__doc__
+    return mutate
+
+
+class TrackedList(list):
+    """A list that counts its own mutations in ``mutations()``: what a Module holds its parts in.
+
+    Only the mutating methods are wrapped; iteration, indexing, ``len`` and comparison are list's
+    own (so the Value path loops over a neuron's weights at list speed), and slices, copies and
+    ``+`` give plain lists. Copies and pickles rebuild it from a plain list without counting.
+    """
+
+    __slots__ = ()
+    __setitem__ = _noting(list.__setitem__)
+    __delitem__ = _noting(list.__delitem__)
+    __iadd__ = _noting(list.__iadd__)
+    __imul__ = _noting(list.__imul__)
+    append = _noting(list.append)
+    extend = _noting(list.extend)
+    insert = _noting(list.insert)
+    pop = _noting(list.pop)
+    remove = _noting(list.remove)
+    clear = _noting(list.clear)
+    sort = _noting(list.sort)
+    reverse = _noting(list.reverse)
+
+    def __reduce_ex__(self, protocol):
+        return TrackedList, (list(self),)
+
+
+_MISSING = object()
+
+
+def _as_values(x: Iterable, module: Module = None, width: int | None = None) -> tuple:
     """The inputs as a tuple of Values, numbers wrapped once (so all neurons share the same leaves).
 
     A batch (a 2-D array, a list of rows) is refused with the two ways to run one: a model on the
-    Value path takes one example at a time.
+    Value path takes one example at a time; so is an example of another width than ``width``.
     """
     if isinstance(x, Value):  # the single output of a one-neuron layer feeding the next layer
-        return (x,)
-    try:
-        return tuple(xi if isinstance(xi, Value) else Value(xi) for xi in x)
-    except TypeError:
-        if getattr(x, "ndim", 1) >= 2 or any(isinstance(xi, (list, tuple)) or getattr(xi, "ndim", 0) >= 1 for xi in x):
-            raise TypeError(_batch_message(x, module)) from None
-        raise
+        x = (x,)
+    else:
+        try:
+            x = tuple(xi if isinstance(xi, Value) else Value(xi) for xi in x)
+        except TypeError:
+            if getattr(x, "ndim", 1) >= 2 or any(
+                isinstance(xi, (list, tuple)) or getattr(xi, "ndim", 0) >= 1 for xi in x
+            ):
+                raise TypeError(_batch_message(x, module)) from None
+            raise
+    if width is not None and len(x) != width:
+        raise ValueError(
+            f"{type(module).__name__} takes {width} inputs (one example: a sequence of {width} numbers or "
+            f"Values), got {len(x)}"
+        )
+    return x
 
 
 def _batch_message(x, module) -> str:
@@ -93,6 +172,34 @@ def _batch_message(x, module) -> str:
 
 class Module:
     """Base class: parameters, gradients, names and (de)serialization of the weights."""
+
+    def __setattr__(self, name: str, value) -> None:
+        before = self.__dict__.get(name, _MISSING)
+        if type(value) is list:
+            value = TrackedList(value)  # a copy: the module holds its own list, counting its changes
+        elif value is before:
+            return  # the same object again: nothing changes
+        object.__setattr__(self, name, value)
+        if before is not _MISSING:  # a replacement; a first assignment builds the module
+            _mutated()
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        _mutated()
+
+    def __getstate__(self) -> dict:
+        """copy/pickle: everything but the recorded graphs: ``_last_io`` (None in the copy) and the calls
+        ``micrograd.viz.modules.record_calls`` keeps (its ``_CALLS_ATTR``, left out)."""
+        state = dict(self.__dict__)
+        state.pop("_viz_calls", None)
+        if "_last_io" in state:
+            state["_last_io"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        attrs = self.__dict__  # directly: rebuilding a module is not a change to count
+        for name, value in state.items():
+            attrs[name] = TrackedList(value) if type(value) is list else value
 
     def zero_grad(self) -> None:
         for p in self.parameters():
@@ -247,7 +354,7 @@ class Neuron(Module):
         self._last_io = None
 
     def __call__(self, x):
-        x = _as_values(x, self)
+        x = _as_values(x, self, len(self.w))
         act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
         a = self.activation
         if a == "relu":
@@ -266,7 +373,7 @@ class Neuron(Module):
             out = act.elu(self.alpha)
         else:
             out = act.selu()
-        self._last_io = (x, (out,))
+        self.__dict__["_last_io"] = (x, (out,))  # not through __setattr__: a record, not a structure change
         return out
 
     def parameters(self) -> list[Value]:
@@ -293,9 +400,9 @@ class Layer(Module):
         self._last_io = None
 
     def __call__(self, x):
-        x = _as_values(x, self)
+        x = _as_values(x, self, len(self.neurons[0].w) if self.neurons else None)
         out = [n(x) for n in self.neurons]
-        self._last_io = (x, tuple(out))
+        self.__dict__["_last_io"] = (x, tuple(out))
         return out[0] if len(out) == 1 else out
 
     def parameters(self) -> list[Value]:
@@ -330,11 +437,12 @@ class MLP(Module):
         self._last_io = None
 
     def __call__(self, x):
-        x = _as_values(x, self)
+        first = self.layers[0].neurons if self.layers else None
+        x = _as_values(x, self, len(first[0].w) if first else None)
         inputs = x
         for layer in self.layers:
             x = layer(x)
-        self._last_io = (inputs, tuple(x) if isinstance(x, list) else (x,))
+        self.__dict__["_last_io"] = (inputs, tuple(x) if isinstance(x, list) else (x,))
         return x
 
     def parameters(self) -> list[Value]:

@@ -16,7 +16,17 @@ same functions with Numba: the two paths cannot drift.
 Contract:
 - Numerically stable for any float64 input (sigmoid, softplus, tanh and
   logaddexp never overflow; ``exp`` overflows to inf as IEEE does).
-- NaN in, NaN out (comparisons are written so NaN takes the arithmetic branch).
+- NaN in, NaN out, derivatives included: a NaN operand gives a NaN value, and
+  NaN for every local derivative that reads it (``add``'s are 1 whatever x is).
+  One rule for the piecewise ops (``PIECEWISE``: relu, abs, leaky_relu, prelu,
+  elu, selu, each a branch on the sign of x): at x = NaN there is no branch to
+  take, so the value and every derivative are NaN. Their comparisons are
+  written so NaN never lands on a constant branch (``1.0 if x > 0.0 else
+  0.0`` would make relu's derivative 0 at NaN). Everywhere else, infinities
+  and both zeros included, their derivatives are PyTorch's; at NaN PyTorch's
+  builtins follow no common rule (relu's derivative there is 1, abs's 0,
+  leaky_relu's and prelu's the slope), and ``micrograd.interop.to_torch``
+  exports these ops with this one.
 - One IEEE rule for every op, forward and backward, on both paths: a result
   too large for float64 is +-inf (``exp(1000)``, ``10. ** 400``, the
   derivative of ``x ** 400`` at 10), a derivative infinite at a valid point is
@@ -118,7 +128,9 @@ def prelu(x, y, arg):
 def prelu_back(x, y, arg, out):
     if x > 0.0:
         return 1.0, 0.0
-    return y, x
+    if x <= 0.0:
+        return y, x
+    return math.nan, math.nan  # x is NaN: the piecewise rule (module docstring)
 
 
 def logaddexp(x, y, arg):
@@ -192,7 +204,11 @@ def relu(x, y, arg):
 
 
 def relu_back(x, y, arg, out):
-    return (1.0 if out > 0.0 else 0.0), 0.0
+    if x > 0.0:
+        return 1.0, 0.0
+    if x <= 0.0:
+        return 0.0, 0.0
+    return math.nan, 0.0  # x is NaN: the piecewise rule (module docstring)
 
 
 def leaky_relu(x, y, arg):
@@ -202,7 +218,11 @@ def leaky_relu(x, y, arg):
 
 
 def leaky_relu_back(x, y, arg, out):
-    return (1.0 if x > 0.0 else arg), 0.0
+    if x > 0.0:
+        return 1.0, 0.0
+    if x <= 0.0:
+        return arg, 0.0
+    return math.nan, 0.0  # x is NaN: the piecewise rule (module docstring)
 
 
 def elu(x, y, arg):
@@ -212,7 +232,7 @@ def elu(x, y, arg):
 
 
 def elu_back(x, y, arg, out):
-    return (1.0 if x > 0.0 else out + arg), 0.0
+    return (1.0 if x > 0.0 else out + arg), 0.0  # x NaN: out is NaN, so is out + arg
 
 
 def selu(x, y, arg):
@@ -222,7 +242,7 @@ def selu(x, y, arg):
 
 
 def selu_back(x, y, arg, out):
-    return (SELU_SCALE if x > 0.0 else out + SELU_SCALE * SELU_ALPHA), 0.0
+    return (SELU_SCALE if x > 0.0 else out + SELU_SCALE * SELU_ALPHA), 0.0  # x NaN: out + ... is NaN
 
 
 def softplus(x, y, arg):
@@ -242,7 +262,9 @@ def abs_back(x, y, arg, out):
         return 1.0, 0.0
     if x < 0.0:
         return -1.0, 0.0
-    return 0.0, 0.0
+    if x == 0.0:
+        return 0.0, 0.0  # PyTorch's sign(0)
+    return math.nan, 0.0  # x is NaN: the piecewise rule (module docstring)
 
 
 # ---------------------------------------------------------------- domain checks (Value path only)
@@ -341,7 +363,7 @@ _ROWS = (
     ),
     Op(name="tanh", arity=1, symbol="tanh", forward=tanh, backward=tanh_back, grad_text=("1 - out²",)),
     Op(name="sigmoid", arity=1, symbol="sigmoid", forward=sigmoid, backward=sigmoid_back, grad_text=("out·(1 - out)",)),
-    Op(name="relu", arity=1, symbol="ReLU", forward=relu, backward=relu_back, grad_text=("1 if out>0 else 0",)),
+    Op(name="relu", arity=1, symbol="ReLU", forward=relu, backward=relu_back, grad_text=("1 if {x}>0 else 0",)),
     Op(
         name="leaky_relu",
         arity=1,
@@ -376,6 +398,7 @@ POW, NEG, EXP, LOG, TANH, SIGMOID, RELU, LEAKY_RELU, ELU, SELU, SOFTPLUS, ABS = 
 UNARY = frozenset(op.code for op in OPS if op.arity == 1)
 BINARY = frozenset(op.code for op in OPS if op.arity == 2)
 COMMUTATIVE = frozenset({ADD, MUL, LOGADDEXP})
+PIECEWISE = frozenset({RELU, ABS, LEAKY_RELU, PRELU, ELU, SELU})  # a branch on the sign of x: the NaN rule above
 
 # Functions the kernels call from compiled code (see compiler/kernels.py).
 HELPERS = (exp_, sigmoid_)

@@ -14,6 +14,7 @@ import pytest
 
 import micrograd
 from micrograd import nn
+from micrograd.check import CheckFileError, run_file
 from micrograd.cli import main
 from micrograd.engine import Value
 
@@ -155,14 +156,100 @@ def cli(*args):
     )
 
 
+def one_line(r, status, fragment):
+    """The outcome of a run: exit status, and one line saying it (stdout for a verdict, stderr for an error)."""
+    assert r.returncode == status, (r.returncode, r.stdout, r.stderr)
+    text = r.stdout if status in (0, 1) else r.stderr
+    assert text.count("\n") == 1 and fragment in text, text
+    assert "Traceback" not in r.stdout + r.stderr, r.stderr
+    if status == 2:
+        assert text.startswith("micrograd: error:") and "micrograd.check passed" not in r.stdout
+
+
 @pytest.mark.slow
 def test_cli_exit_status_0_on_pass_and_1_on_fail(tmp_path):
     ok = cli(write(tmp_path, "good.py", GOOD))
-    assert ok.returncode == 0, ok.stderr
-    assert "micrograd.check passed" in ok.stdout and "loss 'cross_entropy'" in ok.stdout
-    bad = cli(write(tmp_path, "bad.py", BAD), "--all")
-    assert bad.returncode == 1, bad.stderr
-    assert "FAILED" in bad.stdout and "worst parameter: params.0" in bad.stdout and "Traceback" not in bad.stderr
+    one_line(ok, 0, "micrograd.check passed")
+    assert "loss 'cross_entropy'" in ok.stdout and "5 examples" in ok.stdout
+    bad = cli(write(tmp_path, "bad.py", BAD))
+    one_line(bad, 1, "micrograd.check FAILED")
+    assert "worst parameter: params.0" in bad.stdout
+    table = cli(write(tmp_path, "bad.py", BAD), "--all")  # the verdict line, then every quantity
+    assert table.returncode == 1 and table.stdout.splitlines()[0] == bad.stdout.strip()
+    assert "output[1, 0]" in table.stdout and len(table.stdout.splitlines()) == 2 + 1 + 2 + 1
+
+
+# A file that cannot be checked: one line on stderr, exit status 2, whatever it does.
+UNRUNNABLE = {
+    "sys.exit(0) in the file": ("import sys\nsys.exit(0)\n", "called sys.exit(0)"),
+    "sys.exit() in the model": (
+        "import sys\nfrom micrograd.engine import Value\nw = Value(1.0)\n"
+        "def model(xs):\n    sys.exit(3)\nparams, n_inputs = [w], 1\n",
+        "called sys.exit(3)",
+    ),
+    "os._exit(0) in the file": ("import os\nos._exit(0)\n", "ended its process (exit status 0)"),
+    "an exception in the model": (
+        "from micrograd.engine import Value\nw = Value(1.0)\n"
+        "def model(xs):\n    return [xs[0] * w, {}['missing']]\nparams, n_inputs = [w], 1\n",
+        "KeyError: 'missing'",
+    ),
+    "a division by zero for one row of X": (
+        "from micrograd.engine import Value\nw = Value(1.0)\n"
+        "def model(xs):\n    return w / xs[0]\nparams, n_inputs = [w], 1\nX = [[1.0], [0.0]]\n",
+        "ZeroDivisionError: division by zero: 1.0 / 0.0",
+    ),
+    "a log of a negative row of X": (
+        "from micrograd.engine import Value\nw = Value(1.0)\n"
+        "def model(xs):\n    return (w * xs[0]).log()\nparams, n_inputs = [w], 1\nX = [[1.0], [-2.0]]\n",
+        "log(-2.0): log needs a positive input",
+    ),
+    "input() in the file": ("name = input()\n", "raised EOFError"),
+    "a syntax error": ("model = (\n", "SyntaxError"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", UNRUNNABLE)
+def test_a_file_that_cannot_be_checked_is_one_line_with_status_2(tmp_path, case):
+    body, fragment = UNRUNNABLE[case]
+    one_line(cli(write(tmp_path, "m.py", body)), 2, fragment)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "body, phase",
+    [
+        ("while True:\n    pass\n", "running the file"),
+        (
+            "from micrograd.engine import Value\nw = Value(1.0)\ndef model(xs):\n    while True:\n        pass\n"
+            "params, n_inputs = [w], 1\n",
+            "checking its model",
+        ),
+    ],
+    ids=["a file", "a model"],
+)
+def test_timeout_ends_what_never_returns(tmp_path, body, phase):
+    import time
+
+    start = time.monotonic()
+    r = cli(write(tmp_path, "m.py", body), "--timeout", "3")
+    assert time.monotonic() - start < 30  # the 3 s of the file (or of the check), plus starting Python twice
+    one_line(r, 2, f"did not finish within 3 s ({phase})")
+    assert "--timeout" in r.stderr
+
+
+@pytest.mark.slow
+def test_the_file_runs_as_python_file_would(tmp_path):
+    """Its folder on sys.path (a helper module beside it imports), sys.argv[0] the file, the caller's cwd."""
+    (tmp_path / "helper.py").write_text("from micrograd import nn\nMODEL = nn.MLP(2, [3, 1], rng=0)\n")
+    body = "import os, sys\nfrom helper import MODEL as model\nprint(sys.argv[0], os.getcwd())\n"
+    path = write(tmp_path, "m.py", body)
+    r = subprocess.run(
+        [sys.executable, "-m", "micrograd", "check", path], capture_output=True, text=True, timeout=300, cwd="/"
+    )
+    assert r.returncode == 0, r.stderr
+    printed, verdict = r.stdout.splitlines()
+    assert printed == f"{path} /" and verdict.startswith("micrograd.check passed")
 
 
 @pytest.mark.parametrize(
@@ -174,18 +261,24 @@ def test_cli_exit_status_0_on_pass_and_1_on_fail(tmp_path):
         ("model = lambda xs: xs[0]\n", "pass params="),
     ],
 )
-def test_cli_usage_errors_are_one_line_with_status_2(tmp_path, capsys, body, fragment):
-    assert main(["check", write(tmp_path, "m.py", body)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("micrograd: error:") and fragment in err, err
+def test_run_file_refuses_in_one_line(tmp_path, body, fragment):
+    """The file checked in this process (micrograd.check.run_file): a CheckFileError of one line."""
+    with pytest.raises(CheckFileError) as e:
+        run_file(write(tmp_path, "m.py", body))
+    assert fragment in str(e.value) and "\n" not in str(e.value)
 
 
-def test_cli_missing_file_and_tolerance_flags(tmp_path, capsys):
+@pytest.mark.slow
+def test_cli_usage_errors_are_one_line_with_status_2(tmp_path, capsys):
     assert main(["check", str(tmp_path / "nope.py")]) == 2
     assert "no such file" in capsys.readouterr().err
     path = write(tmp_path, "bad.py", BAD)
     assert main(["check", path, "--atol", "10"]) == 0  # a loose tolerance from the command line wins
     assert "passed" in capsys.readouterr().out
+    for bad in ("0", "-1", "nan", "soon"):
+        assert main(["check", path, "--timeout", bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--timeout" in err, err
 
 
 # ---------------------------------------------------------------- PyTorch stays optional

@@ -75,6 +75,31 @@ def test_loss_and_grad_and_compile_refuse_bad_arguments():
         cm(np.zeros(4))
 
 
+@pytest.mark.parametrize(
+    "module, width",
+    [
+        (nn.MLP(3, [2, 1], rng=0), 3),
+        (nn.MLP(3, [2, 1], rng=0).layers[0], 3),
+        (nn.Layer(4, 1, rng=0), 4),
+        (nn.Neuron(2, activation="tanh", rng=0), 2),
+        (nn.Neuron(0, rng=0), 0),  # a function of its parameters alone
+        (nn.MLP(0, [2], rng=0), 0),
+    ],
+    ids=["MLP", "its first layer", "a layer of one neuron", "Neuron", "Neuron of no inputs", "MLP of no inputs"],
+)
+def test_compile_infers_the_input_width_of_every_nn_module(module, width):
+    for p in module.parameters():  # biases away from 0, so a bias-only output is not trivially 0
+        p.data += 0.5
+    cm = micrograd.compile(module)
+    assert cm.n_inputs == width
+    X = np.random.default_rng(0).normal(size=(3, width))
+    want = []
+    for x in X:
+        out = module([float(v) for v in x])
+        want.append([o.data for o in out] if isinstance(out, list) else [out.data])
+    np.testing.assert_allclose(cm(X), want, rtol=1e-13, atol=1e-15)
+
+
 def test_fit_refuses_an_optimizer_without_a_compiled_update():
     class Plain(optim.Optimizer):
         def step(self):

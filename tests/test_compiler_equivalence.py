@@ -193,3 +193,40 @@ def test_big_layers_read_the_inputs_where_they_are_and_match():
     # the first layer multiplies the rows of X directly (batch-major, no copy), and later layers their slots
     cm = check_mlp((40, [32, 3], "relu", "cross_entropy", 1e-3, "neuron"), 64, 3)
     assert cm.program.a[0] == 0 and cm.program.k[0] == 40 and not cm.program.inputs_read
+
+
+# ---------------------------------------------------------------- NaN and infinities through piecewise ops
+SPECIAL_X = [float("nan"), float("inf"), float("-inf"), 0.0, -0.0, 1.5, -1.5]
+
+
+def piecewise_net(name):
+    """op(x + b) (prelu: with a slope parameter s): the gradient of b is the op's derivative at x."""
+    b, s = Value(0.0), Value(0.25)
+    op = ops.BY_NAME[name]
+    if op.arity == 2:
+        return (lambda xs: getattr(xs[0] + b, name)(s)), [b, s]
+    args = {"leaky_relu": (0.1,), "elu": (0.7,)}.get(name, ())
+    method = "__abs__" if name == "abs" else name
+    return (lambda xs: getattr(xs[0] + b, method)(*args)), [b]
+
+
+def same(got, want) -> bool:
+    return all(g == w or (np.isnan(g) and np.isnan(w)) for g, w in zip(np.ravel(got), np.ravel(want)))
+
+
+@pytest.mark.parametrize("name", sorted(ops.OPS[c].name for c in ops.PIECEWISE))
+def test_piecewise_ops_at_nan_and_infinities_equal_the_value_path(name):
+    fn, params = piecewise_net(name)
+    cm = micrograd.compile(fn, n_inputs=1, params=params)
+    for x in SPECIAL_X:
+        X = np.array([[x]])
+        for p in params:
+            p.grad = 0.0
+        out = fn([Value(x)])
+        out.backward()
+        want = [p.grad for p in params]
+        assert same(cm(X), [out.data]), (name, x)
+        _, grads = cm.loss_and_grad(X, np.zeros(1), loss=lambda o, t: o)
+        assert same(grads, want), (name, x, grads, want)
+        if np.isnan(x):
+            assert np.isnan(want).all(), (name, want)  # the op table's rule: NaN in, NaN derivatives out

@@ -42,24 +42,38 @@ def test_same_graph_same_bytes():
     assert other.tobytes() != progs[0].tobytes()
 
 
-def hand_net(rng):
-    """A 2-layer net written directly in Values, with its own summation order and layout."""
+def hand_net(rng, left_to_right):
+    """A 2-layer net written directly in Values, with its own operand order and layout; its sums added left to
+    right, bias first (as a Neuron adds), or grouped otherwise."""
     W1 = [[Value(rng.uniform(-1, 1)) for _ in range(3)] for _ in range(4)]
     b1 = [Value(rng.uniform(-1, 1)) for _ in range(4)]
     W2 = [Value(rng.uniform(-1, 1)) for _ in range(4)]
     b2 = Value(0.3)
 
     def fn(xs):
+        if left_to_right:
+            h = [(b + w[0] * xs[0] + xs[1] * w[1] + w[2] * xs[2]).tanh() for w, b in zip(W1, b1)]
+            return sum((w * hj for w, hj in zip(W2, h)), b2)
         h = [((b + w[0] * xs[0]) + (xs[1] * w[1] + w[2] * xs[2])).tanh() for w, b in zip(W1, b1)]
         return b2 + sum(w * hj for w, hj in zip(W2, h))
 
     return fn, [p for row in W1 for p in row] + b1 + W2 + [b2]
 
 
-def test_hand_written_network_is_fused_and_equal():
-    fn, params = hand_net(random.Random(0))
+@pytest.mark.parametrize(
+    "left_to_right, counts",
+    [
+        (True, {"dense": 2, "tanh": 1}),  # every sum fused, the activation one vector op
+        # only the parts added left to right are fused: b + w0*x0, x1*w1 + w2*x2 and the 2nd layer's sum();
+        # the adds that join them (4 + 1) and the 4 tanh they feed stay scalar ops
+        (False, {"dense": 3, "add": 5, "tanh": 4}),
+    ],
+    ids=["left to right", "grouped"],
+)
+def test_hand_written_network_is_fused_and_equal(left_to_right, counts):
+    fn, params = hand_net(random.Random(0), left_to_right)
     cm = micrograd.compile(fn, n_inputs=3, params=params)
-    assert cm.program.counts() == {"dense": 2, "tanh": 1}
+    assert cm.program.counts() == counts
     X = np.random.default_rng(0).normal(size=(7, 3))
     y = np.random.default_rng(1).normal(size=7)
     ref_out, ref_loss, ref_grads = value_path(fn, params, X, y, lambda o, t: (o - t) ** 2, 0.01)
@@ -67,6 +81,65 @@ def test_hand_written_network_is_fused_and_equal():
     loss, grads = cm.loss_and_grad(X, y, loss="mse", l2=0.01)
     assert_close(loss, ref_loss)
     assert_close(grads, ref_grads)
+
+
+# Sums of products whose association decides the result: adding 1 to 1e16 loses it (the spacing of floats there is
+# 2), so adding in another order than the one written gives 0 for 1 or 1 for 0. Each: (n_inputs, fn of (w, b, xs),
+# the inputs, the bias, the number of DENSE ops the sum may still fuse into: the part added left to right, as the
+# fused product adds, bias first).
+ASSOCIATIONS = {
+    "t0 + (t1 + t2)": (3, lambda w, b, x: w[0] * x[0] + (w[1] * x[1] + w[2] * x[2]), [1.0, 1e16, -1e16], 1.0, 1),
+    "(t0 + t1) + b": (2, lambda w, b, x: w[0] * x[0] + w[1] * x[1] + b, [1e16, 1.0], -1e16, 1),
+    "b + sum(terms)": (2, lambda w, b, x: b + sum(wi * xi for wi, xi in zip(w, x)), [1e16, -1e16], 1.0, 1),
+    "sum(terms) + b": (2, lambda w, b, x: sum(wi * xi for wi, xi in zip(w, x)) + b, [1e16, 1.0], -1e16, 1),
+    "(b + t0) + (t1 + t2)": (
+        3,
+        lambda w, b, x: (b + w[0] * x[0]) + (w[1] * x[1] + w[2] * x[2]),
+        [1.0, 1e16, -1e16],
+        0.0,
+        2,
+    ),
+    "(t0 + t1) + (t2 + t3)": (
+        4,
+        lambda w, b, x: (w[0] * x[0] + w[1] * x[1]) + (w[2] * x[2] + w[3] * x[3]),
+        [1.0, 1e16, -1e16, 1.0],
+        0.0,
+        2,
+    ),
+    # left to right, as the fused product adds: fused whole
+    "sum(terms, b), a Neuron's": (
+        3,
+        lambda w, b, x: sum((wi * xi for wi, xi in zip(w, x)), b),
+        [1e16, -1e16, 1.0],
+        1.0,
+        1,
+    ),
+    "((t0 + b) + t1) + t2": (
+        3,
+        lambda w, b, x: w[0] * x[0] + b + w[1] * x[1] + w[2] * x[2],
+        [1.0, 1e16, -1e16],
+        1.0,
+        1,
+    ),
+    "sum(terms)": (3, lambda w, b, x: sum(wi * xi for wi, xi in zip(w, x)), [1.0, 1e16, -1e16], 0.0, 1),
+}
+
+
+@pytest.mark.parametrize("name", ASSOCIATIONS)
+def test_a_sum_fuses_only_in_the_order_it_was_written(name):
+    n, expr, x, bias, dense = ASSOCIATIONS[name]
+    w, b = [Value(1.0) for _ in range(n)], Value(bias)
+
+    def fn(xs):
+        return expr(w, b, xs)
+
+    cm = micrograd.compile(fn, n_inputs=n, params=w + [b])
+    assert cm.program.counts().get("dense", 0) == dense, cm.program.counts()
+    X = np.array([x])
+    want = fn([Value(v) for v in x]).data
+    assert cm(X)[0, 0] == want  # exactly: the compiled sum adds in the Value path's order
+    report = micrograd.check(fn, X, params=w + [b], n_inputs=n)
+    assert report, str(report)
 
 
 def test_permuted_inputs_go_through_a_gather_and_shared_weights_stay_scalar():
@@ -315,4 +388,5 @@ def test_a_loss_that_reads_a_weight_keeps_the_gradients():
     assert_close(loss, ref_loss)
     assert_close(grads, ref_grads)
     prog = cm.training_program(loss_fn)
-    assert prog.counts()["dense"] == 3 and cm.program.counts()["dense"] == 2
+    # the layer runs as the rows before and after that row, and the row's own first two terms (b + w0*x0 + w1*x1)
+    assert prog.counts()["dense"] == 4 and cm.program.counts()["dense"] == 2

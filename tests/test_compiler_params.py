@@ -6,6 +6,7 @@ The Value path is the oracle: the same model trained the same way on Values.
 """
 
 import copy
+import math
 import pickle
 import random
 
@@ -188,6 +189,25 @@ def test_a_parameter_listed_twice_is_refused_at_compile():
         micrograd.compile(lambda xs: xs[0], n_inputs=1, params=[1.0])
 
 
+def test_a_computed_value_listed_as_a_parameter_is_refused_at_compile():
+    """w = a * 2.0 is not a parameter: the Value path gives d/da through w, an optimizer cannot update w."""
+    a = Value(0.3)
+    w = a * 2.0
+
+    def fn(xs):
+        return (w * xs[0] + a).tanh()
+
+    with pytest.raises(ValueError) as e:
+        micrograd.compile(fn, n_inputs=1, params=[a, w])
+    msg = str(e.value)
+    assert "params[1]" in msg and "computed" in msg and "'*'" in msg and "leaf" in msg, msg
+    assert "Leave it out of params" in msg, msg
+    cm = micrograd.compile(fn, n_inputs=1, params=[a])  # the fix the message names
+    _, grads = cm.loss_and_grad(np.array([[0.7]]), np.zeros(1), loss=lambda o, t: o)
+    want = (1 - math.tanh(0.6 * 0.7 + 0.3) ** 2) * (2.0 * 0.7 + 1.0)
+    assert grads[0] == pytest.approx(want, rel=1e-14)
+
+
 def test_the_docs_user_loop_runs():
     """docs/compiled-model-state.md's first code block (the README's loop) runs as written."""
     from pathlib import Path
@@ -289,3 +309,58 @@ def test_fit_memory_does_not_grow_with_epochs():
     tracemalloc.stop()
     assert len(history) == 40000
     assert peak < 4 * 2**20  # a block of row orders (2 MiB) and the history, not 20000 epochs of orders (320 MB)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["replace a weight", "replace a layer", "append a neuron", "change an activation", "replace a bias"],
+)
+def test_every_call_follows_a_model_changed_after_compile(change):
+    X, y = moons_like()
+    m = nn.MLP(2, [4, 1], rng=random.Random(6))
+    cm = micrograd.compile(m)
+    cm(X)
+    if change == "replace a weight":
+        m.layers[0].neurons[0].w[0] = Value(5.0)
+    elif change == "replace a layer":
+        m.layers[1] = nn.Layer(4, 1, nonlin=False, rng=random.Random(1))
+    elif change == "append a neuron":
+        m.layers[1].neurons.append(nn.Neuron(4, nonlin=False, rng=random.Random(2)))
+    elif change == "change an activation":
+        for n in m.layers[0].neurons:
+            n.activation = "tanh"
+    else:
+        m.layers[1].neurons[0].b = Value(-2.0)
+    with pytest.warns(RuntimeWarning, match="changed since compile"):
+        out = cm(X)
+
+    def on_values(X):
+        rows = [m([Value(float(v)) for v in x]) for x in X]
+        return np.array([[o.data for o in (r if isinstance(r, list) else [r])] for r in rows])
+
+    assert_close(out, on_values(X), change)
+    if change == "append a neuron":
+        assert out.shape == (len(X), 2)
+    loss, grads = cm.loss_and_grad(X, y if change != "append a neuron" else np.c_[y, y], loss="mse")
+    assert len(grads) == len(m.parameters())
+    opt = optim.SGD(m.parameters(), lr=0.1)
+    cm.fit(X, y if change != "append a neuron" else np.c_[y, y], loss="mse", optimizer=opt, epochs=2)
+    assert_close(cm(X), on_values(X), "after fit")
+
+
+def test_a_model_built_or_called_elsewhere_costs_nothing_and_changes_nothing(recwarn):
+    X, _ = moons_like()
+    m = nn.MLP(2, [4, 1], rng=random.Random(6))
+    cm = micrograd.compile(m)
+    cm(X)
+    before = nn.mutations()
+    other = nn.MLP(2, [8, 8, 1], rng=random.Random(1))  # building a model is not a change
+    other([1.0, 2.0])
+    assert nn.mutations() == before
+    m.layers[0].neurons[0].w[0].data = 3.0  # a weight's value: no structure change, every call sees it anyway
+    assert nn.mutations() == before
+    assert_close(cm(X), outputs_on_values(m, X), "after a weight's value changed")
+    other.layers[0].neurons[0].w[0] = Value(1.0)  # another model's change: one check of ours, nothing recompiled
+    assert_close(cm(X), outputs_on_values(m, X), "after another model changed")
+    assert not [w for w in recwarn if "changed since compile" in str(w.message)]
+    assert cm._seen == nn.mutations()

@@ -2,12 +2,15 @@
 (shared sub-expressions, x*x, diamonds, constants on either side) against central differences;
 a 200,000-node chain; a node used many times; micrograd-style custom ops."""
 
+import copy
 import math
+import pickle
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from micrograd import engine
 from micrograd.engine import Value, topological_order
 from tests.op_cases import CASES
 from tests.system import require
@@ -135,12 +138,47 @@ def test_diamond_and_reused_subexpression():
     assert abs(a.grad - dc_db * (1 - t * t)) < 1e-15
 
 
-def test_backward_twice_accumulates_like_micrograd():
+def test_backward_twice_accumulates_like_micrograd_and_warns_once(monkeypatch):
+    monkeypatch.setattr(engine, "_warned_backward_again", False)
     a, b = Value(2.0), Value(-3.0)
     c = a * b
     c.backward()
-    c.backward()
-    assert (a.grad, b.grad) == (-6.0, 4.0)
+    with pytest.warns(RuntimeWarning) as record:
+        c.backward()
+        c.backward()
+    assert (a.grad, b.grad) == (-9.0, 6.0)  # micrograd's numbers: every backward adds its gradients
+    assert len(record) == 1, [str(w.message) for w in record]
+    msg = str(record[0].message)
+    assert "zero_grad()" in msg and "again" in msg
+    assert record[0].filename == __file__  # the warning points at the caller's line
+
+
+def test_backward_twice_over_a_deeper_graph_counts_the_inner_gradients_again(monkeypatch):
+    """The case the warning is for: inner nodes keep their gradients, so a second backward() adds 2x."""
+    monkeypatch.setattr(engine, "_warned_backward_again", False)
+    x = Value(3.0)
+    h = x * 2.0
+    y = h * h  # dy/dx = 8x = 24
+    y.backward()
+    assert x.grad == 24.0
+    with pytest.warns(RuntimeWarning, match=r"zero_grad\(\)"):
+        y.backward()
+    assert x.grad == 24.0 + 48.0  # micrograd: h.grad was 12, becomes 24, and all of it flows to x again
+
+
+def test_fresh_graphs_over_the_same_leaves_accumulate_without_a_warning(monkeypatch):
+    """Accumulating the gradients of several graphs (one per example) is a legitimate pattern."""
+    import warnings
+
+    monkeypatch.setattr(engine, "_warned_backward_again", False)
+    w = Value(0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x in (1.0, 2.0, 3.0):
+            (w * x).tanh().backward()
+        Value(1.0).backward()  # a leaf: nothing to accumulate twice
+        Value(1.0).backward()
+    assert w.grad == pytest.approx(sum(x * (1 - math.tanh(0.5 * x) ** 2) for x in (1.0, 2.0, 3.0)), rel=1e-15)
 
 
 def test_micrograd_style_custom_op_with_hand_written_backward():
@@ -284,3 +322,65 @@ def test_float_of_a_value_is_its_data():
     v = Value(2.0) * Value(1.5)
     assert float(v) == 3.0 and type(float(v)) is float
     assert math.isclose(float(Value(-0.25).tanh()), math.tanh(-0.25), rel_tol=0, abs_tol=0)
+
+
+# ---------------------------------------------------------------- copies and pickles of graphs
+def _chain(n):
+    x = Value(0.5, label="x")
+    y = x
+    for _ in range(n):
+        y = (y * 1.0) + 0.0
+    return x, y
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "copy_of", [copy.deepcopy, lambda v: pickle.loads(pickle.dumps(v))], ids=["deepcopy", "pickle"]
+)
+def test_a_chain_100000_deep_copies_without_recursion(copy_of):
+    x, y = _chain(100_000)
+    z = copy_of(y)
+    nodes = topological_order([z])
+    assert len(nodes) == len(topological_order([y])) and z.data == y.data
+    assert not {id(v) for v in nodes} & {id(v) for v in topological_order([y])}  # every node is new
+    z.backward()  # the copy is a working graph of its own
+    assert nodes[0].label == "x" and nodes[0].grad == 1.0 and x.grad == 0.0
+
+
+def _same_graph(a, b):
+    """a and b: graphs of the same shape, ops, data and grads, with no node in common."""
+    na, nb = topological_order([a]), topological_order([b])
+    assert len(na) == len(nb) and not {id(v) for v in na} & {id(v) for v in nb}
+    for u, v in zip(na, nb):
+        assert (u.data, u.grad, u._code, u._arg, u._op, u.label) == (v.data, v.grad, v._code, v._arg, v._op, v.label)
+        assert [na.index(c) for c in u._children] == [nb.index(c) for c in v._children]
+
+
+@pytest.mark.parametrize(
+    "copy_of", [copy.deepcopy, lambda v: pickle.loads(pickle.dumps(v))], ids=["deepcopy", "pickle"]
+)
+def test_copies_keep_shared_nodes_operand_order_and_grads(copy_of):
+    a, b = Value(2.0, label="a"), Value(-3.0)
+    h = (a * b).tanh()
+    out = h * h + h.exp() - a**2 + b.prelu(Value(0.25)) + a * a  # h and a shared, x*x keeps both operands
+    out.backward()
+    twin = copy_of(out)
+    _same_graph(out, twin)
+    h2, out2 = copy_of([h, out])  # copied together: the leaves stay shared (a, b, the slope)
+    leaves = {id(v) for v in topological_order([h2]) if not v._children}
+    assert len(leaves) == 2 and leaves <= {id(v) for v in topological_order([out2])}
+
+
+def test_deepcopy_keeps_every_shared_node_shared():
+    a = Value(2.0)
+    h = (a * 3.0).tanh()
+    out = h * h + h.exp()
+    h2, out2 = copy.deepcopy([h, out])
+    assert any(v is h2 for v in topological_order([out2])) and not any(v is h for v in topological_order([out2]))
+
+
+def test_a_shallow_copy_of_a_node_shares_its_operands():
+    a, b = Value(2.0), Value(3.0)
+    c = a * b
+    d = copy.copy(c)
+    assert d is not c and d._children == (a, b) and d._children[0] is a and (d.data, d._op) == (6.0, "*")

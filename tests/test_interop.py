@@ -10,7 +10,9 @@
 The largest differences seen are printed by the last test (the closing note's numbers).
 """
 
+import math
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -26,6 +28,8 @@ from tests.system import require
 
 pytestmark = pytest.mark.system
 torch = require("torch")  # before micrograd.interop, which needs it
+
+import torch.nn.functional as F  # noqa: E402
 
 from micrograd.interop import TORCH_OPS, from_torch, to_torch  # noqa: E402
 
@@ -116,6 +120,74 @@ def test_each_op_exports(name):
 
         params = []
     compare(model, params, [f"params.{j}" for j in range(len(params))], X, rng, "single ops")
+
+
+SPECIAL_X = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1.5, -1.5]
+PIECEWISE = sorted(ops.OPS[c].name for c in ops.PIECEWISE)
+TORCH_BUILTIN = {  # PyTorch's own function of each piecewise op, on (x, slope) tensors
+    "relu": lambda x, s: torch.relu(x),
+    "abs": lambda x, s: torch.abs(x),
+    "leaky_relu": lambda x, s: F.leaky_relu(x, 0.1),
+    "elu": lambda x, s: F.elu(x, 0.7),
+    "selu": lambda x, s: F.selu(x),
+    "prelu": lambda x, s: F.prelu(x.reshape(1, 1), s.reshape(1)).reshape(()),
+}
+
+
+def piecewise_value(name, x):
+    """(output, d/dx, d/dslope) of the piecewise op on the Value path."""
+    a, s = Value(x), Value(0.25)
+    arg = {"leaky_relu": 0.1, "elu": 0.7}.get(name)
+    out = a.prelu(s) if name == "prelu" else abs(a) if name == "abs" else getattr(a, name)(*([arg] if arg else []))
+    out.backward()
+    return out.data, a.grad, s.grad
+
+
+def nan_equal(got, want, rel=0.0) -> bool:
+    """Equal to a relative tolerance, NaN equal to NaN, an infinity only to itself."""
+    return all(
+        (math.isnan(g) and math.isnan(w)) or math.isclose(g, w, rel_tol=rel, abs_tol=0.0) for g, w in zip(got, want)
+    )
+
+
+@pytest.mark.parametrize("name", PIECEWISE)
+def test_piecewise_ops_equal_pytorch_float64_except_at_nan(name):
+    """Away from NaN (infinities and both zeros included) each derivative is PyTorch's own. At NaN PyTorch's
+    builtins have no common rule (relu's derivative is 1 there, abs's 0, leaky_relu's and prelu's the
+    slope): the op table's is NaN for every piecewise op, and to_torch exports that (next test)."""
+    for x in SPECIAL_X:
+        xt, st_ = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (x, 0.25))
+        yt = TORCH_BUILTIN[name](xt, st_)
+        yt.backward()
+        torch_side = (yt.item(), xt.grad.item(), 0.0 if st_.grad is None else st_.grad.item())
+        ours = piecewise_value(name, x)
+        if math.isnan(x):
+            assert all(math.isnan(v) for v in ours[: 3 if name == "prelu" else 2]), (name, ours)
+        else:
+            assert nan_equal(ours, torch_side, 1e-15), (name, x, ours, torch_side)  # elu: out + alpha vs alpha e^x
+
+
+@pytest.mark.parametrize("name", PIECEWISE)
+def test_to_torch_agrees_with_both_paths_on_nan_and_infinities(name):
+    b, s = Value(0.0), Value(0.25)
+    arg = {"leaky_relu": 0.1, "elu": 0.7}.get(name)
+
+    def fn(xs):
+        z = xs[0] + b  # the gradient of b is the op's derivative at x
+        return z.prelu(s) if name == "prelu" else abs(z) if name == "abs" else getattr(z, name)(*([arg] if arg else []))
+
+    params = [b, s] if name == "prelu" else [b]
+    cm = micrograd.compile(fn, n_inputs=1, params=params)
+    net = to_torch(cm)
+    for x in SPECIAL_X:
+        X = np.array([[x]])
+        Y, gp, _ = value_path(fn, params, X, np.ones((1, 1)))
+        _, gc = cm.loss_and_grad(X, np.zeros(1), loss=lambda o, t: o)
+        Yt, gt, _ = torch_path(net, X, np.ones((1, 1)))
+        gt = [gt[f"params.{j}"] for j in range(len(params))]
+        assert nan_equal(cm(X).ravel(), Y.ravel()) and nan_equal(Yt.ravel(), Y.ravel(), 1e-15), (name, x, Y, Yt)
+        assert nan_equal(gc, gp) and nan_equal(gt, gp, 1e-15), (name, x, gp, gc, gt)
+        assert not math.isnan(x) or all(math.isnan(g) for g in gp), (name, gp)
 
 
 def test_an_op_without_mapping_is_refused_by_name(monkeypatch):
@@ -278,7 +350,8 @@ class Custom(nn.Module):
         return self.params + [self.forward]
 
     def __call__(self, xs):
-        return (self.params[0] * xs[0] + self.params[1] * xs[1] + self.params[2]).tanh() * self.forward
+        # bias first, as a Neuron adds: one fused dense with its bias (a bias added last stays a scalar add)
+        return (self.params[2] + self.params[0] * xs[0] + self.params[1] * xs[1]).tanh() * self.forward
 
 
 def test_names_that_cannot_be_keys_fall_back_to_numbers():
@@ -448,12 +521,28 @@ def test_random_torch_mlps_import(nin, layers, seed):
         (lambda T: [T.Linear(2, 3), T.PReLU(2)], "has 2 slopes for a Linear of 3 outputs"),
         (lambda T: [T.Linear(2, 3), T.Softmax(dim=1)], "layer 1 (Softmax(dim=1)) is not supported"),
         (lambda T: [T.Identity()], "has no Linear layer"),
+        (lambda T: [T.Linear(2, 0)], "layer 0 (Linear(in_features=2, out_features=0, bias=True)) has no outputs"),
+        (lambda T: [T.Linear(2, 3), T.ReLU(), T.Linear(3, 0)], "layer 2 (Linear(in_features=3, out_features=0"),
     ],
 )
 def test_from_torch_refuses_naming_the_layer(layers, fragment):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors")  # torch, building Linear(n, 0)
+        module = torch.nn.Sequential(*layers(torch.nn))
     with pytest.raises(ValueError) as e:
-        from_torch(torch.nn.Sequential(*layers(torch.nn)))
+        from_torch(module)
     assert fragment in str(e.value)
+
+
+def test_from_torch_takes_a_linear_of_no_inputs():
+    """Linear(0, 2) computes its bias alone: an MLP of no inputs (n_inputs 0), on both paths."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors")
+        module = torch.nn.Sequential(torch.nn.Linear(0, 2)).double()
+    mlp = from_torch(module)
+    assert [v.data for v in mlp([])] == module(torch.zeros(1, 0, dtype=torch.float64))[0].tolist()
+    X = torch.zeros(3, 0, dtype=torch.float64)
+    np.testing.assert_array_equal(micrograd.compile(mlp)(X.numpy()), module(X).detach().numpy())
 
 
 def test_from_torch_takes_a_sequential_only():

@@ -1,12 +1,15 @@
 """nn: micrograd's Neuron/Layer/MLP surface, activations, inits, seeds, names, state round trips."""
 
+import copy
 import json
 import math
+import pickle
 import random
 
 import numpy as np
 import pytest
 
+from micrograd import nn
 from micrograd.engine import Value
 from micrograd.nn import MLP, Layer, Module, Neuron, load_state
 
@@ -231,3 +234,160 @@ def test_a_batch_on_the_value_path_says_a_model_takes_one_example(module, batch,
 def test_bad_numbers_in_one_example_keep_the_value_message():
     with pytest.raises(TypeError, match="Value data must be a real number, got 'a'"):
         MLP(2, [1])(["a", 1.0])
+
+
+# ---------------------------------------------------------------- structure changes: nn.mutations()
+def _mutations_after(change) -> int:
+    before = nn.mutations()
+    change()
+    return nn.mutations() - before
+
+
+MUTATIONS = {
+    "a weight replaced": lambda m: m.layers[0].neurons[0].w.__setitem__(0, Value(5.0)),
+    "a layer replaced": lambda m: m.layers.__setitem__(0, Layer(2, 3, rng=1)),
+    "a neuron appended": lambda m: m.layers[-1].neurons.append(Neuron(3, rng=1)),
+    "a bias assigned": lambda m: setattr(m.layers[0].neurons[1], "b", Value(1.0)),
+    "the layers assigned": lambda m: setattr(m, "layers", [Layer(2, 1, rng=2)]),
+    "a weight deleted": lambda m: m.layers[0].neurons[0].w.__delitem__(1),
+    "weights extended": lambda m: m.layers[0].neurons[0].w.extend([Value(1.0)]),
+    "a neuron inserted": lambda m: m.layers[0].neurons.insert(0, Neuron(2, rng=3)),
+    "a neuron popped": lambda m: m.layers[0].neurons.pop(),
+    "a layer removed": lambda m: m.layers.remove(m.layers[1]),
+    "the neurons cleared": lambda m: m.layers[1].neurons.clear(),
+    "the neurons reversed": lambda m: m.layers[0].neurons.reverse(),
+    "the weights sorted": lambda m: m.layers[0].neurons[0].w.sort(key=lambda v: v.data),
+    "a slice assigned": lambda m: m.layers[0].neurons[0].w.__setitem__(slice(0, 1), [Value(2.0)]),
+    "weights added in place": lambda m: m.layers[0].neurons[0].w.__iadd__([Value(3.0)]),
+    "layers repeated in place": lambda m: m.layers.__imul__(2),
+    "an activation changed": lambda m: setattr(m.layers[0].neurons[0], "activation", "tanh"),
+    "an attribute deleted": lambda m: delattr(m.layers[0].neurons[0], "b"),
+}
+
+
+@pytest.mark.parametrize("name", MUTATIONS)
+def test_every_change_to_a_models_structure_counts_as_a_mutation(name):
+    m = MLP(2, [3, 1], rng=0)
+    assert _mutations_after(lambda: MUTATIONS[name](m)) >= 1
+
+
+def test_what_is_not_a_structure_change_leaves_the_counter_alone():
+    m = MLP(2, [3, 1], rng=0)
+    X = [[0.5, -1.0], [2.0, 0.25]]
+
+    def value_path_training():  # forward calls, backward, an SGD step, zero_grad, reading the structure
+        for x in X:
+            m(x).backward()
+        for p in m.parameters():
+            p.data -= 0.1 * p.grad
+        m.zero_grad()
+        _ = [w for layer in m.layers for n in layer.neurons for w in n.w], m.state_dict(), repr(m)
+        m.layers[0].neurons[0].b = m.layers[0].neurons[0].b  # the same object assigned again
+
+    assert _mutations_after(value_path_training) == 0
+
+
+def test_a_models_lists_stay_lists_that_compare_copy_and_pickle_as_lists():
+    m = MLP(2, [3, 1], rng=0)
+    for lst in (m.layers, m.layers[0].neurons, m.layers[0].neurons[0].w):
+        assert isinstance(lst, list) and lst == list(lst) and repr(lst) == repr(list(lst))
+        assert type(lst[:]) is list and type(lst + []) is list  # slices and sums are plain lists
+    m.layers = [Layer(2, 1, rng=1)]  # an assigned plain list is tracked too
+    assert isinstance(m.layers, nn.TrackedList)
+    before = nn.mutations()
+    m.layers.append(Layer(1, 1, rng=2))
+    assert nn.mutations() > before
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        twin = pickle.loads(pickle.dumps(m, protocol))
+        assert type(twin.layers) is nn.TrackedList and len(twin.layers) == 2
+        assert twin.state_dict() == m.state_dict() and repr(twin) == repr(m)
+    twin = copy.deepcopy(m)
+    before = nn.mutations()
+    twin.layers[0].neurons[0].w[0] = Value(9.0)  # the copy's lists are tracked as well
+    assert nn.mutations() > before and m.layers[0].neurons[0].w[0].data != 9.0
+    old = MLP.__new__(MLP)  # a module pickled with plain lists is tracked once loaded
+    old.__setstate__(dict(vars(m), layers=list(m.layers)))
+    assert type(old.layers) is nn.TrackedList and old.layers == m.layers
+
+
+# ---------------------------------------------------------------- copies and pickles carry no graphs
+def _independent_twin(m, twin):
+    assert repr(twin) == repr(m) and twin.state_dict() == m.state_dict()
+    assert not {id(p) for p in twin.parameters()} & {id(p) for p in m.parameters()}  # new Values
+    assert all(type(p) is Value and p._children == () for p in twin.parameters())
+    twin.parameters()[0].data += 1.0
+    assert twin.parameters()[0].data != m.parameters()[0].data
+
+
+@pytest.mark.parametrize(
+    "make_twin", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))], ids=["deepcopy", "pickle"]
+)
+def test_a_model_after_a_forward_call_copies_without_its_graph(make_twin):
+    m = MLP(200, [4, 1], rng=0)
+    m([0.01 * i for i in range(200)])  # each module now holds its last forward graph (_last_io)
+    twin = make_twin(m)
+    _independent_twin(m, twin)
+    mods = [twin, *twin.layers, *(n for layer in twin.layers for n in layer.neurons)]
+    assert all(mod._last_io is None for mod in mods)
+    assert len(pickle.dumps(m)) < 2 * len(pickle.dumps(MLP(200, [4, 1], rng=0)))  # no graph inside
+
+
+def test_a_compiled_model_copies_as_plain_values_without_the_traced_graph():
+    import micrograd
+
+    m = MLP(100, [4, 1], rng=0)
+    micrograd.compile(m)  # traces the model (its _last_io: the traced graph) and binds its parameters
+    for twin in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        _independent_twin(m, twin)
+        assert twin._last_io is None
+
+
+@pytest.mark.slow
+def test_a_trained_784_128_10_model_copies_and_pickles():
+    rng = np.random.default_rng(0)
+    m = MLP(784, [128, 10], rng=0)
+    for _ in range(2):  # a few Value-path training steps
+        m.zero_grad()
+        out = m(list(rng.uniform(0, 1, 784)))
+        loss = sum((o * o for o in out), Value(0.0))
+        loss.backward()
+        for p in m.parameters():
+            p.data -= 1e-3 * p.grad
+    for make_twin in (copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))):
+        _independent_twin(m, make_twin(m))
+
+
+def test_a_shared_prelu_slope_stays_shared_in_the_copy():
+    m = MLP(2, [3, 1], activation="prelu", prelu="layer", rng=0)
+    for twin in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        layer = twin.layers[0]
+        assert all(n._shared_slope is layer.slope for n in layer.neurons)
+        assert layer.slope is not m.layers[0].slope
+
+
+# ---------------------------------------------------------------- one example of the right width
+@pytest.mark.parametrize(
+    "module, width",
+    [(MLP(2, [3, 1], rng=0), 2), (Layer(2, 3, rng=0), 2), (Neuron(2, rng=0), 2), (MLP(0, [2], rng=0), 0)],
+    ids=["MLP", "Layer", "Neuron", "MLP of no inputs"],
+)
+def test_a_wrong_number_of_inputs_is_refused_by_name(module, width):
+    module([0.5] * width)  # the right width runs
+    for wrong in (width + 1, width - 1):
+        if wrong < 0:
+            continue
+        with pytest.raises(ValueError) as e:
+            module([0.5] * wrong)
+        msg = str(e.value)
+        assert f"{type(module).__name__} takes {width} inputs" in msg and f"got {wrong}" in msg, msg
+
+
+def test_calls_recorded_for_diagrams_are_not_copied():
+    from micrograd.viz.modules import record_calls
+
+    m = MLP(3, [2, 1], rng=0)
+    with record_calls(m):
+        m([1.0, 2.0, 3.0])
+    assert vars(m).get("_viz_calls")  # what record_calls keeps (viz.modules._CALLS_ATTR)
+    for twin in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert "_viz_calls" not in vars(twin) and twin._last_io is None

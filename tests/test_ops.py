@@ -125,6 +125,31 @@ def test_nan_and_infinities_follow_ieee(name):
         out.backward()
 
 
+X_FREE = {"add", "sub", "mul", "div", "neg"}  # ops whose d/dx does not read x (1, 1, y, 1/y, -1)
+Y_FREE = {"add", "sub"}  # binary ops whose d/dy does not read x
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nan_in_nan_out_derivatives_included(name):
+    """At x = NaN every op gives NaN, and so does every local derivative that reads x: a piecewise op
+    (ops.PIECEWISE: a branch on the sign of x) has no branch to take, so all its derivatives are NaN."""
+    case, op = CASES[name], ops.BY_NAME[name]
+    out, dx, dy = _forward_backward(case, math.nan, 0.5)
+    assert math.isnan(out) or (name == "pow" and case.arg == 0.0)
+    assert math.isnan(dx) == (name not in X_FREE), (name, dx)
+    if case.arity == 2:
+        assert math.isnan(dy) == (name not in Y_FREE), (name, dy)
+    if op.code in ops.PIECEWISE:  # the table's functions themselves, for both operands
+        d = op.backward(math.nan, 0.5, case.arg, op.forward(math.nan, 0.5, case.arg))
+        assert math.isnan(d[0]) and (op.arity == 1 or math.isnan(d[1])), (name, d)
+
+
+def test_the_piecewise_ops_are_the_ops_that_branch_on_the_sign_of_x():
+    """Each op of PIECEWISE changes formula at x = 0 (its closed form has a kink there); no other op does."""
+    kinked = {name for name in NAMES if 0.0 in CASES[name].kinks}
+    assert {ops.OPS[c].name for c in ops.PIECEWISE} == kinked == {"relu", "abs", "leaky_relu", "prelu", "elu", "selu"}
+
+
 @pytest.mark.parametrize(
     "expr, error, words",
     [

@@ -93,18 +93,21 @@ def float_dtype(dtype) -> np.dtype:
 
 def input_width(model, n_inputs: int | None) -> int:
     """n_inputs (an int >= 0: 0 for a function of its parameters alone), else the input width an nn
-    model tells."""
+    model tells: its ``nin``, or the weights of its first neuron (an MLP's, a Layer's, a Neuron's own)."""
     if n_inputs is not None:
         return integer("n_inputs", n_inputs, 0)
     nin = getattr(model, "nin", None)
-    if nin is None:
+    if nin is not None:
+        return integer("the model's nin", nin, 0)
+    for first_weights in (lambda m: m.layers[0].neurons[0].w, lambda m: m.neurons[0].w, lambda m: m.w):
         try:
-            nin = len(model.layers[0].neurons[0].w)
-        except (AttributeError, IndexError, TypeError):
-            nin = len(getattr(model, "w", ())) or None
-    if nin is None:
-        raise ValueError("micrograd.compile: cannot tell the model's input width; pass n_inputs=")
-    return int(nin)
+            return len(first_weights(model))
+        except (AttributeError, IndexError, KeyError, TypeError):
+            continue
+    raise ValueError(
+        "micrograd.compile: cannot tell the model's input width (it is not an nn MLP, Layer or Neuron); "
+        "pass n_inputs= (0 for a function of its parameters alone)"
+    )
 
 
 def optimizer(opt, params) -> str:

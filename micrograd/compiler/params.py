@@ -154,7 +154,7 @@ def model_parameters(model, params: Sequence[Value]) -> list[Value]:
 
 
 def check_params(model, params) -> list[Value]:
-    """compile()'s parameter list (default: ``model.parameters()``), refused unless distinct plain Values."""
+    """compile()'s parameter list (default: ``model.parameters()``), refused unless distinct plain leaf Values."""
     if not callable(model):
         raise TypeError(
             f"micrograd.compile: model must be an nn.Module or a function of a list of Values, got {model!r}"
@@ -177,6 +177,12 @@ def check_params(model, params) -> list[Value]:
             raise TypeError(
                 f"params[{j}] is a {type(p).__name__}, a subclass of Value: the compiled path "
                 f"binds plain micrograd Values only"
+            )
+        if p._children:
+            raise ValueError(
+                f"params[{j}] is computed from other Values ({p!r}, the result of {p._op!r}), not a leaf: "
+                f"a parameter is a Value made from a number, which the optimizer updates. Leave it out of "
+                f"params and list the leaf Values it is computed from (its gradient reaches them)"
             )
         if id(p) in first:
             raise ValueError(

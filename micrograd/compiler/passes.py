@@ -3,11 +3,17 @@
 0. ``live_nodes``: with a loss, only what the loss depends on is lowered (an
    output the loss does not read is not computed, so backward visits what the
    Value path's ``loss.backward()`` visits: no 0 * inf from an unused exp).
-1. ``find_dots``: a single-consumer tree of ``add`` nodes whose terms are
-   single-consumer ``mul(param, v)`` / ``mul(v, param)`` (the parameter used
-   nowhere else) plus at most one bare parameter (the bias) and any zero
-   constants (``sum()`` starts at 0) is a dot product. This is what a Neuron
-   builds, and what a hand-written Value network builds too.
+1. ``find_dots``: a sum added left to right, ``((e0 + e1) + t2) + t3 ...``
+   (single-consumer ``add`` nodes down the left operand), is a dot product when
+   every ``t`` is a single-consumer ``mul(param, v)`` / ``mul(v, param)`` (the
+   parameter used nowhere else) and e0, e1 are such products, at most one bare
+   parameter (the bias) or a zero constant (``sum()`` starts at 0). That is the
+   order the fused product adds in (bias first, then the terms in order; the
+   first two may swap: addition commutes), so the fused sum equals the Value
+   path's: ``sum(terms, b)`` as a Neuron builds it, ``sum(terms)``. A sum written
+   in another order (``t0 + (t1 + t2)``, ``(t0 + t1) + b``) keeps it: only its
+   left-to-right parts are fused (``t1 + t2``; ``t0 + t1``), the other adds stay
+   scalar ops.
 2. ``group_dense``: dot products over the same input sequence become one DENSE
    op. ``theta`` is the model's own parameter order, so a DENSE reads its W
    rows and biases where they are (``strided``): the rows whose weights are
@@ -77,41 +83,52 @@ def live_nodes(g: Graph, has_loss: bool) -> list:
 
 
 def find_dots(g: Graph) -> list[Dot]:
-    """Every add tree that is a dot product (see the module docstring)."""
-    code, a, b, uses, leaf = g.code, g.a, g.b, g.uses, g.leaf
+    """Every sum that is a dot product added left to right (see the module docstring)."""
+    code, a, b, uses, user, leaf = g.code, g.a, g.b, g.uses, g.user, g.leaf
+
+    def product(t: int) -> tuple[int, int]:  # (weight, input) of a product term, (-1, -1) if t is none
+        if code[t] == _MUL and uses[t] == 1:
+            x, y = a[t], b[t]
+            if code[x] == PARAM and uses[x] == 1:
+                return x, y
+            if code[y] == PARAM and uses[y] == 1:
+                return y, x
+        return -1, -1
+
+    def first_pair(x: int, y: int) -> bool:  # e0 + e1: products, at most one bias, zero constants
+        biases = 0
+        for e in (x, y):
+            if code[e] == PARAM and uses[e] == 1:
+                biases += 1
+            elif not (code[e] == CONST and leaf[e] == 0.0) and product(e)[0] < 0:
+                return False
+        return biases <= 1
+
+    def extends(x: int) -> bool:  # x is an add this chain continues (its left operand)
+        return code[x] == _ADD and uses[x] == 1 and chain[x]
+
+    chain = [False] * len(code)  # chain[i]: the add i ends a left-to-right sum of the form above
+    for r in range(len(code)):  # operands come before their users
+        if code[r] == _ADD:
+            chain[r] = product(b[r])[0] >= 0 if extends(a[r]) else first_pair(a[r], b[r])
     dots = []
     for r in range(len(code)):
-        if code[r] != _ADD or (uses[r] == 1 and g.user[r] >= 0 and code[g.user[r]] == _ADD):
-            continue  # not an add, or an inner add of a larger tree
-        inputs, weights, bias = [], [], -1
-        stack = [b[r], a[r]]
-        ok = True
-        while stack:
-            t = stack.pop()
-            c = code[t]
-            if c == _ADD and uses[t] == 1:
-                stack.append(b[t])
-                stack.append(a[t])
-            elif c == _MUL and uses[t] == 1:
-                x, y = a[t], b[t]
-                if code[x] == PARAM and uses[x] == 1:
-                    weights.append(x)
-                    inputs.append(y)
-                elif code[y] == PARAM and uses[y] == 1:
-                    weights.append(y)
-                    inputs.append(x)
-                else:
-                    ok = False
-                    break
-            elif c == PARAM and uses[t] == 1 and bias < 0:
-                bias = t
-            elif c == CONST and leaf[t] == 0.0:
-                continue
-            else:
-                ok = False
-                break
-        if ok and weights:
-            dots.append(Dot(r, inputs, weights, bias))
+        u = user[r]
+        if not chain[r] or (uses[r] == 1 and u >= 0 and code[u] == _ADD and a[u] == r and chain[u]):
+            continue  # not such a sum, or the start of a longer one
+        terms, bias, t = [], -1, r  # terms from the last to the first
+        while extends(a[t]):
+            terms.append(product(b[t]))
+            t = a[t]
+        for e in (b[t], a[t]):
+            p = product(e)
+            if p[0] >= 0:
+                terms.append(p)
+            elif code[e] == PARAM:
+                bias = e
+        if terms:
+            terms.reverse()
+            dots.append(Dot(r, [x for _, x in terms], [w for w, _ in terms], bias))
     return dots
 
 

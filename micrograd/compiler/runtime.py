@@ -14,6 +14,11 @@ Contract (see ``micrograd.compile`` for the user-facing story, docs/compiled-mod
   parameter of the model is read where it is.
 - Calls are serialized: one lock per set of parameter Values, shared by every compiled
   model of the same model (``Binding.lock``).
+- A changed model is noticed: every call compares ``nn.mutations()`` with the count it saw
+  (O(1)); when it moved, the model's parameters and program are compared with the compiled
+  ones, and a model that changed (a parameter replaced, a layer added, an activation changed)
+  is compiled again, with one warning that says what changed. A function compiled with
+  ``params=`` has no such containers: compile it again after changing it.
 - A kernel is the one generated for the features a program needs (``compiler.codegen``);
   a call looks it up once per program and mode, then reuses it.
 """
@@ -22,10 +27,12 @@ from __future__ import annotations
 
 import copy
 import functools
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
+from micrograd import nn
 from micrograd.compiler import arguments, blas, codegen
 from micrograd.compiler.arguments import LossArg
 from micrograd.compiler.codegen import BAD_LABEL, CTL_IDX, CTL_WHERE, DIVERGED, FIT, FORWARD, GRAD, OK, UNKNOWN
@@ -39,14 +46,20 @@ ORDER_ROWS = 1 << 18  # fit draws the row order of this many rows' worth of epoc
 
 
 def _serialized(method):
-    """One call at a time per set of parameters: the kernels share their buffers and parameter vector."""
+    """One call at a time per set of parameters (the kernels share their buffers and parameter vector), each
+    following a changed model and taking its parameters back first (``CompiledModel._ready``)."""
 
     @functools.wraps(method)
     def serialized(self, *args, **kwargs):
         with self._binding.lock:
+            self._ready()
             return method(self, *args, **kwargs)
 
     return serialized
+
+
+def _is(a, b) -> bool:
+    return a is b
 
 
 def with_loss(prog: Program, loss: str) -> Program:
@@ -76,6 +89,7 @@ class CompiledModel:
 
     def __init__(self, model, n_inputs: int | None = None, params: Sequence | None = None, dtype=np.float64):
         self.model = model
+        self._given_params = None if params is None else list(params)  # what compile() was told to train
         self.params = check_params(model, params)
         self.dtype = arguments.float_dtype(dtype)
         self.n_inputs = arguments.input_width(model, n_inputs)
@@ -87,15 +101,39 @@ class CompiledModel:
         self._binding = Binding(self.model_params, self.dtype)
         self._attach()
 
-    def _lower(self) -> None:
+    def _lower(self, program: Program | None = None) -> None:
         """Trace the model once and lower its forward program; training programs are made on demand."""
-        inputs, outputs = call_model(self.model, self.n_inputs)
-        self.n_outputs = len(outputs)
-        self.program: Program = lower(trace_model(inputs, outputs, self.model_params))
+        self._seen = nn.mutations()
+        self.program: Program = program or self._trace()
+        self.n_outputs = len(self.program.output_slots)
         self._programs: dict = {}  # loss key -> training program
         self._kernels: dict = {}  # the features this model's calls needed -> the kernel that ran them
         self._buffers: dict = {}  # (id(program), batch, target width) -> workspace
         self._plans: dict = {}  # what a call needs, found once (_plan)
+
+    def _trace(self) -> Program:
+        inputs, outputs = call_model(self.model, self.n_inputs)
+        return lower(trace_model(inputs, outputs, self.model_params))
+
+    def _follow_model(self) -> None:
+        """Some module changed since this model was last looked at (nn.mutations() moved): if its parameters
+        or its program are not the compiled ones any more, compile it again, saying what changed."""
+        params = check_params(self.model, self._given_params)
+        every = model_parameters(self.model, params)
+        same_params = len(every) == len(self.model_params) and all(map(_is, every, self.model_params))
+        program = self._trace()
+        if same_params and program.tobytes() == self.program.tobytes():
+            self._seen = nn.mutations()
+            return
+        what = "its parameters" if not same_params else "its structure"
+        warnings.warn(f"micrograd: the compiled model {self.model!r:.60} changed since compile() ({what}); "
+                      f"compiled it again", RuntimeWarning, stacklevel=4)  # fmt: skip
+        self.params, self.model_params = params, every
+        pos = {id(p): q for q, p in enumerate(every)}
+        self._idx = np.array([pos[id(p)] for p in params], dtype=np.int64)
+        self._lower(program)
+        self._binding = Binding(every, self.dtype)
+        self._attach()
 
     def _attach(self) -> None:
         self.theta, self._gtheta = self._binding.theta, self._binding.gtheta
@@ -145,7 +183,7 @@ class CompiledModel:
 
     def __getstate__(self) -> dict:
         """copy/pickle: the model and its parameters (plain Values in the copy), nothing compiled."""
-        keep = ("model", "params", "dtype", "n_inputs", "model_params", "_idx")
+        keep = ("model", "_given_params", "params", "dtype", "n_inputs", "model_params", "_idx")
         return {name: self.__dict__[name] for name in keep}
 
     def __setstate__(self, state: dict) -> None:
@@ -234,7 +272,10 @@ class CompiledModel:
         return self._checked_update
 
     def _ready(self) -> None:
-        """Before a kernel call: bind the parameters again if another binding took them (float32: copy)."""
+        """Before a kernel call: follow a changed model; bind the parameters again if another binding took
+        them (float32: copy)."""
+        if nn.mutations() != self._seen:
+            self._follow_model()
         if self._binding.stale:
             self._binding.refresh()
 
@@ -243,7 +284,6 @@ class CompiledModel:
     def __call__(self, X) -> np.ndarray:
         """(N, nout) outputs of the model for the rows of X (N, nin): float64 (float32 for a float32 model)."""
         X = arguments.features(X, self.n_inputs, self.dtype)
-        self._ready()
         prog = self.program
         N = X.shape[0]
         bs = min(N, FORWARD_ROWS)
@@ -268,7 +308,6 @@ class CompiledModel:
         st[codegen.ST_L2] = arguments.real("l2", l2)
         st[codegen.ST_CLIP] = 0.0 if clip_norm is None else arguments.real("clip_norm", clip_norm, minimum=0.0)
         prog = self._training_program(loss, width)
-        self._ready()
         plan = self._plan(prog, N, Y.shape[1], train=True, clip=clip_norm is not None)
         self._run(plan, GRAD, prog, X, Y, self._no_order, self._no_out, self._hs, st, 0, 1, N, 0, 0, 0)
         self._binding.kernel_wrote(weights=False)
@@ -323,7 +362,6 @@ class CompiledModel:
         else:
             arguments.seed(rng)
         prog = self._training_program(loss, width)
-        self._ready()
         plan = self._plan(prog, bs, Y.shape[1], train=True, update=update, shuffle=shuffled, clip=clip_norm is not None)
         steps = epochs * per_epoch
         t0 = int(optimizer.t)

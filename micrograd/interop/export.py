@@ -8,7 +8,9 @@ Contract:
   indexing, every op-table op goes through ``TORCH_OPS`` (elementwise, over
   the instruction's n slots), a fused LOSS through ``TORCH_LOSSES`` (the
   per-example loss of ``micrograd.losses``, reading the targets y). An op
-  without a mapping is refused by name. So any Value graph that compiles
+  without a mapping is refused by name. The piecewise ops follow the op
+  table's NaN rule (NaN derivatives at x = NaN, where PyTorch's own relu, abs,
+  leaky_relu and prelu give a number). So any Value graph that compiles
   exports: MLPs, hand-written networks, PReLU slopes, shared sub-expressions.
 - Parameters come from the model's Values in the compiled vector's order (the
   model's own, ``theta[j]``). Each DENSE block gives a weight (n, k) and a bias (n,); every
@@ -46,15 +48,47 @@ from micrograd import ops
 from micrograd.compiler.ir import DENSE, GATHER, LOSS, LOSSES, OP_NAMES, Program, format_instruction
 from micrograd.nn import parameter_names
 
+
+class _NaNBranch(torch.autograd.Function):
+    """``out`` unchanged; backward: the gradient reaching it made NaN where ``x`` is NaN.
+
+    The op table's rule for piecewise ops (``micrograd.ops.PIECEWISE``): at x = NaN every derivative
+    is NaN. PyTorch's relu, abs, leaky_relu and prelu give a number there (1, 0, the slope); with a NaN
+    gradient flowing into their backward, every derivative they pass on is NaN, and nothing else changes.
+    """
+
+    @staticmethod
+    def forward(ctx, out, x):
+        ctx.save_for_backward(x)
+        return out.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad.masked_fill(torch.isnan(x), float("nan")), None
+
+
+def _piecewise(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return _NaNBranch.apply(out, x)
+
+
+def _prelu(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """x if x > 0 else y * x, with the slope's derivative 0 (not 0 * x) where x > 0, so x = inf gives 0, not
+    NaN. (F.prelu wants one weight per channel; here the slope may be one per element.)"""
+    negative = torch.where(x > 0, torch.zeros_like(x), x)
+    return _piecewise(torch.where(x > 0, x, y * negative), x)
+
+
 # op name -> f(x, y, arg) on tensors; y is None for unary ops. Written to match micrograd.ops exactly
-# (branch at x > 0 as the op table does; tests/test_interop.py checks every row against the Value path).
+# (branch at x > 0 as the op table does, its NaN rule for piecewise ops; tests/test_interop.py checks every
+# row against the Value path, NaN and infinities included).
 TORCH_OPS: dict[str, Callable] = {
     "add": lambda x, y, c: x + y,
     "sub": lambda x, y, c: x - y,
     "mul": lambda x, y, c: x * y,
     "div": lambda x, y, c: x / y,
     "powv": lambda x, y, c: torch.pow(x, y),
-    "prelu": lambda x, y, c: torch.where(x > 0, x, y * x),  # F.prelu wants a per-channel weight
+    "prelu": lambda x, y, c: _prelu(x, y),
     "logaddexp": lambda x, y, c: torch.logaddexp(x, y),
     "pow": lambda x, y, c: torch.pow(x, c),
     "neg": lambda x, y, c: -x,
@@ -62,13 +96,13 @@ TORCH_OPS: dict[str, Callable] = {
     "log": lambda x, y, c: torch.log(x),
     "tanh": lambda x, y, c: torch.tanh(x),
     "sigmoid": lambda x, y, c: torch.sigmoid(x),
-    "relu": lambda x, y, c: torch.relu(x),
-    "leaky_relu": lambda x, y, c: F.leaky_relu(x, c),
-    "elu": lambda x, y, c: F.elu(x, c),
-    "selu": lambda x, y, c: F.selu(x),
+    "relu": lambda x, y, c: _piecewise(torch.relu(x), x),
+    "leaky_relu": lambda x, y, c: _piecewise(F.leaky_relu(x, c), x),
+    "elu": lambda x, y, c: _piecewise(F.elu(x, c), x),
+    "selu": lambda x, y, c: _piecewise(F.selu(x), x),
     # torch's softplus is linear above `threshold` (default 20, off by 2e-9 there): micrograd's is exact
     "softplus": lambda x, y, c: F.softplus(x, threshold=700.0),
-    "abs": lambda x, y, c: torch.abs(x),
+    "abs": lambda x, y, c: _piecewise(torch.abs(x), x),
 }
 
 X_SRC, Y_SRC, C_SRC = 0, 1, 2  # sources of slot values: inputs, targets, constants, then the rest

@@ -8,7 +8,7 @@ Contract:
   skipped. A Linear with no activation after it is a linear micrograd layer
   (so a last bare Linear is micrograd's linear output layer).
 - Everything else (another module, an activation with no Linear before it,
-  mismatched widths) is refused with a ValueError naming the layer and its
+  mismatched widths, a Linear with no outputs) is refused with a ValueError naming the layer and its
   index; nothing is built half-way.
 - The weights are copied exactly (as float64): ``neuron r`` of layer ``l``
   gets ``w = weight[r, :]``, ``b = bias[r]`` (0 for a Linear without bias; it
@@ -85,6 +85,8 @@ def from_torch(module: torch.nn.Module) -> nn.MLP:
         if isinstance(layer, torch.nn.Identity):
             continue
         if type(layer) is torch.nn.Linear:
+            if layer.out_features == 0:
+                _refuse(i, layer, "has no outputs (out_features=0): a micrograd Layer needs at least one neuron")
             if pairs and pairs[-1][0].out_features != layer.in_features:
                 _refuse(
                     i,
