@@ -24,11 +24,13 @@ checks it).
   it, writes each DENSE block's parameter gradients (a block belongs to one
   instruction), and parameters read by scalar ops get their gradient reduced
   over the batch only after the instruction loop.
-- Entry points (what the runtime calls): ``load`` + ``forward`` (``cm(X)``),
-  ``loss_and_grad`` (one batch: load, forward, loss, backward, L2), ``fit``
-  (all steps, each ``loss_and_grad`` then ``update``, the optimizer's float
-  functions from ``micrograd.optim``, registered with Numba here) and
-  ``step_chunks`` (one step over batch chunks in parallel, for big layers).
+- Entry points (what the runtime calls): ``load`` + ``forward`` (``cm(X)``,
+  validation), ``loss_and_grad`` (one batch: load, forward, loss, backward,
+  L2), ``fit`` (a range of steps, each ``loss_and_grad``, a finiteness check
+  and optional clipping of the gradient (``gradient_ok``), then ``update``,
+  the optimizer's float functions from ``micrograd.optim``, registered with
+  Numba here; it stops at a non-finite loss or gradient), ``step_chunks``
+  (one step over batch chunks in parallel, for big layers) and ``clip_grad``.
   An entry point links and re-optimizes everything it calls, so a new one costs
   cold compile time; ``loss_and_grad`` is what ``fit`` and ``step_chunks`` run
   per batch, so calling it from Python reuses what ``fit`` compiled.
@@ -409,16 +411,66 @@ def update(theta, gtheta, opt_t, lr, t):
             )
 
 
+@jit(fastmath={"reassoc"})
+def clip_grad(gtheta, max_norm):
+    """torch.nn.utils.clip_grad_norm_ (2-norm) on gtheta: times min(1, max_norm / (norm + 1e-6)); returns the
+    norm. A non-finite norm leaves gtheta as it is. reassoc vectorizes the sum (NaN and inf still propagate)."""
+    sq = 0.0
+    for q in range(gtheta.shape[0]):
+        sq += gtheta[q] * gtheta[q]
+    norm = np.sqrt(sq)
+    coef = max_norm / (norm + 1e-6)
+    if coef < 1.0:
+        for q in range(gtheta.shape[0]):
+            gtheta[q] *= coef
+    return norm
+
+
+@jit(fastmath={"reassoc"})
+def gradient_ok(gtheta, clip_norm):
+    """Clip gtheta when clip_norm > 0 (clip_grad); False when the gradient, or its norm, is not finite."""
+    if clip_norm > 0.0:
+        return np.isfinite(clip_grad(gtheta, clip_norm))
+    z = 0.0
+    for q in range(gtheta.shape[0]):
+        z += gtheta[q] * 0.0  # 0, or NaN when an element is inf or NaN
+    return z == 0.0
+
+
+class Plan(NamedTuple):
+    """Which steps ``fit`` runs: the global steps s0 .. s1-1 of a training run."""
+
+    s0: int
+    s1: int
+    row0: int  # where ``order`` begins in the epochs' concatenated row order (a whole epoch's start)
+    batch_size: int
+    l2: float
+    clip_norm: float  # > 0: clip the gradient to this norm (clip_grad); 0: no clipping
+
+
+OK, LOSS_NOT_FINITE, GRAD_NOT_FINITE = -1, -2, -3  # fit's status; an instruction's index (>= 0) otherwise
+
+
+def check(status: int, prog: ir.Program) -> None:
+    """A kernel's status: an instruction's index (>= 0) raises, naming the instruction."""
+    if status >= 0:
+        raise RuntimeError(f"compiled kernel cannot run instruction {status}: {ir.format_instruction(prog, status)}")
+
+
 @jit(cold_s=COLD_S["fit"])
-def fit(code_t, leaves_t, theta, X, Y, order, batch_size, lrs, opt_t, l2, history, buffers_t, gtheta):
-    """len(lrs) training steps over the row order ``order`` (epochs*N,), batches of batch_size per epoch (the
-    last one smaller, run in buffers.V_last/G_last): loss_and_grad into history[s] and gtheta, then ``update``
-    with learning rate lrs[s] (opt: an OptState, its s1, s2 updated in place). -1 or a bad instruction's index."""
-    buffers, t0 = Buffers(*buffers_t), OptState(*opt_t).t
+def fit(code_t, leaves_t, theta, X, Y, order, lrs, opt_t, plan_t, history, buffers_t, gtheta):
+    """The steps s0 .. s1-1 of ``plan_t`` (a Plan) over the row order ``order`` (the epochs from the one at
+    row0), batches of batch_size per epoch (the last one smaller, run in buffers.V_last/G_last):
+    loss_and_grad into history[s] and gtheta, clipping, then ``update`` with learning rate lrs[s - s0]
+    (opt: an OptState, its s1, s2 updated in place). Returns (OK, s1), or (status, s) at the first step s
+    whose loss (LOSS_NOT_FINITE) or gradient (GRAD_NOT_FINITE) is not finite, s's update not applied, or
+    whose program has an instruction the kernels cannot run (status: its index)."""
+    buffers, t0, plan = Buffers(*buffers_t), OptState(*opt_t).t, Plan(*plan_t)
     N = X.shape[0]
-    for s in range(lrs.shape[0]):
-        start, count = batch_bounds(s, N, batch_size)
-        full = count == batch_size
+    for s in range(plan.s0, plan.s1):
+        start, count = batch_bounds(s, N, plan.batch_size)
+        start -= plan.row0
+        full = count == plan.batch_size
         _, history[s], status = loss_and_grad(
             code_t,
             leaves_t,
@@ -427,15 +479,19 @@ def fit(code_t, leaves_t, theta, X, Y, order, batch_size, lrs, opt_t, l2, histor
             Y,
             order[start : start + count],
             1.0 / count,
-            l2,
+            plan.l2,
             buffers.V if full else buffers.V_last,
             buffers.G if full else buffers.G_last,
             gtheta,
         )
         if status >= 0:
-            return status
-        update(theta, gtheta, opt_t, lrs[s], t0 + s)
-    return -1
+            return status, s
+        if not np.isfinite(history[s]):
+            return LOSS_NOT_FINITE, s
+        if not gradient_ok(gtheta, plan.clip_norm):
+            return GRAD_NOT_FINITE, s
+        update(theta, gtheta, opt_t, lrs[s - plan.s0], t0 + s)
+    return OK, plan.s1
 
 
 @jit()

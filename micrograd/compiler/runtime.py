@@ -20,23 +20,19 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from micrograd import training
 from micrograd.compiler import arguments, kernels, threads
 from micrograd.compiler.arguments import LossArg
+from micrograd.compiler.fitsteps import FitSteps
 from micrograd.compiler.ir import DEBUG_VALIDATE, Program, validate
 from micrograd.compiler.params import Binding, check_params
 from micrograd.compiler.passes import lower
 from micrograd.compiler.trace import call_model, trace_model
-
-
-def _check(status: int, prog: Program) -> None:
-    if status >= 0:
-        from micrograd.compiler.ir import format_instruction
-
-        raise RuntimeError(f"compiled kernel cannot run instruction {status}: {format_instruction(prog, status)}")
+from micrograd.training import History
 
 
 def _serialized(method):
@@ -66,7 +62,7 @@ class CompiledModel:
         self._programs: dict = {}
         self._buffers: dict = {}
         self._checked_params = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a fit's callbacks may call the model
         self._attach()
 
     def __repr__(self) -> str:
@@ -101,7 +97,7 @@ class CompiledModel:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a fit's callbacks may call the model
         self._attach()
 
     # ------------------------------------------------------------ programs and buffers
@@ -150,7 +146,7 @@ class CompiledModel:
             _, value, status = kernels.loss_and_grad(
                 code, leaves, self.theta, X, Y, rows, 1.0 / len(rows), float(l2), V, G, gtheta
             )
-        _check(status, prog)
+        kernels.check(status, prog)
         return value, gtheta
 
     def _buffers_for(self, prog: Program, batch: int) -> tuple:
@@ -180,22 +176,35 @@ class CompiledModel:
         code, leaves = self._kernel_args(prog)
         threads.blas_threads_for(prog.dense_work * X.shape[0])
         kernels.load(V, X, np.zeros((X.shape[0], 0), self.dtype), np.arange(X.shape[0]), leaves, self.theta)
-        _check(kernels.forward(code, self.theta, V), prog)
+        kernels.check(kernels.forward(code, self.theta, V), prog)
         return V[prog.output_slots].T.copy()
 
     @_serialized
-    def loss_and_grad(self, X, y, loss: LossArg = "hinge", l2: float = 0.0, target_width: int | None = None) -> tuple:
+    def loss_and_grad(
+        self,
+        X,
+        y,
+        loss: LossArg = "hinge",
+        l2: float = 0.0,
+        target_width: int | None = None,
+        clip_norm: float | None = None,
+    ) -> tuple:
         """(batch loss, grads) with grads[i] = d loss / d model.parameters()[i] (a new float64 array).
 
         Each parameter's ``.grad`` is set to the same number (overwritten, not accumulated), so a
-        micrograd optimizer's ``step()`` can follow, as after ``loss.backward()`` on zeroed grads."""
+        micrograd optimizer's ``step()`` can follow, as after ``loss.backward()`` on zeroed grads.
+        ``clip_norm``: the gradient clipped as ``optim.clip_grad_norm_(params, clip_norm)`` does
+        (a non-finite norm leaves it as it is)."""
         X = arguments.features(X, self.n_inputs, self.dtype)
         Y, width = arguments.targets(y, X.shape[0], loss, self.n_outputs, target_width, self.dtype)
         l2 = arguments.real("l2", l2)
+        norm = arguments.clip_norm(clip_norm)
         prog = self._training_program(loss, width)
         if self._binding.stale:
             self._binding.refresh()
-        value, _ = self._step(prog, X, Y, np.arange(X.shape[0]), l2)
+        value, gtheta = self._step(prog, X, Y, np.arange(X.shape[0]), l2)
+        if norm:
+            kernels.clip_grad(gtheta, norm)
         self._binding.kernel_wrote(weights=False)
         return float(value), self._binding.grad[self._pos]
 
@@ -212,17 +221,28 @@ class CompiledModel:
         l2: float = 0.0,
         shuffle: bool = True,
         target_width: int | None = None,
-    ) -> np.ndarray:
-        """Train in compiled code; returns the batch loss of every step, shape (epochs * ceil(N / batch_size),).
+        *,
+        validation: tuple | None = None,
+        callbacks: Sequence[Callable] | None = None,
+        clip_norm: float | None = None,
+        progress: bool = True,
+    ) -> History:
+        """Train in compiled code; returns a ``History``: the batch loss of every step, an array of shape
+        (epochs * ceil(N / batch_size),), with per-epoch values (``micrograd.training``, docs/training.md).
 
         Starts from the model's current weights. Epoch e visits the rows in the order of the e-th
         ``rng.permutation(N)`` (``rng`` an int seed or a ``np.random.Generator``; ``shuffle=False``: in
         order), in batches of ``batch_size`` (default: all N; the last batch of an epoch may be
-        smaller). Each step is forward, mean loss + ``l2*sum(p*p)``, backward and the optimizer's
-        update (``micrograd.optim`` SGD or Adam, their formulas and learning-rate schedule). The
-        model's Values hold the trained weights (at once: they are the compiled vector) and the
-        last step's gradients; the optimizer's state (``t``, momentum buffers or ``m``/``v``) is
-        written back, so the Value path can continue where this stopped."""
+        smaller). Each step is forward, mean loss + ``l2*sum(p*p)``, backward, clipping of the gradient
+        to ``clip_norm`` (as ``optim.clip_grad_norm_``) and the optimizer's update (``micrograd.optim``
+        SGD or Adam, their formulas and learning-rate schedule). ``validation=(X_val, y_val)``: the loss
+        (and accuracy) on those rows after every epoch; ``callbacks``: ``cb(epoch, logs)`` after every
+        epoch, True stops; ``progress``: a progress bar for long fits in a terminal. A non-finite loss or
+        gradient raises ``training.DivergedError``; Ctrl-C raises KeyboardInterrupt within ~0.1 s; both
+        carry ``.history`` and leave the weights of the last completed step. The model's Values hold
+        the trained weights (at once: they are the compiled vector) and the last step's gradients;
+        the optimizer's state (``t``, momentum buffers or ``m``/``v``) is written back, so the Value
+        path can continue where this stopped."""
         X = arguments.features(X, self.n_inputs, self.dtype)
         N = X.shape[0]
         Y, width = arguments.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
@@ -231,54 +251,19 @@ class CompiledModel:
         l2 = arguments.real("l2", l2)
         shuffle = arguments.flag("shuffle", shuffle)
         arguments.seed(rng)
+        norm = arguments.clip_norm(clip_norm)
+        cbs = arguments.callbacks(callbacks)
+        progress = arguments.flag("progress", progress)
+        val = None
+        if validation is not None:
+            Xv, yv = arguments.pair("validation", validation)
+            Xv = arguments.features(Xv, self.n_inputs, self.dtype)
+            val = (Xv, arguments.targets(yv, Xv.shape[0], loss, self.n_outputs, target_width, self.dtype)[0])
         kind, hyper = arguments.optimizer(optimizer, self.params, self._checked_params)
         self._checked_params = optimizer.params  # checked once per optimizer parameter list
         prog = self._training_program(loss, width)
         if self._binding.stale:
             self._binding.refresh()
-        per_epoch = -(-N // bs)
-        steps = epochs * per_epoch
-        if shuffle and steps:
-            gen = arguments.generator(rng)
-            order = np.concatenate([gen.permutation(N) for _ in range(epochs)])
-        else:
-            order = np.tile(np.arange(N), epochs)
-        t0 = int(optimizer.t)
-        lr = optimizer.lr
-        lrs = np.array([float(lr(t0 + s)) if callable(lr) else float(lr) for s in range(steps)])
-        s1, s2 = optimizer.export_state(self.program.perm)
-        history = np.zeros(steps)
-        order = order.astype(np.int64)
-        state = kernels.opt_state(kind, s1, s2, t0, **hyper)
-        s1, s2, opt_t = state.s1, state.s2, tuple(state)  # update writes s1, s2 in place
-        if self.chunks(prog, bs) == 1:  # the whole loop in one compiled call
-            code, leaves = self._kernel_args(prog)
-            threads.blas_threads_for(prog.dense_work * bs)
-            V, G, gtheta = self._buffers_for(prog, bs)
-            V2, G2, _ = self._buffers_for(prog, N - (per_epoch - 1) * bs)
-            status = kernels.fit(
-                code,
-                leaves,
-                self.theta,
-                X,
-                Y,
-                order,
-                bs,
-                lrs,
-                opt_t,
-                float(l2),
-                history,
-                tuple(kernels.Buffers(V, G, V2, G2)),
-                gtheta,
-            )
-            _check(status, prog)
-        else:  # big layers: a step takes milliseconds, so a Python loop over parallel compiled steps costs <3%
-            for s in range(steps):
-                start, count = kernels.batch_bounds(s, N, bs)
-                history[s], gtheta = self._step(prog, X, Y, order[start : start + count], l2)
-                kernels.update(self.theta, gtheta, opt_t, lrs[s], t0 + s)
-        optimizer.import_state(s1, s2, self._pos)
-        optimizer.t = t0 + steps
-        if steps:
-            self._binding.kernel_wrote(weights=True)
-        return history
+        gen = arguments.generator(rng) if shuffle and epochs else None
+        steps = FitSteps(self, prog, X, Y, loss, optimizer, kind, hyper, epochs, bs, gen, l2, norm)
+        return training.run_fit(steps, epochs, validation=val, callbacks=cbs, progress=progress, model=self)
