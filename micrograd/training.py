@@ -150,13 +150,15 @@ def epoch_losses(losses: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 class DivergedError(FloatingPointError):
     """fit stopped: a batch loss or gradient was not finite. ``step``, ``epoch`` (from 0), ``lr``, ``loss``
-    (that step's batch loss) and ``history`` (every batch loss so far, the non-finite step's last); the
-    model holds the weights and optimizer state from before that step."""
+    (that step's batch loss), ``gradient`` (True: the loss was finite, its gradient was not) and ``history``
+    (every batch loss so far, the non-finite step's last); the model holds the weights and optimizer state
+    from before that step."""
 
     step: int
     epoch: int
     lr: float
     loss: float
+    gradient: bool
     history: History
 
     def __init__(self, message: str, **fields):
@@ -177,6 +179,7 @@ def diverged(step: int, epoch: int, lr: float, loss: float, gradient: bool, hist
         epoch=epoch,
         lr=lr,
         loss=loss,
+        gradient=gradient,
         history=history,
     )
 
