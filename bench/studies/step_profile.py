@@ -50,7 +50,7 @@ def timer(f, budget=0.02, threads=None):
 def rows(name: str) -> dict:
     from bench import impls
     from bench.references import handfused
-    from micrograd.compiler import kernels
+    from micrograd.compiler import arguments, kernels
 
     wl = impls.load(name)
     steps = impls.STEPS_PER_FIT[name]
@@ -58,7 +58,7 @@ def rows(name: str) -> dict:
     hand = handfused.Kernel(wl)
     prog = cm.training_program(wl.loss)
     X = np.ascontiguousarray(wl.X, np.float64)
-    Y, _ = cm._targets(wl.y, X.shape[0], wl.loss, None)
+    Y, _ = arguments.targets(wl.y, X.shape[0], wl.loss, cm.n_outputs, None, cm.dtype)
     rowsidx = np.arange(X.shape[0])
     code, leaves = prog.kernel_args
     V, G, gt = cm._buffers_for(prog, X.shape[0])
