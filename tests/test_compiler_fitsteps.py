@@ -270,3 +270,22 @@ def test_ctrl_c_stops_a_long_fit_within_half_a_second_with_what_was_learned():
     assert out["caught"] - sent < 0.5, f"KeyboardInterrupt took {out['caught'] - sent:.3f} s"
     assert out["steps"] > 100 and out["t"] == out["steps"]
     assert out["same_history"] and out["same_weights"] and out["usable"], out
+
+
+@pytest.mark.slow
+def test_the_training_docs_run_as_written():
+    """docs/training.md's Python blocks, in order, in one namespace."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "training.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 4
+    namespace: dict = {}
+    exec(compile(blocks[0], "docs/training.md", "exec"), namespace)
+    stop, history = namespace["stop"], namespace["history"]
+    assert stop.stopped_epoch is not None and history.epochs == stop.stopped_epoch + 1 == len(history.val_loss)
+    for block in blocks[1:]:
+        exec(compile(block, "docs/training.md", "exec"), namespace)
+    assert len(namespace["test_accuracy"]) == 3 and len(namespace["history"]) == 2  # two full-batch epochs
+    assert namespace["norm"] > 0
