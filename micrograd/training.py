@@ -38,7 +38,8 @@ OK, LOSS_NOT_FINITE, GRAD_NOT_FINITE = 0, 1, 2  # the status of Stepper.steps
 SIGINT = int(signal.SIGINT)
 CHUNK_S = 0.1  # seconds of compiled steps between two checks for Ctrl-C: well within the 0.5 s a user waits
 FIRST_CHUNK = 1  # steps in the first chunk, before a step has been timed
-PROGRESS_AFTER_S = 2.0  # a progress bar when the rest of the fit is expected to take longer than this
+PROGRESS_AFTER_S = 2.0  # a progress bar when the rest of the fit is expected to take longer than this (s)
+MEASURE_S = 0.05  # ... as timed over this long at least
 
 
 class Stepper(Protocol):
@@ -223,18 +224,27 @@ class _Interrupts:
 
 class _Progress:
     """A tqdm bar over the steps, made when the rest of the fit is expected to take over PROGRESS_AFTER_S
-    and stderr is a terminal; nothing without tqdm."""
+    and stderr is a terminal; nothing without tqdm. The rate is measured after the first chunk (whose time
+    holds one-off costs, such as loading the kernels), over at least MEASURE_S."""
 
     def __init__(self, wanted: bool, total: int) -> None:
         self.wanted, self.total = wanted, total
+        self.start: tuple[float, int] | None = None  # (time, steps done) at the end of the first chunk
         self.bar: Any = None
 
-    def update(self, done: int, seconds_left: float, postfix: dict) -> None:
+    def update(self, done: int, postfix: dict) -> None:
         if self.bar is None:
-            if not self.wanted or seconds_left <= PROGRESS_AFTER_S:
+            if not self.wanted:
                 return
-            self.wanted = False  # one try
-            if not _is_terminal(sys.stderr):
+            now = time.perf_counter()
+            if self.start is None:
+                self.start = now, done
+                return
+            t0, d0 = self.start
+            if now - t0 < MEASURE_S or done == d0:
+                return
+            self.wanted = False  # decided: one bar at most
+            if (now - t0) / (done - d0) * (self.total - done) <= PROGRESS_AFTER_S or not _is_terminal(sys.stderr):
                 return
             try:
                 from tqdm import tqdm
@@ -325,7 +335,7 @@ def run_fit(
                     interrupts.deferring = True
                     if any(stop):
                         break
-                bar.update(done, per_step * (total - done), {"loss": losses[done - 1], **logs})
+                bar.update(done, {"loss": losses[done - 1], **logs})
                 if interrupts.pending:
                     interrupts.raise_pending(interrupted(done, total, spe))
             interrupts.deferring = False

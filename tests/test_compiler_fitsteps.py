@@ -289,3 +289,40 @@ def test_the_training_docs_run_as_written():
         exec(compile(block, "docs/training.md", "exec"), namespace)
     assert len(namespace["test_accuracy"]) == 3 and len(namespace["history"]) == 2  # two full-batch epochs
     assert namespace["norm"] > 0
+
+
+@pytest.mark.slow
+def test_big_layer_steps_clip_and_stop_as_the_compiled_loop_does(monkeypatch):
+    """Big layers run each step from Python over parallel batch chunks (forced here on a small model)."""
+    from micrograd.compiler import threads
+
+    monkeypatch.setattr(threads, "PARALLEL_WORK", 0)
+    monkeypatch.setattr(threads, "PARALLEL", True)
+    X, y = digits_like(70)
+    ref, fast = twin_models(lambda: nn.MLP(4, [6, 3], rng=random.Random(1)))
+    want, _, _ = value_epochs(ref, optim.SGD(ref.parameters(), lr=0.2), X, y, "cross_entropy", 0.0, 2, 66, 2, clip=0.3)
+    cm = micrograd.compile(fast)
+    assert cm.chunks(cm.training_program("cross_entropy"), 66) == 2
+    got = cm.fit(
+        X, y, "cross_entropy", optim.SGD(fast.parameters(), lr=0.2), epochs=2, batch_size=66, rng=2, clip_norm=0.3
+    )
+    assert_close(got, want, "step losses")
+    assert_close([p.data for p in fast.parameters()], [p.data for p in ref.parameters()], "weights")
+    Xd, yd, make = diverging()
+    m = make()
+    with pytest.raises(DivergedError) as info:
+        micrograd.compile(m).fit(
+            np.tile(Xd, (5, 1)), np.tile(yd, 5), "mse", optim.SGD(m.parameters(), lr=10.0, momentum=0.9), 100, 66
+        )
+    assert info.value.step > 0 and all(np.isfinite(p.data) for p in m.parameters())
+
+
+def test_float32_validation_and_restore_reach_the_values():
+    X, y = digits_like(40)
+    m = nn.MLP(4, [8, 3], rng=random.Random(2))
+    cm = micrograd.compile(m, dtype=np.float32)
+    es = EarlyStopping(monitor="val_accuracy", patience=1)
+    h = cm.fit(X, y, "cross_entropy", optim.Adam(m.parameters(), lr=0.05), epochs=30, validation=(X, y), callbacks=[es])
+    assert h.val_accuracy[es.best_epoch] == np.max(h.val_accuracy)
+    assert np.mean(cm(X).argmax(1) == y) == es.best  # the Values (float64) hold the restored weights
+    assert [p.data for p in m.parameters()] == cm.theta.astype(np.float64)[cm._pos].tolist()

@@ -238,5 +238,17 @@ def test_progress_bar_only_in_a_terminal_for_long_fits(monkeypatch, tty, progres
     err = Terminal() if tty else io.StringIO()
     monkeypatch.setattr("sys.stderr", err)
     monkeypatch.setattr(training, "PROGRESS_AFTER_S", 0.0)  # every fit counts as long
-    run_fit(stepper(epochs=50), 50, progress=progress)
+    monkeypatch.setattr(training, "MEASURE_S", 0.0)
+    run_fit(stepper(epochs=50), 50, progress=progress, validation=(np.zeros((1, 3)), np.zeros(1)))
     assert ("150/150" in err.getvalue()) == shown, err.getvalue()
+
+
+def test_fit_in_another_thread_leaves_signals_alone():
+    import threading
+
+    out = {}
+    st = stepper(epochs=5)
+    thread = threading.Thread(target=lambda: out.setdefault("h", run_fit(st, 5)))
+    thread.start()
+    thread.join()
+    assert len(out["h"]) == 15 and st.closed
