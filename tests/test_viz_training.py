@@ -127,6 +127,8 @@ def test_training_html_refuses_what_is_not_a_record(tmp_path):
         training_html({"frames": []}, tmp_path / "x.html")
     with pytest.raises(ValueError, match="every must be >= 1"):
         record_fit(None, np.zeros((2, 2)), np.ones(2), epochs=2, every=0)
+    with pytest.raises(TypeError, match="callbacks would start afresh"):
+        record_fit(None, np.zeros((2, 2)), np.ones(2), epochs=2, callbacks=[print])
 
 
 def diverging_record():

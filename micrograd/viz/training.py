@@ -130,6 +130,10 @@ def record_fit(
         raise ValueError(f"epochs and every must be >= 1, got epochs={epochs}, every={every}")
     if "epochs" in fit_kwargs or "rng" in fit_kwargs:
         raise TypeError("record_fit passes epochs=1 and rng itself")
+    if fit_kwargs.get("callbacks"):
+        raise TypeError(
+            "record_fit calls fit once per epoch, so callbacks would start afresh every epoch; train with fit"
+        )
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(0 if rng is None else rng)
     X = np.asarray(X, dtype=np.float64)
     names, group = layer_groups(cm.model, len(cm.params))
