@@ -4,6 +4,7 @@
     from micrograd import nn, losses, optim  # Module / Neuron / Layer / MLP, losses, SGD / Adam
     micrograd.gradcheck(f, inputs)           # backprop against central differences
     micrograd.compile(model)                 # the same graph lowered to Numba kernels
+    micrograd.training, micrograd.callbacks  # fit's History, DivergedError, EarlyStopping
     micrograd.check(model, X, y, loss=...)   # the Value path against the compiled path, side by side
     micrograd.interop.to_torch(model)        # to / from PyTorch (optional; needs torch)
 
@@ -25,6 +26,8 @@ __all__ = [
     "optim",
     "data",
     "viz",
+    "training",
+    "callbacks",
     "gradcheck",
     "compile",
     "check",
@@ -34,7 +37,7 @@ __all__ = [
 def __getattr__(name):
     import importlib
 
-    if name in ("nn", "losses", "optim", "data", "viz", "compiler", "interop"):
+    if name in ("nn", "losses", "optim", "data", "viz", "compiler", "interop", "training", "callbacks"):
         return importlib.import_module(f"micrograd.{name}")
     if name == "compile":
         from micrograd.compiler import compile

@@ -193,6 +193,21 @@ def _unit_interval(y):
 SCALAR, PER_OUTPUT, CLASS = "scalar", "per_output", "class"  # target kinds, see NamedLoss
 
 
+# Which predictions are right, (N, outputs) and (N, target width) NumPy arrays -> (N,) bool (NaN: wrong).
+def _sign_right(outputs, targets):
+    return (outputs[:, 0] > 0) == (targets[:, 0] > 0)  # hinge: a score > 0 predicts +1
+
+
+def _logit_right(outputs, targets):
+    return (outputs[:, 0] > 0) == (targets[:, 0] >= 0.5)  # a logit > 0 predicts class 1
+
+
+def _class_right(outputs, targets):
+    """targets: (N, 1) class indices, or (N, k) one-hot rows or distributions."""
+    want = targets[:, 0] if targets.shape[1] == 1 else targets.argmax(axis=1)
+    return outputs.argmax(axis=1) == want
+
+
 class NamedLoss(NamedTuple):
     """What the compiled path needs to know about a named loss (the Value path just calls ``fn``).
 
@@ -200,7 +215,8 @@ class NamedLoss(NamedTuple):
     number per model output (a single number when the model has one output); CLASS, an int class
     index or a distribution over the outputs (the loss gets a distribution). ``labels_ok``: an
     elementwise predicate on label numbers or NumPy arrays (None: any real number); ``labels`` and
-    ``fix`` say what is expected and what to do instead, for the error.
+    ``fix`` say what is expected and what to do instead, for the error. ``accuracy``: for a
+    classification loss, ``(outputs (N, k), targets (N, w)) -> (N,) bool``, which predictions are right.
     """
 
     fn: Callable
@@ -208,6 +224,7 @@ class NamedLoss(NamedTuple):
     labels_ok: Callable | None = None
     labels: str = ""
     fix: str = ""
+    accuracy: Callable | None = None
 
 
 REGISTRY = {
@@ -218,6 +235,7 @@ REGISTRY = {
         _plus_minus_one,
         "-1 or +1",
         "for 0/1 labels pass 2*y - 1 (make_moons(..., labels='pm1') gives -1/+1), or use bce_with_logits",
+        accuracy=_sign_right,
     ),
     "bce_with_logits": NamedLoss(
         bce_with_logits,
@@ -225,8 +243,9 @@ REGISTRY = {
         _unit_interval,
         "in [0, 1] (0/1 or a probability)",
         "for -1/+1 labels pass (y + 1) / 2, or use hinge",
+        accuracy=_logit_right,
     ),
-    "cross_entropy": NamedLoss(cross_entropy, CLASS),
+    "cross_entropy": NamedLoss(cross_entropy, CLASS, accuracy=_class_right),
 }
 BY_NAME = {name: spec.fn for name, spec in REGISTRY.items()}
 

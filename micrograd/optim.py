@@ -26,6 +26,11 @@ keeps as its state from then on (``momentum_buffer``, ``m``, ``v`` become
 NumPy views of it), so ``fit`` and ``step()`` continue from each other with no
 copy. An optimizer without a kernel (``kernel_update = None``) trains with
 ``loss_and_grad`` in a loop.
+
+``clip_grad_norm_(params, max_norm, norm_type=2.0)`` is
+``torch.nn.utils.clip_grad_norm_`` on Values: it scales every ``p.grad`` by
+``min(1, max_norm / (total_norm + 1e-6))`` and returns the total norm (the
+compiled path's ``clip_norm=`` does the same in its kernels).
 """
 
 from __future__ import annotations
@@ -70,6 +75,60 @@ def adam_update(p, g, m, v, t, lr, beta1, beta2, eps, weight_decay):
     bias_correction2_sqrt = math.pow(bias_correction2, 0.5)  # torch writes bias_correction2**0.5
     denom = math.sqrt(v) / bias_correction2_sqrt + eps
     return p + (-step_size) * m / denom, m, v  # param.addcdiv_(exp_avg, denom, value=-step_size)
+
+
+def clip_grad_norm_(
+    params: Value | Iterable[Value], max_norm: float, norm_type: float | str = 2.0, error_if_nonfinite: bool = False
+) -> float:
+    """Scale the gradients of ``params`` so that their total norm is at most ``max_norm``; returns the total
+    norm before clipping, as a float.
+
+    ``torch.nn.utils.clip_grad_norm_`` with each Value as a one-element tensor: the total norm is the
+    ``norm_type``-norm of all the gradients (``inf`` or ``"inf"``: the largest ``|g|``), the coefficient
+    ``max_norm / (total_norm + 1e-6)`` clamped to 1 multiplies every ``p.grad`` (a NaN norm makes every
+    gradient NaN, as in PyTorch). ``error_if_nonfinite=True`` raises instead when the norm is not finite.
+    Call it between ``loss.backward()`` and ``optimizer.step()``."""
+    ps = [params] if isinstance(params, Value) else list(params)
+    p = float(norm_type)
+    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or not max_norm >= 0.0:
+        raise ValueError(f"max_norm must be a number >= 0, got {max_norm!r}")
+    if not p > 0.0:
+        raise ValueError(f"norm_type must be > 0 or inf, got {norm_type!r}")
+    grads = [abs(q.grad) for q in ps]
+    if not grads:
+        return 0.0
+    if p == math.inf:
+        total = math.nan if any(g != g for g in grads) else max(grads)
+    elif p == 1.0:
+        total = _fsum(grads)
+    else:  # the sum correctly rounded: PyTorch's to round-off; overflow gives inf, as in PyTorch
+        total = (
+            math.sqrt(_fsum([g * g for g in grads])) if p == 2.0 else _pow(_fsum([_pow(g, p) for g in grads]), 1 / p)
+        )
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(
+            f"the total norm of order {p} of the gradients is {total}, so it cannot be clipped; "
+            f"error_if_nonfinite=False scales the gradients by it anyway"
+        )
+    coef = float(max_norm) / (total + 1e-6)
+    coef = 1.0 if coef > 1.0 else coef  # torch.clamp(coef, max=1.0): a NaN stays NaN
+    for q in ps:
+        q.grad = q.grad * coef
+    return total
+
+
+def _fsum(xs: list[float]) -> float:
+    try:
+        return math.fsum(xs)
+    except OverflowError:  # an intermediate sum beyond the largest float
+        return math.inf
+
+
+def _pow(x: float, p: float) -> float:
+    try:
+        return x**p
+    except OverflowError:
+        return math.inf
 
 
 class Optimizer:

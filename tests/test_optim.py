@@ -7,7 +7,7 @@ import pytest
 
 from micrograd import optim
 from micrograd.engine import Value
-from micrograd.optim import SGD, Adam, adam_update, sgd_update
+from micrograd.optim import SGD, Adam, adam_update, clip_grad_norm_, sgd_update
 
 
 def _params(*xs):
@@ -123,3 +123,30 @@ def test_the_compiled_update_shares_the_optimizers_state():
     )
     assert optim.Optimizer(_params(1.0), lr=0.1).kernel_update is None
     assert SGD(_params(1.0), lr=lambda t: 0.5**t).learning_rates(2, 3) == [0.25, 0.125, 0.0625]
+
+
+def test_clip_grad_norm_scales_to_max_norm_and_returns_the_norm():
+    ps = _params(0.0, 0.0, 0.0)
+    for p, g in zip(ps, (3.0, -4.0, 0.0)):
+        p.grad = g
+    assert clip_grad_norm_(ps, 1.0) == 5.0
+    coef = 1.0 / (5.0 + 1e-6)
+    assert [p.grad for p in ps] == [3.0 * coef, -4.0 * coef, 0.0]
+    assert clip_grad_norm_(ps, 10.0) == math.sqrt(sum(p.grad**2 for p in ps))  # below max_norm: unchanged
+    assert [p.grad for p in ps] == [3.0 * coef, -4.0 * coef, 0.0]
+    for p, g in zip(ps, (1.0, -2.0, 0.5)):
+        p.grad = g
+    assert clip_grad_norm_(ps, 1.0, norm_type="inf") == 2.0 and clip_grad_norm_(ps[0], 5.0, norm_type=1) == 1.0 / (
+        2.0 + 1e-6
+    )
+
+
+def test_clip_grad_norm_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_grad_norm_(_params(1.0), -1.0)
+    with pytest.raises(ValueError, match="norm_type"):
+        clip_grad_norm_(_params(1.0), 1.0, norm_type=0)
+    p = _params(1.0)
+    p[0].grad = math.inf
+    with pytest.raises(RuntimeError, match="cannot be clipped"):
+        clip_grad_norm_(p, 1.0, error_if_nonfinite=True)

@@ -1,7 +1,7 @@
 """PyTorch float64 as the oracle: every op, an MLP forward and backward, every loss (logits of 1000 too),
-and 20 optimizer steps of SGD (momentum, Nesterov, dampening, weight decay, a schedule) and Adam
-(weight decay), to 1e-12 relative. Skipped only when torch is not installed (the `reference` extra), and
-then failed instead under MICROGRAD_REQUIRE_SYSTEM=1 (tests/system.py)."""
+20 optimizer steps of SGD (momentum, Nesterov, dampening, weight decay, a schedule) and Adam (weight
+decay), and clip_grad_norm_, to 1e-12 relative. Skipped only when torch is not installed (the `reference`
+extra), and then failed instead under MICROGRAD_REQUIRE_SYSTEM=1 (tests/system.py)."""
 
 import math
 
@@ -11,7 +11,7 @@ import pytest
 from micrograd import losses
 from micrograd.engine import Value
 from micrograd.nn import MLP
-from micrograd.optim import SGD, Adam
+from micrograd.optim import SGD, Adam, clip_grad_norm_
 from tests.op_cases import CASES
 from tests.system import require
 
@@ -201,3 +201,35 @@ def test_twenty_optimizer_steps_match_torch(label, ours, theirs, scheduled):
         topt.step()
     for p, t in zip(model.parameters(), params):
         assert close(p.data, t.item(), abs_=1e-15), (label, p.data, t.item())
+
+
+# ---------------------------------------------------------------- gradient clipping
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf, "inf"])
+@pytest.mark.parametrize("max_norm", [0.0, 0.5, 3.0, 1e9])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm, seed):
+    """Each Value as a one-element tensor; the total norm returned and every clipped gradient to 1e-12."""
+    rng = np.random.default_rng(seed)
+    grads = rng.normal(size=40) * 10.0 ** rng.uniform(-3, 2, 40)
+    ps = [Value(1.0) for _ in grads]
+    ts = [torch.tensor(1.0, dtype=torch.float64, requires_grad=True) for _ in grads]
+    for p, t, g in zip(ps, ts, grads.tolist()):
+        p.grad, t.grad = g, torch.tensor(g, dtype=torch.float64)
+    got = clip_grad_norm_(ps, max_norm, norm_type=norm_type)
+    want = torch.nn.utils.clip_grad_norm_(ts, max_norm, norm_type=norm_type)
+    assert type(got) is float and close(got, want.item())
+    for p, t in zip(ps, ts):
+        assert close(p.grad, t.grad.item(), abs_=1e-300), (p.grad, t.grad.item())
+
+
+@pytest.mark.parametrize("grads", [[1e200, 1e200, 1.0], [math.inf, 1.0], [math.nan, 2.0], [0.0, 0.0], [-3.0]])
+def test_clip_grad_norm_of_extreme_gradients_matches_torch(grads):
+    """Overflow to an infinite norm (gradients become 0, or NaN where one was inf), NaN, all zeros."""
+    ps = [Value(1.0) for _ in grads]
+    ts = [torch.tensor(1.0, dtype=torch.float64, requires_grad=True) for _ in grads]
+    for p, t, g in zip(ps, ts, grads):
+        p.grad, t.grad = g, torch.tensor(g, dtype=torch.float64)
+    got = clip_grad_norm_(ps, 1.0)
+    want = torch.nn.utils.clip_grad_norm_(ts, 1.0).item()
+    assert got == want or (math.isnan(got) and math.isnan(want))
+    np.testing.assert_array_equal([p.grad for p in ps], [t.grad.item() for t in ts])

@@ -9,6 +9,7 @@ colours the page draws.
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -16,8 +17,9 @@ import pytest
 import micrograd
 from micrograd import losses, nn, optim
 from micrograd.data import make_moons
+from micrograd.training import DivergedError
 from micrograd.viz import TrainingRecord, record_fit, training_html
-from micrograd.viz.training import script_json
+from micrograd.viz.training import group_norms, loss_scale, script_json
 
 EPOCHS, BATCH = 6, 16
 
@@ -125,6 +127,82 @@ def test_training_html_refuses_what_is_not_a_record(tmp_path):
         training_html({"frames": []}, tmp_path / "x.html")
     with pytest.raises(ValueError, match="every must be >= 1"):
         record_fit(None, np.zeros((2, 2)), np.ones(2), epochs=2, every=0)
+    with pytest.raises(TypeError, match="callbacks would start afresh"):
+        record_fit(None, np.zeros((2, 2)), np.ones(2), epochs=2, callbacks=[print])
+
+
+def diverging_record():
+    """mse on targets of 1e3 with SGD(lr=1.0): record_fit raises in its third epoch or so."""
+    model, X, _ = model_and_data()
+    y = 1e3 * X[:, 0]
+    start = model.state_dict()
+    cm = micrograd.compile(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy RuntimeWarning
+        with pytest.raises(DivergedError) as info:
+            record_fit(cm, X, y, loss="mse", optimizer=optim.SGD(model.parameters(), lr=1.0), epochs=50,
+                       batch_size=BATCH, rng=np.random.default_rng(7), grid=6)  # fmt: skip
+    return model, cm, X, y, start, info.value
+
+
+def test_record_fit_of_a_diverging_run_raises_what_fit_raises_with_the_record(tmp_path):
+    model, cm, X, y, start, err = diverging_record()
+    kept = [p.data for p in model.parameters()]
+    model.load_state_dict(start)
+    with pytest.raises(DivergedError) as one:  # one fit with a Generator in the same state
+        cm.fit(X, y, loss="mse", optimizer=optim.SGD(model.parameters(), lr=1.0), epochs=50, batch_size=BATCH,
+               rng=np.random.default_rng(7))  # fmt: skip
+    assert (err.step, err.epoch, err.lr) == (one.value.step, one.value.epoch, 1.0) and err.step > 3
+    np.testing.assert_array_equal(err.history, one.value.history)
+    assert [p.data for p in model.parameters()] == kept
+    record = err.record
+    assert record.history == err.history.tolist() and (err.gradient or not math.isfinite(record.history[-1]))
+    assert record.extra["diverged"] == {"step": err.step, "what": "gradient" if err.gradient else "loss"}
+    assert record.frames[-1].step == err.step and record.frames[-1].epoch == err.epoch
+    assert f"step {err.step} (epoch {err.epoch}" in str(err)
+    text = training_html(record, tmp_path / "diverged.html").read_text()
+    assert '"log_scale":true' in text
+
+
+def test_loss_scale_is_log_beyond_three_decades_of_finite_positive_losses():
+    assert loss_scale([1.0, 0.5, 0.2]) == "linear" and loss_scale([1.0, 1e-4]) == "log"
+    assert loss_scale([1.0, 2.0, math.inf, math.nan]) == "linear" and loss_scale([1.0, 1e300, math.inf]) == "log"
+    assert loss_scale([1.0, 0.0, 1e6]) == "linear" and loss_scale([]) == "linear"  # a zero has no logarithm
+    assert loss_scale([1.0, 2.0], [1e-5]) == "log"  # several curves on one axis
+
+
+def test_group_norms_of_huge_gradients_do_not_overflow():
+    g = np.array([1e200, 1e200, 3.0, 4.0, math.inf, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        norms = group_norms(g, np.array([0, 0, 1, 1, 2, 2]), 3)
+    assert norms[0] == pytest.approx(math.sqrt(2) * 1e200, rel=1e-15) and norms[1] == 5.0 and norms[2] == math.inf
+
+
+@pytest.mark.system
+def test_diverged_page_marks_the_first_non_finite_loss_on_a_log_scale(tmp_path):
+    from tests.system import require
+
+    require("chromium", "chromedriver")
+    from selenium.webdriver.common.by import By
+
+    from tests.browser import start_chromium
+
+    *_, err = diverging_record()
+    page = training_html(err.record, tmp_path / "diverged.html")
+    driver = start_chromium(tmp_path / "profile")
+    try:
+        driver.get(page.as_uri())
+        assert driver.find_element(By.ID, "loss-curve").get_attribute("data-scale") == "log"
+        note = driver.find_element(By.ID, "not-finite")
+        assert int(note.get_attribute("data-step")) == err.step and "diverged" in note.text
+        from selenium.webdriver.common.keys import Keys
+
+        driver.find_element(By.TAG_NAME, "body").send_keys(Keys.END)
+        last = err.record.frames[-1]
+        assert float(driver.find_element(By.ID, "step").get_attribute("data-value")) == last.step
+    finally:
+        driver.quit()
 
 
 @pytest.mark.system
@@ -196,8 +274,10 @@ def test_page_in_headless_chromium(tmp_path):
         driver.find_element(By.ID, "play").click()  # at the end, Play starts again from frame 0
         from selenium.webdriver.support.ui import WebDriverWait
 
-        WebDriverWait(driver, 10).until(lambda d: frame() == len(record.frames) - 1)
-        assert driver.find_element(By.ID, "play").text == "Play"  # stopped by itself at the end
+        # it stops by itself one tick after the last frame: Play again
+        WebDriverWait(driver, 10).until(
+            lambda d: frame() == len(record.frames) - 1 and d.find_element(By.ID, "play").text == "Play"
+        )
         driver.save_screenshot(str(tmp_path / "training.png"))
     finally:
         driver.quit()

@@ -55,6 +55,36 @@ def real(name: str, value, minimum: float = 0.0) -> float:
     return value
 
 
+def clip_norm(value) -> float:
+    """fit's and loss_and_grad's clip_norm: None (no clipping: 0.0 for the kernels) or a finite number > 0."""
+    if value is None:
+        return 0.0
+    norm = real("clip_norm", value)
+    if norm == 0.0:
+        raise ValueError("clip_norm must be a finite number > 0 (or None: no clipping), got 0")
+    return norm
+
+
+def callbacks(value) -> list:
+    """fit's callbacks: None or a list of callables cb(epoch, logs)."""
+    if value is None:
+        return []
+    if callable(value) or isinstance(value, (str, bytes)):
+        raise TypeError(f"callbacks must be a list of callables cb(epoch, logs), got {value!r}; wrap it: [cb]")
+    out = list(value)
+    for j, cb in enumerate(out):
+        if not callable(cb):
+            raise TypeError(f"callbacks[{j}] is {cb!r}, not a callable cb(epoch, logs)")
+    return out
+
+
+def pair(name: str, value) -> tuple:
+    """fit's validation: an (X_val, y_val) pair."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (X_val, y_val), got {type(value).__name__}")
+    return value[0], value[1]
+
+
 def flag(name: str, value) -> bool:
     if value is True or value is False:
         return value

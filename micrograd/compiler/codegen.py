@@ -44,8 +44,8 @@ from micrograd import ops
 from micrograd.compiler.ir import GATHER, LOSS, LOSSES, NOPS, Program
 
 # ---------------------------------------------------------------- the calling convention of run (template.py)
-FORWARD, GRAD, FIT = 0, 1, 2  # modes
-OK, UNKNOWN, BAD_LABEL, DIVERGED = 0, 1, 2, 3  # statuses
+FORWARD, GRAD, FIT, EVAL = 0, 1, 2, 3  # modes
+OK, UNKNOWN, BAD_LABEL, DIVERGED, GRAD_DIVERGED = 0, 1, 2, 3, 4  # statuses
 CTL_WHERE, CTL_IDX = 8, 9  # ctl: where a status points; the trainable parameters' positions from here on
 ST_L2, ST_CLIP, ST_KIND, ST_MOMENTUM, ST_DAMPENING, ST_NESTEROV, ST_WEIGHT_DECAY = 0, 1, 2, 3, 4, 5, 6
 ST_BETA1, ST_BETA2, ST_EPS = 7, 8, 9

@@ -17,7 +17,9 @@ never an entry point of its own and a program compiles only the blocks it uses.
   (hinge -1/+1, bce in [0, 1], a class index or a distribution) and returns
   the first bad example instead of a number.
 - ``sgd`` / ``adam``: ``micrograd.optim``'s update formulas over the trainable
-  parameters ``idx``.
+  parameters ``idx``; ``sum_of_squares`` of their gradient (clipping, and fit's
+  check that a gradient is finite), an entry point of its own compiled with
+  ``reassoc`` so the sum vectorizes (NaN and inf still propagate).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from numba.extending import register_jitable
 
 from micrograd import losses, ops, optim
 from micrograd.compiler.blas import gemm
+from micrograd.compiler.jit import jit
 
 register_jitable(optim.sgd_update)
 register_jitable(optim.adam_update)
@@ -190,6 +193,19 @@ def cross_entropy(V, G, Y, yo, w, s, m, B, scale):
                 G[(s + j) * B + e] -= Y[yo + e * w + j] * scale
             total += lse - dot
     return total, -1
+
+
+@jit(fastmath={"reassoc"})
+def sum_of_squares(v, idx, whole):
+    """sum_j v[idx[j]]**2 (all of v when whole), in any order: a different rounding, no other change."""
+    s = 0.0
+    if whole:
+        for q in range(v.shape[0]):
+            s += v[q] * v[q]
+    else:
+        for j in range(idx.shape[0]):
+            s += v[idx[j]] * v[idx[j]]
+    return s
 
 
 @register_jitable

@@ -28,21 +28,32 @@ from __future__ import annotations
 import copy
 import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from micrograd import nn
+from micrograd import nn, training
 from micrograd.compiler import arguments, blas, codegen
 from micrograd.compiler.arguments import LossArg
-from micrograd.compiler.codegen import BAD_LABEL, CTL_IDX, CTL_WHERE, DIVERGED, FIT, FORWARD, GRAD, OK, UNKNOWN
+from micrograd.compiler.codegen import (
+    BAD_LABEL,
+    CTL_IDX,
+    CTL_WHERE,
+    DIVERGED,
+    FORWARD,
+    GRAD,
+    GRAD_DIVERGED,
+    OK,
+    UNKNOWN,
+)
+from micrograd.compiler.fitsteps import FitSteps
 from micrograd.compiler.ir import DEBUG_VALIDATE, GATHER, LOSS, LOSSES, Program, format_instruction, validate
 from micrograd.compiler.params import Binding, check_params, model_parameters
 from micrograd.compiler.passes import lower
 from micrograd.compiler.trace import call_model, trace_model
+from micrograd.training import History
 
 FORWARD_ROWS = 1024  # cm(X) runs X in batches of this many rows (bounded buffers for any N)
-ORDER_ROWS = 1 << 18  # fit draws the row order of this many rows' worth of epochs at a time (2 MiB)
 
 
 def _serialized(method):
@@ -236,8 +247,9 @@ class CompiledModel:
             validate(prog)
         return plan
 
-    def _run(self, plan, mode, prog, X, Y, order, out, hs, st, s0, s1, bs, shuffled, e0, t0) -> None:
-        """One kernel call, with the BLAS threads its products want; raises what the kernel reports."""
+    def _run(self, plan, mode, prog, X, Y, order, out, hs, st, s0, s1, bs, shuffled, e0, t0) -> int:
+        """One kernel call, with the BLAS threads its products want. Returns OK, or DIVERGED / GRAD_DIVERGED
+        (fit's steps stopped at step ``self._where``); raises what else the kernel reports."""
         run, ints, reals, W, nt = plan
         ctl = self._ctl
         ctl[0], ctl[1], ctl[2], ctl[3], ctl[4], ctl[7] = s0, s1, bs, shuffled, e0, t0
@@ -250,17 +262,21 @@ class CompiledModel:
                 status = run(mode, ints, reals, self.theta, self._gtheta, X, Y, order, W, out, hs, st, ctl)
             finally:
                 setter(before)
-        if status != OK:
+        if status != OK and status != DIVERGED and status != GRAD_DIVERGED:
             self._fail(status, prog, Y)
+        return status
+
+    @property
+    def _where(self) -> int:
+        """Where the last kernel call's status points (an instruction, a row, a step)."""
+        return int(self._ctl[CTL_WHERE])
 
     def _fail(self, status: int, prog: Program, Y: np.ndarray) -> None:
-        where = int(self._ctl[CTL_WHERE])
+        where = self._where
         if status == UNKNOWN:
             raise RuntimeError(f"compiled kernel cannot run instruction {where}: {format_instruction(prog, where)}")
         if status == BAD_LABEL:
             raise ValueError(arguments.label_error(prog.fused_loss, Y, where, self.n_outputs))
-        if status == DIVERGED:
-            raise FloatingPointError(f"the loss is not finite at step {where}")
         raise RuntimeError(f"compiled kernel returned status {status}")
 
     def _update(self, optimizer) -> str:
@@ -306,7 +322,7 @@ class CompiledModel:
         Y, width = arguments.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
         st = self._st
         st[codegen.ST_L2] = arguments.real("l2", l2)
-        st[codegen.ST_CLIP] = 0.0 if clip_norm is None else arguments.real("clip_norm", clip_norm, minimum=0.0)
+        st[codegen.ST_CLIP] = arguments.clip_norm(clip_norm)
         prog = self._training_program(loss, width)
         plan = self._plan(prog, N, Y.shape[1], train=True, clip=clip_norm is not None)
         self._run(plan, GRAD, prog, X, Y, self._no_order, self._no_out, self._hs, st, 0, 1, N, 0, 0, 0)
@@ -327,24 +343,41 @@ class CompiledModel:
         l2: float = 0.0,
         shuffle: bool = True,
         target_width: int | None = None,
+        *,
+        validation: tuple | None = None,
+        callbacks: Sequence[Callable] | None = None,
         clip_norm: float | None = None,
-    ) -> np.ndarray:
-        """Train in compiled code; returns the batch loss of every step, shape (epochs * ceil(N / batch_size),).
+        progress: bool = True,
+    ) -> History:
+        """Train in compiled code; returns a ``History``: the batch loss of every step, an array of shape
+        (epochs * ceil(N / batch_size),), with per-epoch values (``micrograd.training``, docs/training.md).
 
         Starts from the model's current weights. Epoch e visits the rows in the order of the e-th
         ``rng.permutation(N)`` (``rng`` an int seed or a ``np.random.Generator``; ``shuffle=False``: in
         order), in batches of ``batch_size`` (default: all N; the last batch of an epoch may be
         smaller; a single full batch is not permuted: that would change only the order of its sum).
-        Each step is forward, mean loss + ``l2*sum(p*p)``, backward, optionally gradient clipping
-        (``clip_norm``) and the optimizer's update (``micrograd.optim`` SGD or Adam, their formulas and
-        learning-rate schedule). The model's Values hold the trained weights (at once: they are the
-        compiled vector) and the last step's gradients; the optimizer's state (``t``, momentum buffers or
-        ``m``/``v``) is the kernel's, so the Value path can continue where this stopped."""
+        Each step is forward, mean loss + ``l2*sum(p*p)``, backward, clipping of the gradient to
+        ``clip_norm`` (as ``optim.clip_grad_norm_``) and the optimizer's update (``micrograd.optim`` SGD
+        or Adam, their formulas and learning-rate schedule). ``validation=(X_val, y_val)``: the loss
+        (and accuracy) on those rows after every epoch; ``callbacks``: ``cb(epoch, logs)`` after every
+        epoch, True stops; ``progress``: a progress bar for long fits in a terminal. A non-finite loss or
+        gradient raises ``training.DivergedError``; Ctrl-C raises KeyboardInterrupt within ~0.1 s; both
+        carry ``.history`` and leave the weights of the last completed step. The model's Values hold
+        the trained weights (at once: they are the compiled vector) and the last step's gradients; the
+        optimizer's state (``t``, momentum buffers or ``m``/``v``) is the kernel's, so the Value path
+        continues where this stopped."""
         X = arguments.features(X, self.n_inputs, self.dtype)
         N = X.shape[0]
         Y, width = arguments.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
         epochs = arguments.integer("epochs", epochs, 0)
         bs = min(N, arguments.integer("batch_size", batch_size, 1, none_ok=True) or N)
+        cbs = arguments.callbacks(callbacks)
+        progress = arguments.flag("progress", progress)
+        val = None
+        if validation is not None:
+            Xv, yv = arguments.pair("validation", validation)
+            Xv = arguments.features(Xv, self.n_inputs, self.dtype)
+            val = (Xv, arguments.targets(yv, Xv.shape[0], loss, self.n_outputs, target_width, self.dtype)[0])
         update = self._update(optimizer)
         st = optimizer.kernel_state(codegen.ST_STATE)
         hyper = optimizer.kernel_hyper()
@@ -354,37 +387,11 @@ class CompiledModel:
                 st[codegen.ST_HYPER[name]] = value
             self._hyper = (id(st), hyper)
         st[codegen.ST_L2] = arguments.real("l2", l2)
-        st[codegen.ST_CLIP] = 0.0 if clip_norm is None else arguments.real("clip_norm", clip_norm, minimum=0.0)
-        per_epoch = -(-N // bs)
-        shuffled = arguments.flag("shuffle", shuffle) and per_epoch > 1
-        if shuffled:
-            gen = arguments.generator(rng)
-        else:
-            arguments.seed(rng)
+        st[codegen.ST_CLIP] = arguments.clip_norm(clip_norm)
+        shuffled = arguments.flag("shuffle", shuffle) and -(-N // bs) > 1
+        arguments.seed(rng)
+        gen = arguments.generator(rng) if shuffled else None
         prog = self._training_program(loss, width)
         plan = self._plan(prog, bs, Y.shape[1], train=True, update=update, shuffle=shuffled, clip=clip_norm is not None)
-        steps = epochs * per_epoch
-        t0 = int(optimizer.t)
-        hs = np.empty((2, steps))
-        hs[0] = optimizer.learning_rates(t0, steps)
-        block = max(1, ORDER_ROWS // N)  # epochs per kernel call: the row order of a block at a time
-        done = 0
-        try:
-            for e0 in range(0, epochs, block):
-                e1 = min(epochs, e0 + block)
-                order = self._no_order
-                if shuffled:  # epoch e visits the rows in the order of the e-th rng.permutation(N)
-                    order = np.empty((e1 - e0) * N, dtype=np.int64)
-                    for e in range(e1 - e0):
-                        order[e * N : (e + 1) * N] = gen.permutation(N)
-                self._run(plan, FIT, prog, X, Y, order, self._no_out, hs, st, e0 * per_epoch, e1 * per_epoch, bs,
-                          int(shuffled), e0, t0)  # fmt: skip
-                done = e1 * per_epoch
-        except FloatingPointError:
-            done = int(self._ctl[CTL_WHERE])
-            raise
-        finally:
-            optimizer.t = t0 + done
-            if done:
-                self._binding.kernel_wrote(weights=True)
-        return hs[1]
+        steps = FitSteps(self, prog, plan, X, Y, loss, optimizer, st, epochs, bs, gen)
+        return training.run_fit(steps, epochs, validation=val, callbacks=cbs, progress=progress, model=self)

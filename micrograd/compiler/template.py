@@ -10,7 +10,8 @@ valid Python so linters read it, but it is never imported as a kernel: its
 ``run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl)``:
 
     mode    FORWARD: the outputs of rows s0*bs .. into out (N, n_outputs), batch after batch;
-            GRAD: loss and gradient of one batch (all N rows); FIT: training steps s0 .. s1-1
+            GRAD: loss and gradient of one batch (all N rows); FIT: training steps s0 .. s1-1;
+            EVAL: the outputs and the mean loss of one batch (no gradient: fit's validation)
     code    the program, Program.pack(): int64 header, instruction table and slot tables
     reals   the program's float64 numbers: each instruction's arg, then the constants
     theta   (P,) the parameters, model order; gtheta (P,) their gradient (written by GRAD and FIT)
@@ -24,8 +25,8 @@ valid Python so linters read it, but it is never imported as a kernel: its
             before this call), then what went wrong (CTL_WHERE), and the trainable parameters from
             ctl[CTL_IDX] on
     returns OK, or UNKNOWN (instruction ctl[CTL_WHERE] has an opcode this kernel lacks), BAD_LABEL
-    (row ctl[CTL_WHERE] has a label the loss refuses), DIVERGED (step ctl[CTL_WHERE]'s loss is not
-    finite: its update was not applied)
+    (row ctl[CTL_WHERE] has a label the loss refuses), DIVERGED or GRAD_DIVERGED (step ctl[CTL_WHERE]'s
+    loss, or its gradient, is not finite: its update was not applied)
 """
 
 # ruff: noqa: F401, F821, F841 - names the generated branches use, or the generated module's imports
@@ -38,8 +39,11 @@ from micrograd.compiler.codegen import (
     CTL_IDX,
     CTL_WHERE,
     DIVERGED,
+    EVAL,
     FIT,
     FORWARD,
+    GRAD,
+    GRAD_DIVERGED,
     OK,
     ST_ADAM,
     ST_BETA1,
@@ -152,7 +156,7 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
                 V[psl[j] * B + e] = c
 #endif
 #if train
-        if mode != FORWARD:
+        if mode == GRAD or mode == FIT:
             zg = code[code[H_ZERO_G] : code[H_ZERO_G] + S]
             for j in range(S):  # gradient rows that backward accumulates into
                 if zg[j]:
@@ -197,12 +201,14 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
                 ctl[CTL_WHERE] = i
                 return UNKNOWN
             i += 1
-        if mode == FORWARD:
+        if mode == FORWARD or mode == EVAL:
             for j in range(nout):
                 for e in range(B):
                     out[start + e, j] = V[outs[j] * B + e]
-            continue
+            if mode == FORWARD:
+                continue
 #if train
+        idx = ctl[CTL_IDX:]
 #if valueloss
         if code[H_VLOSS] >= 0:  # a loss built from Values: its slot holds each example's loss
             ls = code[H_VLOSS] * B
@@ -210,6 +216,12 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
                 total += V[ls + e]
                 G[ls + e] = scale
 #endif
+        if mode == EVAL:
+            loss = total * scale
+            if st[ST_L2] != 0.0:
+                loss += st[ST_L2] * k.sum_of_squares(theta, idx, idx.shape[0] == theta.shape[0])
+            hs[1, s] = loss
+            continue
         zp = code[code[H_ZERO_P] : code[H_ZERO_P] + 2 * code[H_NZERO]]
         for j in range(code[H_NZERO]):  # parameters whose gradient no DENSE writes: backward accumulates them
             for q in range(zp[2 * j], zp[2 * j] + zp[2 * j + 1]):
@@ -251,7 +263,6 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
                 acc += G[psl[j] * B + e]
             gtheta[pix[j]] += acc
 #endif
-        idx = ctl[CTL_IDX:]
         loss = total * scale
         l2 = st[ST_L2]
         if l2 != 0.0:
@@ -261,21 +272,29 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
                 sq += theta[q] * theta[q]
                 gtheta[q] += 2.0 * l2 * theta[q]
             loss += l2 * sq
-#if clip
-        if st[ST_CLIP] > 0.0:  # clip_norm: torch.nn.utils.clip_grad_norm_'s rule
-            sq = 0.0
-            for j in range(idx.shape[0]):
-                sq += gtheta[idx[j]] * gtheta[idx[j]]
-            coef = min(st[ST_CLIP] / (math.sqrt(sq) + 1e-6), 1.0)
-            for j in range(idx.shape[0]):
-                gtheta[idx[j]] *= coef
-#endif
         hs[1, s] = loss
 #if sgd|adam
-        if mode == FIT:
-            if not abs(loss) <= 1.7976931348623157e308:  # not finite: stop before this step's update
+        if mode == FIT and not abs(loss) <= 1.7976931348623157e308:  # not finite: stop before this update
+            ctl[CTL_WHERE] = s
+            return DIVERGED
+#endif
+#if clip|sgd|adam
+        if mode == FIT or st[ST_CLIP] > 0.0:
+            sq = k.sum_of_squares(gtheta, idx, idx.shape[0] == gtheta.shape[0])
+#if sgd|adam
+            if mode == FIT and not sq <= 1.7976931348623157e308:  # a gradient not finite: stop before it too
                 ctl[CTL_WHERE] = s
-                return DIVERGED
+                return GRAD_DIVERGED
+#endif
+#if clip
+            coef = st[ST_CLIP] / (math.sqrt(sq) + 1e-6)  # clip_norm: torch.nn.utils.clip_grad_norm_'s rule
+            if st[ST_CLIP] > 0.0 and not coef >= 1.0:  # clamped to 1 (a NaN norm: NaN, as in PyTorch)
+                for j in range(idx.shape[0]):
+                    gtheta[idx[j]] *= coef
+#endif
+#endif
+#if sgd|adam
+        if mode == FIT:
             m = idx.shape[0]
             state = st[ST_STATE : ST_STATE + 2 * m]
 #if sgd

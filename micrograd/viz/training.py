@@ -14,10 +14,17 @@ Contract:
   the full-data loss and gradient at the frame's weights (``cm.loss_and_grad``: mean loss plus
   the L2 term), the gradient norm of each layer's parameters, and, for 2-D inputs, the model's
   outputs on a ``grid`` x ``grid`` lattice over the data (the decision boundary).
+- A run that diverges or is interrupted (Ctrl-C) raises what ``fit`` raised (``training.DivergedError``
+  with the step and epoch counted over the whole run, or KeyboardInterrupt), with ``.history`` (every
+  batch loss so far) and ``.record``: the record up to there, its last frame at the weights the model
+  kept (the last finite ones), ready for ``training_html`` (``extra["diverged"]``: the step, and
+  whether its loss or its gradient was not finite). No NumPy warning on infinite gradients.
 - ``training_html(record, path)`` writes one self-contained page (inline CSS and JavaScript, no
   network), atomically, and returns the path as a ``webpage.Page``, which also displays inline
   in a notebook. The record is embedded as JSON with ``<``, ``>`` and ``&`` escaped, so no string
-  in it can close the script element. Hooks for scripts and tests: see ``training_page``.
+  in it can close the script element. The loss curve is on a log scale when the finite losses
+  span more than three decades (``loss_scale``; the demos' loss plots are always on one), and marks
+  where training diverged. Hooks for scripts and tests: see ``training_page``.
 """
 
 from __future__ import annotations
@@ -29,8 +36,22 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from micrograd.training import DivergedError, History, diverged
 from micrograd.viz import webpage
 from micrograd.viz.training_page import TEMPLATE
+
+LOG_DECADES = 3  # a loss curve spanning more decades than this is drawn on a log scale
+
+
+def loss_scale(*curves) -> str:
+    """ "log" when the finite values of the curves are all > 0 and span more than LOG_DECADES decades
+    (a diverging run, a loss falling by orders of magnitude), else "linear"."""
+    arrays = [np.asarray(c, dtype=np.float64).ravel() for c in curves]
+    values = np.concatenate(arrays) if arrays else np.zeros(0)
+    values = values[np.isfinite(values)]
+    if values.size == 0 or values.min() <= 0.0:
+        return "linear"
+    return "log" if values.max() > values.min() * 10.0**LOG_DECADES else "linear"
 
 
 @dataclass
@@ -109,6 +130,10 @@ def record_fit(
         raise ValueError(f"epochs and every must be >= 1, got epochs={epochs}, every={every}")
     if "epochs" in fit_kwargs or "rng" in fit_kwargs:
         raise TypeError("record_fit passes epochs=1 and rng itself")
+    if fit_kwargs.get("callbacks"):
+        raise TypeError(
+            "record_fit calls fit once per epoch, so callbacks would start afresh every epoch; train with fit"
+        )
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(0 if rng is None else rng)
     X = np.asarray(X, dtype=np.float64)
     names, group = layer_groups(cm.model, len(cm.params))
@@ -118,7 +143,7 @@ def record_fit(
 
     def frame(epoch: int, step: int) -> Frame:
         value, grads = cm.loss_and_grad(X, y, loss=loss, **grad_keys)
-        norms = np.sqrt(np.bincount(group, weights=grads * grads, minlength=len(names)))
+        norms = group_norms(grads, group, len(names))
         outputs = None
         if two_d:
             out = cm(points)
@@ -128,24 +153,58 @@ def record_fit(
 
     history: list[float] = []
     frames = [frame(0, 0)]
+
+    def record() -> TrainingRecord:
+        return TrainingRecord(
+            title=title,
+            loss=loss if isinstance(loss, str) else getattr(loss, "__name__", "loss"),
+            epochs=int(epochs),
+            every=int(every),
+            history=list(history),
+            layers=names,
+            frames=frames,
+            X=X.tolist() if two_d else None,
+            y=np.asarray(y, dtype=np.float64).reshape(len(X), -1)[:, 0].tolist() if two_d else None,
+            grid_x=None if gx is None else gx.tolist(),
+            grid_y=None if gy is None else gy.tolist(),
+            extra={"outputs": int(cm.n_outputs)},
+        )
+
     for e in range(1, int(epochs) + 1):
-        history.extend(cm.fit(X, y, loss=loss, optimizer=optimizer, epochs=1, rng=gen, **fit_kwargs).tolist())
+        before = len(history)
+        try:
+            history.extend(cm.fit(X, y, loss=loss, optimizer=optimizer, epochs=1, rng=gen, **fit_kwargs).tolist())
+        except (DivergedError, KeyboardInterrupt) as err:  # the record so far, the last frame at the kept weights
+            part = getattr(err, "history", None)
+            if part is None:  # Ctrl-C before fit's first step
+                raise
+            history.extend(part.tolist())
+            whole = History(history, steps_per_epoch=part.steps_per_epoch, epochs=e - 1)
+            kept = len(history) if not isinstance(err, DivergedError) else before + err.step  # steps applied
+            if frames[-1].step != kept:
+                frames.append(frame(e - 1, kept))
+            if not isinstance(err, DivergedError):
+                err.history, err.record = whole, record()  # type: ignore[attr-defined]
+                raise
+            error = diverged(before + err.step, e - 1, err.lr, err.loss, err.gradient, whole)
+            error.record = record()  # type: ignore[attr-defined]
+            error.record.extra["diverged"] = {"step": error.step, "what": "gradient" if err.gradient else "loss"}
+            raise error from None
         if e % int(every) == 0 or e == int(epochs):
             frames.append(frame(e, len(history)))
-    return TrainingRecord(
-        title=title,
-        loss=loss if isinstance(loss, str) else getattr(loss, "__name__", "loss"),
-        epochs=int(epochs),
-        every=int(every),
-        history=history,
-        layers=names,
-        frames=frames,
-        X=X.tolist() if two_d else None,
-        y=np.asarray(y, dtype=np.float64).reshape(len(X), -1)[:, 0].tolist() if two_d else None,
-        grid_x=None if gx is None else gx.tolist(),
-        grid_y=None if gy is None else gy.tolist(),
-        extra={"outputs": int(cm.n_outputs)},
-    )
+    return record()
+
+
+def group_norms(grads: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
+    """sqrt(sum of squares) of the gradients of each group, scaled by the group's largest |g| so that
+    gradients of 1e200 give their norm, not an overflow (inf and NaN gradients give inf and NaN)."""
+    a = np.abs(grads)
+    top = np.zeros(n)
+    with np.errstate(all="ignore"):
+        np.maximum.at(top, group, a)
+        scaled = np.where(top[group] > 0, a / top[group], 0.0)
+        norms = top * np.sqrt(np.bincount(group, weights=scaled * scaled, minlength=n))
+    return np.where(np.isinf(top), np.inf, norms)
 
 
 def _finite(obj):
@@ -168,5 +227,6 @@ def training_html(record: TrainingRecord, path: str | os.PathLike = "training.ht
     """Write the replay page of record to path; returns the path (a webpage.Page)."""
     if not isinstance(record, TrainingRecord):
         raise TypeError(f"training_html needs the TrainingRecord that record_fit returns, got {type(record).__name__}")
-    parts = {"__TITLE__": html.escape(record.title), "__DATA__": script_json(asdict(record))}
+    data = dict(asdict(record), log_scale=loss_scale(record.history) == "log")
+    parts = {"__TITLE__": html.escape(record.title), "__DATA__": script_json(data)}
     return webpage.write_page(path, webpage.fill(TEMPLATE, parts))

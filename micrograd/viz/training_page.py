@@ -11,7 +11,10 @@ Hooks for scripts and tests:
 - ``canvas#boundary`` (2-D inputs): grid cell (i, j) of the frame's outputs is painted in the
   rectangle ``cellRect(i, j)`` (a global function): one output, red-ish where it is > 0 and
   blue-ish else; several outputs, one pale colour per predicted class (``CLASS_FILL``).
-- ``svg#loss-curve``: every step's batch loss, and ``#marker`` at the frame's step.
+- ``svg#loss-curve``: every step's batch loss, and ``#marker`` at the frame's step; the data's
+  ``log_scale`` (``training.loss_scale``) puts it on a log scale (``svg#loss-curve[data-scale]`` says
+  which), and ``#not-finite`` (``data-step``) marks the step where training diverged (the record's
+  ``extra["diverged"]``, else the first loss that is not finite).
 """
 
 from micrograd.viz.webpage import PAGE_HEAD
@@ -80,13 +83,15 @@ R.layers.forEach((name, i) => {
 });
 const normCells = [...document.querySelectorAll('td.norm')], bars = [...document.querySelectorAll('.bar')];
 
-// ---- loss curve (log scale when every loss is positive)
+// ---- loss curve: a log scale when the finite losses span more than three decades (R.log_scale)
 const svgNS = 'http://www.w3.org/2000/svg', svg = document.getElementById('loss-curve');
-const W = 420, H = 260, PAD = 62, hist = R.history;
-const positive = hist.every(v => v !== null && v > 0);
-const tr = v => (positive ? Math.log10(v) : v);
+const W = 420, H = 260, PAD = 62, hist = R.history, logScale = R.log_scale;
+svg.dataset.scale = logScale ? 'log' : 'linear';
+const tr = v => (logScale ? Math.log10(v) : v);
+const diverged = R.extra.diverged || {step: hist.findIndex(v => v === null), what: 'loss'};
+const bad = diverged.step;  // where the loss (or its gradient) was first not finite: a diverged run
 const ys = hist.filter(v => v !== null).map(tr);
-const ymin = Math.min(...ys), ymax = Math.max(...ys) + 1e-12;
+const ymin = ys.length ? Math.min(...ys) : 0, ymax = (ys.length ? Math.max(...ys) : 1) + 1e-12;
 const px = s => PAD + (W - PAD - 10) * (hist.length > 1 ? s / (hist.length - 1) : 0);
 const py = v => 10 + (H - PAD - 10) * (1 - (tr(v) - ymin) / (ymax - ymin));
 function el(name, attrs) {
@@ -96,12 +101,18 @@ function el(name, attrs) {
   return e;
 }
 el('rect', {x: PAD, y: 10, width: W - PAD - 10, height: H - PAD - 10, fill: 'none', stroke: '#ccc'});
-el('polyline', {points: hist.map((v, s) => v === null ? '' : px(s) + ',' + py(v)).join(' '), fill: 'none',
-                stroke: '#1f77b4', 'stroke-width': 1.5});
+el('polyline', {points: hist.map((v, s) => v === null ? '' : px(s) + ',' + py(v)).filter(Boolean).join(' '),
+                fill: 'none', stroke: '#1f77b4', 'stroke-width': 1.5});
 el('text', {x: PAD, y: H - 8, 'font-size': 12}).textContent =
-  'step (' + hist.length + ' in all)' + (positive ? ', loss on a log scale' : '');
-el('text', {x: 2, y: 20, 'font-size': 11}).textContent = fmt(positive ? 10 ** ymax : ymax);
-el('text', {x: 2, y: H - PAD, 'font-size': 11}).textContent = fmt(positive ? 10 ** ymin : ymin);
+  'step (' + hist.length + ' in all)' + (logScale ? ', loss on a log scale' : '');
+el('text', {x: 2, y: 20, 'font-size': 11}).textContent = fmt(logScale ? 10 ** ymax : ymax);
+el('text', {x: 2, y: H - PAD, 'font-size': 11}).textContent = fmt(logScale ? 10 ** ymin : ymin);
+if (bad >= 0) {
+  el('line', {x1: px(bad), x2: px(bad), y1: 10, y2: H - PAD, stroke: '#d62728', 'stroke-dasharray': '3,3'});
+  const note = el('text', {id: 'not-finite', x: PAD + 4, y: H - 26, 'font-size': 12, fill: '#d62728'});
+  note.dataset.step = String(bad);
+  note.textContent = diverged.what + ' not finite at step ' + bad + ': training diverged';
+}
 const marker = el('line', {id: 'marker', stroke: '#d62728', 'stroke-width': 2, y1: 10, y2: H - PAD});
 
 // ---- decision boundary
