@@ -97,7 +97,7 @@ def test_targets_are_judged_met_missed_or_not_measured():
     by_key = {
         t.key: (m, ok)
         for t, m, ok in targets.judge(
-            {"A.fit_vs_hand": 1.25, "B.fit_vs_hand": 1.2, "A.torch_over_lag": 15.0, "B.torch_over_lag": 1.9}
+            {"A.fit_vs_hand": 1.25, "B.fit_vs_hand": 1.15, "A.torch_over_lag": 18.0, "B.torch_over_lag": 1.9}
         )
     }
     assert by_key["A.fit_vs_hand"] == ("1.25x", False)

@@ -169,6 +169,8 @@ def jit(cold_s: float | None = None, what: str = "", **options):
     options.setdefault("error_model", "numpy")
 
     def decorate(fn):
+        if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the plain Python function, for debuggers and coverage
+            return fn
         if cold_s is not None:
             _entry_points[id(fn)] = (cold_s, what or fn.__qualname__)
         try:

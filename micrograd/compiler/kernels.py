@@ -7,9 +7,11 @@ never an entry point of its own and a program compiles only the blocks it uses.
 
 - ``dense_forward`` / ``dense_backward``: a DENSE through one BLAS ``gemm``
   (``compiler.blas``), its input either slots of ``V`` (k, B) or the model's
-  inputs where they are, the rows of X (B, k). Bias gradients are summed over
-  the batch in a fixed order (four partial sums), so results do not depend on
-  the kernel variant.
+  inputs where they are, the rows of X (B, k); a small layer's forward adds in
+  the Neuron's order instead (bias first, terms in order), so its outputs are
+  the Value path's to the bit. Bias gradients are summed over the batch in a
+  fixed order (four partial sums), so results do not depend on the kernel
+  variant.
 - ``hinge``, ``mse``, ``bce_with_logits``, ``cross_entropy``: the named losses
   of ``micrograd.losses``, one pass over the batch each, forward and gradient,
   computed with the op table's own functions in the Value path's order where
@@ -41,11 +43,19 @@ DISTRIBUTION_TOL = losses.DISTRIBUTION_TOL
 FLOAT_MAX = 1.7976931348623157e308
 
 
+SMALL = 1 << 16  # m*k*B below this: a DENSE's forward sums in the Neuron's order (docs/benchmarks.md)
+
+
 @register_jitable
 def dense_forward(f, abi, theta, p, ld, b, bs, Xs, xo, ldx, batch_major, V, o, m, k, B):
     """V[o:o+m] (m, B) = W (m, k) @ X + bias, W[r, j] = theta[p + r*ld + j], bias[r] = theta[b + r*bs].
     X: V's slots (k, B) from offset xo (ldx = B), or the inputs (B, k) from xo (ldx = row length) when
-    batch_major."""
+    batch_major. A small layer adds as a Neuron does, bias first, then w_j * x_j for j in order (the Value
+    path's numbers to the bit); a big one through BLAS, in its own order (equal to round-off)."""
+    if m * k * B < SMALL:
+        dense_forward_in_order(theta, p, ld, b, bs, Xs, xo, 1 if batch_major else ldx, ldx if batch_major else 1,
+                               V, o, m, k, B)  # fmt: skip
+        return
     beta = 0.0
     if b >= 0:
         beta = 1.0
@@ -55,6 +65,46 @@ def dense_forward(f, abi, theta, p, ld, b, bs, Xs, xo, ldx, batch_major, V, o, m
             for e in range(U(B)):
                 V[row + e] = br
     gemm(f, abi, 0, batch_major, m, B, k, 1.0, theta, p, ld, Xs, xo, ldx, beta, V, o * B, B)
+
+
+@register_jitable
+def dense_forward_in_order(theta, p, ld, b, bs, Xs, xo, sj, se, V, o, m, k, B):
+    """V[o+r] = ((b_r + w_r0 x_0) + w_r1 x_1) + ... for each row r, x_j[e] = Xs[xo + j*sj + e*se]: four rows
+    and four terms per pass over the batch, each sum still in its own order."""
+    r = 0
+    while r < m:
+        rows = min(4, m - r)
+        for q in range(rows):
+            y = (o + r + q) * B
+            c = theta[b + (r + q) * bs] if b >= 0 else 0.0
+            for e in range(B):
+                V[y + e] = c
+        y0, y1, y2, y3 = (o + r) * B, (o + r + 1) * B, (o + r + 2) * B, (o + r + 3) * B
+        w0, w1, w2, w3 = p + r * ld, p + (r + 1) * ld, p + (r + 2) * ld, p + (r + 3) * ld
+        j = 0
+        while j < k:
+            terms = min(4, k - j)
+            if rows == 4 and terms == 4:
+                x0, x1, x2, x3 = xo + j * sj, xo + (j + 1) * sj, xo + (j + 2) * sj, xo + (j + 3) * sj
+                a0, a1, a2, a3 = theta[w0 + j], theta[w0 + j + 1], theta[w0 + j + 2], theta[w0 + j + 3]
+                b0, b1, b2, b3 = theta[w1 + j], theta[w1 + j + 1], theta[w1 + j + 2], theta[w1 + j + 3]
+                c0, c1, c2, c3 = theta[w2 + j], theta[w2 + j + 1], theta[w2 + j + 2], theta[w2 + j + 3]
+                d0, d1, d2, d3 = theta[w3 + j], theta[w3 + j + 1], theta[w3 + j + 2], theta[w3 + j + 3]
+                for e in range(B):
+                    t0, t1, t2, t3 = Xs[x0 + e * se], Xs[x1 + e * se], Xs[x2 + e * se], Xs[x3 + e * se]
+                    V[y0 + e] = (((V[y0 + e] + a0 * t0) + a1 * t1) + a2 * t2) + a3 * t3
+                    V[y1 + e] = (((V[y1 + e] + b0 * t0) + b1 * t1) + b2 * t2) + b3 * t3
+                    V[y2 + e] = (((V[y2 + e] + c0 * t0) + c1 * t1) + c2 * t2) + c3 * t3
+                    V[y3 + e] = (((V[y3 + e] + d0 * t0) + d1 * t1) + d2 * t2) + d3 * t3
+            else:
+                for q in range(rows):
+                    y, w = (o + r + q) * B, p + (r + q) * ld
+                    for t in range(j, j + terms):
+                        x, a = xo + t * sj, theta[w + t]
+                        for e in range(B):
+                            V[y + e] += a * Xs[x + e * se]
+            j += terms
+        r += rows
 
 
 @register_jitable
