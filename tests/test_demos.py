@@ -258,6 +258,7 @@ def test_vanishing_gradients(tmp_path, capsys, figures):
         assert list(map(int, row)) == [d["dead_before"], d["dead_after_big_step"], d["dead_at_end"]]
     assert f"after the step at lr 10, {relu['dead_after_big_step']} of 32 units are dead" in text
     assert f"{relu['dead_at_end']} are dead after 10 steps" in text
+    assert "dead at a step when w.x + b <= 0 on every one of the 60 examples" in text  # what "dead" means
     # the picture: one panel per activation, each unit's rate over the steps, the counts in the titles
     fig = figures["dying_relu.png"]
     panels = [ax for ax in fig.axes if ax.images]
@@ -268,6 +269,26 @@ def test_vanishing_gradients(tmp_path, capsys, figures):
             f"{act}: {d['dead_after_big_step']}/32 red after the lr-10 step, {d['dead_at_end']}/32 at the end"
         )
         assert ax.images[0].cmap.get_under()[:3] == pytest.approx((0xD6 / 255, 0x27 / 255, 0x28 / 255))
+    # every unit the picture shows dead after the big step and alive later is told, with its steps
+    drawn = np.asarray(panels[0].images[0].get_array()).T  # (steps, units): the ReLU panel
+    back = {}
+    for unit in np.flatnonzero(drawn[1] == 0):
+        alive = [k for k in range(2, len(drawn)) if drawn[k, unit] > 0]
+        if alive:
+            back[int(unit)] = alive
+    assert back, "the quick run has a unit that comes back (unit 25 at steps 3-6)"
+    told = re.search(r"comes back only when layer 0 moves its inputs: (\d+) came back, (.*?); \d+ more died", text)
+    assert told and int(told[1]) == len(back)
+    for unit, alive in back.items():
+        m = re.search(rf"unit {unit} at steps? ([\d\-, and]+) \((alive|dead again) at the end\)", told[2])
+        assert m, (unit, told[2])
+        shown = []
+        for part in re.split(r", | and ", m[1].strip()):
+            a, _, b = part.partition("-")
+            shown += list(range(int(a), int(b or a) + 1))
+        assert shown == alive and (m[2] == "alive") == (alive[-1] == len(drawn) - 1)
+    already = int(np.sum((drawn[0] == 0) & (drawn[1] == 0)))
+    assert f"({already} of them {'was' if already == 1 else 'were'} dead before it already)" in text
     assert_files(r)
 
 
