@@ -128,13 +128,14 @@ def test_moons_value_and_compiled_agree(tmp_path, capsys, figures):
 
 def graph_nodes(text: str) -> dict:
     """DOT source (or the titles and texts of dot's SVG): node id -> the node's label text."""
+    import html
     import re
 
     if text.lstrip().startswith("digraph"):
         return {nid: label.strip("{} ") for nid, label in re.findall(r'^\s*(\w+) \[label="([^"]*)"', text, re.M)}
     nodes = {}
     for m in re.finditer(r"<title>(\w+)</title>(.*?)</g>", text, re.S):
-        nodes[m.group(1)] = " | ".join(re.findall(r">([^<]+)</text>", m.group(2)))
+        nodes[m.group(1)] = html.unescape(" | ".join(re.findall(r">([^<]+)</text>", m.group(2))))
     return nodes
 
 
@@ -163,7 +164,28 @@ def test_moons_graph_shows_a_gradient_a_legend_and_neurons_in_reading_order(tmp_
     assert float(re.search(r"data ([-\d.]+)", loss_label).group(1)) == pytest.approx(1 - margin, abs=1e-4)
     fills = re.findall(r'fillcolor="(#[0-9a-f]{6})"' if path.suffix == ".dot" else r'fill="(#[0-9a-f]{6})"', text)
     grey = fills.count(ZERO_COLOR)
-    assert len(fills) >= 33 and grey < len(fills) / 4, (grey, len(fills))  # not an all-grey picture
+    assert len(fills) >= 33 and grey < len(fills) / 2, (grey, len(fills))  # not an all-grey picture
+    # a box is filled by the gradient that reaches its neuron's weights: one sample, so each
+    # parameter's grad after backward() is exactly that; a ReLU at 0 passes none and is grey
+    score = model(X.tolist()[i])
+    loss = (1 + -y.tolist()[i] * score).relu()
+    model.zero_grad()
+    loss.backward()
+    neurons = {f"Neuron {k}.{j}": n for k, layer in enumerate(model.layers) for j, n in enumerate(layer.neurons)}
+    fill_of = box_fills(text)
+    off = 0
+    for nid, label in boxes.items():
+        neuron = neurons[label.split(" | ")[0]]
+        reach = max(abs(p.grad) for p in neuron.parameters())
+        out = float(re.search(r"out data ([-\d.]+)", label).group(1))
+        if reach == 0.0:
+            off += 1
+            assert out == 0.0 and "no gradient reaches its weights" in label, label
+            assert fill_of[nid] == ZERO_COLOR, label
+        else:
+            assert f"to its weights: |grad| {reach:.4f}" in label.replace("\\", ""), label
+            assert fill_of[nid] != ZERO_COLOR, label
+    assert off >= 1  # this sample has ReLUs at 0 whose out grad is not 0: they must not look bright
     assert "Neuron 1.10 = layer 1, neuron 10" in text and "50 nodes = the Values inside: 16 weights" in text
     if path.suffix == ".dot":  # the DOT source says how dot must order the columns
         assert re.search(r"ordering=in", text)
@@ -175,6 +197,15 @@ def test_moons_graph_shows_a_gradient_a_legend_and_neurons_in_reading_order(tmp_
         columns.setdefault(layer, []).append((float(m.group(2)), j))
     for layer, col in columns.items():
         assert [j for _, j in sorted(col)] == list(range(len(col))), layer
+
+
+def box_fills(text: str) -> dict:
+    """Node id -> its fill colour, from DOT source or dot's SVG."""
+    import re
+
+    if text.lstrip().startswith("digraph"):
+        return {nid: c for nid, c in re.findall(r'^\s*(\w+) \[[^\n]*?fillcolor="(#[0-9a-f]{6})"', text, re.M)}
+    return dict(re.findall(r'<title>(\w+)</title>\s*<path fill="(#[0-9a-f]{6})"', text))
 
 
 @pytest.mark.slow

@@ -192,6 +192,8 @@ def box_legend(model) -> str:
         f"{3 * nin + 2} nodes = the Values inside: {nin} weights, the bias, "
         f"{nin} products w*x, {nin} additions, the ReLU",
         "out data / grad = the neuron's output and d(loss)/d(output)",
+        "fill = the largest gradient that reaches the neuron's weights and bias (|grad| table)",
+        "grey = none: a ReLU at 0 on this sample passes no gradient back, whatever its out grad",
         "columns from left to right: inputs, layer 0, 1, 2 (the score), the loss",
         "top to bottom in each column: neuron 0, 1, 2, ...",
     ]

@@ -11,7 +11,9 @@ Options (keywords): ``show_grad``; ``color_by='grad'`` (fill by log10 |grad|,
 with a legend); ``model=`` an nn module with ``cluster_modules=True`` (a
 labelled box per module call) and ``collapse=`` a module kind ('neuron',
 'layer', 'mlp'; None: automatic when the drawing would exceed ``max_nodes``;
-False: never) drawing one summary node per call; ``highlight=`` Values (a set
+False: never) drawing one summary node per call (with ``color_by='grad'`` it is filled by the largest
+gradient the call passes to its module's weights, which it also prints: a ReLU at 0 shows grey, however
+large its output's gradient); ``highlight=`` Values (a set
 or a path) drawn with a thick red outline; ``layout='dot' | 'fast' | 'auto'``
 ('fast' places nodes in Python and lets Graphviz only draw: big graphs in
 seconds instead of minutes; 'auto' picks it above ``FAST_ABOVE`` nodes, or when long edges would
@@ -34,7 +36,8 @@ from typing import NamedTuple
 import graphviz
 
 from micrograd._files import write_bytes, write_text
-from micrograd.engine import Value, topological_order
+from micrograd.engine import OPS, Value, topological_order
+from micrograd.ieee import ieee_call
 from micrograd.viz.colors import GradScale
 from micrograd.viz.layout import dot_cost, legend_position, place_nodes
 from micrograd.viz.modules import Grouping
@@ -198,14 +201,15 @@ def drawing(
     members: dict[object, int] = {}
     for c in group.values():
         members[c] = members.get(c, 0) + 1
-    scale = GradScale([v.grad for v in topo]) if color_by == "grad" else None
+    weights = _weight_grads(topo, group, grouping) if level else {}
+    scale = GradScale([v.grad for v in topo] + list(weights.values())) if color_by == "grad" else None
     names = names or {}
 
     b = _Builder(index, group, grouping, hl)
     for v in topo:
         c = group.get(v)
         if c is not None:
-            b.member(v, c, functools.partial(_summary_attrs, c, members[c], show_grad, scale, rankdir))
+            b.member(v, c, functools.partial(_summary_attrs, c, members[c], show_grad, scale, rankdir, weights.get(c)))
             continue
         fields = [_esc(names.get(v, v.label)), "data " + _fmt(v.data)] + (["grad " + _fmt(v.grad)] if show_grad else [])
         attrs = {"label": _record(fields, braces=rankdir in ("LR", "RL")), "shape": "record"}
@@ -310,7 +314,30 @@ def _count(topo, group_of) -> int:
     return n + len(groups)
 
 
-def _summary_attrs(call, members: int, show_grad: bool, scale, rankdir: str) -> dict:
+def _weight_grads(topo, group, grouping) -> dict:
+    """Per collapsed call: the largest |gradient| it passes to its module's parameters (w.grad's and
+    b.grad's share from this call: each op that takes a parameter, its local derivative times its
+    grad, as backward() adds it). A ReLU at 0 passes none, however large the gradient of its output.
+    Calls whose parameters only enter custom ops (no op-table derivative) are left out."""
+    found: dict = {}
+    for v in topo:
+        c = group.get(v)
+        if c is None or not v._children or v._code < 0 or v._custom_backward is not None:
+            continue
+        takes = [k for k, ch in enumerate(v._children) if grouping.is_param_of(ch, c)]
+        if not takes:
+            continue
+        x = v._children[0].data
+        y = v._children[1].data if len(v._children) == 2 else 0.0
+        local = ieee_call(OPS[v._code].backward, x, y, v._arg, v.data)
+        for k in takes:
+            g = abs(local[k] * v.grad)
+            best = found.get(c, 0.0)
+            found[c] = g if g != g or g > best else best  # NaN sticks: it is what the picture must show
+    return found
+
+
+def _summary_attrs(call, members: int, show_grad: bool, scale, rankdir: str, weights: float | None = None) -> dict:
     fields = [_esc(call.title), f"{members} nodes"]
     outs = call.outputs
     for k, o in enumerate(outs[:3]):
@@ -318,6 +345,9 @@ def _summary_attrs(call, members: int, show_grad: bool, scale, rankdir: str) -> 
         fields.append(f"{tag} data {_fmt(o.data)}" + (f" grad {_fmt(o.grad)}" if show_grad else ""))
     if len(outs) > 3:
         fields.append(f"... {len(outs)} outputs")
+    if show_grad and weights is not None:
+        reach = _esc(f"to its weights: |grad| {_fmt(weights)}")
+        fields.append("no gradient reaches its weights" if weights == 0.0 else reach)
     # fields stacked (a narrow box): braces flip the record's direction, and LR flips it again
     attrs = {
         "label": _record(fields, braces=rankdir in ("TB", "BT")),
@@ -325,8 +355,9 @@ def _summary_attrs(call, members: int, show_grad: bool, scale, rankdir: str) -> 
         "style": "rounded,filled",
         "fillcolor": "#dbe9f6",
     }
-    if scale is not None:  # the largest output gradient speaks for the module
-        attrs["fillcolor"], attrs["fontcolor"] = scale.colors(max((o.grad for o in outs), key=abs))
+    if scale is not None:  # what reaches the weights speaks for the module (else its largest output gradient)
+        shown = weights if weights is not None else max((o.grad for o in outs), key=abs)
+        attrs["fillcolor"], attrs["fontcolor"] = scale.colors(shown)
     return attrs
 
 
