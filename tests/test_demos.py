@@ -124,6 +124,31 @@ def test_moons_value_and_compiled_agree(tmp_path, capsys, figures):
     # the training page replays the very run that was timed
     assert r["record"].history == r["compiled_losses"]
     assert "<html" in by_name(r)["moons_training"].read_text()[:200].lower()
+    # one colour per class: each point of the boundary picture has the colour the page gives its class
+    page_colors = page_data(by_name(r)["moons_training"])["colors"]
+    assert_class_colors(figures["moons_boundary.png"], X, y, page_colors)
+
+
+def page_data(path) -> dict:
+    """The data a training page embeds (its <script id="data"> JSON)."""
+    import json
+    import re
+
+    return json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', path.read_text(), re.S)[1])
+
+
+def assert_class_colors(fig, X, y, colors) -> None:
+    """The scatter of fig draws every point of X in the page's dot colour of its class (+1 red, -1 blue:
+    the page's rule ``classOf``), and the top moon (the points with the largest y coordinates) is blue."""
+    from matplotlib.colors import to_hex
+
+    (ax,) = fig.axes
+    (points,) = [c for c in ax.collections if len(c.get_offsets()) == len(X)]
+    assert np.allclose(points.get_offsets(), X)
+    faces = [to_hex(c) for c in points.get_facecolors()]
+    assert faces == [colors["dot"][1 if label > 0 else 0] for label in y]
+    top = np.argsort(X[:, 1])[-10:]
+    assert {faces[i] for i in top} == {colors["dot"][0]} and colors["dot"][0] == "#08519c"  # blue
 
 
 def graph_nodes(text: str) -> dict:

@@ -31,6 +31,7 @@ from micrograd.data import make_moons
 from micrograd.demos._common import (
     Timer,
     demo_main,
+    draw_classes,
     output_dir,
     progress,
     pyplot,
@@ -109,10 +110,9 @@ def draw_boundary(cm, X, y, path) -> None:
     xx, yy = np.meshgrid(
         np.arange(X[:, 0].min() - 1, X[:, 0].max() + 1, h), np.arange(X[:, 1].min() - 1, X[:, 1].max() + 1, h)
     )
-    Z = cm(np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape) > 0
+    Z = cm(np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape)
     fig, ax = plt.subplots(figsize=(6, 4.8))
-    ax.contourf(xx, yy, Z, cmap=plt.cm.Spectral, alpha=0.8)
-    ax.scatter(X[:, 0], X[:, 1], c=y, s=40, cmap=plt.cm.Spectral, edgecolors="k")
+    draw_classes(ax, X, y, xx, yy, Z)  # +1 red, -1 blue: the colours of the training page
     ax.set(xlim=(xx.min(), xx.max()), ylim=(yy.min(), yy.max()), title="MLP(2, [16, 16, 1]) decision boundary")
     save_figure(fig, path)
 

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from micrograd.viz import webpage
+from micrograd.viz.colors import CLASS_DOT, CLASS_FILL
 from micrograd.viz.training_page import TEMPLATE
 
 
@@ -168,5 +169,6 @@ def training_html(record: TrainingRecord, path: str | os.PathLike = "training.ht
     """Write the replay page of record to path; returns the path (a webpage.Page)."""
     if not isinstance(record, TrainingRecord):
         raise TypeError(f"training_html needs the TrainingRecord that record_fit returns, got {type(record).__name__}")
-    parts = {"__TITLE__": html.escape(record.title), "__DATA__": script_json(asdict(record))}
+    data = asdict(record) | {"colors": {"dot": list(CLASS_DOT), "fill": list(CLASS_FILL)}}
+    parts = {"__TITLE__": html.escape(record.title), "__DATA__": script_json(data)}
     return webpage.write_page(path, webpage.fill(TEMPLATE, parts))
