@@ -33,19 +33,42 @@ def assert_files(result):
 
 
 @pytest.mark.slow
-def test_linear_regression(tmp_path, capsys):
+def test_linear_regression(tmp_path, capsys, figures):
+    import re
+
     from micrograd.demos import linear_regression as demo
 
     r = demo.run(quick=True, out=tmp_path)
     assert r["max_grad_diff"] <= 1e-12
-    w, b = 0.5, 0.0  # the same descent with the textbook gradients in plain floats
-    for _ in range(len(r["losses"])):
-        res = [w * x + b - y for x, y in zip([1, 2, 3], [2, 4, 6])]
-        w, b = w - 0.01 * sum(x * e for x, e in zip([1, 2, 3], res)), b - 0.01 * sum(res)
+
+    def descend(w, b, epochs):  # the same descent with the textbook gradients in plain floats
+        for _ in range(epochs):
+            res = [w * x + b - y for x, y in zip([1, 2, 3], [2, 4, 6])]
+            w, b = w - 0.01 * sum(x * e for x, e in zip([1, 2, 3], res)), b - 0.01 * sum(res)
+        return w, b
+
+    w, b = descend(0.5, 0.0, len(r["losses"]))
     assert r["w"] == pytest.approx(w, abs=1e-12) and r["b"] == pytest.approx(b, abs=1e-12)
     assert r["losses"][0] == 0.5 * (1.5**2 + 3**2 + 4.5**2) and r["losses"][-1] < r["losses"][0] / 10
-    assert_short_lines(capsys)
+    out = capsys.readouterr().out
+    assert out and not [line for line in out.splitlines() if len(line) >= 100]
     assert_files(r)
+    # the picture sets the trained line beside the least-squares one (NumPy's answer for the data)
+    best = np.linalg.lstsq(np.c_[[1.0, 2.0, 3.0], np.ones(3)], [2.0, 4.0, 6.0], rcond=None)[0]
+    ax = figures["linear_regression.png"].axes[0]
+    lines = {line.get_label().split(":")[0]: line for line in ax.get_lines()}
+    fit, ls = lines[f"after {len(r['losses'])} epochs"], lines["least squares"]
+    assert np.allclose(ls.get_ydata(), best[0] * np.asarray(ls.get_xdata()) + best[1], atol=1e-12)
+    assert np.allclose(fit.get_ydata(), w * np.asarray(fit.get_xdata()) + b, atol=1e-12)
+    # and the lesson says how far apart they are and how long the same descent needs to close the gap
+    text = " ".join(out.split())
+    gap = math.hypot(w - best[0], b - best[1])
+    assert f"gradient descent is still {gap:.3f} away from it" in text
+    eig = np.linalg.eigvalsh([[14.0, 6.0], [6.0, 3.0]])  # the Hessian of 1/2 sum (w x + b - y)^2
+    assert f"curvatures {eig[1]:.2f} and {eig[0]:.2f}" in text
+    total = int(re.search(r"\(([\d,]+) in all\) to get within 0.001", text)[1].replace(",", ""))
+    assert math.hypot(*(np.subtract(descend(0.5, 0.0, total), best))) <= 1e-3
+    assert math.hypot(*(np.subtract(descend(0.5, 0.0, total - 1), best))) > 1e-3
 
 
 @pytest.mark.slow
@@ -79,7 +102,7 @@ def figures(monkeypatch):
         return path
 
     monkeypatch.setattr(_common, "save_figure", keep)
-    for name in ("moons", "vanishing_gradients"):
+    for name in ("moons", "vanishing_gradients", "linear_regression"):
         monkeypatch.setattr(f"micrograd.demos.{name}.save_figure", keep)
     yield saved
     _common.pyplot().close("all")
