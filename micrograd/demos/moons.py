@@ -89,8 +89,7 @@ def train_compiled(X: np.ndarray, y: np.ndarray, steps: int) -> tuple:
         cm.fit(
             X, y, loss="hinge", optimizer=optim.SGD(model.parameters(), lr=schedule), epochs=1, shuffle=False, l2=ALPHA
         )
-    model.load_state_dict(start)
-    cm.sync_from_model()
+    model.load_state_dict(start)  # the same start again: cm computes with the model's Values
     with Timer() as t:
         history = cm.fit(
             X,
@@ -270,7 +269,6 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
 def record_training(cm, model, X, y, steps: int):
     """The compiled training again from micrograd's initial weights, recorded epoch by epoch."""
     model.load_state_dict(micrograd_model().state_dict())
-    cm.sync_from_model()
     return record_fit(
         cm,
         X,
