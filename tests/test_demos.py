@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from micrograd.cli import main as cli_main
+from tests.figures import keep_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,21 +92,7 @@ def test_house_prices_approaches_least_squares(tmp_path, capsys):
 
 @pytest.fixture
 def figures(monkeypatch):
-    """The matplotlib figures the demos save, by file name, still open for the test to read."""
-    from micrograd.demos import _common
-
-    saved = {}
-
-    def keep(fig, path):
-        saved[Path(path).name] = fig
-        fig.savefig(path, dpi=40)
-        return path
-
-    monkeypatch.setattr(_common, "save_figure", keep)
-    for name in ("moons", "vanishing_gradients", "linear_regression"):
-        monkeypatch.setattr(f"micrograd.demos.{name}.save_figure", keep)
-    yield saved
-    _common.pyplot().close("all")
+    yield from keep_figures(monkeypatch)
 
 
 def by_name(result):
