@@ -80,3 +80,22 @@ def test_lesson_8_exercise_resets_the_weights_and_says_what_it_compares():
     (exercises,) = [c.source for c in nb.cells if c.cell_type == "markdown" and "## Exercises" in c.source]
     first = exercises.split("\n1. ", 1)[1].split("\n2. ", 1)[0]
     assert "model.load_state_dict(start)" in first and "np.mean((Z > 0) == (Z_new > 0))" in first
+
+
+def test_readme_lessons_run_demos_that_exist_and_link_the_notebooks():
+    """The README's lesson table: one row per notebook, in order, each naming demos that exist; lessons 3
+    and 4 run the demos that teach them, and their notebooks use those demos."""
+    import re
+
+    from micrograd.demos import DEMOS
+
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    rows = re.findall(r"^\| (\d) \| ([^|]+) \| ([^|]+) \| \[(\d\d)\]\(notebooks/([\w.]+)\) \|$", readme, re.M)
+    assert [r[4] for r in rows] == [f"{name}.ipynb" for name in LESSONS]
+    for number, _, run, link, _ in rows:
+        demos = re.findall(r"`demo (\w+)`", run)
+        assert demos and set(demos) <= set(DEMOS) and link == f"{int(number):02d}", run
+    assert re.findall(r"`demo (\w+)`", rows[2][2]) == ["losses"]
+    assert re.findall(r"`demo (\w+)`", rows[3][2]) == ["optimizers"]
+    assert any("micrograd.demos import losses" in c for c in code_of("03_losses"))
+    assert any("micrograd.demos import optimizers" in c for c in code_of("04_optimizers"))

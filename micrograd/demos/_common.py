@@ -10,8 +10,8 @@ Contract:
   loss) beside the bar.
 - ``say(text)`` prints prose wrapped under 100 characters a line (``WIDTH``).
 - ``duration(seconds)`` says a rough time in words ("1 minute", "12 minutes").
-- ``pyplot()`` returns matplotlib's pyplot on the Agg backend (files only, no window),
-  or raises an ImportError that says which extra to install.
+- ``pyplot()`` returns matplotlib's pyplot on the Agg backend (files only, no window; in a
+  notebook its own inline backend), or raises an ImportError that says which extra to install.
 - ``draw_classes(ax, X, y, xx, yy, classes)`` paints the class regions of a grid and the data
   points in the class colours of ``micrograd.viz.colors`` (the training page uses the same).
 - ``save_graph`` / ``save_diagram`` draw a Value graph / write a Digraph, or write its DOT
@@ -158,12 +158,14 @@ def duration(seconds: float) -> str:
 
 
 def pyplot():
-    """matplotlib.pyplot on the file-only Agg backend."""
+    """matplotlib.pyplot: on the file-only Agg backend (no window), except in a notebook, whose own
+    backend shows a figure inline (a notebook that draws with a demo's figure functions)."""
     try:
         import matplotlib
     except ImportError:
         raise ImportError("the demos draw with matplotlib: pip install 'micrograd-compiled[demos]'") from None
-    matplotlib.use("Agg")
+    if not _in_notebook():
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

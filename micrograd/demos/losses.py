@@ -104,7 +104,8 @@ def train(name: str, X: np.ndarray, y: np.ndarray, steps: int) -> dict:
     }
 
 
-def draw_margin_curves(margins: np.ndarray, curves: dict, path) -> None:
+def margin_figure(margins: np.ndarray, curves: dict):
+    """Each loss and its gradient against the margin (``losses_margin.png``)."""
     plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     for name, c in curves.items():
@@ -120,11 +121,12 @@ def draw_margin_curves(margins: np.ndarray, curves: dict, path) -> None:
     ax2.set(ylabel="d loss / d m (from backward())", title="its gradient: what a step pushes on")
     ax2.axhline(0, color="0.5", lw=0.8)
     ax1.legend(title="cross_entropy: logits [m, 0]")
-    save_figure(fig, path)
+    return fig
 
 
-def draw_trained(X: np.ndarray, y: np.ndarray, trained: dict, steps: int, path) -> None:
-    """One boundary panel per loss, and every example's margin after training, one row per loss."""
+def trained_figure(X: np.ndarray, y: np.ndarray, trained: dict, steps: int):
+    """One boundary panel per loss, and every example's margin after training, one row per loss
+    (``losses_trained.png``)."""
     plt = pyplot()
     fig = plt.figure(figsize=(16, 7.5))
     grid = fig.add_gridspec(2, len(trained), height_ratios=[1.25, 1])
@@ -152,7 +154,7 @@ def draw_trained(X: np.ndarray, y: np.ndarray, trained: dict, steps: int, path) 
         ylim=(len(trained) - 0.5, -0.5),
     )
     ax.set_title(f"the same model, start, data and {steps} SGD steps; only the loss differs", fontsize=11)
-    save_figure(fig, path)
+    return fig
 
 
 def lesson(curves: dict, trained: dict, without_far: dict, n: int) -> str:
@@ -224,8 +226,8 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
 
     d = output_dir(out)
     files = [d / "losses_margin.png", d / "losses_trained.png"]
-    draw_margin_curves(margins, curves, files[0])
-    draw_trained(X, y, trained, steps, files[1])
+    save_figure(margin_figure(margins, curves), files[0])
+    save_figure(trained_figure(X, y, trained, steps), files[1])
     wrote(files)
     return {
         "margin": margins,

@@ -107,6 +107,17 @@ def descend(surface: Surface, name: str, steps: int) -> np.ndarray:
     return np.array(path)
 
 
+def walk_surfaces(quick: bool = False) -> dict:
+    """{surface: {'paths': {optimizer: path}, 'values': {optimizer: [f at each point]}}} for every
+    surface and optimizer (half the steps with ``quick``)."""
+    surfaces = {}
+    for s in SURFACES:
+        steps = s.steps // 2 if quick else s.steps
+        paths = {name: descend(s, name, steps) for name in OPTIMIZERS}
+        surfaces[s.name] = {"paths": paths, "values": {n: [float(s.f(*xy)) for xy in p] for n, p in paths.items()}}
+    return surfaces
+
+
 def crossings(path: np.ndarray) -> int:
     """How often a path crosses the valley floor y = 0 (its y changes sign)."""
     return int(np.sum(np.sign(path[1:, 1]) != np.sign(path[:-1, 1])))
@@ -143,7 +154,8 @@ def epoch_means(history: list, epochs: int) -> list[float]:
     return [float(np.mean(history[e * per : (e + 1) * per])) for e in range(epochs)]
 
 
-def draw_paths(surfaces: dict, path) -> None:
+def paths_figure(surfaces: dict):
+    """Each optimizer's path over each surface's contours (``optimizers_paths.png``)."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(surfaces), figsize=(13, 5))
     for ax, s in zip(axes, SURFACES):
@@ -159,10 +171,11 @@ def draw_paths(surfaces: dict, path) -> None:
         ax.legend(fontsize=8, loc="lower right" if s.name == "valley" else "lower left")
     axes[0].set_title("a valley, x^2/2 + 10 y^2: 20 times steeper across than along", fontsize=10)
     axes[1].set_title("a saddle, x^2/2 + y^4/4 - y^2/2: from (2, 0.001)", fontsize=10)
-    save_figure(fig, path)
+    return fig
 
 
-def draw_digits(digits: dict, epochs: int, path) -> None:
+def digits_figure(digits: dict, epochs: int):
+    """The loss of every step and each epoch's mean, per optimizer (``optimizers_digits.png``)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.2))
     for name, d in digits.items():
@@ -178,7 +191,7 @@ def draw_digits(digits: dict, epochs: int, path) -> None:
     )
     ax.set_ylim(bottom=0.02)
     ax.legend(title="dots: each epoch's mean")
-    save_figure(fig, path)
+    return fig
 
 
 def lesson(surfaces: dict, digits: dict, epochs: int) -> str:
@@ -218,11 +231,7 @@ def lesson(surfaces: dict, digits: dict, epochs: int) -> str:
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:
     epochs = 3 if quick else 10
     say("SGD, momentum, Nesterov and Adam from the same start, on Values: f(x, y), backward(), step().")
-    surfaces = {}
-    for s in SURFACES:
-        steps = s.steps // 2 if quick else s.steps
-        paths = {name: descend(s, name, steps) for name in OPTIMIZERS}
-        surfaces[s.name] = {"paths": paths, "values": {n: [float(s.f(*xy)) for xy in p] for n, p in paths.items()}}
+    surfaces = walk_surfaces(quick)
     print(f"\n{'':<10} {'valley: f at the end':>21} {'floor crossings':>16} {'saddle: left at step':>21}")
     for name in OPTIMIZERS:
         p, q = surfaces["valley"]["paths"][name], surfaces["saddle"]["paths"][name]
@@ -241,8 +250,8 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
 
     d = output_dir(out)
     files = [d / "optimizers_paths.png", d / "optimizers_digits.png"]
-    draw_paths(surfaces, files[0])
-    draw_digits(digits, epochs, files[1])
+    save_figure(paths_figure(surfaces), files[0])
+    save_figure(digits_figure(digits, epochs), files[1])
     wrote(files)
     return {"surfaces": surfaces, "digits": digits, "epochs": epochs, "files": files}
 
