@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -106,10 +106,13 @@ def draw_dot(
     layout: str = "auto",
     names: dict[Value, str] | None = None,
     svg_ids: bool = False,
+    number_format: Callable[[float], str] | None = None,
 ) -> Diagram:
     """Draw the graph of root (a Value, or several) as a Graphviz Digraph; see the module docstring.
 
     names: labels to show instead of Value.label. svg_ids: give every SVG element its node id.
+    number_format: how a Value's data and grad are written (default: micrograd's %.4f, exponent
+    form where that would hide the number).
     """
     d = drawing(
         root,
@@ -123,6 +126,7 @@ def draw_dot(
         max_nodes=max_nodes,
         layout=layout,
         names=names,
+        number_format=number_format,
     )
     nodes, edges, container = d.nodes, d.edges, d.container
     g = Diagram(format=format, graph_attr={"rankdir": rankdir})
@@ -173,6 +177,7 @@ def drawing(
     max_nodes: int = 200,
     layout: str = "auto",
     names: dict[Value, str] | None = None,
+    number_format: Callable[[float], str] | None = None,
 ) -> Drawing:
     """The nodes and edges of draw_dot's drawing (same options), placed by layout.py when it is fast."""
     if rankdir not in ("LR", "TB", "RL", "BT"):
@@ -204,6 +209,7 @@ def drawing(
     weights = _weight_grads(topo, group, grouping) if level else {}
     scale = GradScale([v.grad for v in topo] + list(weights.values())) if color_by == "grad" else None
     names = names or {}
+    num = number_format or _fmt
 
     b = _Builder(index, group, grouping, hl)
     for v in topo:
@@ -211,7 +217,9 @@ def drawing(
         if c is not None:
             b.member(v, c, functools.partial(_summary_attrs, c, members[c], show_grad, scale, rankdir, weights.get(c)))
             continue
-        fields = [_esc(names.get(v, v.label)), "data " + _fmt(v.data)] + (["grad " + _fmt(v.grad)] if show_grad else [])
+        fields = [_esc(names.get(v, v.label)), "data " + _esc(num(v.data))]
+        if show_grad:
+            fields.append("grad " + _esc(num(v.grad)))
         attrs = {"label": _record(fields, braces=rankdir in ("LR", "RL")), "shape": "record"}
         if scale is not None:
             fill, font = scale.colors(v.grad)
