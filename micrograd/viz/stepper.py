@@ -6,18 +6,21 @@ operations), and records every step: step 0 is the forward pass with all
 grads 0, step 1 seeds ``root.grad = 1``, and each later step takes one
 computed node in reverse topological order and adds its contribution to its
 operands, described in symbols and numbers from the op table's ``grad_text``
-(``x1.grad += w1.data * n.grad = -3.0 * 0.5 = -1.5``). It then runs the real
-``root.backward()`` (from zeroed grads) and raises if any final grad differs,
-so the page can never disagree with backward(). A viewer leaves the graph as it
+(``x1.grad += w1.data * n.grad = -3 * 0.5 = -1.5``; every number as
+``stepper_page.number`` prints it). It then runs the real ``root.backward()``
+(from zeroed grads) and raises if any final grad differs, so the page can never
+disagree with backward(). A viewer leaves the graph as it
 found it: every ``.grad`` is restored afterwards (``.data`` is never written),
 so a following ``root.backward()`` gives what it would have given anyway.
 
 ``backprop_html(root, path)`` writes the page (atomically): the graph as inline
-SVG, drawn by Graphviz's ``dot`` when it is installed and fast for this graph,
-else placed and drawn in Python (``layout.py``, ``svg.py``: the page needs no
-``dot``); the steps as JSON (floats written exactly; ``<``, ``>``, ``&``
-written as ``\\u003c``... so no label can end the script or open a comment), and
-inline JavaScript with previous/next buttons, arrow keys and a slider. No
+SVG, drawn by Graphviz's ``dot`` when it is installed and lays the graph out
+itself, else placed and drawn in Python (``layout.py``, ``svg.py``: the page
+needs no ``dot``) in pieces the page shows as they come in view; each box is
+drawn wide enough for the longest grad it will show. The steps go in as JSON
+(floats written exactly; ``<``, ``>``, ``&`` written as ``\\u003c``... so no label
+can end the script or open a comment), with inline JavaScript: previous/next
+buttons, the arrow keys, Home/End, a slider, zoom and pan (``stepper_page``). No
 network. Values show their ``label`` when set, else a generated name (``v3``).
 It returns a ``webpage.Page``: the path (a ``pathlib.Path``), which a notebook
 displays inline (``_repr_html_``: an iframe whose ``srcdoc`` is the page).

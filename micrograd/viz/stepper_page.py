@@ -64,7 +64,8 @@ _TEMPLATE = (
 #graph { flex: 1 1 420px; max-height: 72vh; overflow: auto; border: 1px solid #eee; cursor: grab; }
 #graph.panning { cursor: grabbing; user-select: none; }
 #graph svg { display: block; }
-#table-box { max-height: 72vh; overflow: auto; font-size: 14px; font-family: ui-monospace, monospace; }
+#table-box { flex: none; max-height: 72vh; overflow-y: auto; overflow-x: hidden; font-size: 14px;
+             font-family: ui-monospace, monospace; }
 #rows { position: relative; }
 .row { display: grid; grid-template-columns: 15em 8em 8em; height: __ROW_PX__px; box-sizing: border-box; }
 #rows > .row { position: absolute; left: 0; content-visibility: auto; contain-intrinsic-size: auto __ROW_PX__px; }
