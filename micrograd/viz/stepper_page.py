@@ -42,7 +42,7 @@ from micrograd.viz.svg import FONT, TOP_GROUP
 from micrograd.viz.webpage import PAGE_HEAD, fill, script_json
 
 MIN_LABEL_PX = 11  # the smallest on-screen size of the drawing's labels
-ALL_ROWS = 1000  # a table of up to this many Values is in the document in full; longer, the rows in view
+ALL_ROWS = 1000  # Values in a table kept whole in the page; more: the rows in view (docs/benchmarks.md, Tuning)
 ROW_PX = 22  # the height of a table row
 
 
