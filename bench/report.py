@@ -1,11 +1,15 @@
-"""RESULTS.md from one run: the machine, the targets (met / MISSED), every timed row, validation, probes.
+"""RESULTS.md from one run: what is measured and against what, the compiled path beside its yardsticks, the
+targets (met / MISSED), the machine, every timed row, validation, probes.
 
 ``figures(run)`` derives the numbers the targets read (``bench/targets.py``)
 from the run's pyperf medians and probe results; ``render(run)`` writes the
-Markdown. ``run`` is the dict ``run.py`` collects: ``machine``, ``settings``,
-``validation`` rows, ``rows[(workload, impl)]`` (median, std dev, values,
-threads, pyperf's warnings, or an error), ``probes`` and ``workloads``. A
-number this run did not measure is "not measured", never a pass.
+Markdown, in the order a reader needs it: what is timed and the yardsticks it
+is set against come before any verdict, and the targets say they are the
+project's own stretch targets. ``console(run)`` is the part ``run.py`` prints.
+``run`` is the dict ``run.py`` collects: ``machine``, ``settings``, ``validation``
+rows, ``rows[(workload, impl)]`` (median, std dev, values, threads, pyperf's
+warnings, or an error), ``probes`` and ``workloads``. A number this run did
+not measure is "not measured", never a pass.
 """
 
 from __future__ import annotations
@@ -80,9 +84,16 @@ def _x(r: float | None) -> str:
 
 def _targets(run: dict) -> list[str]:
     judged = targets.judge(figures(run))
-    lines = _table(["target", "measured", ""], [[t.text, m, targets.verdict(ok)] for t, m, ok in judged])
+    shown = [j for j in judged if j[2] is not None] if run["quick"] else judged  # --quick: what it measured
+    lines = _table(["target", "measured", ""], [[t.text, m, targets.verdict(ok)] for t, m, ok in shown])
     missed = [t.text for t, _, ok in judged if ok is False]
-    lines += ["", f"Missed: {len(missed)} of {len(judged)}" + (": " + "; ".join(missed) + "." if missed else ".")]
+    measured = sum(ok is not None for _, _, ok in judged)
+    lines += [
+        "",
+        f"Missed: {len(missed)} of the {measured} measured"
+        + (": " + "; ".join(missed) + "." if missed else ".")
+        + (f" Not measured in this run: {len(judged) - measured}." if measured < len(judged) else ""),
+    ]
     return lines
 
 
@@ -302,31 +313,86 @@ def _trace(run: dict) -> list[str]:
     )
 
 
+STRETCH = (
+    "These are the project's own stretch targets for the compiled path (`bench/targets.py`), set to say "
+    "how close it comes to a kernel written by hand for one model: met means it got there, **MISSED** "
+    'means not yet; neither means something is broken. A number this run did not measure is "not '
+    'measured", never a pass.'
+)
+
+
+def _measured(run: dict) -> list[str]:
+    """What is timed, and the yardsticks it is set against: read before any verdict."""
+    impl_keys = dict.fromkeys(k for _, k in run["rows"])
+    lines = [
+        "Each row times one call of one implementation on one workload, in its own processes, after it "
+        "gave the oracle's loss and gradients (*Validation*): for most rows one training step (forward, "
+        "loss, backward, SGD update). The workloads:",
+        "",
+    ]
+    lines += [f"- {n}: {m['title']}" for n, m in run["workloads"].items()]
+    lines += ["", "The implementations, the yardsticks first:", ""]
+    about = {
+        "value": "micrograd's own Value graph in pure Python, the path the lessons teach",
+        "numpy": "the same step written with NumPy arrays by hand",
+        "torch": "PyTorch, eager, float64 (the same precision)",
+        "hand": "the hand-fused kernel, the yardstick: one Numba function written by hand for exactly "
+        "this model and step (`bench/references/handfused.py`), as fast as we know how to write it",
+        "handfwd": "that kernel cut to its forward pass, the yardstick of `cm(X)`",
+        "fit": "the compiled path: `micrograd.compile(model)`, then `fit` (per step), `loss_and_grad` or `cm(X)`",
+    }
+    shown = set()
+    for key in impl_keys:
+        group = next((g for g in ("handfwd", "hand", "torch", "numpy", "value") if key.startswith(g)), "fit")
+        if group not in shown:
+            shown.add(group)
+            lines.append(f"- {about[group]}")
+    return lines
+
+
+def console(run: dict) -> str:
+    """What bench/run.py prints at the end: what was measured against what, then the verdicts."""
+    text = render(run)
+    part = text.split("## The compiled path against its yardsticks")[1].split("## ")[0].strip()
+    targets = text.split("## Targets")[1].split("## ")[0].strip().split("\n", 1)[1].strip()
+    return "\n".join(
+        [
+            "The compiled path against its yardsticks (per step or call; in brackets: x the hand-fused kernel):",
+            part,
+            "",
+            STRETCH,
+            "",
+            targets,
+        ]
+    )
+
+
 def render(run: dict) -> str:
     s = run["settings"]
     lines = [
         "# Benchmark results",
         "",
         f"Written by `{run['command']}` on {run['date']} in {run['wall_s']:.0f} s"
-        + (" (**--quick**: a smoke run, numbers are rough)." if run["quick"] else "."),
+        + (" (**--quick**: a first look, numbers are rough)." if run["quick"] else "."),
         f"Every row is timed by pyperf in worker processes of its own ({s}), after validation against an "
         "independent oracle; compile and JIT time are excluded from the rows and reported under "
         "*Compile and start-up*. Medians; the JSON beside this file holds every value "
         "(`python -m pyperf compare_to OLD.json NEW.json` compares two runs). Definitions: "
         "`bench/targets.py`.",
         "",
-        "## Machine",
+        "## What is measured, and against what",
         "",
     ]
-    lines += [f"- {k}: {v}" for k, v in run["machine"].items()]
-    lines += ["", "## Targets", ""] + _targets(run)
+    lines += _measured(run)
     lines += ["", "## The compiled path against its yardsticks", ""] + _summary(run)
+    lines += ["", "## Targets", "", STRETCH, ""] + _targets(run)
+    lines += ["", "## Machine", ""]
+    lines += [f"- {k}: {v}" for k, v in run["machine"].items()]
     lines += ["", "## Every timed row", ""] + _rows(run)
     lines += ["", "## Validation (before timing)", ""] + _validation(run)
     lines += ["", "## Compile and start-up", ""] + _compile(run)
     lines += ["", "## Memory, 784-128-10 (resident; in brackets: over the built model)", ""] + _memory(run)
     lines += ["", "## Trace + lower", ""] + _trace(run)
-    lines += ["", "## Workloads", ""] + [f"- {n}: {m['title']}" for n, m in run["workloads"].items()]
     if run.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in run["notes"]]
     return "\n".join(lines) + "\n"

@@ -1,7 +1,8 @@
 """The benchmark: validate every implementation, time each with pyperf, probe compile/memory, write RESULTS.md.
 
     python bench/run.py                  full run (~10 minutes on 2 idle cores): bench/RESULTS.md + RESULTS.json
-    python bench/run.py --quick          smoke run (one worker per row, few probes), written to a temp folder
+    python bench/run.py --quick          a first look in under a minute: workload A, the main rows, one worker
+                                         each, warm start only; written to a temp folder
     python bench/run.py --only AC        some workloads; --out FILE.md writes there (and FILE.json)
     python -m micrograd bench --quick    the same, from the package's command line
 
@@ -55,6 +56,10 @@ RECORD = HERE / "RESULTS.md"  # the results of record: written from a committed 
 
 FULL = dict(processes=4, values=3, warmups=1, min_time=0.1)
 QUICK = dict(processes=1, values=1, warmups=1, min_time=0.01)
+# --quick: moons (A) unless --only says otherwise, and the rows a first look needs: the Value path, the
+# yardsticks and the compiled path's entry points (each row starts two processes: about 2 s)
+QUICK_WORKLOADS = "A"
+QUICK_IMPLS = ("value", "numpy", "torch1", "hand1", "handfwd1", "fit", "fit1", "lag", "fwd")
 PROBE_TIMEOUT_S = 600
 INHERIT = ("OMP_", "OPENBLAS_", "MKL_", "NUMBA_", "MICROGRAD_", "LD_LIBRARY_PATH")
 
@@ -63,8 +68,12 @@ def make_runner() -> pyperf.Runner:
     runner = pyperf.Runner(**FULL, add_cmdline_args=lambda cmd, args: cmd.extend(["--tasks", args.tasks]))
     p = runner.argparser
     p.description = __doc__.split("\n")[0]
-    p.add_argument("--quick", action="store_true", help="smoke run: one worker per row, probes on A only")
-    p.add_argument("--only", default="ABCD", help="workloads to run, e.g. A or AC (default ABCD)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a first look in under a minute: workload A (unless --only), the main rows, one worker each, warm start",
+    )
+    p.add_argument("--only", default=None, help="workloads to run, e.g. A or AC (default ABCD; --quick: A)")
     p.add_argument("--out", type=Path, help="results file (default bench/RESULTS.md; --quick: a temp file)")
     p.add_argument("--tasks", default="", help=argparse.SUPPRESS)  # parent -> workers: the rows, in order
     return runner
@@ -173,14 +182,14 @@ def _probes(only: str, quick: bool, tmp: Path) -> dict:
     from bench.probes import TRACE_SIZES
 
     probes = {}
-    if "A" in only:
+    if "A" in only and quick:  # in the cache the validation filled; a cold start compiles for ~15 s on its own
+        _say("probe: start, warm cache")
+        probes["start-warm"] = _probe(["start"])
+    elif "A" in only:
         for kind in ("cold", "warm"):  # an empty cache folder, then the same one, filled
             _say(f"probe: start, {kind} cache")
             probes[f"start-{kind}"] = _probe(["start"], tmp / "numba-cache-start")
-    if quick:  # float64, warm only, in the cache the validation filled: a cold compile of everything takes minutes
-        _say("probe: kernels, warm cache")
-        probes["kernels-warm"] = _probe(["kernels", "--only", only, "--dtypes", "float64"])
-    else:
+    if not quick:
         for kind in ("cold", "warm"):
             _say(f"probe: kernels, {kind} cache")
             probes[f"kernels-{kind}"] = _probe(["kernels", "--only", only], tmp / "numba-cache-kernels")
@@ -254,6 +263,8 @@ def main() -> int:
     from bench import measure, report, validate
     from bench.references import torch_ref
 
+    if args.only is None:
+        args.only = QUICK_WORKLOADS if args.quick else "ABCD"
     letters = args.only.replace(",", "").upper()
     if set(letters) - set("ABCD") or not letters:
         print(
@@ -271,7 +282,7 @@ def main() -> int:
     if refusal:
         print(f"bench/run.py: error: {refusal}", file=sys.stderr)
         return 2
-    tasks = impls.tasks(args.only)
+    tasks = impls.tasks(args.only, QUICK_IMPLS if args.quick else impls.ORDER)
     run = {
         "command": "python bench/run.py " + " ".join(sys.argv[1:]),
         "quick": args.quick,
@@ -317,8 +328,10 @@ def main() -> int:
             run["probes"] = _probes(args.only, args.quick, Path(tmp))
     if args.quick:
         run["notes"].append(
-            "--quick: kernels probed in float64 and warm only (the cache the validation filled); "
-            "trace + lower of 784-128-10 only."
+            "--quick: a first look, not the results of record: one worker process per row, "
+            f"the rows {', '.join(QUICK_IMPLS)} only, start-up with a warm cache only; kernel compile "
+            "times, the cold start, memory and trace + lower of the bigger models are not measured "
+            "(`python bench/run.py` measures everything)."
         )
     run["wall_s"] = time.perf_counter() - t_start
     json_path = out.with_suffix(".json")
@@ -330,7 +343,7 @@ def main() -> int:
     tmp_out.write_text(text)
     os.replace(tmp_out, out)  # atomically: a failed run leaves the last results in place
     _say(f"wrote {out} and {json_path.name} ({run['wall_s']:.0f} s)")
-    print("\n".join(text.split("## Targets")[1].split("## ")[0].strip().splitlines()))
+    print(report.console(run))
     return 1 if failed or any("error" in r for r in run["rows"].values()) else 0
 
 

@@ -32,8 +32,10 @@ ARGS = (
 def start_chromium(profile_dir: Path):
     """A selenium webdriver on headless Chromium with a fresh profile in profile_dir; quit() it after use."""
     check_marked("chromium", "chromedriver")
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        require("chromium", "chromedriver")  # skips, or fails under MICROGRAD_REQUIRE_SYSTEM=1
+    found = {"chromium": CHROMIUM, "chromedriver": CHROMEDRIVER}
+    if None in found.values():  # skips (or fails under MICROGRAD_REQUIRE_SYSTEM=1) naming what the lookup missed,
+        # not what today's PATH lacks: a test may have taken everything off PATH to hide dot
+        require(*found, absent=tuple(name for name, path in found.items() if path is None))
     os.environ.setdefault("SE_OFFLINE", "true")  # belt and braces: Selenium Manager must not fetch anything
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

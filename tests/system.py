@@ -8,7 +8,8 @@
     pytestmark = pytest.mark.system     # or for a whole module: ...
     torch = require("torch")            # ... at module level; returns the module
 
-A missing requirement skips the test with a reason that names the install command. With
+A missing requirement skips the test with a reason that names each missing program or module (only
+those) and its install command. With
 ``MICROGRAD_REQUIRE_SYSTEM=1`` (set by ``.ci/run`` after installing everything) it fails instead, so
 CI runs every test. Programs are looked up on ``PATH`` only (``shutil.which``), so a machine without
 them (or a PATH without them) really skips.
@@ -28,8 +29,8 @@ import pytest
 
 INSTALL = {
     "dot": "apt-get install graphviz (or brew install graphviz / conda install graphviz)",
-    "chromium": "apt-get install chromium chromium-driver",
-    "chromedriver": "apt-get install chromium chromium-driver",
+    "chromium": "apt-get install chromium",
+    "chromedriver": "apt-get install chromium-driver",
     "torch": "pip install torch==2.13.0 (the 'reference' extra)",
 }
 MODULES = {"torch"}
@@ -53,17 +54,26 @@ def check_marked(*names: str) -> None:
         pytest.fail(f"{running.nodeid} needs {', '.join(names)}: mark it @pytest.mark.system", pytrace=False)
 
 
-def require(*names: str):
+def require(*names: str, absent: tuple[str, ...] | None = None):
     """Skip (or, under MICROGRAD_REQUIRE_SYSTEM=1, fail) unless every named program / module is present.
-    Returns the imported module when one module name is given."""
+    Returns the imported module when one module name is given.
+
+    The reason names exactly the ones that are missing, each with its install command. ``absent``:
+    the names already known to be missing (a lookup made earlier, on another PATH), instead of
+    looking them up now."""
     check_marked(*names)
-    for name in names:
-        if missing(name):
-            what = "Python module" if name in MODULES else "program"
-            msg = f"needs the {what} {name!r}: {INSTALL[name]}"
-            if strict():
-                pytest.fail(f"{msg} (MICROGRAD_REQUIRE_SYSTEM=1: CI must have it)", pytrace=False)
-            pytest.skip(msg, allow_module_level=True)
+    gone = [n for n in names if n in absent] if absent is not None else [n for n in names if missing(n)]
+    if gone:
+        msg = "; ".join(reason(n) for n in gone)
+        if strict():
+            pytest.fail(f"{msg} (MICROGRAD_REQUIRE_SYSTEM=1: CI must have it)", pytrace=False)
+        pytest.skip(msg, allow_module_level=True)
     if len(names) == 1 and names[0] in MODULES:
         return importlib.import_module(names[0])
     return None
+
+
+def reason(name: str) -> str:
+    """Why a test needs name, and how to install it: "needs the program 'dot': apt-get install graphviz ..."."""
+    what = "Python module" if name in MODULES else "program"
+    return f"needs the {what} {name!r}: {INSTALL[name]}"

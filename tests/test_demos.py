@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from micrograd.cli import main as cli_main
+from tests.figures import keep_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,19 +34,42 @@ def assert_files(result):
 
 
 @pytest.mark.slow
-def test_linear_regression(tmp_path, capsys):
+def test_linear_regression(tmp_path, capsys, figures):
+    import re
+
     from micrograd.demos import linear_regression as demo
 
     r = demo.run(quick=True, out=tmp_path)
     assert r["max_grad_diff"] <= 1e-12
-    w, b = 0.5, 0.0  # the same descent with the textbook gradients in plain floats
-    for _ in range(len(r["losses"])):
-        res = [w * x + b - y for x, y in zip([1, 2, 3], [2, 4, 6])]
-        w, b = w - 0.01 * sum(x * e for x, e in zip([1, 2, 3], res)), b - 0.01 * sum(res)
+
+    def descend(w, b, epochs):  # the same descent with the textbook gradients in plain floats
+        for _ in range(epochs):
+            res = [w * x + b - y for x, y in zip([1, 2, 3], [2, 4, 6])]
+            w, b = w - 0.01 * sum(x * e for x, e in zip([1, 2, 3], res)), b - 0.01 * sum(res)
+        return w, b
+
+    w, b = descend(0.5, 0.0, len(r["losses"]))
     assert r["w"] == pytest.approx(w, abs=1e-12) and r["b"] == pytest.approx(b, abs=1e-12)
     assert r["losses"][0] == 0.5 * (1.5**2 + 3**2 + 4.5**2) and r["losses"][-1] < r["losses"][0] / 10
-    assert_short_lines(capsys)
+    out = capsys.readouterr().out
+    assert out and not [line for line in out.splitlines() if len(line) >= 100]
     assert_files(r)
+    # the picture sets the trained line beside the least-squares one (NumPy's answer for the data)
+    best = np.linalg.lstsq(np.c_[[1.0, 2.0, 3.0], np.ones(3)], [2.0, 4.0, 6.0], rcond=None)[0]
+    ax = figures["linear_regression.png"].axes[0]
+    lines = {line.get_label().split(":")[0]: line for line in ax.get_lines()}
+    fit, ls = lines[f"after {len(r['losses'])} epochs"], lines["least squares"]
+    assert np.allclose(ls.get_ydata(), best[0] * np.asarray(ls.get_xdata()) + best[1], atol=1e-12)
+    assert np.allclose(fit.get_ydata(), w * np.asarray(fit.get_xdata()) + b, atol=1e-12)
+    # and the lesson says how far apart they are and how long the same descent needs to close the gap
+    text = " ".join(out.split())
+    gap = math.hypot(w - best[0], b - best[1])
+    assert f"gradient descent is still {gap:.3f} away from it" in text
+    eig = np.linalg.eigvalsh([[14.0, 6.0], [6.0, 3.0]])  # the Hessian of 1/2 sum (w x + b - y)^2
+    assert f"curvatures {eig[1]:.2f} and {eig[0]:.2f}" in text
+    total = int(re.search(r"\(([\d,]+) in all\) to get within 0.001", text)[1].replace(",", ""))
+    assert math.hypot(*(np.subtract(descend(0.5, 0.0, total), best))) <= 1e-3
+    assert math.hypot(*(np.subtract(descend(0.5, 0.0, total - 1), best))) > 1e-3
 
 
 @pytest.mark.slow
@@ -68,21 +92,7 @@ def test_house_prices_approaches_least_squares(tmp_path, capsys):
 
 @pytest.fixture
 def figures(monkeypatch):
-    """The matplotlib figures the demos save, by file name, still open for the test to read."""
-    from micrograd.demos import _common
-
-    saved = {}
-
-    def keep(fig, path):
-        saved[Path(path).name] = fig
-        fig.savefig(path, dpi=40)
-        return path
-
-    monkeypatch.setattr(_common, "save_figure", keep)
-    for name in ("moons", "vanishing_gradients"):
-        monkeypatch.setattr(f"micrograd.demos.{name}.save_figure", keep)
-    yield saved
-    _common.pyplot().close("all")
+    yield from keep_figures(monkeypatch)
 
 
 def by_name(result):
@@ -124,17 +134,43 @@ def test_moons_value_and_compiled_agree(tmp_path, capsys, figures):
     # the training page replays the very run that was timed
     assert r["record"].history == r["compiled_losses"]
     assert "<html" in by_name(r)["moons_training"].read_text()[:200].lower()
+    # one colour per class: each point of the boundary picture has the colour the page gives its class
+    page_colors = page_data(by_name(r)["moons_training"])["colors"]
+    assert_class_colors(figures["moons_boundary.png"], X, y, page_colors)
+
+
+def page_data(path) -> dict:
+    """The data a training page embeds (its <script id="data"> JSON)."""
+    import json
+    import re
+
+    return json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', path.read_text(), re.S)[1])
+
+
+def assert_class_colors(fig, X, y, colors) -> None:
+    """The scatter of fig draws every point of X in the page's dot colour of its class (+1 red, -1 blue:
+    the page's rule ``classOf``), and the top moon (the points with the largest y coordinates) is blue."""
+    from matplotlib.colors import to_hex
+
+    (ax,) = fig.axes
+    (points,) = [c for c in ax.collections if len(c.get_offsets()) == len(X)]
+    assert np.allclose(points.get_offsets(), X)
+    faces = [to_hex(c) for c in points.get_facecolors()]
+    assert faces == [colors["dot"][1 if label > 0 else 0] for label in y]
+    top = np.argsort(X[:, 1])[-10:]
+    assert {faces[i] for i in top} == {colors["dot"][0]} and colors["dot"][0] == "#08519c"  # blue
 
 
 def graph_nodes(text: str) -> dict:
     """DOT source (or the titles and texts of dot's SVG): node id -> the node's label text."""
+    import html
     import re
 
     if text.lstrip().startswith("digraph"):
         return {nid: label.strip("{} ") for nid, label in re.findall(r'^\s*(\w+) \[label="([^"]*)"', text, re.M)}
     nodes = {}
     for m in re.finditer(r"<title>(\w+)</title>(.*?)</g>", text, re.S):
-        nodes[m.group(1)] = " | ".join(re.findall(r">([^<]+)</text>", m.group(2)))
+        nodes[m.group(1)] = html.unescape(" | ".join(re.findall(r">([^<]+)</text>", m.group(2))))
     return nodes
 
 
@@ -163,7 +199,28 @@ def test_moons_graph_shows_a_gradient_a_legend_and_neurons_in_reading_order(tmp_
     assert float(re.search(r"data ([-\d.]+)", loss_label).group(1)) == pytest.approx(1 - margin, abs=1e-4)
     fills = re.findall(r'fillcolor="(#[0-9a-f]{6})"' if path.suffix == ".dot" else r'fill="(#[0-9a-f]{6})"', text)
     grey = fills.count(ZERO_COLOR)
-    assert len(fills) >= 33 and grey < len(fills) / 4, (grey, len(fills))  # not an all-grey picture
+    assert len(fills) >= 33 and grey < len(fills) / 2, (grey, len(fills))  # not an all-grey picture
+    # a box is filled by the gradient that reaches its neuron's weights: one sample, so each
+    # parameter's grad after backward() is exactly that; a ReLU at 0 passes none and is grey
+    score = model(X.tolist()[i])
+    loss = (1 + -y.tolist()[i] * score).relu()
+    model.zero_grad()
+    loss.backward()
+    neurons = {f"Neuron {k}.{j}": n for k, layer in enumerate(model.layers) for j, n in enumerate(layer.neurons)}
+    fill_of = box_fills(text)
+    off = 0
+    for nid, label in boxes.items():
+        neuron = neurons[label.split(" | ")[0]]
+        reach = max(abs(p.grad) for p in neuron.parameters())
+        out = float(re.search(r"out data ([-\d.]+)", label).group(1))
+        if reach == 0.0:
+            off += 1
+            assert out == 0.0 and "no gradient reaches its weights" in label, label
+            assert fill_of[nid] == ZERO_COLOR, label
+        else:
+            assert f"to its weights: |grad| {reach:.4f}" in label.replace("\\", ""), label
+            assert fill_of[nid] != ZERO_COLOR, label
+    assert off >= 1  # this sample has ReLUs at 0 whose out grad is not 0: they must not look bright
     assert "Neuron 1.10 = layer 1, neuron 10" in text and "50 nodes = the Values inside: 16 weights" in text
     if path.suffix == ".dot":  # the DOT source says how dot must order the columns
         assert re.search(r"ordering=in", text)
@@ -175,6 +232,15 @@ def test_moons_graph_shows_a_gradient_a_legend_and_neurons_in_reading_order(tmp_
         columns.setdefault(layer, []).append((float(m.group(2)), j))
     for layer, col in columns.items():
         assert [j for _, j in sorted(col)] == list(range(len(col))), layer
+
+
+def box_fills(text: str) -> dict:
+    """Node id -> its fill colour, from DOT source or dot's SVG."""
+    import re
+
+    if text.lstrip().startswith("digraph"):
+        return {nid: c for nid, c in re.findall(r'^\s*(\w+) \[[^\n]*?fillcolor="(#[0-9a-f]{6})"', text, re.M)}
+    return dict(re.findall(r'<title>(\w+)</title>\s*<path fill="(#[0-9a-f]{6})"', text))
 
 
 @pytest.mark.slow
@@ -258,6 +324,7 @@ def test_vanishing_gradients(tmp_path, capsys, figures):
         assert list(map(int, row)) == [d["dead_before"], d["dead_after_big_step"], d["dead_at_end"]]
     assert f"after the step at lr 10, {relu['dead_after_big_step']} of 32 units are dead" in text
     assert f"{relu['dead_at_end']} are dead after 10 steps" in text
+    assert "dead at a step when w.x + b <= 0 on every one of the 60 examples" in text  # what "dead" means
     # the picture: one panel per activation, each unit's rate over the steps, the counts in the titles
     fig = figures["dying_relu.png"]
     panels = [ax for ax in fig.axes if ax.images]
@@ -268,6 +335,26 @@ def test_vanishing_gradients(tmp_path, capsys, figures):
             f"{act}: {d['dead_after_big_step']}/32 red after the lr-10 step, {d['dead_at_end']}/32 at the end"
         )
         assert ax.images[0].cmap.get_under()[:3] == pytest.approx((0xD6 / 255, 0x27 / 255, 0x28 / 255))
+    # every unit the picture shows dead after the big step and alive later is told, with its steps
+    drawn = np.asarray(panels[0].images[0].get_array()).T  # (steps, units): the ReLU panel
+    back = {}
+    for unit in np.flatnonzero(drawn[1] == 0):
+        alive = [k for k in range(2, len(drawn)) if drawn[k, unit] > 0]
+        if alive:
+            back[int(unit)] = alive
+    assert back, "the quick run has a unit that comes back (unit 25 at steps 3-6)"
+    told = re.search(r"comes back only when layer 0 moves its inputs: (\d+) came back, (.*?); \d+ more died", text)
+    assert told and int(told[1]) == len(back)
+    for unit, alive in back.items():
+        m = re.search(rf"unit {unit} at steps? ([\d\-, and]+) \((alive|dead again) at the end\)", told[2])
+        assert m, (unit, told[2])
+        shown = []
+        for part in re.split(r", | and ", m[1].strip()):
+            a, _, b = part.partition("-")
+            shown += list(range(int(a), int(b or a) + 1))
+        assert shown == alive and (m[2] == "alive") == (alive[-1] == len(drawn) - 1)
+    already = int(np.sum((drawn[0] == 0) & (drawn[1] == 0)))
+    assert f"({already} of them {'was' if already == 1 else 'were'} dead before it already)" in text
     assert_files(r)
 
 

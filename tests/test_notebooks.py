@@ -58,3 +58,44 @@ def test_progress_in_a_notebook_kernel_gives_no_ipywidgets_warning(tmp_path):
     text = "".join(o.get("text", "") for o in outputs)
     assert "done" in text and not [o for o in outputs if o.output_type == "error"]
     assert "IProgress" not in text and "ipywidgets" not in text
+
+
+def code_of(name: str) -> list[str]:
+    return [c.source for c in nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4).cells if c.cell_type == "code"]
+
+
+def test_no_notebook_syncs_what_needs_no_sync():
+    """The README's rule: a compiled model computes with the model's Values; there is nothing to sync."""
+    for name in LESSONS:
+        assert not [c for c in code_of(name) if "sync_from_model" in c or "sync_to_model" in c], name
+
+
+def test_lesson_1_shows_the_stepper_inline():
+    """A cell ends with backprop_html(...): its result (the page) is what the cell shows, inline."""
+    assert any(c.strip().splitlines()[-1].startswith("backprop_html(o, ") for c in code_of("01_chain_rule_one_neuron"))
+
+
+def test_lesson_8_exercise_resets_the_weights_and_says_what_it_compares():
+    nb = nbformat.read(NOTEBOOKS / "08_compiled_path.ipynb", as_version=4)
+    (exercises,) = [c.source for c in nb.cells if c.cell_type == "markdown" and "## Exercises" in c.source]
+    first = exercises.split("\n1. ", 1)[1].split("\n2. ", 1)[0]
+    assert "model.load_state_dict(start)" in first and "np.mean((Z > 0) == (Z_new > 0))" in first
+
+
+def test_readme_lessons_run_demos_that_exist_and_link_the_notebooks():
+    """The README's lesson table: one row per notebook, in order, each naming demos that exist; lessons 3
+    and 4 run the demos that teach them, and their notebooks use those demos."""
+    import re
+
+    from micrograd.demos import DEMOS
+
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    rows = re.findall(r"^\| (\d) \| ([^|]+) \| ([^|]+) \| \[(\d\d)\]\(notebooks/([\w.]+)\) \|$", readme, re.M)
+    assert [r[4] for r in rows] == [f"{name}.ipynb" for name in LESSONS]
+    for number, _, run, link, _ in rows:
+        demos = re.findall(r"`demo (\w+)`", run)
+        assert demos and set(demos) <= set(DEMOS) and link == f"{int(number):02d}", run
+    assert re.findall(r"`demo (\w+)`", rows[2][2]) == ["losses"]
+    assert re.findall(r"`demo (\w+)`", rows[3][2]) == ["optimizers"]
+    assert any("micrograd.demos import losses" in c for c in code_of("03_losses"))
+    assert any("micrograd.demos import optimizers" in c for c in code_of("04_optimizers"))

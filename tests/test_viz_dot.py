@@ -236,6 +236,39 @@ def test_collapse_layer_one_summary_per_call():
     assert len(nodes) < 200
 
 
+def test_collapsed_calls_are_filled_by_the_gradient_that_reaches_their_weights():
+    """Each call's share of its neuron's weight gradients, against the same sample's loss alone (its own
+    backward, scaled by the batch mean's 1/n); a ReLU at 0 passes none: grey, whatever its output's grad."""
+    from micrograd.viz.colors import ZERO_COLOR
+
+    model, loss = moons_graph(n=4)
+    nodes, _ = parse(draw_dot(loss, model=model, collapse="neuron", color_by="grad").source)
+    rng = random.Random(1)  # moons_graph's samples again, one at a time
+    X = [[Value(rng.uniform(-1, 2)), Value(rng.uniform(-1, 1))] for _ in range(4)]
+    Y = [rng.choice([-1.0, 1.0]) for _ in range(4)]
+    neurons = {f"Neuron {k}.{j}": n for k, layer in enumerate(model.layers) for j, n in enumerate(layer.neurons)}
+    seen = {"grey": 0, "coloured": 0}
+    for k, (x, yk) in enumerate(zip(X, Y)):
+        alone = (1 + -yk * model(x)).relu() * (1.0 / 4)
+        model.zero_grad()
+        alone.backward()
+        for a in nodes.values():
+            f = fields(a.get("label", ""))
+            title = re.fullmatch(r"(Neuron \d+\.\d+) \(call (\d+)/4\)", f[0]) if f else None
+            if title is None or int(title[2]) != k + 1:
+                continue
+            reach = max(abs(p.grad) for p in neurons[title[1]].parameters())
+            if reach == 0.0:
+                assert f[-1] == "no gradient reaches its weights" and a["fillcolor"] == ZERO_COLOR, f
+                seen["grey"] += 1
+            else:
+                shown = float(f[-1].split()[-1])
+                assert f[-1].startswith("to its weights: \\|grad\\| ") and shown == pytest.approx(reach, abs=1e-4)
+                assert a["fillcolor"] not in (ZERO_COLOR, "#dbe9f6"), f
+                seen["coloured"] += 1
+    assert seen["grey"] >= 1 and seen["coloured"] >= 1, seen
+
+
 def test_collapse_automatic_above_the_budget():
     model, loss = moons_graph()
     full = len(parse(draw_dot(loss, model=model, collapse=False).source)[0])

@@ -15,6 +15,7 @@ from selenium.webdriver.common.keys import Keys
 from micrograd.engine import Value, topological_order
 from micrograd.viz import backprop_html, backprop_steps
 from micrograd.viz.examples import tanh_neuron as neuron
+from micrograd.viz.stepper_page import number
 from tests.browser import start_chromium
 from tests.system import require
 
@@ -28,9 +29,9 @@ def test_steps_follow_the_chain_rule_and_end_at_backward():
     assert steps[0]["set"] == [] and steps[1]["set"] == [[names.index("o"), 1.0]]
     assert [names[s["node"]] for s in steps[2:]] == ["o", "n", "x1*w1 + x2*w2", "x2*w2", "x1*w1"]
     tanh_line = steps[2]["lines"][0]
-    assert tanh_line.startswith("n.grad += (1 - o.data²) * o.grad = 0.5 * 1.0 = 0.5")
+    assert tanh_line.startswith("n.grad += (1 - o.data²) * o.grad = 0.5 * 1 = 0.5")
     x1_line = steps[-1]["lines"][0]
-    assert x1_line.startswith("x1.grad += w1.data * (x1*w1).grad = -3.0 * 0.5 = -1.5")
+    assert x1_line.startswith("x1.grad += w1.data * (x1*w1).grad = -3 * 0.5 = -1.5")
     # closed form: do/dn = 1 - tanh(n)^2 = 1/2 here; products multiply by the other factor
     dn = 1 - math.tanh(-6.0 + 6.8813735870195432) ** 2
     final = dict(zip(names, d["final"]))
@@ -72,7 +73,10 @@ def drawn_by(request, monkeypatch, tmp_path):
 
 
 def read_grads(driver):
-    return [float(c.get_attribute("data-grad")) for c in driver.find_elements(By.CSS_SELECTOR, "td.grad")]
+    """The grad of every Value in the table, in node order (a short table is in the document in full)."""
+    cells = driver.find_elements(By.CSS_SELECTOR, ".grad[data-node]")
+    by_node = {int(c.get_attribute("data-node")): float(c.get_attribute("data-grad")) for c in cells}
+    return [by_node[i] for i in range(len(by_node))]
 
 
 @pytest.mark.system
@@ -99,14 +103,14 @@ def test_page_in_headless_chromium(tmp_path, drawn_by):
             changed = {i for i, (a, b) in enumerate(zip(previous, grads)) if a != b}
             marked = {
                 int(td.get_attribute("data-node"))
-                for td in driver.find_elements(By.CSS_SELECTOR, "tr.current td.grad, tr.operand td.grad")
+                for td in driver.find_elements(By.CSS_SELECTOR, ".row.current .grad, .row.operand .grad")
             }
             assert changed <= marked  # only the highlighted node's operands (or the seeded root) change
             previous = grads
         assert read_grads(driver) == want  # exactly backward()'s grads
         texts = driver.find_elements(By.CSS_SELECTOR, "#graph svg text")
         svg_grads = [t.text for t in texts if t.text.startswith("grad")]
-        assert sorted(svg_grads) == sorted(f"grad {g:.4f}" for g in want)
+        assert sorted(svg_grads) == sorted(f"grad {number(g)}" for g in want)
         assert f"Step {last} / {last}" == driver.find_element(By.ID, "step-label").text
         driver.save_screenshot(str(tmp_path / "stepper_last.png"))
 
@@ -206,13 +210,11 @@ def test_hostile_labels_cannot_change_the_page(tmp_path, drawn_by):
     try:
         driver.get(page.as_uri())
         assert driver.title == title  # the title is text
-        assert len(driver.find_elements(By.TAG_NAME, "script")) == 1
+        assert len(driver.find_elements(By.TAG_NAME, "script")) == 2  # the page's own: the first zoom, the stepper
         assert len(driver.find_elements(By.CSS_SELECTOR, "#graph svg")) == 1
         assert driver.find_elements(By.TAG_NAME, "img") == [] and driver.find_elements(By.TAG_NAME, "b") == []
-        names = [
-            tr.find_elements(By.TAG_NAME, "td")[0].get_attribute("textContent")
-            for tr in driver.find_elements(By.CSS_SELECTOR, "#grad-table tbody tr")
-        ]
+        rows = sorted(driver.find_elements(By.CSS_SELECTOR, "#rows .row"), key=lambda r: int(r.get_attribute("id")[1:]))
+        names = [r.find_element(By.CSS_SELECTOR, ".name").get_attribute("textContent") for r in rows]
         assert names == [n["name"] for n in d["nodes"]] and set(HOSTILE) <= set(names)
         svg_text = {t.get_attribute("textContent") for t in driver.find_elements(By.CSS_SELECTOR, "#graph svg text")}
         assert set(HOSTILE) <= svg_text  # the drawing shows each label exactly (Graphviz and Python alike)

@@ -333,3 +333,44 @@ def test_multiclass_page_paints_the_predicted_class(tmp_path):
             assert rgb == [int(want[k : k + 2], 16) for k in (1, 3, 5)], (i, j)
     finally:
         driver.quit()
+
+
+@pytest.mark.system
+def test_page_and_picture_give_each_class_one_colour(tmp_path, monkeypatch):
+    """The moons demo's boundary picture and the replay page draw a point of each class in one colour:
+    each point's pixel on the page's canvas is the colour of that point in the picture."""
+    from matplotlib.colors import to_hex
+
+    from micrograd.demos import moons
+    from tests.browser import start_chromium
+
+    model, X, y = model_and_data()
+    cm = micrograd.compile(model)
+    record = record_fit(cm, X, y, loss="hinge", optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=1, grid=12)
+    figures = []
+    monkeypatch.setattr(moons, "save_figure", lambda fig, path: figures.append(fig))
+    moons.draw_boundary(cm, X, y, tmp_path / "boundary.png")
+    figures[0].canvas.draw()  # colours given as numbers through a colormap are resolved when drawn
+    (points,) = [c for c in figures[0].axes[0].collections if len(c.get_offsets()) == len(X)]
+    drawn = [to_hex(c) for c in points.get_facecolors()]
+    page = training_html(record, tmp_path / "training.html")
+    driver = start_chromium(tmp_path / "profile")
+    try:
+        driver.get(page.as_uri())
+        pixels = driver.execute_script(
+            "return R.X.map(p => { const [x, y] = toPx(p[0], p[1]);"
+            "return [...document.getElementById('boundary').getContext('2d')"
+            ".getImageData(Math.round(x), Math.round(y), 1, 1).data].slice(0, 3); });"
+        )
+    finally:
+        driver.quit()
+    clear = 0
+    for k, (rgb, want) in enumerate(zip(pixels, drawn)):
+        others = [j for j in range(len(X)) if j != k and np.hypot(*(X[j] - X[k])) < 0.15]  # points drawn over it
+        if others:
+            continue
+        assert "#" + "".join(f"{c:02x}" for c in rgb) == want, (k, y[k], rgb, want)
+        clear += 1
+    assert clear >= 10
+    classes = {drawn[k] for k in np.flatnonzero(y > 0)}, {drawn[k] for k in np.flatnonzero(y < 0)}
+    assert len(classes[0]) == len(classes[1]) == 1 and classes[0] != classes[1]

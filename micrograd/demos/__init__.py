@@ -19,6 +19,8 @@ from types import ModuleType
 DEMOS = {
     "linear_regression": "fit y = w*x + b by gradient descent; hand-derived gradients vs backward()",
     "house_prices": "a linear layer (10 features -> price) with MSE and SGD, one step narrated",
+    "losses": "MSE, hinge, logistic, cross-entropy against the margin; what each trains to",
+    "optimizers": "SGD, momentum, Nesterov and Adam on a valley and a saddle, and on the digits",
     "moons": "the main demo: an MLP learns two moons, Value path and compiled path side by side",
     "digits": "8x8 handwritten digits, MLP 64-32-10 with softmax cross-entropy and Adam, compiled",
     "activations": "nine activation functions and their derivatives, backward() vs closed form",

@@ -10,8 +10,10 @@ Contract:
   loss) beside the bar.
 - ``say(text)`` prints prose wrapped under 100 characters a line (``WIDTH``).
 - ``duration(seconds)`` says a rough time in words ("1 minute", "12 minutes").
-- ``pyplot()`` returns matplotlib's pyplot on the Agg backend (files only, no window),
-  or raises an ImportError that says which extra to install.
+- ``pyplot()`` returns matplotlib's pyplot on the Agg backend (files only, no window; in a
+  notebook its own inline backend), or raises an ImportError that says which extra to install.
+- ``draw_classes(ax, X, y, xx, yy, classes)`` paints the class regions of a grid and the data
+  points in the class colours of ``micrograd.viz.colors`` (the training page uses the same).
 - ``save_graph`` / ``save_diagram`` draw a Value graph / write a Digraph, or write its DOT
   source where Graphviz's ``dot`` is missing.
 - ``Timer`` measures wall time with ``time.perf_counter``.
@@ -156,15 +158,35 @@ def duration(seconds: float) -> str:
 
 
 def pyplot():
-    """matplotlib.pyplot on the file-only Agg backend."""
+    """matplotlib.pyplot: on the file-only Agg backend (no window), except in a notebook, whose own
+    backend shows a figure inline (a notebook that draws with a demo's figure functions)."""
     try:
         import matplotlib
     except ImportError:
         raise ImportError("the demos draw with matplotlib: pip install 'micrograd-compiled[demos]'") from None
-    matplotlib.use("Agg")
+    if not _in_notebook():
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def draw_classes(ax, X, y, xx, yy, classes, n_outputs: int = 1) -> None:
+    """The class of every grid point (``classes``, shaped like the mesh ``xx``, ``yy``: ints, or for one
+    output a bool or a score, class 1 where > 0) as pale regions, and the points ``X`` (N, 2) with labels
+    ``y`` as dots, in the colours of ``micrograd.viz.colors`` (CLASS_FILL, CLASS_DOT)."""
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+
+    from micrograd.viz.colors import CLASS_DOT, CLASS_FILL, class_index
+
+    k = max(2, n_outputs)
+    grid = np.asarray(classes)
+    grid = (grid > 0).astype(int) if n_outputs == 1 else grid.astype(int) % len(CLASS_FILL)
+    levels = np.arange(k + 1) - 0.5
+    ax.contourf(xx, yy, grid, levels=levels, cmap=ListedColormap([CLASS_FILL[c % len(CLASS_FILL)] for c in range(k)]))
+    dots = [CLASS_DOT[class_index(v, n_outputs)] for v in np.asarray(y).ravel()]
+    ax.scatter(X[:, 0], X[:, 1], c=dots, s=40, edgecolors="k")
 
 
 def save_figure(fig, path: Path) -> Path:

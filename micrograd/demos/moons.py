@@ -31,6 +31,7 @@ from micrograd.data import make_moons
 from micrograd.demos._common import (
     Timer,
     demo_main,
+    draw_classes,
     output_dir,
     progress,
     pyplot,
@@ -88,8 +89,7 @@ def train_compiled(X: np.ndarray, y: np.ndarray, steps: int) -> tuple:
         cm.fit(
             X, y, loss="hinge", optimizer=optim.SGD(model.parameters(), lr=schedule), epochs=1, shuffle=False, l2=ALPHA
         )
-    model.load_state_dict(start)
-    cm.sync_from_model()
+    model.load_state_dict(start)  # the same start again: cm computes with the model's Values
     with Timer() as t:
         history = cm.fit(
             X,
@@ -109,10 +109,9 @@ def draw_boundary(cm, X, y, path) -> None:
     xx, yy = np.meshgrid(
         np.arange(X[:, 0].min() - 1, X[:, 0].max() + 1, h), np.arange(X[:, 1].min() - 1, X[:, 1].max() + 1, h)
     )
-    Z = cm(np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape) > 0
+    Z = cm(np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape)
     fig, ax = plt.subplots(figsize=(6, 4.8))
-    ax.contourf(xx, yy, Z, cmap=plt.cm.Spectral, alpha=0.8)
-    ax.scatter(X[:, 0], X[:, 1], c=y, s=40, cmap=plt.cm.Spectral, edgecolors="k")
+    draw_classes(ax, X, y, xx, yy, Z)  # +1 red, -1 blue: the colours of the training page
     ax.set(xlim=(xx.min(), xx.max()), ylim=(yy.min(), yy.max()), title="MLP(2, [16, 16, 1]) decision boundary")
     save_figure(fig, path)
 
@@ -192,6 +191,8 @@ def box_legend(model) -> str:
         f"{3 * nin + 2} nodes = the Values inside: {nin} weights, the bias, "
         f"{nin} products w*x, {nin} additions, the ReLU",
         "out data / grad = the neuron's output and d(loss)/d(output)",
+        "fill = the largest gradient that reaches the neuron's weights and bias (|grad| table)",
+        "grey = none: a ReLU at 0 on this sample passes no gradient back, whatever its out grad",
         "columns from left to right: inputs, layer 0, 1, 2 (the score), the loss",
         "top to bottom in each column: neuron 0, 1, 2, ...",
     ]
@@ -268,7 +269,6 @@ def run(quick: bool = False, out: str = "micrograd-out") -> dict:
 def record_training(cm, model, X, y, steps: int):
     """The compiled training again from micrograd's initial weights, recorded epoch by epoch."""
     model.load_state_dict(micrograd_model().state_dict())
-    cm.sync_from_model()
     return record_fit(
         cm,
         X,

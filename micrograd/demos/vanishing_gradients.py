@@ -12,15 +12,18 @@ Part 2: dying ReLU. The same MLP(2, [16, 16, 1]) with ReLU and with leaky ReLU
 (slope 0.1) takes one SGD step with a far too large learning rate (10) on 60
 moons, then trains 30 steps (10 with ``quick``) at lr 0.2. Each unit's
 activation rate (the fraction of examples where w.x + b > 0) is recorded after
-every step and drawn as one row per unit (``dying_relu.png``). A ReLU unit
-negative on every example outputs 0 and gets exactly zero gradient: it is dead.
-In layer 0 (fixed inputs) it stays dead; in layer 1 it can come back only if
-layer 0 moves its inputs. Leaky ReLU units keep a gradient. Every number
-printed is counted from the same rates the picture shows.
+every step and drawn as one row per unit (``dying_relu.png``). A unit is dead at
+a step when its w.x + b is <= 0 on every one of the 60 examples (rate 0): a
+ReLU unit then outputs 0 everywhere and its weights get a gradient of exactly 0.
+In layer 0 (fixed inputs) it stays dead; in layer 1 it can come back when
+layer 0 moves its inputs, for a few steps or for good. Leaky ReLU units keep a
+gradient. Every number printed (and every unit that came back, with the steps
+it was alive) is counted from the same rates the picture shows.
 
 ``run`` returns {'norms': {act: [per-layer norm, input side first]}, 'dying': {act: {'rates' (steps+2, 32),
-'dead_before', 'dead_after_big_step', 'dead_in_layer0', 'dead_with_zero_grad', 'dead_at_end', 'revived',
-'died_later', 'loss', 'accuracy', 'model'}}, 'files'}.
+'dead_before', 'dead_after_big_step', 'dead_already', 'dead_in_layer0', 'dead_with_zero_grad', 'dead_at_end',
+'comebacks' {unit: [(first, last) alive step spans]}, 'revived', 'died_later', 'loss', 'accuracy',
+'model'}}, 'files'}.
 """
 
 from __future__ import annotations
@@ -128,21 +131,60 @@ def dying_relu(activation: str, steps: int) -> dict:
         final = _step(model, X, y, lr=0.2)
         rates.append(activation_rates(model, Xa))
     accuracy = sum((model(r).data > 0) == (t > 0) for r, t in zip(X, y)) / len(y)
-    end = rates[-1] == 0.0
+    rates_a = np.array(rates)
+    end = rates_a[-1] == 0.0
     first = np.arange(len(dead)) < len(model.layers[0].neurons)
+    comebacks = comeback_spans(rates_a)
     return {
-        "rates": np.array(rates),
-        "dead_before": int(np.sum(rates[0] == 0.0)),
+        "rates": rates_a,
+        "dead_before": int(np.sum(rates_a[0] == 0.0)),
         "dead_after_big_step": int(dead.sum()),
+        "dead_already": int((dead & (rates_a[0] == 0.0)).sum()),
         "dead_in_layer0": int((dead & first).sum()),
         "dead_with_zero_grad": int((dead & zero_grad).sum()),
         "dead_at_end": int(end.sum()),
-        "revived": int((dead & ~end).sum()),
+        "comebacks": comebacks,
+        "revived": len(comebacks),
         "died_later": int((~dead & end).sum()),
         "loss": final,
         "accuracy": accuracy,
         "model": model,
     }
+
+
+def comeback_spans(rates: np.ndarray) -> dict[int, list[tuple[int, int]]]:
+    """The units dead after the big step (row 1 of rates: steps x units) that are alive (rate > 0) at a
+    later step: {unit: [(first step, last step) of each run of alive steps]}."""
+    out = {}
+    for unit in np.flatnonzero(rates[1] == 0.0):
+        spans, start = [], None
+        for step in range(2, len(rates) + 1):
+            alive = step < len(rates) and rates[step, unit] > 0.0
+            if alive and start is None:
+                start = step
+            elif not alive and start is not None:
+                spans.append((start, step - 1))
+                start = None
+        if spans:
+            out[int(unit)] = spans
+    return out
+
+
+def steps_text(spans: list[tuple[int, int]]) -> str:
+    """'step 3', 'steps 3-6 and 11-13': runs of steps in words."""
+    parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in spans]
+    many = len(parts) > 1 or spans[0][0] != spans[0][1]
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+    return ("steps " if many else "step ") + listed
+
+
+def comebacks_text(d: dict, last_step: int) -> str:
+    """'unit 25 at steps 3-6 and 11-13 (dead again at the end)', one clause per unit that came back."""
+    clauses = []
+    for unit, spans in d["comebacks"].items():
+        for_good = spans[-1][1] == last_step
+        clauses.append(f"unit {unit} at {steps_text(spans)} ({'alive' if for_good else 'dead again'} at the end)")
+    return "; ".join(clauses)
 
 
 def draw_dying(dying: dict, steps: int, path) -> None:
@@ -179,20 +221,35 @@ def report_dying(dying: dict, steps: int) -> None:
             f"{d['loss']:>6.3f} {d['accuracy']:>6.0%}"
         )
     r, k = dying["relu"], dying["leaky_relu"]
+    last = steps + 1
+    say(
+        "A unit is dead at a step when w.x + b <= 0 on every one of the 60 examples: a ReLU unit then "
+        "outputs 0 everywhere and its weights get a gradient of exactly 0. In the picture it is red."
+    )
+    back = comebacks_text(r, last)
     say(
         f"ReLU: after the step at lr 10, {r['dead_after_big_step']} of 32 units are dead "
-        f"({r['dead_before']} were from the start): each outputs 0 on every example, so its weights get "
-        f"a gradient of exactly 0 (checked: {r['dead_with_zero_grad']} of {r['dead_after_big_step']}). The "
+        f"({r['dead_already']} of them {'was' if r['dead_already'] == 1 else 'were'} dead before it already), "
+        f"and their weights get a gradient of "
+        f"exactly 0 (checked: {r['dead_with_zero_grad']} of {r['dead_after_big_step']}). The "
         f"{r['dead_in_layer0']} dead units of layer 0 see fixed inputs: dead for good. A dead unit of "
-        f"layer 1 comes back only if layer 0 moves its inputs: {r['revived']} did, {r['died_later']} "
-        f"more died, {r['dead_at_end']} are dead after {steps} steps."
+        f"layer 1 comes back only when layer 0 moves its inputs: "
+        + (f"{r['revived']} came back, {back}" if r["revived"] else "none came back")
+        + f"; {r['died_later']} more died. {r['dead_at_end']} {_are(r['dead_at_end'])} dead after {steps} steps."
     )
+    kback = comebacks_text(k, last)
     say(
-        f"Leaky ReLU: {k['dead_after_big_step']} units were negative on every example too, but they "
+        f"Leaky ReLU: {k['dead_after_big_step']} units were negative on every example after the big step "
+        f"too, but they "
         f"pass 0.1 of the gradient ({k['dead_after_big_step'] - k['dead_with_zero_grad']} of them got "
-        f"one), so they keep learning: {k['revived']} came back, {k['dead_at_end']} are still negative "
-        f"everywhere after {steps} steps."
+        f"one), so they keep learning: "
+        + (f"{k['revived']} came back, {kback}" if k["revived"] else "none came back yet")
+        + f"; {k['dead_at_end']} {_are(k['dead_at_end'])} negative everywhere after {steps} steps."
     )
+
+
+def _are(n: int) -> str:
+    return "is" if n == 1 else "are"
 
 
 def run(quick: bool = False, out: str = "micrograd-out") -> dict:

@@ -1,4 +1,11 @@
-"""Colour value nodes by the size of their gradient, so a vanishing gradient shows at a glance.
+"""Colours with a meaning: value nodes by the size of their gradient, and one colour per class.
+
+Classes: ``CLASS_DOT[k]`` draws a data point of class k and ``CLASS_FILL[k]`` the region a model
+gives to class k, in every picture and page (matplotlib figures, the training replay page). With
+two classes and one output, ``class_index(label)`` is 1 for a label > 0 (the +1 of -1/+1 labels,
+the 1 of 0/1 labels) and 0 else: the positive class is red and the other blue everywhere.
+
+Gradients:
 
 ``GradScale(grads)`` bins |grad| by powers of ten (log10 scale), from the
 smallest to the largest nonzero finite |grad| in the graph, and gives each bin
@@ -19,6 +26,39 @@ VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#3
 ZERO_COLOR = "#d9d9d9"
 NONFINITE_COLOR = "#ff00ff"
 MAX_ROWS = 12  # wider ranges put several decades in one bin
+
+# ColorBrewer: dark for points, pale for regions; class 0 blue, class 1 red, then green, purple, ...
+CLASS_DOT = (
+    "#08519c",
+    "#a50f15",
+    "#006d2c",
+    "#54278f",
+    "#a63603",
+    "#252525",
+    "#ae017e",
+    "#31a354",
+    "#6a51a3",
+    "#b8860b",
+)
+CLASS_FILL = (
+    "#c6dbef",
+    "#fcbba1",
+    "#c7e9c0",
+    "#dadaeb",
+    "#fdd0a2",
+    "#d9d9d9",
+    "#fde0ef",
+    "#e5f5e0",
+    "#f2f0f7",
+    "#fff7bc",
+)
+
+
+def class_index(label: float, n_outputs: int = 1) -> int:
+    """The class a label names: with one output, 1 for a label > 0 and 0 else; with several, the label
+    itself (a class index). Colours cycle after ten classes."""
+    k = (1 if label > 0 else 0) if n_outputs == 1 else int(label)
+    return k % len(CLASS_DOT)
 
 
 def _mix(c0: str, c1: str, t: float) -> str:

@@ -11,7 +11,9 @@ Options (keywords): ``show_grad``; ``color_by='grad'`` (fill by log10 |grad|,
 with a legend); ``model=`` an nn module with ``cluster_modules=True`` (a
 labelled box per module call) and ``collapse=`` a module kind ('neuron',
 'layer', 'mlp'; None: automatic when the drawing would exceed ``max_nodes``;
-False: never) drawing one summary node per call; ``highlight=`` Values (a set
+False: never) drawing one summary node per call (with ``color_by='grad'`` it is filled by the largest
+gradient the call passes to its module's weights, which it also prints: a ReLU at 0 shows grey, however
+large its output's gradient); ``highlight=`` Values (a set
 or a path) drawn with a thick red outline; ``layout='dot' | 'fast' | 'auto'``
 ('fast' places nodes in Python and lets Graphviz only draw: big graphs in
 seconds instead of minutes; 'auto' picks it above ``FAST_ABOVE`` nodes, or when long edges would
@@ -27,14 +29,15 @@ from __future__ import annotations
 
 import functools
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
 import graphviz
 
 from micrograd._files import write_bytes, write_text
-from micrograd.engine import Value, topological_order
+from micrograd.engine import OPS, Value, topological_order
+from micrograd.ieee import ieee_call
 from micrograd.viz.colors import GradScale
 from micrograd.viz.layout import dot_cost, legend_position, place_nodes
 from micrograd.viz.modules import Grouping
@@ -103,10 +106,13 @@ def draw_dot(
     layout: str = "auto",
     names: dict[Value, str] | None = None,
     svg_ids: bool = False,
+    number_format: Callable[[float], str] | None = None,
 ) -> Diagram:
     """Draw the graph of root (a Value, or several) as a Graphviz Digraph; see the module docstring.
 
     names: labels to show instead of Value.label. svg_ids: give every SVG element its node id.
+    number_format: how a Value's data and grad are written (default: micrograd's %.4f, exponent
+    form where that would hide the number).
     """
     d = drawing(
         root,
@@ -120,6 +126,7 @@ def draw_dot(
         max_nodes=max_nodes,
         layout=layout,
         names=names,
+        number_format=number_format,
     )
     nodes, edges, container = d.nodes, d.edges, d.container
     g = Diagram(format=format, graph_attr={"rankdir": rankdir})
@@ -170,6 +177,7 @@ def drawing(
     max_nodes: int = 200,
     layout: str = "auto",
     names: dict[Value, str] | None = None,
+    number_format: Callable[[float], str] | None = None,
 ) -> Drawing:
     """The nodes and edges of draw_dot's drawing (same options), placed by layout.py when it is fast."""
     if rankdir not in ("LR", "TB", "RL", "BT"):
@@ -198,16 +206,20 @@ def drawing(
     members: dict[object, int] = {}
     for c in group.values():
         members[c] = members.get(c, 0) + 1
-    scale = GradScale([v.grad for v in topo]) if color_by == "grad" else None
+    weights = _weight_grads(topo, group, grouping) if level else {}
+    scale = GradScale([v.grad for v in topo] + list(weights.values())) if color_by == "grad" else None
     names = names or {}
+    num = number_format or _fmt
 
     b = _Builder(index, group, grouping, hl)
     for v in topo:
         c = group.get(v)
         if c is not None:
-            b.member(v, c, functools.partial(_summary_attrs, c, members[c], show_grad, scale, rankdir))
+            b.member(v, c, functools.partial(_summary_attrs, c, members[c], show_grad, scale, rankdir, weights.get(c)))
             continue
-        fields = [_esc(names.get(v, v.label)), "data " + _fmt(v.data)] + (["grad " + _fmt(v.grad)] if show_grad else [])
+        fields = [_esc(names.get(v, v.label)), "data " + _esc(num(v.data))]
+        if show_grad:
+            fields.append("grad " + _esc(num(v.grad)))
         attrs = {"label": _record(fields, braces=rankdir in ("LR", "RL")), "shape": "record"}
         if scale is not None:
             fill, font = scale.colors(v.grad)
@@ -310,7 +322,30 @@ def _count(topo, group_of) -> int:
     return n + len(groups)
 
 
-def _summary_attrs(call, members: int, show_grad: bool, scale, rankdir: str) -> dict:
+def _weight_grads(topo, group, grouping) -> dict:
+    """Per collapsed call: the largest |gradient| it passes to its module's parameters (w.grad's and
+    b.grad's share from this call: each op that takes a parameter, its local derivative times its
+    grad, as backward() adds it). A ReLU at 0 passes none, however large the gradient of its output.
+    Calls whose parameters only enter custom ops (no op-table derivative) are left out."""
+    found: dict = {}
+    for v in topo:
+        c = group.get(v)
+        if c is None or not v._children or v._code < 0 or v._custom_backward is not None:
+            continue
+        takes = [k for k, ch in enumerate(v._children) if grouping.is_param_of(ch, c)]
+        if not takes:
+            continue
+        x = v._children[0].data
+        y = v._children[1].data if len(v._children) == 2 else 0.0
+        local = ieee_call(OPS[v._code].backward, x, y, v._arg, v.data)
+        for k in takes:
+            g = abs(local[k] * v.grad)
+            best = found.get(c, 0.0)
+            found[c] = g if g != g or g > best else best  # NaN sticks: it is what the picture must show
+    return found
+
+
+def _summary_attrs(call, members: int, show_grad: bool, scale, rankdir: str, weights: float | None = None) -> dict:
     fields = [_esc(call.title), f"{members} nodes"]
     outs = call.outputs
     for k, o in enumerate(outs[:3]):
@@ -318,6 +353,9 @@ def _summary_attrs(call, members: int, show_grad: bool, scale, rankdir: str) -> 
         fields.append(f"{tag} data {_fmt(o.data)}" + (f" grad {_fmt(o.grad)}" if show_grad else ""))
     if len(outs) > 3:
         fields.append(f"... {len(outs)} outputs")
+    if show_grad and weights is not None:
+        reach = _esc(f"to its weights: |grad| {_fmt(weights)}")
+        fields.append("no gradient reaches its weights" if weights == 0.0 else reach)
     # fields stacked (a narrow box): braces flip the record's direction, and LR flips it again
     attrs = {
         "label": _record(fields, braces=rankdir in ("TB", "BT")),
@@ -325,8 +363,9 @@ def _summary_attrs(call, members: int, show_grad: bool, scale, rankdir: str) -> 
         "style": "rounded,filled",
         "fillcolor": "#dbe9f6",
     }
-    if scale is not None:  # the largest output gradient speaks for the module
-        attrs["fillcolor"], attrs["fontcolor"] = scale.colors(max((o.grad for o in outs), key=abs))
+    if scale is not None:  # what reaches the weights speaks for the module (else its largest output gradient)
+        shown = weights if weights is not None else max((o.grad for o in outs), key=abs)
+        attrs["fillcolor"], attrs["fontcolor"] = scale.colors(shown)
     return attrs
 
 

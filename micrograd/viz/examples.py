@@ -1,5 +1,6 @@
-"""Small graphs for the diagrams: micrograd's tanh neuron, a deep sigmoid network, and two graphs that
-Graphviz lays out slowly (one input read by every op: a Horner polynomial, x*x*...*x).
+"""Graphs for the diagrams: micrograd's tanh neuron, a deep sigmoid network, two graphs that Graphviz lays
+out slowly (one input read by every op: a Horner polynomial, x*x*...*x), and an MLP's loss over a batch,
+as big as you ask (the backprop stepper's size measurements).
 
 Used by the README images (docs/images/make_images.py), the tests and anyone
 who wants something to draw. Every Value a reader should find is labelled.
@@ -61,3 +62,17 @@ def power_chain(factors: int) -> Value:
     for _ in range(factors - 1):
         p = p * x
     return p
+
+
+def mlp_hinge(samples: int, hidden: tuple[int, ...] = (4,), seed: int = 0) -> Value:
+    """micrograd's demo loss, the mean hinge of MLP(2, [*hidden, 1]) over ``samples`` random points. With
+    the default layer: 36 Values a sample and 20 more, so 4 samples make 164, 41 make 1,496, 416 make 14,996."""
+    from micrograd import losses, nn
+
+    rng = random.Random(seed)
+    model = nn.MLP(2, [*hidden, 1], rng=rng)
+    X = [[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(samples)]
+    y = [rng.choice((-1.0, 1.0)) for _ in range(samples)]
+    loss = losses.batch_loss(losses.hinge, [model(x) for x in X], y)
+    loss.label = "loss"
+    return loss

@@ -6,18 +6,21 @@ operations), and records every step: step 0 is the forward pass with all
 grads 0, step 1 seeds ``root.grad = 1``, and each later step takes one
 computed node in reverse topological order and adds its contribution to its
 operands, described in symbols and numbers from the op table's ``grad_text``
-(``x1.grad += w1.data * n.grad = -3.0 * 0.5 = -1.5``). It then runs the real
-``root.backward()`` (from zeroed grads) and raises if any final grad differs,
-so the page can never disagree with backward(). A viewer leaves the graph as it
+(``x1.grad += w1.data * n.grad = -3 * 0.5 = -1.5``; every number as
+``stepper_page.number`` prints it). It then runs the real ``root.backward()``
+(from zeroed grads) and raises if any final grad differs, so the page can never
+disagree with backward(). A viewer leaves the graph as it
 found it: every ``.grad`` is restored afterwards (``.data`` is never written),
 so a following ``root.backward()`` gives what it would have given anyway.
 
 ``backprop_html(root, path)`` writes the page (atomically): the graph as inline
-SVG, drawn by Graphviz's ``dot`` when it is installed and fast for this graph,
-else placed and drawn in Python (``layout.py``, ``svg.py``: the page needs no
-``dot``); the steps as JSON (floats written exactly; ``<``, ``>``, ``&``
-written as ``\\u003c``... so no label can end the script or open a comment), and
-inline JavaScript with previous/next buttons, arrow keys and a slider. No
+SVG, drawn by Graphviz's ``dot`` when it is installed and lays the graph out
+itself, else placed and drawn in Python (``layout.py``, ``svg.py``: the page
+needs no ``dot``) in pieces the page shows as they come in view; each box is
+drawn wide enough for the longest grad it will show. The steps go in as JSON
+(floats written exactly; ``<``, ``>``, ``&`` written as ``\\u003c``... so no label
+can end the script or open a comment), with inline JavaScript: previous/next
+buttons, the arrow keys, Home/End, a slider, zoom and pan (``stepper_page``). No
 network. Values show their ``label`` when set, else a generated name (``v3``).
 It returns a ``webpage.Page``: the path (a ``pathlib.Path``), which a notebook
 displays inline (``_repr_html_``: an iframe whose ``srcdoc`` is the page).
@@ -25,7 +28,6 @@ displays inline (``_repr_html_``: an iframe whose ``srcdoc`` is the page).
 
 from __future__ import annotations
 
-import math
 import re
 import shutil
 from pathlib import Path
@@ -33,20 +35,14 @@ from pathlib import Path
 from micrograd.engine import OPS, Value, topological_order
 from micrograd.ieee import ieee_call
 from micrograd.viz.dot import draw_dot, drawing
+from micrograd.viz.stepper_page import number as _num
 from micrograd.viz.stepper_page import render_page
-from micrograd.viz.svg import render_svg
+from micrograd.viz.svg import drawing_items, nest_groups
 from micrograd.viz.webpage import Page, write_page
 
 # the placeholders of the op table's grad_text; 'out' alone, not inside a word ('out²' counts)
 _TOKEN = re.compile(r"\{x\}|\{y\}|\{arg\}|(?<![A-Za-z_])out(?![A-Za-z_])")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
-
-
-def _num(x: float) -> str:
-    """Short text for a number: -3.0, 0.5, 0.707107, nan."""
-    if math.isfinite(x) and x == int(x) and abs(x) < 1e15:
-        return f"{x:.1f}"
-    return f"{x:.6g}"
 
 
 def _ref(name: str) -> str:
@@ -101,7 +97,7 @@ def _steps(root: Value, topo, names) -> dict:
     grads[r] = 1.0
     rn = names[root]
     steps.append(
-        {"title": f"Seed: d{rn}/d{rn} = 1", "node": r, "operands": [], "lines": [f"{rn}.grad = 1.0"], "set": [[r, 1.0]]}
+        {"title": f"Seed: d{rn}/d{rn} = 1", "node": r, "operands": [], "lines": [f"{rn}.grad = 1"], "set": [[r, 1.0]]}
     )
     for v in reversed(topo):
         if not v._children:
@@ -174,20 +170,30 @@ def backprop_html(
     topo = topological_order([root])
     shown = {v: n["name"] for v, n in zip(topo, data["nodes"])}
     found = [v.grad for v in topo]
-    for v in topo:  # the drawing opens at step 0: every grad 0
-        v.grad = 0.0
+    widest = [0.0] * len(topo)  # each box is drawn with the longest grad it will show, so that all of them fit
+    for st in data["steps"]:
+        for i, g in st["set"]:
+            if len(_num(g)) > len(_num(widest[i])):
+                widest[i] = g
+    for v, g in zip(topo, widest):  # (the page then shows step 0: every grad 0)
+        v.grad = g
     try:
         svg = _draw(root, rankdir, shown)
     finally:
         for v, g in zip(topo, found):
             v.grad = g
-    return write_page(path, render_page(title, svg, data))
+    return write_page(path, render_page(title, svg, data, rankdir))
 
 
-def _draw(root: Value, rankdir: str, names: dict[Value, str]) -> str:
-    """The SVG of the page: dot's drawing when dot is there, else layout.py's placed by Python."""
-    if shutil.which("dot") is not None:
-        svg = draw_dot(root, rankdir=rankdir, names=names, svg_ids=True).pipe(format="svg").decode()
-        return svg[svg.index("<svg") :]  # drop the XML prolog and doctype: the SVG sits inside HTML
-    d = drawing(root, rankdir=rankdir, names=names, layout="fast")
-    return render_svg(d.nodes, d.edges, rankdir)
+def _draw(root: Value, rankdir: str, names: dict[Value, str]) -> str | dict:
+    """The drawing of the page: dot's SVG where dot is installed and lays the graph out itself (its
+    groups nested: svg.nest_groups), else (no dot, or a graph big enough for the linear-time layout,
+    where dot would only draw) svg.drawing_items's pieces, which the page shows as they come in view."""
+    d = drawing(root, rankdir=rankdir, names=names, number_format=_num)
+    if shutil.which("dot") is not None and not d.fast:
+        g = draw_dot(root, rankdir=rankdir, names=names, svg_ids=True, number_format=_num)
+        svg = g.pipe(format="svg").decode()
+        return nest_groups(svg[svg.index("<svg") :])  # no XML prolog or doctype: the SVG sits inside HTML
+    if not d.fast:
+        d = drawing(root, rankdir=rankdir, names=names, layout="fast", number_format=_num)
+    return drawing_items(d.nodes, d.edges, rankdir)

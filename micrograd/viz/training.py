@@ -38,6 +38,7 @@ import numpy as np
 
 from micrograd.training import DivergedError, History, diverged
 from micrograd.viz import webpage
+from micrograd.viz.colors import CLASS_DOT, CLASS_FILL
 from micrograd.viz.training_page import TEMPLATE
 
 LOG_DECADES = 3  # a loss curve spanning more decades than this is drawn on a log scale
@@ -227,6 +228,9 @@ def training_html(record: TrainingRecord, path: str | os.PathLike = "training.ht
     """Write the replay page of record to path; returns the path (a webpage.Page)."""
     if not isinstance(record, TrainingRecord):
         raise TypeError(f"training_html needs the TrainingRecord that record_fit returns, got {type(record).__name__}")
-    data = dict(asdict(record), log_scale=loss_scale(record.history) == "log")
+    data = asdict(record) | {
+        "log_scale": loss_scale(record.history) == "log",
+        "colors": {"dot": list(CLASS_DOT), "fill": list(CLASS_FILL)},
+    }
     parts = {"__TITLE__": html.escape(record.title), "__DATA__": script_json(data)}
     return webpage.write_page(path, webpage.fill(TEMPLATE, parts))

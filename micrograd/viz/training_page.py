@@ -10,7 +10,9 @@ Hooks for scripts and tests:
 - ``td.norm[data-layer=i]`` with ``data-value``: the gradient norm of layer i.
 - ``canvas#boundary`` (2-D inputs): grid cell (i, j) of the frame's outputs is painted in the
   rectangle ``cellRect(i, j)`` (a global function): one output, red-ish where it is > 0 and
-  blue-ish else; several outputs, one pale colour per predicted class (``CLASS_FILL``).
+  blue-ish else; several outputs, one pale colour per predicted class (``CLASS_FILL``). A data
+  point is a dot of its class's colour (``CLASS_DOT[classOf(y)]``): the palettes come from
+  ``micrograd.viz.colors`` with the data (``R.colors``), so the page and the pictures agree.
 - ``svg#loss-curve``: every step's batch loss, and ``#marker`` at the frame's step; the data's
   ``log_scale`` (``training.loss_scale``) puts it on a log scale (``svg#loss-curve[data-scale]`` says
   which), and ``#not-finite`` (``data-step``) marks the step where training diverged (the record's
@@ -131,11 +133,11 @@ function cellRect(i, j) {  // grid row i (grid_y[i], bottom to top), column j (g
 }
 const toPx = (x, y) => [(x - R.grid_x[0]) / (R.grid_x[nx - 1] - R.grid_x[0]) * canvas.width,
                         canvas.height - (y - R.grid_y[0]) / (R.grid_y[ny - 1] - R.grid_y[0]) * canvas.height];
+// one colour per class, as in every picture (micrograd.viz.colors): class 0 blue, class 1 red, ...;
 // several outputs: the grid holds the predicted class (argmax), one pale colour per class
-const CLASS_FILL = ['#c6dbef', '#fcbba1', '#c7e9c0', '#dadaeb', '#fdd0a2',
-                    '#d9d9d9', '#fde0ef', '#e5f5e0', '#f2f0f7', '#fff7bc'];
-const CLASS_DOT = ['#08519c', '#a50f15', '#006d2c', '#54278f', '#a63603',
-                   '#252525', '#ae017e', '#31a354', '#6a51a3', '#b8860b'];
+const CLASS_FILL = R.colors.fill, CLASS_DOT = R.colors.dot;
+// a point's class: with one output, 1 for a label > 0 (the red one) and 0 else (colors.class_index)
+const classOf = v => (R.extra.outputs > 1 ? Math.round(v) : v > 0 ? 1 : 0) % CLASS_DOT.length;
 function drawBoundary(f) {
   const out = f.outputs, classes = R.extra.outputs > 1;
   for (let i = 0; i < ny; i++) for (let j = 0; j < nx; j++) {
@@ -150,7 +152,7 @@ function drawBoundary(f) {
   R.X.forEach((p, k) => {
     const [x, y] = toPx(p[0], p[1]);
     ctx.beginPath(); ctx.arc(x, y, 3.5, 0, 2 * Math.PI);
-    ctx.fillStyle = classes ? CLASS_DOT[Math.round(R.y[k]) % CLASS_DOT.length] : R.y[k] > 0 ? '#e31a1c' : '#1f78b4';
+    ctx.fillStyle = CLASS_DOT[classOf(R.y[k])];
     ctx.fill();
     ctx.strokeStyle = '#000'; ctx.lineWidth = 1; ctx.stroke();
   });
@@ -182,7 +184,7 @@ function stop() { if (timer !== null) { clearInterval(timer); timer = null; } pl
 function start() {
   if (current >= last) show(0);
   play.textContent = 'Pause';
-  timer = setInterval(() => { if (current >= last) stop(); else show(current + 1); }, 150);
+  timer = setInterval(() => { show(current + 1); if (current >= last) stop(); }, 150);  // stops on the last frame
 }
 play.addEventListener('click', () => (timer === null ? start() : stop()));
 slider.addEventListener('input', () => { stop(); show(Number(slider.value)); });
