@@ -109,13 +109,16 @@ def gemm(typingctx, f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta
     return sig, codegen
 
 
-if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the kernels run as Python, and so does their gemm
+def _python_gemm(f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc):
+    """gemm in NumPy: what the kernels call under NUMBA_DISABLE_JIT=1, when they run as Python."""
+    a = np.lib.stride_tricks.as_strided(A[ia:], (k, m) if ta else (m, k), (lda * A.itemsize, A.itemsize))
+    b = np.lib.stride_tricks.as_strided(B[ib:], (n, k) if tb else (k, n), (ldb * B.itemsize, B.itemsize))
+    c = np.lib.stride_tricks.as_strided(C[ic:], (m, n), (ldc * C.itemsize, C.itemsize))
+    c[...] = alpha * ((a.T if ta else a) @ (b.T if tb else b)) + (beta * c if beta != 0.0 else 0.0)
 
-    def gemm(f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc):  # noqa: F811
-        a = np.lib.stride_tricks.as_strided(A[ia:], (k, m) if ta else (m, k), (lda * A.itemsize, A.itemsize))
-        b = np.lib.stride_tricks.as_strided(B[ib:], (n, k) if tb else (k, n), (ldb * B.itemsize, B.itemsize))
-        c = np.lib.stride_tricks.as_strided(C[ic:], (m, n), (ldc * C.itemsize, C.itemsize))
-        c[...] = alpha * ((a.T if ta else a) @ (b.T if tb else b)) + (beta * c if beta != 0.0 else 0.0)
+
+if getattr(numba.config, "DISABLE_JIT", False):
+    gemm = _python_gemm  # type: ignore[assignment]  # noqa: F811
 
 
 class Library(NamedTuple):
