@@ -47,14 +47,19 @@ SMALL = 1 << 16  # m*k*B below this: a DENSE's forward sums in the Neuron's orde
 
 
 @register_jitable
-def dense_forward(f, abi, theta, p, ld, b, bs, Xs, xo, ldx, batch_major, V, o, m, k, B):
+def dense_forward(f, abi, theta, p, ld, b, bs, Xs, xo, ldx, batch_major, V, a, o, m, k, B):
     """V[o:o+m] (m, B) = W (m, k) @ X + bias, W[r, j] = theta[p + r*ld + j], bias[r] = theta[b + r*bs].
-    X: V's slots (k, B) from offset xo (ldx = B), or the inputs (B, k) from xo (ldx = row length) when
-    batch_major. A small layer adds as a Neuron does, bias first, then w_j * x_j for j in order (the Value
-    path's numbers to the bit); a big one through BLAS, in its own order (equal to round-off)."""
+    X: V's slots a .. a+k (k, B), or, when batch_major, the inputs (B, k) from Xs[xo] with row length ldx.
+    A small layer adds as a Neuron does, bias first, then w_j * x_j for j in order (the Value path's numbers
+    to the bit; its inputs copied into their slots first); a big one through BLAS, in its own order (equal to
+    round-off), reading the inputs where they are."""
     if m * k * B < SMALL:
-        dense_forward_in_order(theta, p, ld, b, bs, Xs, xo, 1 if batch_major else ldx, ldx if batch_major else 1,
-                               V, o, m, k, B)  # fmt: skip
+        if batch_major:
+            for j in range(k):
+                row = U((a + j) * B)
+                for e in range(U(B)):
+                    V[row + e] = Xs[U(xo + j) + e * U(ldx)]
+        dense_forward_in_order(theta, p, ld, b, bs, V, a, o, m, k, B)
         return
     beta = 0.0
     if b >= 0:
@@ -64,46 +69,59 @@ def dense_forward(f, abi, theta, p, ld, b, bs, Xs, xo, ldx, batch_major, V, o, m
             row = U((o + r) * B)
             for e in range(U(B)):
                 V[row + e] = br
-    gemm(f, abi, 0, batch_major, m, B, k, 1.0, theta, p, ld, Xs, xo, ldx, beta, V, o * B, B)
+    if batch_major:
+        gemm(f, abi, 0, 1, m, B, k, 1.0, theta, p, ld, Xs, xo, ldx, beta, V, o * B, B)
+    else:
+        gemm(f, abi, 0, 0, m, B, k, 1.0, theta, p, ld, V, a * B, B, beta, V, o * B, B)
 
 
 @register_jitable
-def dense_forward_in_order(theta, p, ld, b, bs, Xs, xo, sj, se, V, o, m, k, B):
-    """V[o+r] = ((b_r + w_r0 x_0) + w_r1 x_1) + ... for each row r, x_j[e] = Xs[xo + j*sj + e*se]: four rows
-    and four terms per pass over the batch, each sum still in its own order."""
+def dense_forward_in_order(theta, p, ld, b, bs, V, a, o, m, k, B):
+    """V[o+r] = ((b_r + w_r0 x_0) + w_r1 x_1) + ... for each row r, x_j = V[a+j] (rows of B): four rows and four
+    terms per pass over the batch, each sum still in its own order."""
+    nb = U(B)
     r = 0
     while r < m:
         rows = min(4, m - r)
         for q in range(rows):
-            y = (o + r + q) * B
+            y = U((o + r + q) * B)
             c = theta[b + (r + q) * bs] if b >= 0 else 0.0
-            for e in range(B):
+            for e in range(nb):
                 V[y + e] = c
-        y0, y1, y2, y3 = (o + r) * B, (o + r + 1) * B, (o + r + 2) * B, (o + r + 3) * B
-        w0, w1, w2, w3 = p + r * ld, p + (r + 1) * ld, p + (r + 2) * ld, p + (r + 3) * ld
         j = 0
-        while j < k:
-            terms = min(4, k - j)
-            if rows == 4 and terms == 4:
-                x0, x1, x2, x3 = xo + j * sj, xo + (j + 1) * sj, xo + (j + 2) * sj, xo + (j + 3) * sj
+        if rows == 4:
+            y0, y1, y2, y3 = U((o + r) * B), U((o + r + 1) * B), U((o + r + 2) * B), U((o + r + 3) * B)
+            w0, w1, w2, w3 = p + r * ld, p + (r + 1) * ld, p + (r + 2) * ld, p + (r + 3) * ld
+            while j + 4 <= k:
+                x0, x1, x2, x3 = U((a + j) * B), U((a + j + 1) * B), U((a + j + 2) * B), U((a + j + 3) * B)
                 a0, a1, a2, a3 = theta[w0 + j], theta[w0 + j + 1], theta[w0 + j + 2], theta[w0 + j + 3]
                 b0, b1, b2, b3 = theta[w1 + j], theta[w1 + j + 1], theta[w1 + j + 2], theta[w1 + j + 3]
                 c0, c1, c2, c3 = theta[w2 + j], theta[w2 + j + 1], theta[w2 + j + 2], theta[w2 + j + 3]
                 d0, d1, d2, d3 = theta[w3 + j], theta[w3 + j + 1], theta[w3 + j + 2], theta[w3 + j + 3]
-                for e in range(B):
-                    t0, t1, t2, t3 = Xs[x0 + e * se], Xs[x1 + e * se], Xs[x2 + e * se], Xs[x3 + e * se]
+                for e in range(nb):
+                    t0, t1, t2, t3 = V[x0 + e], V[x1 + e], V[x2 + e], V[x3 + e]
                     V[y0 + e] = (((V[y0 + e] + a0 * t0) + a1 * t1) + a2 * t2) + a3 * t3
                     V[y1 + e] = (((V[y1 + e] + b0 * t0) + b1 * t1) + b2 * t2) + b3 * t3
                     V[y2 + e] = (((V[y2 + e] + c0 * t0) + c1 * t1) + c2 * t2) + c3 * t3
                     V[y3 + e] = (((V[y3 + e] + d0 * t0) + d1 * t1) + d2 * t2) + d3 * t3
-            else:
-                for q in range(rows):
-                    y, w = (o + r + q) * B, p + (r + q) * ld
-                    for t in range(j, j + terms):
-                        x, a = xo + t * sj, theta[w + t]
-                        for e in range(B):
-                            V[y + e] += a * Xs[x + e * se]
-            j += terms
+                j += 4
+            while j < k:
+                x0 = U((a + j) * B)
+                a0, b0, c0, d0 = theta[w0 + j], theta[w1 + j], theta[w2 + j], theta[w3 + j]
+                for e in range(nb):
+                    t0 = V[x0 + e]
+                    V[y0 + e] += a0 * t0
+                    V[y1 + e] += b0 * t0
+                    V[y2 + e] += c0 * t0
+                    V[y3 + e] += d0 * t0
+                j += 1
+        else:
+            for q in range(rows):
+                y, w = U((o + r + q) * B), p + (r + q) * ld
+                for t in range(k):
+                    x, c = U((a + t) * B), theta[w + t]
+                    for e in range(nb):
+                        V[y + e] += c * V[x + e]
         r += rows
 
 

@@ -168,12 +168,8 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
         while i < ni:
             c, o, a, b, n = T[i, 0], T[i, 1], T[i, 2], T[i, 3], T[i, 4]
             if c == DENSE:
-                if a + T[i, 5] <= nin:  # the inputs where they are: rows of X, batch-major
-                    k.dense_forward(f, abi, theta, T[i, 6], T[i, 7], b, T[i, 8], Xs, xo + a, nin, 1, V, o, n,
-                                    T[i, 5], B)  # fmt: skip
-                else:
-                    k.dense_forward(f, abi, theta, T[i, 6], T[i, 7], b, T[i, 8], V, a * B, B, 0, V, o, n, T[i, 5],
-                                    B)  # fmt: skip
+                k.dense_forward(f, abi, theta, T[i, 6], T[i, 7], b, T[i, 8], Xs, xo + a, nin, a + T[i, 5] <= nin,
+                                V, a, o, n, T[i, 5], B)  # fmt: skip
 #if gather
             elif c == GATHER:
                 gi = code[code[H_GIDX] + a : code[H_GIDX] + a + n]
