@@ -33,17 +33,22 @@ result is checked by ``ir.validate``; the grouping is checked before emission
 
 from __future__ import annotations
 
+import functools
 import heapq
-from collections.abc import Sequence
+from array import array
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
+
+import numpy as np
 
 from micrograd import ops
 from micrograd.compiler.emit import Emitter, Group
-from micrograd.compiler.ir import DENSE, Program
-from micrograd.compiler.trace import CONST, PARAM, Graph
+from micrograd.compiler.ir import DENSE, OP_NAMES, Program
+from micrograd.compiler.trace import CONST, PARAM, Graph, call_model, trace_model
+from micrograd.engine import Value, gc_paused
 
 _ADD, _MUL = ops.ADD, ops.MUL
-_ARITY = [op.arity for op in ops.OPS]
+_UNARY = np.array([op.arity == 1 for op in ops.OPS] + [False])  # indexed by max(code, -1): leaves are False
 
 
 class Dot(NamedTuple):
@@ -62,56 +67,79 @@ class DenseGroup(NamedTuple):
     dots: list[Dot]
 
 
-def live_nodes(g: Graph, has_loss: bool) -> list:
+def live_nodes(g: Graph, has_loss: bool) -> np.ndarray:
     """live[i]: the loss (the last root) depends on node i; every node when there is no loss."""
     if not has_loss:
-        return [True] * len(g)
-    live = [False] * len(g)
-    live[g.roots[-1]] = True
+        return np.ones(len(g), dtype=bool)
+    live = np.zeros(len(g), dtype=np.uint8)
+    flag, code, a, b = live.data, g.code.data, g.a.data, g.b.data  # memoryviews: items are Python ints
+    flag[g.roots[-1]] = 1
     for i in range(len(g) - 1, -1, -1):  # topological order: operands come before their users
-        if live[i] and g.code[i] >= 0:
-            live[g.a[i]] = True
-            if g.b[i] >= 0:
-                live[g.b[i]] = True
-    return live
+        if flag[i] and code[i] >= 0:
+            flag[a[i]] = 1
+            if b[i] >= 0:
+                flag[b[i]] = 1
+    return live.view(bool)
 
 
-def find_dots(g: Graph) -> list[Dot]:
-    """Every add tree that is a dot product (see the module docstring)."""
+class AddTrees(NamedTuple):
+    """The graph's trees of adds: an add read once, by an add, is an inner node of that add's tree.
+
+    A tree's terms are the operands of its adds that are not inner adds. Every inner add and every term
+    with one use is reachable only through its tree's root, so the walk placed them in left-to-right
+    order: a tree's terms in position order are its terms from left to right."""
+
+    top: np.ndarray  # top[i]: the root of the tree of add i, -1 for other nodes
+    terms: np.ndarray  # every tree's terms, in position order within a tree
+    tree: np.ndarray  # the root of each term's tree
+
+
+def add_trees(g: Graph) -> AddTrees:
+    code, uses, user = g.code, g.uses, g.user
+    adds = np.flatnonzero(code == _ADD)
+    once = adds[(uses[adds] == 1) & (user[adds] >= 0)]
+    inner = np.zeros(len(g), dtype=bool)
+    inner[once[code[user[once]] == _ADD]] = True
+    top = np.full(len(g), -1, dtype=np.int64)
+    top[adds] = np.where(inner[adds], user[adds], adds)
+    hop = adds[inner[adds]]
+    while len(hop):  # pointer jumping: each round doubles how far up a node sees (log2 of the depth rounds)
+        up = top[top[hop]]
+        top[hop] = up
+        hop = hop[inner[up]]
+    terms, tree = [], []
+    for operand in (g.a[adds], g.b[adds]):
+        outer = ~inner[operand]
+        terms.append(operand[outer])
+        tree.append(top[adds][outer])
+    terms_, tree_ = np.concatenate(terms), np.concatenate(tree)
+    order = np.lexsort((terms_, tree_))
+    return AddTrees(top, terms_[order], tree_[order])
+
+
+def find_dots(g: Graph, trees: AddTrees) -> list[Dot]:
+    """Every add tree that is a dot product (see the module docstring), in root order."""
     code, a, b, uses, leaf = g.code, g.a, g.b, g.uses, g.leaf
+    t, tree = trees.terms, trees.tree
+    roots, where = np.unique(tree, return_inverse=True)
+    mul = (code[t] == _MUL) & (uses[t] == 1)
+    x, y = np.where(mul, a[t], 0), np.where(mul, b[t], 0)
+    wx = mul & (code[x] == PARAM) & (uses[x] == 1)  # mul(param, v): the parameter read nowhere else
+    wy = mul & ~wx & (code[y] == PARAM) & (uses[y] == 1)  # mul(v, param)
+    bias = (code[t] == PARAM) & (uses[t] == 1)
+    zero = (code[t] == CONST) & (leaf[t] == 0.0)  # sum() starts at 0
+    term = wx | wy
+    count = functools.partial(np.bincount, minlength=len(roots))
+    ok = (count(where[~(term | bias | zero)]) == 0) & (count(where[bias]) <= 1) & (count(where[term]) > 0)
+    first_bias = np.full(len(roots), -1, dtype=np.int64)
+    first_bias[where[bias]] = t[bias]
+    weights = np.where(wx, x, y)[term].tolist()
+    inputs = np.where(wx, y, x)[term].tolist()
+    ends = np.cumsum(count(where[term])).tolist()
     dots = []
-    for r in range(len(code)):
-        if code[r] != _ADD or (uses[r] == 1 and g.user[r] >= 0 and code[g.user[r]] == _ADD):
-            continue  # not an add, or an inner add of a larger tree
-        inputs, weights, bias = [], [], -1
-        stack = [b[r], a[r]]
-        ok = True
-        while stack:
-            t = stack.pop()
-            c = code[t]
-            if c == _ADD and uses[t] == 1:
-                stack.append(b[t])
-                stack.append(a[t])
-            elif c == _MUL and uses[t] == 1:
-                x, y = a[t], b[t]
-                if code[x] == PARAM and uses[x] == 1:
-                    weights.append(x)
-                    inputs.append(y)
-                elif code[y] == PARAM and uses[y] == 1:
-                    weights.append(y)
-                    inputs.append(x)
-                else:
-                    ok = False
-                    break
-            elif c == PARAM and uses[t] == 1 and bias < 0:
-                bias = t
-            elif c == CONST and leaf[t] == 0.0:
-                continue
-            else:
-                ok = False
-                break
-        if ok and weights:
-            dots.append(Dot(r, inputs, weights, bias))
+    for k in np.flatnonzero(ok).tolist():
+        start = ends[k - 1] if k else 0
+        dots.append(Dot(int(roots[k]), inputs[start : ends[k]], weights[start : ends[k]], int(first_bias[k])))
     return dots
 
 
@@ -132,10 +160,11 @@ def strided(dense: Sequence[DenseGroup], g: Graph) -> list[DenseGroup]:
     for grp in dense:
         k = len(grp.inputs)
         rows = []
+        consecutive = np.arange(k)
         for d in grp.dots:
-            w = [int(g.leaf[x]) for x in d.weights]
-            if w == list(range(w[0], w[0] + k)):
-                rows.append((w[0], int(g.leaf[d.bias]) if d.bias >= 0 else -1, d))
+            w = g.leaf[d.weights]
+            if np.array_equal(w, w[0] + consecutive):
+                rows.append((int(w[0]), int(g.leaf[d.bias]) if d.bias >= 0 else -1, d))
         rows.sort(key=lambda row: row[0])
         run: list = []
         for w0, b0, d in rows:
@@ -153,30 +182,24 @@ def strided(dense: Sequence[DenseGroup], g: Graph) -> list[DenseGroup]:
     return out
 
 
-def absorbed(g: Graph, dots: Sequence[Dot]) -> list:
-    """grouped[i]: node i is part of one of the dots (its add tree and products, not its inputs)."""
-    grouped = [False] * len(g)
-    for d in dots:
-        stack = [d.root]
-        while stack:
-            t = stack.pop()
-            if grouped[t]:
-                continue
-            grouped[t] = True
-            if g.code[t] == _ADD and (t == d.root or g.uses[t] == 1):
-                stack += [g.a[t], g.b[t]]
+def absorbed(g: Graph, trees: AddTrees, dots: Sequence[Dot]) -> np.ndarray:
+    """grouped[i]: node i is part of one of the dots (its add tree and terms, not its inputs)."""
+    chosen = np.zeros(len(g), dtype=bool)
+    chosen[[d.root for d in dots]] = True
+    grouped = np.zeros(len(g), dtype=bool)
+    adds = np.flatnonzero(trees.top >= 0)
+    grouped[adds] = chosen[trees.top[adds]]
+    grouped[trees.terms[chosen[trees.tree]]] = True
     return grouped
 
 
-def vectorize(g: Graph, blocks: list, grouped: list, live: list) -> list[Group]:
+def vectorize(g: Graph, blocks: list, grouped: np.ndarray, live: np.ndarray) -> list[Group]:
     """Unary ops applied uniformly over a block -> vector-op Groups over new blocks, iteratively.
     Marks their members in ``grouped``; dead nodes (``live``) are not lowered."""
-    code, a = g.code, g.a
+    code, a, arg = g.code.data, g.a.data, g.arg.data
     unary_of: dict = {}
-    for i in range(len(code)):
-        c = code[i]
-        if 0 <= c and _ARITY[c] == 1 and live[i]:
-            unary_of.setdefault(a[i], []).append(i)
+    for i in np.flatnonzero(_UNARY[np.maximum(g.code, -1)] & live).tolist():
+        unary_of.setdefault(a[i], []).append(i)
     out = []
     work = [m for m in blocks if len(m) > 1]
     while work:
@@ -186,29 +209,29 @@ def vectorize(g: Graph, blocks: list, grouped: list, live: list) -> list[Group]:
         for q, m in enumerate(members):
             for u in unary_of.get(m, ()):
                 if not grouped[u]:
-                    row = cands.setdefault((code[u], g.arg[u]), [-1] * n)
+                    row = cands.setdefault((code[u], arg[u]), [-1] * n)
                     if row[q] < 0:
                         row[q] = u
-        for (c, arg), row in cands.items():
+        for (c, arg_), row in cands.items():
             if min(row) >= 0:
-                for u in row:
-                    grouped[u] = True
-                out.append(Group(max(row), row, [a[u] for u in row], c, arg, []))
+                grouped[row] = True
+                out.append(Group(max(row), row, [a[u] for u in row], c, arg_, []))
                 work.append(row)
     return out
 
 
-def _check_fusion(g: Graph, groups: Sequence[Group], node_group: list, roots: Sequence[int]) -> None:
+def _check_fusion(g: Graph, groups: Sequence[Group], node_group: Sequence[int], roots: Sequence[int]) -> None:
     """The fusion passes' invariant, checked before emission: every value an instruction reads or the
     program returns is a leaf or the output of exactly one group (nothing read was absorbed into a dot)."""
+    code = g.code.data
     for x in [x for grp in groups for x in grp.operands] + list(roots):
-        if g.code[x] >= 0 and node_group[x] < 0:
+        if code[x] >= 0 and node_group[x] < 0:
             raise AssertionError(
-                f"micrograd.compile: internal error, node {x} ({g.nodes[x]._op}) is read but was fused away"
+                f"micrograd.compile: internal error, node {x} ({OP_NAMES[code[x]]}) is read but was fused away"
             )
 
 
-def order_groups(groups: Sequence[Group], node_group: list) -> list:
+def order_groups(groups: Sequence[Group], node_group: Sequence[int]) -> list:
     """Topological order of the groups; deterministic (Kahn + one heap per kind).
 
     Among the ready groups, one of the same kind as the last one placed comes first (smallest key); when
@@ -250,19 +273,23 @@ def order_groups(groups: Sequence[Group], node_group: list) -> list:
 def lower(g: Graph, has_loss: bool = False) -> Program:
     """The Program of a traced Graph (the last root is the loss when has_loss)."""
     live = live_nodes(g, has_loss)
-    dense = strided(group_dense([d for d in find_dots(g) if live[d.root]]), g)
-    grouped = absorbed(g, [d for grp in dense for d in grp.dots])
+    trees = add_trees(g)
+    dense = strided(group_dense([d for d in find_dots(g, trees) if live[d.root]]), g)
+    grouped = absorbed(g, trees, [d for grp in dense for d in grp.dots])
+    del trees
     groups = [
         Group(max(d.root for d in grp.dots), [d.root for d in grp.dots], list(grp.inputs), DENSE, 0.0, grp.dots)
         for grp in dense
     ]
     groups += vectorize(g, [grp.members for grp in groups], grouped, live)
+    single = np.flatnonzero((g.code >= 0) & live & ~grouped)
     groups += [
-        Group(i, [i], [g.a[i]] if g.b[i] < 0 else [g.a[i], g.b[i]], g.code[i], g.arg[i], [])
-        for i in range(len(g))
-        if g.code[i] >= 0 and live[i] and not grouped[i]
+        Group(i, [i], [x] if y < 0 else [x, y], c, arg, [])
+        for i, x, y, c, arg in zip(
+            single.tolist(), g.a[single].tolist(), g.b[single].tolist(), g.code[single].tolist(), g.arg[single].tolist()
+        )
     ]
-    node_group = [-1] * len(g)
+    node_group = array("q", [-1]) * len(g)
     for gi, grp in enumerate(groups):
         for m in grp.members:
             node_group[m] = gi
@@ -275,3 +302,17 @@ def lower(g: Graph, has_loss: bool = False) -> Program:
     prog = em.program(outputs, g.roots[-1] if has_loss else -1)
     prog.source_nodes = len(g)  # for summaries and diagrams; not part of the program's bytes
     return prog
+
+
+def lower_model(model: Callable, n_inputs: int, params: Sequence[Value], *loss_spec) -> tuple[Program, int]:
+    """(program, number of outputs) of model traced on placeholders (``trace.call_model``), with
+    ``trace_model``'s loss, target width and target_scalar when ``loss_spec`` is given.
+
+    The Value graph lives only inside this call, and Python's cyclic collector is paused for it (the
+    graph holds no cycles; the collector would only rescan its millions of nodes, a third of the time)."""
+    with gc_paused():
+        inputs, outputs = call_model(model, n_inputs)
+        g = trace_model(inputs, outputs, params, *loss_spec)
+        n_outputs = len(outputs)
+        del inputs, outputs  # the Value graph: freed here, before lowering allocates
+        return lower(g, has_loss=bool(loss_spec)), n_outputs

@@ -31,8 +31,7 @@ from micrograd.compiler.arguments import LossArg
 from micrograd.compiler.codegen import BAD_LABEL, CTL_IDX, CTL_WHERE, DIVERGED, FIT, FORWARD, GRAD, OK, UNKNOWN
 from micrograd.compiler.ir import DEBUG_VALIDATE, GATHER, LOSS, LOSSES, Program, format_instruction, validate
 from micrograd.compiler.params import Binding, check_params, model_parameters
-from micrograd.compiler.passes import lower
-from micrograd.compiler.trace import call_model, trace_model
+from micrograd.compiler.passes import lower_model
 
 FORWARD_ROWS = 1024  # cm(X) runs X in batches of this many rows (bounded buffers for any N)
 ORDER_ROWS = 1 << 20  # fit draws the row order of this many rows' worth of epochs at a time
@@ -88,9 +87,8 @@ class CompiledModel:
 
     def _lower(self) -> None:
         """Trace the model once and lower its forward program; training programs are made on demand."""
-        inputs, outputs = call_model(self.model, self.n_inputs)
-        self.n_outputs = len(outputs)
-        self.program: Program = lower(trace_model(inputs, outputs, self._all))
+        self.program: Program
+        self.program, self.n_outputs = lower_model(self.model, self.n_inputs, self._all)
         self._programs: dict = {}  # loss key -> training program
         self._kernels: dict = {}  # the features this model's calls needed -> the kernel that ran them
         self._buffers: dict = {}  # (id(program), batch, target width) -> workspace
@@ -164,8 +162,7 @@ class CompiledModel:
                 arguments.loss_spec(loss, self.n_outputs, target_width)  # refuses a bad width
                 prog = with_loss(self.program, name)
             else:
-                inputs, outputs = call_model(self.model, self.n_inputs)
-                prog = lower(trace_model(inputs, outputs, self._all, *key), has_loss=True)
+                prog, _ = lower_model(self.model, self.n_inputs, self._all, *key)
             self._programs[key] = prog
         return prog
 
