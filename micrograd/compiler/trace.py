@@ -97,12 +97,17 @@ _CODE, _ARG, _CUSTOM_BACKWARD = attrgetter("_code"), attrgetter("_arg"), attrget
 def walk(roots: Sequence[Value]) -> tuple[list[Value], dict, np.ndarray, np.ndarray]:
     """(nodes, pos, a, b): every node reachable from roots in ``engine.topological_order``'s order (DFS
     post-order, operands in order), its position, and the positions of each node's first and second operand
-    (-1 where absent). Iterative, one visit per node and operand; a leaf is placed as soon as it is reached."""
+    (-1 where absent).
+
+    Iterative; a node on the stack is looked at again after each operand it waits for. What the DFS would
+    do next anyway is done at once, saving a push and a look: a leaf is placed as soon as it is reached, and
+    so is a binary node's second operand whose own two operands are placed or leaves (``w * x`` in a
+    neuron's ``sum + w * x``). This loop is most of tracing."""
     pos: dict[Value, int] = {}
     nodes: list[Value] = []
     first: list[int] = []
     second: list[int] = []
-    place, place_a, place_b = nodes.append, first.append, second.append
+    place, place_a, place_b, get = nodes.append, first.append, second.append, pos.get
     n = 0
     for root in roots:
         if root in pos:
@@ -112,11 +117,10 @@ def walk(roots: Sequence[Value]) -> tuple[list[Value], dict, np.ndarray, np.ndar
         while stack:
             v = stack[-1]
             ch = v._children
-            x = y = -1
-            if ch:
-                x = pos.get(ch[0], -1)
-                if x < 0:  # the first operand is not placed yet: a leaf now, an op after its own operands
-                    c = ch[0]
+            if len(ch) == 2:
+                c, d = ch
+                x = get(c)
+                if x is None:
                     if c._children:
                         push(c)
                         continue
@@ -125,20 +129,66 @@ def walk(roots: Sequence[Value]) -> tuple[list[Value], dict, np.ndarray, np.ndar
                     place(c)
                     place_a(-1)
                     place_b(-1)
-                if len(ch) > 1:
-                    y = pos.get(ch[1], -1)
-                    if y < 0:
-                        c = ch[1]
-                        if c._children:
-                            push(c)
+                y = get(d)
+                if y is None:
+                    dd = d._children
+                    if len(dd) != 2:
+                        if dd:
+                            push(d)
                             continue
-                        pos[c] = y = n
+                        pos[d] = y = n
                         n += 1
-                        place(c)
+                        place(d)
                         place_a(-1)
                         place_b(-1)
-                    if len(ch) > 2 and _push_unplaced(ch, pos, push):  # only a hand-built node has more
+                    else:  # d's operands first (a leaf at once, an op pushed), then d
+                        p, q = dd
+                        xp = get(p)
+                        if xp is None:
+                            if p._children:
+                                push(d)
+                                continue
+                            pos[p] = xp = n
+                            n += 1
+                            place(p)
+                            place_a(-1)
+                            place_b(-1)
+                        xq = get(q)
+                        if xq is None:
+                            if q._children:
+                                push(d)
+                                continue
+                            pos[q] = xq = n
+                            n += 1
+                            place(q)
+                            place_a(-1)
+                            place_b(-1)
+                        pos[d] = y = n
+                        n += 1
+                        place(d)
+                        place_a(xp)
+                        place_b(xq)
+            elif len(ch) == 1:
+                c = ch[0]
+                x = get(c)
+                if x is None:
+                    if c._children:
+                        push(c)
                         continue
+                    pos[c] = x = n
+                    n += 1
+                    place(c)
+                    place_a(-1)
+                    place_b(-1)
+                y = -1
+            elif ch:  # a node built by hand with more operands: each in turn (it is refused later)
+                c = next((c for c in ch if c not in pos), None)
+                if c is not None:
+                    push(c)
+                    continue
+                x, y = pos[ch[0]], pos[ch[1]]
+            else:
+                x = y = -1
             pop()
             pos[v] = n
             n += 1
@@ -146,15 +196,6 @@ def walk(roots: Sequence[Value]) -> tuple[list[Value], dict, np.ndarray, np.ndar
             place_a(x)
             place_b(y)
     return nodes, pos, np.array(first, dtype=np.int64), np.array(second, dtype=np.int64)
-
-
-def _push_unplaced(children: tuple, pos: dict, push: Callable) -> bool:
-    """Push the first operand after the second that is not placed yet (a leaf too); False when all are."""
-    for c in children[2:]:
-        if c not in pos:
-            push(c)
-            return True
-    return False
 
 
 def _refuse_custom(nodes: list[Value], code: np.ndarray) -> None:
@@ -194,22 +235,24 @@ def placeholders():
 
 @contextlib.contextmanager
 def last_io_kept(model):
-    """The ``_last_io`` of model and its submodules (nn.Module attributes, lists, tuples, dicts) as before the block."""
+    """The ``_last_io`` of model and of its submodules (attributes, and items of list, tuple and dict
+    attributes, that are nn.Modules) as before the block."""
     from micrograd.nn import Module
 
     saved, seen, todo = [], set(), [model]
     while todo:
         obj = todo.pop()
-        if id(obj) in seen:
+        if not isinstance(obj, Module) or id(obj) in seen:
             continue
         seen.add(id(obj))
-        if isinstance(obj, (list, tuple)):
-            todo += obj
-        elif isinstance(obj, dict):
-            todo += obj.values()
-        elif isinstance(obj, Module):
-            saved.append((obj, vars(obj).get("_last_io")))
-            todo += [v for k, v in vars(obj).items() if k != "_last_io" and isinstance(v, (Module, list, tuple, dict))]
+        saved.append((obj, vars(obj).get("_last_io")))
+        for val in vars(obj).values():
+            if isinstance(val, (list, tuple)):
+                todo += [m for m in val if isinstance(m, Module)]
+            elif isinstance(val, dict):
+                todo += [m for m in val.values() if isinstance(m, Module)]
+            else:
+                todo.append(val)
     try:
         yield
     finally:
