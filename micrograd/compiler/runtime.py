@@ -30,7 +30,7 @@ from micrograd.compiler import arguments, blas, codegen
 from micrograd.compiler.arguments import LossArg
 from micrograd.compiler.codegen import BAD_LABEL, CTL_IDX, CTL_WHERE, DIVERGED, FIT, FORWARD, GRAD, OK, UNKNOWN
 from micrograd.compiler.ir import DEBUG_VALIDATE, GATHER, LOSS, LOSSES, Program, format_instruction, validate
-from micrograd.compiler.params import Binding, check_params, model_parameters
+from micrograd.compiler.params import Binding, check_params, model_parameters, positions
 from micrograd.compiler.passes import lower_model
 
 FORWARD_ROWS = 1024  # cm(X) runs X in batches of this many rows (bounded buffers for any N)
@@ -79,8 +79,7 @@ class CompiledModel:
         self.dtype = arguments.float_dtype(dtype)
         self.n_inputs = arguments.input_width(model, n_inputs)
         self._all = model_parameters(model, self.params)  # theta's order: the model's own (+ other listed ones)
-        pos = {id(p): q for q, p in enumerate(self._all)}
-        self._idx = np.array([pos[id(p)] for p in self.params], dtype=np.int64)
+        self._idx = positions(self.params, self._all)
         self._lower()
         self._binding = Binding(self._all, self.dtype)
         self._attach()
