@@ -106,7 +106,7 @@ def test_a_chain_200000_deep_compiles():
 
 def _live_values() -> int:
     gc.collect()
-    return sum(isinstance(o, Value) for o in gc.get_objects())
+    return sum(issubclass(type(o), Value) for o in gc.get_objects())  # type(): a dead weak proxy raises on isinstance
 
 
 def test_compile_keeps_no_reference_to_the_traced_graph():
