@@ -63,12 +63,18 @@ class Graph:
         self.targets = [pos.get(v, -1) for v in targets]
         self.n_params = len(params)
         self.leaf = np.zeros(n)
-        for kind, where in ((INPUT, self.inputs), (TARGET, self.targets), (PARAM, list(map(pos.get, params)))):
-            self._classify(kind, where)
+        listed = {
+            INPUT: self.inputs,
+            TARGET: self.targets,
+            PARAM: np.fromiter(map(pos.get, params, repeat(-1)), np.int64),
+        }
+        for kind, where in listed.items():  # in this order: an earlier kind wins
+            self._classify(kind, np.asarray(where, dtype=np.int64))
         del pos  # the largest temporary: a dict entry and an int per node
         consts = np.flatnonzero(self.code == LEAF)
         self.leaf[consts] = [nodes[i].data for i in consts.tolist()]
         self.code[consts] = CONST
+        del nodes
         self.uses = np.zeros(n, dtype=np.int64)
         self.user = np.full(n, -1, dtype=np.int64)
         for operand in (a, b):
@@ -77,12 +83,15 @@ class Graph:
             self.user[operand[at]] = at
         np.add.at(self.uses, self.roots, 1)
 
-    def _classify(self, kind: int, where: list) -> None:
-        """Leaves at positions ``where`` (None or -1: not in the graph) are ``kind`` number j (first listing wins)."""
-        p = np.array([-1 if x is None else x for x in where], dtype=np.int64)
-        j = np.flatnonzero(p >= 0)
-        p, first = np.unique(p[j], return_index=True)  # a Value listed twice is classified by its first listing
-        j = j[first]
+    def _classify(self, kind: int, where: np.ndarray) -> None:
+        """The leaves at positions ``where`` (-1: not in the graph) are ``kind`` number j (first listing wins)."""
+        j = np.flatnonzero(where >= 0)
+        p = where[j]
+        seen = np.zeros(len(self.code), dtype=bool)
+        seen[p] = True
+        if seen.sum() < len(p):  # a Value listed twice is classified by its first listing
+            p, first = np.unique(p, return_index=True)
+            j = j[first]
         free = self.code[p] == LEAF  # an earlier kind wins (INPUT, then TARGET, then PARAM)
         self.code[p[free]] = kind
         self.leaf[p[free]] = j[free]
@@ -122,7 +131,11 @@ def walk(roots: Sequence[Value]) -> tuple[list[Value], dict, np.ndarray, np.ndar
                 x = get(c)
                 if x is None:
                     if c._children:
-                        push(c)
+                        while True:  # down a chain of first operands not placed yet (a neuron's sum)
+                            push(c)
+                            c = c._children[0]
+                            if c in pos or not c._children:
+                                break
                         continue
                     pos[c] = x = n
                     n += 1
@@ -247,12 +260,12 @@ def last_io_kept(model):
         seen.add(id(obj))
         saved.append((obj, vars(obj).get("_last_io")))
         for val in vars(obj).values():
-            if isinstance(val, (list, tuple)):
-                todo += [m for m in val if isinstance(m, Module)]
-            elif isinstance(val, dict):
-                todo += [m for m in val.values() if isinstance(m, Module)]
-            else:
+            if isinstance(val, dict):
+                val = list(val.values())
+            if not isinstance(val, (list, tuple)):
                 todo.append(val)
+            elif any(issubclass(cls, Module) for cls in set(map(type, val))):  # not a neuron's weights
+                todo += [m for m in val if isinstance(m, Module)]
     try:
         yield
     finally:
