@@ -3,7 +3,7 @@
 0. ``live_nodes``: with a loss, only what the loss depends on is lowered (an
    output the loss does not read is not computed, so backward visits what the
    Value path's ``loss.backward()`` visits: no 0 * inf from an unused exp).
-1. ``find_dots``: a single-consumer tree of ``add`` nodes whose terms are
+1. ``add_trees``, ``find_dots``: a single-consumer tree of ``add`` nodes whose terms are
    single-consumer ``mul(param, v)`` / ``mul(v, param)`` (the parameter used
    nowhere else) plus at most one bare parameter (the bias) and any zero
    constants (``sum()`` starts at 0) is a dot product. This is what a Neuron
@@ -25,10 +25,13 @@
    DENSE whose inputs are not a contiguous block in order reads them through a
    GATHER into fresh contiguous slots.
 
-Everything is iterative and costs a few list operations per node, so a
-784x128 layer (100k scalar products) lowers in well under a second. The
-result is checked by ``ir.validate``; the grouping is checked before emission
-(``_check_fusion``).
+The passes that look at every node (add trees, dot products, what they absorb,
+the single ops) are NumPy operations on the Graph's columns; Python loops run
+per dot product, group and instruction, so a 784-512-512-10 MLP (2.0M nodes)
+lowers in a fraction of a second. Everything is iterative. The result is
+checked by ``ir.validate``; the grouping is checked before emission
+(``_check_fusion``). ``lower_model`` is what ``CompiledModel`` calls: trace,
+free the Value graph, lower.
 """
 
 from __future__ import annotations
@@ -310,7 +313,8 @@ def lower_model(model: Callable, n_inputs: int, params: Sequence[Value], *loss_s
     ``trace_model``'s loss, target width and target_scalar when ``loss_spec`` is given.
 
     The Value graph lives only inside this call, and Python's cyclic collector is paused for it (the
-    graph holds no cycles; the collector would only rescan its millions of nodes, a third of the time)."""
+    graph holds no cycles; the collector would only rescan its millions of nodes: docs/benchmarks.md,
+    "Tuning decisions")."""
     with gc_paused():
         inputs, outputs = call_model(model, n_inputs)
         g = trace_model(inputs, outputs, params, *loss_spec)
@@ -323,11 +327,8 @@ def lower_model(model: Callable, n_inputs: int, params: Sequence[Value], *loss_s
 
 
 def _trim_heap() -> None:
-    """Return the C heap's free pages to the system (glibc's ``malloc_trim``; elsewhere nothing).
-
-    Tracing and lowering free tens of MiB of arrays that glibc keeps resident as holes in its heap:
-    784-128-10 ``compile()`` + first ``fit`` holds 42 MiB beyond the model without this, 18 MiB with it
-    (bench/probes.py memory)."""
+    """Return the C heap's free pages to the system (glibc's ``malloc_trim``; elsewhere nothing): glibc
+    keeps the tens of MiB of arrays tracing frees as holes in its heap (docs/benchmarks.md, "Tuning decisions")."""
     try:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):
