@@ -54,23 +54,19 @@ class Graph:
     def __init__(self, roots: list[Value], inputs: Sequence[Value], targets: Sequence[Value], params: Sequence[Value]):
         nodes, pos, a, b = walk(roots)
         n = len(nodes)
+        self.roots = [pos[r] for r in roots]
+        self.inputs = [pos.get(v, -1) for v in inputs]
+        self.targets = [pos.get(v, -1) for v in targets]
+        param_pos = np.fromiter(map(pos.get, params, repeat(-1)), np.int64, len(params))
+        del pos  # the largest temporary (a dict entry and an int per node), before the columns are made
+        self.n_params = len(params)
         self.a, self.b = a, b
         self.code = np.fromiter(map(_CODE, nodes), np.int64, n)
         self.arg = np.fromiter(map(_ARG, nodes), np.float64, n)
         _refuse_custom(nodes, self.code)
-        self.roots = [pos[r] for r in roots]
-        self.inputs = [pos.get(v, -1) for v in inputs]
-        self.targets = [pos.get(v, -1) for v in targets]
-        self.n_params = len(params)
         self.leaf = np.zeros(n)
-        listed = {
-            INPUT: self.inputs,
-            TARGET: self.targets,
-            PARAM: np.fromiter(map(pos.get, params, repeat(-1)), np.int64),
-        }
-        for kind, where in listed.items():  # in this order: an earlier kind wins
-            self._classify(kind, np.asarray(where, dtype=np.int64))
-        del pos  # the largest temporary: a dict entry and an int per node
+        for kind, where in ((INPUT, self.inputs), (TARGET, self.targets), (PARAM, param_pos)):
+            self._classify(kind, np.asarray(where, dtype=np.int64))  # in this order: an earlier kind wins
         consts = np.flatnonzero(self.code == LEAF)
         self.leaf[consts] = [nodes[i].data for i in consts.tolist()]
         self.code[consts] = CONST
