@@ -331,5 +331,5 @@ def _trim_heap() -> None:
     keeps the tens of MiB of arrays tracing frees as holes in its heap (docs/benchmarks.md, "Tuning decisions")."""
     try:
         ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no malloc_trim (not glibc), or no C library by that name
         pass
