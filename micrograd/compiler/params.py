@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from operator import attrgetter, is_
 
 import numpy as np
 
@@ -96,7 +97,7 @@ class Binding:
         self.params: list[Value] = list(params)
         n = len(self.params)
         self.pos = np.arange(n, dtype=np.int64)
-        owners = [getattr(type(p), "_binding", None) for p in self.params]
+        owners = _owners(self.params)
         self.lock = next((o.lock for o in owners if o is not None), None) or threading.RLock()
         self.data, self.grad = np.zeros(n), np.zeros(n)
         self.flag_writes = np.dtype(dtype) != np.float64
@@ -131,7 +132,7 @@ class Binding:
         """Make the parameters this binding's again, with their current data and grad (O(n))."""
         params = self.params
         data, grad = [p.data for p in params], [p.grad for p in params]  # through whatever holds them now
-        owners = {getattr(type(p), "_binding", None) for p in params} - {None, self}
+        owners = set(_owners(params)) - {None, self}
         for owner in filter(None, owners):
             owner.lost = owner.stale = True  # another compiled model held some of them: it rebinds next call
         self.data[self.pos] = data
@@ -146,11 +147,46 @@ class Binding:
 
 def model_parameters(model, params: Sequence[Value]) -> list[Value]:
     """The compiled parameter vector's Values: the model's own parameters in their order (once each), then
-    any of ``params`` the model does not list. Every one is read where it is; ``params`` says what trains."""
+    any of ``params`` (distinct: ``check_params``) the model does not list. Every one is read where it is;
+    ``params`` says what trains."""
     listed = getattr(model, "parameters", None)
-    own = list(dict.fromkeys(listed())) if callable(listed) else []
+    own = list(listed()) if callable(listed) else []
+    if _same(params, own):  # compile(model): the usual case, one C loop and nothing listed twice
+        return own
+    own = list(dict.fromkeys(own))
     seen = {id(p) for p in own}
     return own + [p for p in params if id(p) not in seen]
+
+
+def positions(params: Sequence[Value], among: Sequence[Value]) -> np.ndarray:
+    """The position in ``among`` of each of ``params`` (every one is there), as int64."""
+    if _same(params, among):
+        return np.arange(len(params), dtype=np.int64)
+    pos = {id(p): q for q, p in enumerate(among)}
+    return np.array([pos[id(p)] for p in params], dtype=np.int64)
+
+
+def _same(xs: Sequence, ys: Sequence) -> bool:
+    """xs and ys hold the same objects in the same order (identity, not ==)."""
+    return len(xs) == len(ys) and all(map(is_, xs, ys))
+
+
+def _owners(params: Sequence[Value]) -> list:
+    """The bindings (or None) of the params' classes, in the order the classes first occur."""
+    return [getattr(cls, "_binding", None) for cls in dict.fromkeys(map(type, params))]
+
+
+_CHILDREN = attrgetter("_children")
+
+
+def _distinct_plain(params: list) -> bool:
+    """Every one a leaf Value (or a bound one), none twice; their classes hash and compare by identity."""
+    for cls in set(map(type, params)):
+        if not issubclass(cls, Value) or (cls is not Value and getattr(cls, "_binding", None) is None):
+            return False
+        if cls.__hash__ is not Value.__hash__ or cls.__eq__ is not Value.__eq__:
+            return False
+    return len(set(params)) == len(params) and not any(map(_CHILDREN, params))
 
 
 def check_params(model, params) -> list[Value]:
@@ -166,6 +202,8 @@ def check_params(model, params) -> list[Value]:
             )
         params = model.parameters()
     params = list(params)
+    if _distinct_plain(params):  # the usual case, in C loops; else the loop below says what is wrong
+        return params
     first: dict[int, int] = {}  # id(parameter) -> its first position
     for j, p in enumerate(params):
         if not isinstance(p, Value):

@@ -48,9 +48,8 @@ from micrograd.compiler.codegen import (
 )
 from micrograd.compiler.fitsteps import FitSteps
 from micrograd.compiler.ir import DEBUG_VALIDATE, GATHER, LOSS, LOSSES, Program, format_instruction, validate
-from micrograd.compiler.params import Binding, check_params, model_parameters
-from micrograd.compiler.passes import lower
-from micrograd.compiler.trace import call_model, trace_model
+from micrograd.compiler.params import Binding, check_params, model_parameters, positions
+from micrograd.compiler.passes import lower_model
 from micrograd.training import History
 
 FORWARD_ROWS = 1024  # cm(X) runs X in batches of this many rows (bounded buffers for any N)
@@ -106,8 +105,7 @@ class CompiledModel:
         self.n_inputs = arguments.input_width(model, n_inputs)
         # every parameter Value theta holds, in its order: the model's own, then other listed ones; params trains
         self.model_params = model_parameters(model, self.params)
-        pos = {id(p): q for q, p in enumerate(self.model_params)}
-        self._idx = np.array([pos[id(p)] for p in self.params], dtype=np.int64)
+        self._idx = positions(self.params, self.model_params)
         self._lower()
         self._binding = Binding(self.model_params, self.dtype)
         self._attach()
@@ -123,8 +121,7 @@ class CompiledModel:
         self._plans: dict = {}  # what a call needs, found once (_plan)
 
     def _trace(self) -> Program:
-        inputs, outputs = call_model(self.model, self.n_inputs)
-        return lower(trace_model(inputs, outputs, self.model_params))
+        return lower_model(self.model, self.n_inputs, self.model_params)[0]
 
     def _follow_model(self) -> None:
         """Some module changed since this model was last looked at (nn.mutations() moved): if its parameters
@@ -140,8 +137,7 @@ class CompiledModel:
         warnings.warn(f"micrograd: the compiled model {self.model!r:.60} changed since compile() ({what}); "
                       f"compiled it again", RuntimeWarning, stacklevel=4)  # fmt: skip
         self.params, self.model_params = params, every
-        pos = {id(p): q for q, p in enumerate(every)}
-        self._idx = np.array([pos[id(p)] for p in params], dtype=np.int64)
+        self._idx = positions(params, every)
         self._lower(program)
         self._binding = Binding(every, self.dtype)
         self._attach()
@@ -223,8 +219,7 @@ class CompiledModel:
                 arguments.loss_spec(loss, self.n_outputs, target_width)  # refuses a bad width
                 prog = with_loss(self.program, name)
             else:
-                inputs, outputs = call_model(self.model, self.n_inputs)
-                prog = lower(trace_model(inputs, outputs, self.model_params, *key), has_loss=True)
+                prog, _ = lower_model(self.model, self.n_inputs, self.model_params, *key)
             self._programs[key] = prog
         return prog
 
