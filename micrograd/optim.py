@@ -167,18 +167,21 @@ class Optimizer:
 
     def kernel_state(self, head: int):
         """The compiled update's state: a float64 array of ``head`` entries, then one row per state list of
-        this optimizer (``_state``), which it keeps as its state from now on (the same array every call)."""
-        import numpy as np
-
+        this optimizer (``_state``), which it keeps as its state from now on (the same array every call;
+        a state list assigned since is copied in)."""
         n, rows = len(self.params), max(len(self._state), 1)
         st = getattr(self, "_kernel_state", None)
-        if st is None or len(st) != head + rows * n:
-            st = np.zeros(head + rows * n)
-            for r, name in enumerate(self._state):
-                view = st[head + r * n : head + (r + 1) * n]
-                view[:] = getattr(self, name)
+        views = getattr(self, "_kernel_views", ())
+        if st is None or len(st) != head + rows * n or (views and views[0].base is not st):  # new, or a copy
+            import numpy as np  # the Value path alone never needs NumPy
+
+            st = self._kernel_state = np.zeros(head + rows * n)
+            self._kernel_views = [st[head + r * n : head + (r + 1) * n] for r in range(len(self._state))]
+        for name, view in zip(self._state, self._kernel_views):
+            held = getattr(self, name)
+            if held is not view:
+                view[:] = held
                 setattr(self, name, view)
-            self._kernel_state = st
         return st
 
     def learning_rates(self, t0: int, steps: int):

@@ -25,7 +25,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import numpy as np
@@ -90,22 +91,23 @@ class History(np.ndarray):
     L2 term included); ``val_loss`` and ``val_accuracy`` (None when not computed): on the validation rows
     with the weights at the end of the epoch. Arithmetic and slices give plain ndarrays."""
 
-    steps_per_epoch: int
-    epochs: int  # completed epochs
+    steps_per_epoch: int = 1
+    epochs: int = 0  # completed epochs
+    _per_epoch: Mapping[str, np.ndarray] = MappingProxyType({})  # replaced, never changed in place
+    _batches: tuple[int, int] | None = None  # (rows, batch size) of an epoch: then ``loss`` is computed when read
 
     def __new__(cls, steps, per_epoch: dict | None = None, steps_per_epoch: int = 1, epochs: int | None = None):
         obj = np.asarray(steps, dtype=np.float64).view(cls)
-        obj._per_epoch = {k: np.asarray(v, dtype=np.float64) for k, v in (per_epoch or {}).items()}
+        if per_epoch:
+            obj._per_epoch = {k: np.asarray(v, dtype=np.float64) for k, v in per_epoch.items()}
         obj.steps_per_epoch = int(steps_per_epoch)
         obj.epochs = len(obj) // obj.steps_per_epoch if epochs is None else int(epochs)
-        obj._rows = None  # (steps_per_epoch,) rows of an epoch's batches: then ``loss`` is computed when read
         return obj
 
     def __array_finalize__(self, obj) -> None:
-        self._per_epoch = dict(getattr(obj, "_per_epoch", {}))
-        self.steps_per_epoch = getattr(obj, "steps_per_epoch", 1)
-        self.epochs = getattr(obj, "epochs", 0)
-        self._rows = getattr(obj, "_rows", None)
+        if isinstance(obj, History):  # else the class's defaults
+            self._per_epoch, self._batches = obj._per_epoch, obj._batches
+            self.steps_per_epoch, self.epochs = obj.steps_per_epoch, obj.epochs
 
     def __array_wrap__(self, arr, context=None, return_scalar=False):
         arr = arr.view(np.ndarray)
@@ -120,15 +122,14 @@ class History(np.ndarray):
 
     def __setstate__(self, state) -> None:
         base, self._per_epoch, self.steps_per_epoch, self.epochs = state
-        self._rows = None
         super().__setstate__(base)
 
     @property
     def per_epoch(self) -> dict[str, np.ndarray]:
-        if self._rows is not None and "loss" not in self._per_epoch:
+        if self._batches is not None and "loss" not in self._per_epoch:
             losses = self.view(np.ndarray)[: self.epochs * self.steps_per_epoch]
-            self._per_epoch = {"loss": epoch_losses(losses, self._rows), **self._per_epoch}
-        return self._per_epoch
+            self._per_epoch = {"loss": epoch_losses(losses, *self._batches), **self._per_epoch}
+        return dict(self._per_epoch)
 
     @property
     def loss(self) -> np.ndarray:
@@ -143,8 +144,11 @@ class History(np.ndarray):
         return self.per_epoch.get("val_accuracy")
 
 
-def epoch_losses(losses: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Each epoch's mean batch loss, a batch weighted by its ``rows`` (one entry per step of an epoch)."""
+def epoch_losses(losses: np.ndarray, n_rows: int, batch_size: int) -> np.ndarray:
+    """Each epoch's mean batch loss, each batch weighted by its rows (an epoch: ``n_rows`` rows in batches of
+    ``batch_size``, the last one smaller when they do not divide)."""
+    rows = np.full(-(-n_rows // batch_size), float(batch_size))
+    rows[-1] = n_rows - (len(rows) - 1) * batch_size
     with np.errstate(all="ignore"):  # a diverged epoch: inf and NaN, no warning
         return (losses.reshape(-1, len(rows)) * rows).sum(axis=1) / rows.sum()
 
@@ -289,23 +293,25 @@ def run_fit(
     ``model``: what callbacks see as ``run.model``."""
     N, bs = stepper.n_rows, stepper.batch_size
     spe = -(-N // bs)
-    rows = np.full(spe, float(bs))
-    rows[-1] = N - (spe - 1) * bs
     total = epochs * spe
     losses = stepper.history
     callbacks = list(callbacks)
     per_epoch_work = bool(callbacks) or validation is not None
     names = ("loss",) + (tuple("val_" + m for m in stepper.metrics) if validation is not None else ())
-    values = {k: np.full(epochs, np.nan) for k in names} if per_epoch_work else {}  # per epoch, filled in order
-    run = Run(stepper, model, epochs, spe, names)
+    values = {k: np.full(epochs, np.nan) for k in names} if per_epoch_work else None  # per epoch, filled in order
+    run = Run(stepper, model, epochs, spe, names) if callbacks else None
     done, per_step, logs = 0, 0.0, {}
-    bar = _Progress(progress, total)
+    bar = _Progress(progress and total > FIRST_CHUNK, total)  # a fit of one chunk shows no bar
 
     def history(n: int, epochs_done: int) -> History:
-        run.history = History(losses[:n], {k: v[:epochs_done] for k, v in values.items()}, spe, epochs_done)
-        if not per_epoch_work:
-            run.history._rows = rows  # the epochs' losses when first read
-        return run.history
+        if values is None:
+            h = History(losses[:n], None, spe, epochs_done)
+            h._batches = N, bs  # the epochs' losses when first read
+        else:
+            h = History(losses[:n], {k: v[:epochs_done] for k, v in values.items()}, spe, epochs_done)
+        if run is not None:
+            run.history = h
+        return h
 
     try:
         with _Interrupts() as interrupts:
@@ -324,18 +330,19 @@ def run_fit(
                 per_step = (time.perf_counter() - t0) / (s1 - done)
                 done = s1
                 if per_epoch_work and done % spe == 0:
-                    logs = {"loss": float(epoch_losses(losses[done - spe : done], rows)[0])}
+                    logs = {"loss": float(epoch_losses(losses[done - spe : done], N, bs)[0])}
                     if validation is not None:
                         logs.update(("val_" + k, v) for k, v in stepper.evaluate(*validation).items())
-                    for k in names:
-                        values[k][done // spe - 1] = logs[k]
+                    for k, v in values.items():  # type: ignore[union-attr]
+                        v[done // spe - 1] = logs[k]
                     history(done, done // spe)
                     interrupts.deferring = False
                     stop = [bool(cb(done // spe - 1, dict(logs))) for cb in callbacks]
                     interrupts.deferring = True
                     if any(stop):
                         break
-                bar.update(done, {"loss": losses[done - 1], **logs})
+                if bar.wanted or bar.bar is not None:
+                    bar.update(done, {"loss": losses[done - 1], **logs})
                 if interrupts.pending:
                     interrupts.raise_pending(interrupted(done, total, spe))
             interrupts.deferring = False

@@ -33,9 +33,7 @@ class FitSteps:
         self.per_epoch = -(-self.n_rows // batch_size)
         self.hs = np.empty((2, epochs * self.per_epoch))  # learning rates, batch losses
         self.history = self.hs[1]
-        named = losses.REGISTRY.get(loss) if isinstance(loss, str) else None
-        self._right = named.accuracy if named is not None and named.accuracy is not None else None
-        self.metrics = ("loss", "accuracy") if self._right else ("loss",)
+        self.loss = loss
         self.t0, self._lr = int(optimizer.t), optimizer.lr
         self._rates = 0  # learning rates drawn: steps 0 .. _rates-1
         if not callable(self._lr):
@@ -45,6 +43,15 @@ class FitSteps:
         self._order, self._first, self._next = cm._no_order, 0, 0  # the row order of epochs [_first, _next)
 
     # ------------------------------------------------------------ training.Stepper
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return ("loss", "accuracy") if self._right() else ("loss",)
+
+    def _right(self):
+        """The loss's accuracy function (named losses that define one), else None."""
+        named = losses.REGISTRY.get(self.loss) if isinstance(self.loss, str) else None
+        return None if named is None else named.accuracy
+
     def lr(self, step: int) -> float:
         return float(self._lr(self.t0 + step)) if callable(self._lr) else float(self._lr)
 
@@ -73,9 +80,10 @@ class FitSteps:
         hs = np.zeros((2, 1))
         cm._run(plan, EVAL, self.prog, X, Y, cm._no_order, out, hs, self.st, 0, 1, X.shape[0], 0, 0, 0)
         result = {"loss": float(hs[1, 0])}
-        if self._right is not None:
+        right = self._right()
+        if right is not None:
             with np.errstate(all="ignore"):  # a diverging model: inf and NaN outputs, no warning
-                result["accuracy"] = float(np.mean(self._right(out, Y)))
+                result["accuracy"] = float(np.mean(right(out, Y)))
         return result
 
     def snapshot(self) -> tuple:

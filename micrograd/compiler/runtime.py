@@ -387,6 +387,6 @@ class CompiledModel:
         arguments.seed(rng)
         gen = arguments.generator(rng) if shuffled else None
         prog = self._training_program(loss, width)
-        plan = self._plan(prog, bs, Y.shape[1], train=True, update=update, shuffle=shuffled, clip=clip_norm is not None)
+        plan = self._plan(prog, bs, Y.shape[1], True, update, shuffled, clip_norm is not None)
         steps = FitSteps(self, prog, plan, X, Y, loss, optimizer, st, epochs, bs, gen)
         return training.run_fit(steps, epochs, validation=val, callbacks=cbs, progress=progress, model=self)
