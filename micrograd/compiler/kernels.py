@@ -77,52 +77,19 @@ def dense_forward(f, abi, theta, p, ld, b, bs, Xs, xo, ldx, batch_major, V, a, o
 
 @register_jitable
 def dense_forward_in_order(theta, p, ld, b, bs, V, a, o, m, k, B):
-    """V[o+r] = ((b_r + w_r0 x_0) + w_r1 x_1) + ... for each row r, x_j = V[a+j] (rows of B): four rows and four
-    terms per pass over the batch, each sum still in its own order."""
+    """V[o+r] = ((b_r + w_r0 x_0) + w_r1 x_1) + ... for each row r, x_j = V[a+j] (rows of B): one term per pass
+    over the batch (unrolling rows and terms ran A's forward ~0.5 us faster and cost ~0.7 s of cold compile)."""
     nb = U(B)
-    r = 0
-    while r < m:
-        rows = min(4, m - r)
-        for q in range(rows):
-            y = U((o + r + q) * B)
-            c = theta[b + (r + q) * bs] if b >= 0 else 0.0
+    for r in range(m):
+        y = U((o + r) * B)
+        c = theta[b + r * bs] if b >= 0 else 0.0
+        for e in range(nb):
+            V[y + e] = c
+        w = p + r * ld
+        for t in range(k):
+            x, c = U((a + t) * B), theta[w + t]
             for e in range(nb):
-                V[y + e] = c
-        j = 0
-        if rows == 4:
-            y0, y1, y2, y3 = U((o + r) * B), U((o + r + 1) * B), U((o + r + 2) * B), U((o + r + 3) * B)
-            w0, w1, w2, w3 = p + r * ld, p + (r + 1) * ld, p + (r + 2) * ld, p + (r + 3) * ld
-            while j + 4 <= k:
-                x0, x1, x2, x3 = U((a + j) * B), U((a + j + 1) * B), U((a + j + 2) * B), U((a + j + 3) * B)
-                a0, a1, a2, a3 = theta[w0 + j], theta[w0 + j + 1], theta[w0 + j + 2], theta[w0 + j + 3]
-                b0, b1, b2, b3 = theta[w1 + j], theta[w1 + j + 1], theta[w1 + j + 2], theta[w1 + j + 3]
-                c0, c1, c2, c3 = theta[w2 + j], theta[w2 + j + 1], theta[w2 + j + 2], theta[w2 + j + 3]
-                d0, d1, d2, d3 = theta[w3 + j], theta[w3 + j + 1], theta[w3 + j + 2], theta[w3 + j + 3]
-                for e in range(nb):
-                    t0, t1, t2, t3 = V[x0 + e], V[x1 + e], V[x2 + e], V[x3 + e]
-                    V[y0 + e] = (((V[y0 + e] + a0 * t0) + a1 * t1) + a2 * t2) + a3 * t3
-                    V[y1 + e] = (((V[y1 + e] + b0 * t0) + b1 * t1) + b2 * t2) + b3 * t3
-                    V[y2 + e] = (((V[y2 + e] + c0 * t0) + c1 * t1) + c2 * t2) + c3 * t3
-                    V[y3 + e] = (((V[y3 + e] + d0 * t0) + d1 * t1) + d2 * t2) + d3 * t3
-                j += 4
-            while j < k:
-                x0 = U((a + j) * B)
-                a0, b0, c0, d0 = theta[w0 + j], theta[w1 + j], theta[w2 + j], theta[w3 + j]
-                for e in range(nb):
-                    t0 = V[x0 + e]
-                    V[y0 + e] += a0 * t0
-                    V[y1 + e] += b0 * t0
-                    V[y2 + e] += c0 * t0
-                    V[y3 + e] += d0 * t0
-                j += 1
-        else:
-            for q in range(rows):
-                y, w = U((o + r + q) * B), p + (r + q) * ld
-                for t in range(k):
-                    x, c = U((a + t) * B), theta[w + t]
-                    for e in range(nb):
-                        V[y + e] += c * V[x + e]
-        r += rows
+                V[y + e] += c * V[x + e]
 
 
 @register_jitable

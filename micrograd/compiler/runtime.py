@@ -300,7 +300,7 @@ class CompiledModel:
         bs = min(N, FORWARD_ROWS)
         plan = self._plan(prog, bs, 0)
         out = np.empty((N, self.n_outputs), self.dtype)
-        self._run(plan, FORWARD, prog, X, X[:, :0], self._no_order, out, self._hs, self._st, 0, -(-N // bs), bs, 0,
+        self._run(plan, FORWARD, prog, X, self._no_out, self._no_order, out, self._hs, self._st, 0, -(-N // bs), bs, 0,
                   0, 0)  # fmt: skip
         return out
 
