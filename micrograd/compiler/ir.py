@@ -67,6 +67,7 @@ HEAD, NF = 24, 14
 H_NI, H_SLOTS, H_NIN, H_NOUT, H_NTGT, H_NCONST, H_NPARAM, H_NZERO = 0, 1, 2, 3, 4, 5, 6, 7
 H_VLOSS = 8  # slot of a loss built from Values, -1 when the loss is a LOSS instruction or absent
 H_ZERO_G, H_OUTS, H_TGTS, H_CONSTS, H_PARAMS, H_GIDX, H_ZERO_P = 9, 10, 11, 12, 13, 14, 15  # offsets
+H_INPUTS = 16  # 1: instructions other than a first DENSE read the input slots (Program.inputs_read)
 # instruction fields, in this order: op out a b n k p ld bs, then
 F_RUN_END, F_RUN_START = 9, 10  # the run of one-element instructions of one opcode this one belongs to
 F_ASSIGN = 11  # 1: this instruction is the only reader of its x block, so backward assigns G[x] (no zeroing)
@@ -270,6 +271,7 @@ def _pack(prog: Program) -> tuple[np.ndarray, np.ndarray]:
         ni, S, len(prog.input_slots), len(prog.output_slots), len(prog.target_slots), len(prog.const_slots),
         len(prog.param_slots), len(zero_p) // 2, vloss,
     )  # fmt: skip
+    head[H_INPUTS] = prog.inputs_read
     offset = HEAD
     for field, part in zip((None, H_ZERO_G, H_OUTS, H_TGTS, H_CONSTS, H_PARAMS, H_GIDX, H_ZERO_P), parts):
         if field is not None:

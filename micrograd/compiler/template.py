@@ -69,6 +69,7 @@ from micrograd.compiler.ir import (
     GATHER,
     H_CONSTS,
     H_GIDX,
+    H_INPUTS,
     H_NCONST,
     H_NI,
     H_NIN,
@@ -130,9 +131,10 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
             Xs, xo, Ys, yo = Xg, 0, Yg, 0
 #endif
 #if inputs
-        for j in range(nin):  # the input slots, read by instructions other than a DENSE
-            for e in range(B):
-                V[j * B + e] = Xs[xo + e * nin + j]
+        if code[H_INPUTS]:  # the input slots, read by instructions other than a first DENSE
+            for j in range(nin):
+                for e in range(B):
+                    V[j * B + e] = Xs[xo + e * nin + j]
 #endif
 #if targets
         tgt = code[code[H_TGTS] : code[H_TGTS] + code[H_NTGT]]
