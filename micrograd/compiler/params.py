@@ -99,12 +99,12 @@ class Binding:
         self.pos = np.arange(n, dtype=np.int64)
         owners = _owners(self.params)
         self.lock = next((o.lock for o in owners if o is not None), None) or threading.RLock()
-        self.data, self.grad = np.zeros(n), np.zeros(n)
+        self.data, self.grad = aligned_zeros(n, np.float64), aligned_zeros(n, np.float64)
         self.flag_writes = np.dtype(dtype) != np.float64
         self.theta: np.ndarray
         self.gtheta: np.ndarray
         self.theta, self.gtheta = (
-            (np.zeros(n, dtype), np.zeros(n, dtype)) if self.flag_writes else (self.data, self.grad)
+            (aligned_zeros(n, dtype), aligned_zeros(n, dtype)) if self.flag_writes else (self.data, self.grad)
         )
         self.stale = self.lost = False
         self.cls = _bound_class(self)
@@ -174,6 +174,16 @@ def _same(xs: Sequence, ys: Sequence) -> bool:
 def _owners(params: Sequence[Value]) -> list:
     """The bindings (or None) of the params' classes, in the order the classes first occur."""
     return [getattr(cls, "_binding", None) for cls in dict.fromkeys(map(type, params))]
+
+
+def aligned_zeros(size: int, dtype) -> np.ndarray:
+    """np.zeros(size, dtype) starting on a 64-byte boundary, for the arrays the kernels stream through (a
+    cache line: a vector load never splits one; A's forward ran at 4.5 or 6.7 us from one process to the
+    next as its workspace fell)."""
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.zeros(size + 64 // itemsize, dtype)
+    skip = (-raw.ctypes.data % 64) // itemsize
+    return raw[skip : skip + size]
 
 
 _CHILDREN = attrgetter("_children")

@@ -48,7 +48,7 @@ from micrograd.compiler.codegen import (
 )
 from micrograd.compiler.fitsteps import FitSteps
 from micrograd.compiler.ir import DEBUG_VALIDATE, GATHER, LOSS, LOSSES, Program, format_instruction, validate
-from micrograd.compiler.params import Binding, check_params, model_parameters, positions
+from micrograd.compiler.params import Binding, aligned_zeros, check_params, model_parameters, positions
 from micrograd.compiler.passes import lower_model
 from micrograd.training import History
 
@@ -235,7 +235,7 @@ class CompiledModel:
             W = self._buffers.get((id(prog), batch, width))
             if W is None:
                 size = 2 * prog.n_slots * batch + batch * (self.n_inputs + width)
-                W = self._buffers[(id(prog), batch, width)] = np.zeros(size, self.dtype)
+                W = self._buffers[(id(prog), batch, width)] = aligned_zeros(size, self.dtype)
             ints, reals = prog.pack()
             plan = self._plans[key] = (kernel.run, ints, reals, W, blas.threads_for(prog.dense_work * batch))
         if DEBUG_VALIDATE:  # MICROGRAD_VALIDATE=1: re-check the program before every run
