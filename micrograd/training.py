@@ -54,7 +54,9 @@ class Stepper(Protocol):
     history: np.ndarray
     n_rows: int
     batch_size: int
-    metrics: tuple[str, ...]
+
+    @property
+    def metrics(self) -> tuple[str, ...]: ...
 
     def steps(self, s0: int, s1: int) -> tuple[int, int]:
         """Run the global steps s0 .. s1-1 (forward, loss, backward, clip, update). Returns (OK, s1), or
