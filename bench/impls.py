@@ -15,7 +15,7 @@ makes one untimed call (JIT compile or cache load, first allocations). A Runner 
 Thread settings: ``torch*`` rows call ``torch.set_num_threads(n)``; ``hand*`` rows limit every BLAS
 (threadpoolctl; Numba's ``np.dot`` calls SciPy's OpenBLAS) to n threads; ``numpy`` and the Value
 path keep NumPy's default BLAS threads (one per core); compiled rows keep micrograd's defaults
-(MICROGRAD_BLAS_THREADS threads for products OpenBLAS would thread, set per kernel call:
+(MICROGRAD_BLAS_THREADS threads for big products, 1 for mid-sized ones, set per kernel call:
 ``compiler.blas``).
 Every worker records what its process actually ran with (``measure.threads``).
 """

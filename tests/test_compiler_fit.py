@@ -81,16 +81,14 @@ def test_float32_close_to_float64():
 
 @pytest.mark.slow
 def test_blas_runs_on_more_threads_only_for_big_layers(monkeypatch):
-    # OpenBLAS threads what is big enough; those products run on MICROGRAD_BLAS_THREADS threads,
+    # OpenBLAS threads what is big enough; mid-sized products run on 1 thread, big ones on MICROGRAD_BLAS_THREADS,
     # set for the calling thread only and restored after each kernel call
     from micrograd.compiler import blas
 
     monkeypatch.setattr(blas, "BLAS_THREADS", 2)
     assert blas.threads_for(blas.OPENBLAS_THREADS_FROM - 1) == 0
-    assert blas.threads_for(blas.OPENBLAS_THREADS_FROM) == 2
-    monkeypatch.setattr(blas, "BLAS_THREADS", 0)
-    assert blas.threads_for(blas.OPENBLAS_THREADS_FROM) == 0
-    monkeypatch.setattr(blas, "BLAS_THREADS", 2)
+    assert blas.threads_for(blas.PARALLEL_WORK - 1) == 1
+    assert blas.threads_for(blas.PARALLEL_WORK) == 2
     setter = blas.library().set_local_threads or (lambda n: 1)  # SciPy's BLAS: no thread-local count to set
     before = setter(3)
     try:

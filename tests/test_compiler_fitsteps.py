@@ -297,6 +297,7 @@ def test_big_layer_steps_clip_and_stop_as_small_ones_do(monkeypatch):
     from micrograd.compiler import blas
 
     monkeypatch.setattr(blas, "OPENBLAS_THREADS_FROM", 0)
+    monkeypatch.setattr(blas, "PARALLEL_WORK", 0)
     X, y = digits_like(70)
     ref, fast = twin_models(lambda: nn.MLP(4, [6, 3], rng=random.Random(1)))
     want, _, _ = value_epochs(ref, optim.SGD(ref.parameters(), lr=0.2), X, y, "cross_entropy", 0.0, 2, 66, 2, clip=0.3)

@@ -18,14 +18,14 @@ first of these it finds, by file, through ctypes (no SciPy import):
 - ``FORTRAN`` again: ``scipy.linalg.cython_blas``'s ``?gemm``, where neither
   wheel's OpenBLAS is there.
 
-Threads: OpenBLAS threads a product once it is big enough (``OPENBLAS_THREADS_FROM``
-multiply-adds). ``threads_for(work)`` says how many threads products of ``work``
-multiply-adds get; the runtime sets them for this thread only around a kernel
-call (``Library.set_local_threads``, OpenBLAS's thread-local count, restored
-afterwards, so the user's own NumPy keeps its threads).
-``MICROGRAD_BLAS_THREADS`` (default: 2 on 2 or more cores) sets it; 1 is
-steadier on a busy machine; 0 leaves OpenBLAS's own setting alone. SciPy's
-BLAS (the fallback) keeps its own threads.
+Threads: OpenBLAS threads a product once it is big enough, and two threads
+slow down a mid-sized layer (docs/benchmarks.md, Tuning decisions:
+``PARALLEL_WORK``). ``threads_for(work)`` says how many threads products of
+``work`` multiply-adds get; the runtime sets them for this thread only around
+a kernel call (``Library.set_local_threads``, OpenBLAS's thread-local count,
+restored afterwards, so the user's own NumPy keeps its threads).
+``MICROGRAD_BLAS_THREADS`` (default: 2 on 2 or more cores) caps it; 1 is
+steadier on a busy machine; 0 leaves OpenBLAS's own setting alone. SciPy's BLAS (the fallback) keeps its own threads.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from numba.extending import intrinsic
 
 CBLAS64, FORTRAN = 0, 1
 # The numbers behind these two: docs/benchmarks.md, "Tuning decisions".
+PARALLEL_WORK = 1 << 22  # multiply-adds in one product from which BLAS_THREADS threads pay
 OPENBLAS_THREADS_FROM = 1 << 18  # below this OpenBLAS runs a product on one thread anyway
 BLAS_THREADS = max(0, int(os.environ.get("MICROGRAD_BLAS_THREADS", "2" if (os.cpu_count() or 1) >= 2 else "1")))
 
@@ -177,5 +178,7 @@ def _scipy_blas() -> Library:
 
 def threads_for(work: int) -> int:
     """BLAS threads for products of ``work`` multiply-adds: 0 (leave OpenBLAS alone: it will not thread
-    them, nor with MICROGRAD_BLAS_THREADS=0), else BLAS_THREADS."""
-    return 0 if work < OPENBLAS_THREADS_FROM else BLAS_THREADS
+    them, nor with MICROGRAD_BLAS_THREADS=0), 1, or BLAS_THREADS from PARALLEL_WORK on."""
+    if work < OPENBLAS_THREADS_FROM or BLAS_THREADS == 0:
+        return 0
+    return BLAS_THREADS if work >= PARALLEL_WORK else 1
