@@ -18,14 +18,17 @@ first of these it finds, by file, through ctypes (no SciPy import):
 - ``FORTRAN`` again: ``scipy.linalg.cython_blas``'s ``?gemm``, where neither
   wheel's OpenBLAS is there.
 
-Threads: OpenBLAS threads a product once it is big enough, and two threads
-slow down a mid-sized layer (docs/benchmarks.md, Tuning decisions:
-``PARALLEL_WORK``). ``threads_for(work)`` says how many threads products of
-``work`` multiply-adds get; the runtime sets them for this thread only around
-a kernel call (``Library.set_local_threads``, OpenBLAS's thread-local count,
-restored afterwards, so the user's own NumPy keeps its threads).
+Threads: OpenBLAS threads a product once it is big enough
+(``OPENBLAS_THREADS_FROM``), and a mid-sized layer on two threads runs at
+either of two speeds from one process to the next (docs/benchmarks.md, Tuning
+decisions: ``PARALLEL_WORK``), so it gets one. ``threads_for(work)`` says how
+many threads products of ``work`` multiply-adds get; the runtime sets them for
+this thread only around a kernel call, when the thread's count differs
+(``Library.set_local_threads``, OpenBLAS's thread-local count, restored
+afterwards, so the user's own NumPy keeps its threads).
 ``MICROGRAD_BLAS_THREADS`` (default: 2 on 2 or more cores) caps it; 1 is
-steadier on a busy machine; 0 leaves OpenBLAS's own setting alone. SciPy's BLAS (the fallback) keeps its own threads.
+steadier on a busy machine; 0 leaves OpenBLAS's own setting alone. SciPy's
+BLAS (the fallback) keeps its own threads.
 """
 
 from __future__ import annotations
@@ -127,6 +130,7 @@ class Library(NamedTuple):
     gemm: dict  # 'd' / 'f' -> address of ?gemm
     abi: int
     set_local_threads: Callable[[int], int] | None  # OpenBLAS: set this thread's count, return the old one
+    get_threads: Callable[[], int] | None  # OpenBLAS: this thread's count
     where: str  # the library file, for messages
 
 
@@ -137,8 +141,8 @@ def library() -> Library:
     """The BLAS the kernels call (found once): SciPy's OpenBLAS, else NumPy's, else SciPy's cython_blas."""
     if not _library:
         _library.append(
-            _openblas("scipy.libs", "scipy_{}gemm_", FORTRAN)
-            or _openblas("numpy.libs", "scipy_cblas_{}gemm64_", CBLAS64)
+            _openblas("scipy.libs", "scipy_{}gemm_", FORTRAN, "scipy_openblas_get_num_threads")
+            or _openblas("numpy.libs", "scipy_cblas_{}gemm64_", CBLAS64, "scipy_openblas_get_num_threads64_")
             or _scipy_blas()
         )
     return _library[0]
@@ -148,8 +152,9 @@ def _address(fn) -> int:
     return int(ctypes.cast(fn, ctypes.c_void_p).value or 0)
 
 
-def _openblas(folder: str, symbol: str, abi: int) -> Library | None:
-    """The OpenBLAS a wheel ships in site-packages/<folder> (gemm named ``symbol`` of 'd' or 's'), or None."""
+def _openblas(folder: str, symbol: str, abi: int, getter: str) -> Library | None:
+    """The OpenBLAS a wheel ships in site-packages/<folder> (gemm named ``symbol`` of 'd' or 's', the thread
+    count read by ``getter``), or None."""
     site = os.path.dirname(os.path.dirname(np.__file__))
     for path in sorted(glob.glob(os.path.join(site, folder, "libscipy_openblas*"))):
         try:
@@ -160,7 +165,10 @@ def _openblas(folder: str, symbol: str, abi: int) -> Library | None:
         setter = getattr(lib, "openblas_set_num_threads_local", None)
         if setter is not None:
             setter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
-        return Library({"d": _address(dgemm), "f": _address(sgemm)}, abi, setter, path)
+        get = getattr(lib, getter, None)
+        if get is not None:
+            get.restype, get.argtypes = ctypes.c_int, []
+        return Library({"d": _address(dgemm), "f": _address(sgemm)}, abi, setter, get, path)
     return None
 
 
@@ -173,7 +181,7 @@ def _scipy_blas() -> Library:
     pointer.restype, pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
     capi = cython_blas.__pyx_capi__
     found = {c: int(pointer(capi[f"{c}gemm"], name(capi[f"{c}gemm"]))) for c in "ds"}
-    return Library({"d": found["d"], "f": found["s"]}, FORTRAN, None, cython_blas.__file__)
+    return Library({"d": found["d"], "f": found["s"]}, FORTRAN, None, None, cython_blas.__file__)
 
 
 def threads_for(work: int) -> int:

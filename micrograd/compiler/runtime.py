@@ -151,7 +151,7 @@ class CompiledModel:
         )
         lib = blas.library()
         self._ctl[5:7] = lib.gemm["d" if self.dtype == np.float64 else "f"], lib.abi
-        self._set_threads = lib.set_local_threads
+        self._set_threads, self._get_threads = lib.set_local_threads, lib.get_threads or (lambda: 0)
         self._no_order = np.zeros(1, dtype=np.int64)
         self._no_out = np.zeros((1, max(self.n_outputs, 1)), dtype=self.dtype)
         self._st = np.zeros(codegen.ST_STATE, dtype=np.float64)  # l2 and clip for calls without an optimizer
@@ -248,7 +248,7 @@ class CompiledModel:
         run, ints, reals, W, nt = plan
         ctl = self._ctl
         ctl[0], ctl[1], ctl[2], ctl[3], ctl[4], ctl[7] = s0, s1, bs, shuffled, e0, t0
-        setter = self._set_threads if nt else None
+        setter = self._set_threads if nt and nt != self._get_threads() else None  # only a different count
         if setter is None:
             status = run(mode, ints, reals, self.theta, self._gtheta, X, Y, order, W, out, hs, st, ctl)
         else:
