@@ -153,10 +153,15 @@ def _time_rows(runner, tasks) -> tuple:
     return rows, benches
 
 
-def _probe(args: list, cache: Path = None, timeout: int = PROBE_TIMEOUT_S) -> dict:
-    """bench/probes.py in a fresh process (NUMBA_CACHE_DIR=cache where given); its JSON, or the error."""
+def _probe(args: list, cache: Path = None, timeout: int = PROBE_TIMEOUT_S, pycache: Path = None) -> dict:
+    """bench/probes.py in a fresh process (NUMBA_CACHE_DIR=cache where given); its JSON, or the error.
+    ``pycache``: Python's bytecode cache there, written and read as on an ordinary install (whatever
+    PYTHONDONTWRITEBYTECODE says here), so a warm start does not count compiling micrograd's source."""
     out = Path(tempfile.mkstemp(suffix=".json")[1])
     env = dict(BASE_ENV, **({"NUMBA_CACHE_DIR": str(cache)} if cache else {}))
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
     try:
         proc = subprocess.run(
             [sys.executable, str(HERE / "probes.py"), *args, "--json", str(out)],
@@ -184,11 +189,11 @@ def _probes(only: str, quick: bool, tmp: Path) -> dict:
     probes = {}
     if "A" in only and quick:  # in the cache the validation filled; a cold start compiles for ~15 s on its own
         _say("probe: start, warm cache")
-        probes["start-warm"] = _probe(["start"])
+        probes["start-warm"] = _probe(["start"], pycache=tmp / "pycache")
     elif "A" in only:
         for kind in ("cold", "warm"):  # an empty cache folder, then the same one, filled
             _say(f"probe: start, {kind} cache")
-            probes[f"start-{kind}"] = _probe(["start"], tmp / "numba-cache-start")
+            probes[f"start-{kind}"] = _probe(["start"], tmp / "numba-cache-start", pycache=tmp / "pycache")
     if not quick:
         for kind in ("cold", "warm"):
             _say(f"probe: kernels, {kind} cache")

@@ -5,8 +5,9 @@
 Fills an empty kernel cache with one run of ``bench/probes.py``'s ``start`` probe (``import micrograd``,
 ``compile()`` of the moons MLP, first ``fit``), then runs the same probe warm N times in fresh processes
 each way: as micrograd loads kernels (``jit.RecoveringCache.load_overload`` initializes only Numba's
-runtime) and with ``target_context.refresh()`` called first, as Numba's own cache does. Prints each
-run's total seconds. Not a benchmark (bench/run.py is).
+runtime) and with ``target_context.refresh()`` called first, as Numba's own cache does. Python's
+bytecode cache is written and read as on an ordinary install. Prints each run's total seconds. Not a
+benchmark (bench/run.py is).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ print(json.dumps(probes.start()))
 
 
 def run(how: str, cache: str) -> float:
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPYCACHEPREFIX=os.path.join(cache, "pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     out = subprocess.run([sys.executable, "-c", CHILD, how], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["total_s"]
 
