@@ -32,7 +32,7 @@ def _branches(text: str, loop: str) -> list:
 
 
 def test_every_op_of_the_table_has_a_forward_and_a_backward_branch_calling_its_functions():
-    text = codegen.source(codegen.FULL | {codegen.RUNS})
+    text = codegen.source(codegen.FULL)
     ast.parse(text)
     want = [op.name for op in ops.OPS]
     assert _branches(text, "forward") == want
@@ -103,9 +103,11 @@ class RecordingStore(codegen.KernelStore):
         self.written: list = []
 
     def _load(self, feats):
+        for _, module in self.loaded:
+            if module.FEATURES == feats:
+                return module
         self.written.append(feats)
-        self.compiled += 1
-        module = type("Kernel", (), {"FEATURES": feats})
+        module = type(f"Kernel{len(self.written)}", (), {"FEATURES": feats})
         self.loaded.append((feats, module))
         return module
 
@@ -119,22 +121,44 @@ def test_a_process_compiles_what_it_needs_then_the_union_then_everything(tmp_pat
     assert store.written[1] == MOONS | {"tanh", "loss:mse"}
     store.kernel(frozenset({"sigmoid"}))
     assert store.written[2] == codegen.FULL
-    store.kernel(frozenset({"exp", "loss:cross_entropy", "adam", "gather"}))
+    store.kernel(frozenset({"exp", "loss:cross_entropy", "adam", "gather", codegen.RUNS}))
     assert len(store.written) == 3  # the full kernel covers it
-    store.kernel(frozenset({"exp", codegen.RUNS}))
-    assert store.written[3] == codegen.FULL | {codegen.RUNS}
 
 
-def test_kernels_written_before_are_found_through_the_index(tmp_path):
+def test_each_dtype_compiles_what_it_needs_not_the_other_dtypes_full_kernel(tmp_path):
+    store = RecordingStore(tmp_path)
+    store.kernel(MOONS)
+    store.kernel(MOONS | {"adam"})
+    store.kernel(frozenset({"sigmoid"}))
+    assert store.written == [MOONS, MOONS | {"adam"}, codegen.FULL]
+    first32 = store.kernel(MOONS, np.float32)  # float64's first kernel, now compiled for float32 too
+    assert store.written[3:] == [] and first32.FEATURES == MOONS
+    assert store.kernel(MOONS | {"adam"}, "float32").FEATURES == MOONS | {"adam"}  # the union, not FULL
+    assert store.kernel(frozenset({"relu"}), "float32").FEATURES == MOONS  # the smallest compiled for float32
+    assert store.kernel(frozenset({"tanh"}), "float32").FEATURES == codegen.FULL
+    assert len(store.written) == 3 and store.compiled == {"float64": 3, "float32": 3}
+
+
+def test_kernels_written_before_are_found_through_the_index_for_their_dtypes(tmp_path):
     store = codegen.KernelStore(str(tmp_path))
     name = "micrograd_kernel_test"
     (tmp_path / f"{name}.py").write_text("FEATURES = None\n")
-    store._record(name, MOONS | {"tanh"})
-    assert store._index() == {name: MOONS | {"tanh"}}
+    store._record(name, MOONS | {"tanh"}, "float64")
+    assert store._index() == {name: (MOONS | {"tanh"}, {"float64"})}
     later = codegen.KernelStore(str(tmp_path))  # another process: it loads the file instead of writing a kernel
     loaded = []
-    later._load = lambda feats: loaded.append(feats) or feats  # type: ignore[method-assign]
-    assert later.kernel(frozenset({"tanh", "train"})) == MOONS | {"tanh"} and loaded == [MOONS | {"tanh"}]
+
+    def load(feats):
+        loaded.append(feats)
+        return type(name, (), {"FEATURES": feats})
+
+    later._load = load  # type: ignore[method-assign]
+    later._record = lambda *a: None  # type: ignore[method-assign]
+    assert later.kernel(frozenset({"tanh", "train"})).FEATURES == MOONS | {"tanh"} and later.compiled == {}
+    later.kernel(frozenset({"tanh", "train"}), "float32")  # not compiled for float32 before: its own kernel
+    assert loaded[1] == {"tanh", "train"} and later.compiled == {"float32": 1}
+    store._record(name, MOONS | {"tanh"}, "float32")
+    assert store._index()[name][1] == {"float64", "float32"}
     # an index entry of other sources is ignored
     entries = (tmp_path / "index.json").read_text().replace(codegen._digest(), "0" * 16)
     (tmp_path / "index.json").write_text(entries)

@@ -16,13 +16,17 @@ machine before (listed in the store folder's ``index.json``), else a new one.
 A new kernel is written to the store folder under a name that hashes its text
 (which includes a digest of every source compiled into it), so Numba's disk
 cache keys it by content and a changed source makes a new file, never a stale
-kernel. What a new kernel holds, so that a process compiles a few kernels at
-most (docs/compiler.md, "What compiles when"):
+kernel. Numba compiles a kernel once per dtype (float64, float32), so the
+store counts per dtype what it compiles; what a new kernel holds, so that a
+process compiles a few kernels at most (docs/compiler.md, "What compiles when"):
 
-- the first in a process: exactly what the program needs;
-- the second: the union of everything needed so far in the process;
-- from the third on: ``FULL``, every feature (scalar runs only when needed),
-  which covers every later program.
+- the first for a dtype: exactly what the program needs;
+- the second: the union of everything needed so far for that dtype;
+- from the third on: ``FULL``, every feature, which covers every later program.
+
+A kernel compiled before for a dtype (in this process, or on this machine: the
+index lists the dtypes each kernel was used with) is reused when it covers the
+program, the smallest such one first.
 
 Programs are data: a kernel runs any program its features cover, so random
 graphs of any size compile nothing new once their features are compiled.
@@ -39,6 +43,8 @@ import sys
 import tempfile
 import threading
 from types import ModuleType
+
+import numpy as np
 
 from micrograd import ops
 from micrograd.compiler.ir import GATHER, LOSS, LOSSES, NOPS, Program
@@ -61,7 +67,7 @@ UPDATES = ("sgd", "adam")
 RUNS = "runs"  # the scalar-run fast path of every op: for graphs of many one-element instructions
 OP_FEATURES = tuple(op.name for op in ops.OPS)
 LOSS_FEATURES = tuple(f"loss:{name}" for name in LOSSES)
-FULL = frozenset(MACHINERY + UPDATES + OP_FEATURES + LOSS_FEATURES)
+FULL = frozenset((*MACHINERY, *UPDATES, *OP_FEATURES, *LOSS_FEATURES, RUNS))  # every feature
 RUNS_MIN = 64  # one-element op instructions from which a program gets the scalar-run fast path
 
 
@@ -298,7 +304,8 @@ class KernelStore:
     def __init__(self, folder: str | None = None):
         self._folder = folder
         self.loaded: list[tuple[frozenset, ModuleType]] = []
-        self.compiled = 0  # kernels this process wrote (and so compiles) itself
+        self.compiled: dict[str, int] = {}  # dtype name -> kernels this process compiles for it
+        self._used: set[tuple[str, str]] = set()  # (kernel module name, dtype name) returned so far
         self._lock = threading.Lock()
 
     @property
@@ -307,51 +314,60 @@ class KernelStore:
             self._folder = store_folder()
         return self._folder
 
-    def kernel(self, needs: frozenset) -> ModuleType:
-        """A loaded kernel module whose features include ``needs`` (its ``run`` is the entry point)."""
+    def kernel(self, needs: frozenset, dtype="float64") -> ModuleType:
+        """A loaded kernel module whose features include ``needs``, to run in ``dtype`` (its ``run`` is the
+        entry point)."""
+        d = np.dtype(dtype).name
         with self._lock:
             for feats, module in self.loaded:
-                if needs <= feats:
+                if needs <= feats and (module.__name__, d) in self._used:
                     return module
-            on_disk = [feats for feats in self._index().values() if needs <= feats]
+            on_disk = [(len(f), f) for f, dtypes in self._index().values() if needs <= f and d in dtypes]
             if on_disk:
-                return self._load(min(on_disk, key=len))
-            if self.compiled == 0:
-                feats = needs
-            elif self.compiled == 1:
-                feats = needs.union(*(f for f, _ in self.loaded))
+                feats = min(on_disk, key=lambda e: e[0])[1]
             else:
-                feats = FULL | needs
-            return self._load(frozenset(feats))
+                n = self.compiled.get(d, 0)
+                if n == 0:
+                    feats = needs
+                elif n == 1:
+                    feats = needs.union(*(f for f, m in self.loaded if (m.__name__, d) in self._used))
+                else:
+                    feats = FULL | needs
+                self.compiled[d] = n + 1
+            module = self._load(frozenset(feats))
+            if (module.__name__, d) not in self._used:
+                self._used.add((module.__name__, d))
+                self._record(module.__name__, frozenset(feats), d)
+            return module
 
     def _index_path(self) -> str:
         return os.path.join(self.folder, "index.json")
 
-    def _index(self) -> dict:
-        """Kernel module name -> features, for the kernels of the current sources on this machine."""
+    def _entries(self) -> dict:
+        """The index's entries for the current sources: name -> [features, digest, dtypes]."""
         try:
             with open(self._index_path()) as f:
                 entries = json.load(f)
         except (OSError, ValueError):
             return {}
         digest = _digest()
+        return {n: e for n, e in entries.items() if isinstance(e, list) and len(e) == 3 and e[1] == digest}
+
+    def _index(self) -> dict:
+        """Kernel module name -> (features, dtype names it was compiled for), for the kernels of the current
+        sources on this machine."""
         return {
-            name: frozenset(feats)
-            for name, (feats, d) in entries.items()
-            if d == digest and os.path.exists(os.path.join(self.folder, name + ".py"))
+            name: (frozenset(feats), frozenset(dtypes))
+            for name, (feats, _, dtypes) in self._entries().items()
+            if os.path.exists(os.path.join(self.folder, name + ".py"))
         }
 
-    def _record(self, name: str, feats: frozenset) -> None:
+    def _record(self, name: str, feats: frozenset, dtype: str) -> None:
         from micrograd._files import replacing
 
-        try:
-            with open(self._index_path()) as f:
-                entries = json.load(f)
-        except (OSError, ValueError):
-            entries = {}
-        digest = _digest()
-        entries = {n: e for n, e in entries.items() if e[1] == digest}  # kernels of older sources are unused
-        entries[name] = [sorted(feats), digest]
+        entries = self._entries()  # kernels of older sources are unused: dropped
+        dtypes = set(entries.get(name, [[], "", []])[2]) | {dtype}
+        entries[name] = [sorted(feats), _digest(), sorted(dtypes)]
         try:
             with replacing(self._index_path()) as f:
                 json.dump(entries, f, indent=0)
@@ -359,16 +375,19 @@ class KernelStore:
             pass  # an index that cannot be written only means later processes compile again
 
     def _load(self, feats: frozenset) -> ModuleType:
+        """The kernel module for these features: loaded in this process, else imported from the store folder,
+        else written there first."""
         text = source(feats)
         name = "micrograd_kernel_" + hashlib.sha256(text.encode()).hexdigest()[:20]
+        for _, module in self.loaded:
+            if module.__name__ == name:
+                return module
         path = os.path.join(self.folder, name + ".py")
-        new = not os.path.exists(path)
-        if new:
+        if not os.path.exists(path):
             from micrograd._files import replacing
 
             with replacing(path) as f:
                 f.write(text)
-            self.compiled += 1
         module = sys.modules.get(name)
         if module is None:
             spec = importlib.util.spec_from_file_location(name, path)
@@ -381,8 +400,6 @@ class KernelStore:
             except BaseException:
                 del sys.modules[name]
                 raise
-        if new:
-            self._record(name, feats)
         self.loaded.append((feats, module))
         return module
 
@@ -394,9 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     """python -m micrograd.compiler.codegen [FEATURE ...]: print the kernel for these features (default: the
     moons training kernel, relu loss:hinge train sgd), as it is written to the store."""
     words = sys.argv[1:] if argv is None else argv
-    unknown = [w for w in words if w not in FULL | {RUNS}]
+    unknown = [w for w in words if w not in FULL]
     if unknown:
-        print(f"unknown features {unknown}; choose from: {' '.join(sorted(FULL | {RUNS}))}", file=sys.stderr)
+        print(f"unknown features {unknown}; choose from: {' '.join(sorted(FULL))}", file=sys.stderr)
         return 2
     print(source(frozenset(words or ("relu", "loss:hinge", "train", "sgd"))), end="")
     return 0

@@ -231,7 +231,7 @@ class CompiledModel:
         plan = self._plans.get(key)
         if plan is None:
             needs = codegen.features(prog, train, update, shuffle, clip)
-            kernel = codegen.STORE.kernel(needs)
+            kernel = codegen.STORE.kernel(needs, self.dtype)
             self._kernels[needs] = kernel
             W = self._buffers.get((id(prog), batch, width))
             if W is None:
