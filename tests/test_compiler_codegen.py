@@ -4,6 +4,7 @@ the current sources are found again on disk, and the generated text of the moons
 
 import ast
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,33 +19,37 @@ GOLDEN = Path(__file__).parent / "golden" / "kernel_relu_hinge_sgd.txt"
 MOONS = frozenset({"relu", "loss:hinge", "train", "sgd"})
 
 
-def _branches(text: str, loop: str) -> list:
-    """The op names of run's branches in its forward (loop='forward') or backward loop, in order."""
+def _branches(text: str, where: str) -> list:
+    """The op names of the branches in ``where``: a function of the kernel (``forward_op``,
+    ``backward_scalars``, ...), or run's loop over the instructions ("run forward", "run backward")."""
     lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip() == ("i = 0" if loop == "forward" else "i = ni - 1"))
-    names = []
-    for line in lines[start:]:
-        if line.strip().startswith("elif c == ") and "#" in line:
-            names.append(line.split("#")[1].strip())
-        if line in ("            i += 1", "            i -= 1"):  # the end of the loop over instructions
-            break
-    return names
+    if where.startswith("run "):
+        first = "i = 0" if where == "run forward" else "i = ni - 1"
+        start = next(i for i, line in enumerate(lines) if line.strip() == first)
+        end = next(i for i in range(start, len(lines)) if lines[i] in ("            i += 1", "            i -= 1"))
+    else:
+        start = lines.index(next(line for line in lines if line.startswith(f"def {where}(")))
+        end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith(("def ", "@")))
+    found = (re.match(r"\s*(?:el)?if c == \d+:  # (\w+)$", line) for line in lines[start:end])
+    return [m.group(1) for m in found if m]
 
 
 def test_every_op_of_the_table_has_a_forward_and_a_backward_branch_calling_its_functions():
     text = codegen.source(codegen.FULL)
     ast.parse(text)
     want = [op.name for op in ops.OPS]
-    assert _branches(text, "forward") == want
-    assert _branches(text, "backward") == want
+    for where in ("forward_op", "backward_op", "forward_scalars", "backward_scalars"):
+        assert _branches(text, where) == want, where
+    assert _branches(text, "run forward") == [] and "known = forward_op(c, " in text  # run calls them
     for op in ops.OPS:  # vector loop and scalar run, forward and backward
-        assert text.count(f"ops.{op.forward.__name__}(") >= 2, op.name
-        assert text.count(f"ops.{op.backward.__name__}(") >= 2, op.name
+        assert text.count(f"ops.{op.forward.__name__}(") == 2, op.name
+        assert text.count(f"ops.{op.backward.__name__}(") == (2 if op.arity == 2 else 3), op.name
 
 
 def test_a_kernel_holds_only_the_ops_and_losses_asked_for():
     text = codegen.source(MOONS)
-    assert _branches(text, "forward") == ["relu"] and _branches(text, "backward") == ["relu"]
+    assert _branches(text, "run forward") == ["relu"] and _branches(text, "run backward") == ["relu"]
+    assert "def forward_op" not in text  # a kernel of a few ops has their branches in run
     assert "k.hinge(" in text and "k.cross_entropy(" not in text and "k.adam(" not in text
     assert "n * B == 1" not in text  # no scalar runs unless asked
     assert "k.sgd(" in text and "shuffled" not in text and "clip_norm" not in text
@@ -65,7 +70,8 @@ def test_a_new_row_of_the_table_gets_its_branches(monkeypatch):
     monkeypatch.setattr(ops, "cube", cube, raising=False)
     monkeypatch.setattr(ops, "cube_back", cube_back, raising=False)
     text = codegen.source(frozenset({"relu", "cube", "train", codegen.RUNS}))
-    assert _branches(text, "forward") == ["relu", "cube"] and _branches(text, "backward") == ["relu", "cube"]
+    assert _branches(text, "run forward") == ["relu", "cube"] == _branches(text, "run backward")
+    assert _branches(text, "forward_scalars") == ["relu", "cube"] == _branches(text, "backward_scalars")
     assert text.count("ops.cube(") == 2 and text.count("ops.cube_back(") == 3  # assigning and accumulating loops
 
 
@@ -127,12 +133,11 @@ def test_a_process_compiles_what_it_needs_then_the_union_then_everything(tmp_pat
 
 def test_each_dtype_compiles_what_it_needs_not_the_other_dtypes_full_kernel(tmp_path):
     store = RecordingStore(tmp_path)
-    store.kernel(MOONS)
-    store.kernel(MOONS | {"adam"})
-    store.kernel(frozenset({"sigmoid"}))
+    for needs in (MOONS, MOONS | {"adam"}, frozenset({"sigmoid"})):
+        store.kernel(needs)
     assert store.written == [MOONS, MOONS | {"adam"}, codegen.FULL]
     first32 = store.kernel(MOONS, np.float32)  # float64's first kernel, now compiled for float32 too
-    assert store.written[3:] == [] and first32.FEATURES == MOONS
+    assert len(store.written) == 3 and first32.FEATURES == MOONS
     assert store.kernel(MOONS | {"adam"}, "float32").FEATURES == MOONS | {"adam"}  # the union, not FULL
     assert store.kernel(frozenset({"relu"}), "float32").FEATURES == MOONS  # the smallest compiled for float32
     assert store.kernel(frozenset({"tanh"}), "float32").FEATURES == codegen.FULL
@@ -211,7 +216,7 @@ def test_a_learner_can_read_the_kernel_a_call_runs(capsys):
     cm = micrograd.compile(m)
     text = cm.kernel_source("hinge", micrograd.optim.SGD(m.parameters(), lr=0.1))
     assert text.startswith('"""A micrograd kernel for relu, loss hinge, training (sgd).')
-    assert "k.hinge(" in text and "k.sgd(" in text and _branches(text, "forward") == ["relu"]
+    assert "k.hinge(" in text and "k.sgd(" in text and _branches(text, "run forward") == ["relu"]
     assert "loss" not in codegen.describe(codegen.features(cm.program)) and "k.dense_backward" not in cm.kernel_source()
     assert codegen.main(["relu", "loss:hinge", "train", "sgd"]) == 0
     assert capsys.readouterr().out == codegen.source(MOONS)

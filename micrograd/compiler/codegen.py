@@ -5,12 +5,15 @@ it runs (``relu``, ``mul``, ...), its fused loss (``loss:hinge``), whether it
 trains (``train``) and with which update (``sgd``, ``adam``), and the pieces of
 machinery its instructions use (``gather``, ``consts``, ``params``, ...).
 ``source(features)`` writes a kernel module for a set of features from
-``compiler/template.py``: one Numba function ``run`` that holds forward,
+``compiler/template.py``: one Numba entry point ``run`` that holds forward,
 fused loss, backward and the training loop, with one branch per op of the set,
 each calling the op table's own functions. One entry point per kernel, so
-Numba compiles (and re-optimizes) its code once, not once per entry point.
+Numba compiles (and re-optimizes) its code once, not once per entry point. The
+op branches of a kernel of many ops are in callees of ``run`` (``forward_op``,
+``backward_op``, ``forward_scalars``, ``backward_scalars``): Numba compiles
+several small functions faster than one large one (``INLINE_OPS``).
 
-``KernelStore.kernel(needs)`` returns a loaded kernel whose features include
+``KernelStore.kernel(needs, dtype)`` returns a loaded kernel whose features include
 ``needs``: one already loaded in this process, else one compiled on this
 machine before (listed in the store folder's ``index.json``), else a new one.
 A new kernel is written to the store folder under a name that hashes its text
@@ -68,6 +71,7 @@ RUNS = "runs"  # the scalar-run fast path of every op: for graphs of many one-el
 OP_FEATURES = tuple(op.name for op in ops.OPS)
 LOSS_FEATURES = tuple(f"loss:{name}" for name in LOSSES)
 FULL = frozenset((*MACHINERY, *UPDATES, *OP_FEATURES, *LOSS_FEATURES, RUNS))  # every feature
+INLINE_OPS = 4  # a kernel of at most this many ops has their branches in run, not in forward_op (docs/benchmarks.md)
 RUNS_MIN = 64  # one-element op instructions from which a program gets the scalar-run fast path
 
 
@@ -145,6 +149,7 @@ import numpy as np
 from micrograd import ops
 from micrograd.compiler import kernels as k
 from micrograd.compiler.jit import jit
+from numba.extending import register_jitable
 {imports}
 
 FEATURES = frozenset({features!r})
@@ -173,63 +178,70 @@ def _keep(text: str, feats: set) -> str:
     return "".join(out)
 
 
-def op_forward(op: ops.Op, runs: bool) -> str:
-    """The branch of run's forward loop for one op: a vector loop over the block, and with ``runs`` a loop
-    over a run of one-element instructions (a scalar graph at batch 1) with no dispatch between them."""
-    f = op.forward.__name__
-    y_one, y_vec = ("V[U(T[j, 3])]", "V[yy + e]") if op.arity == 2 else ("0.0", "0.0")
-    run = f"""                if n * B == 1:  # a run of one-element {op.name}s
-                    r = T[i, F_RUN_END]
-                    for j in range(i, r):
-                        V[U(T[j, 1])] = ops.{f}(V[U(T[j, 2])], {y_one}, reals[j])
-                    i = r
-                    continue
-"""
-    return f"""            elif c == {op.code}:  # {op.name}
-{run if runs else ""}                xx, yy, oo, wa = U(a * B), U(max(b, 0) * B), U(o * B), reals[i]
-                for e in range(U(n * B)):
-                    V[oo + e] = ops.{f}(V[xx + e], {y_vec}, wa)
+def op_forward(op: ops.Op) -> str:
+    """forward_op's loop for one op over an instruction's block."""
+    y = "V[yy + e]" if op.arity == 2 else "0.0"
+    return f"""for e in range(U(m)):
+    V[oo + e] = ops.{op.forward.__name__}(V[xx + e], {y}, wa)
 """
 
 
-def op_backward(op: ops.Op, runs: bool) -> str:
-    """The branch of run's backward loop for one op (see op_forward); a unary op over a block that nothing
-    else reads assigns its input's gradient rows (ir.F_ASSIGN) instead of accumulating into zeroed ones."""
+def op_backward(op: ops.Op) -> str:
+    """backward_op's loop for one op; a unary op over a block that nothing else reads assigns its input's
+    gradient rows (ir.F_ASSIGN) instead of accumulating into zeroed ones."""
     f = op.backward.__name__
     if op.arity == 2:
-        one = f"""                            o_, a_, b_ = U(T[j, 1]), U(T[j, 2]), U(T[j, 3])
-                            dx, dy = ops.{f}(V[a_], V[b_], reals[j], V[o_])
-                            g = G[o_]
-                            G[a_] += dx * g
-                            G[b_] += dy * g
+        return f"""for e in range(U(m)):
+    dx, dy = ops.{f}(V[xx + e], V[yy + e], wa, V[oo + e])
+    g = G[oo + e]
+    G[xx + e] += dx * g
+    G[yy + e] += dy * g
 """
-        vec = f"""                for e in range(U(n * B)):
-                    dx, dy = ops.{f}(V[xx + e], V[yy + e], wa, V[oo + e])
-                    g = G[oo + e]
-                    G[xx + e] += dx * g
-                    G[yy + e] += dy * g
+    return f"""if assign:
+    for e in range(U(m)):
+        G[xx + e] = ops.{f}(V[xx + e], 0.0, wa, V[oo + e])[0] * G[oo + e]
+else:
+    for e in range(U(m)):
+        G[xx + e] += ops.{f}(V[xx + e], 0.0, wa, V[oo + e])[0] * G[oo + e]
+"""
+
+
+def op_branches(ops_in: list, loop, pad: str) -> str:
+    """``if c == code: <loop>`` for each op, ``else: known = False``, indented by ``pad``."""
+    if not ops_in:
+        return f"{pad}known = False\n"
+    text = ""
+    for j, op in enumerate(ops_in):
+        body = "".join(f"{pad}    {line}\n" for line in loop(op).splitlines())
+        text += f"{pad}{'if' if j == 0 else 'elif'} c == {op.code}:  # {op.name}\n{body}"
+    return text + f"{pad}else:\n{pad}    known = False\n"
+
+
+def run_forward(op: ops.Op) -> str:
+    """forward_scalars' loop over a run of one-element instructions of one op, i .. r-1."""
+    y = "V[U(T[j, 3])]" if op.arity == 2 else "0.0"
+    return f"""for j in range(i, r):
+    V[U(T[j, 1])] = ops.{op.forward.__name__}(V[U(T[j, 2])], {y}, reals[j])
+"""
+
+
+def run_backward(op: ops.Op) -> str:
+    """backward_scalars' loop over a run of one op: instructions i down to r, those that need a gradient."""
+    f = op.backward.__name__
+    if op.arity == 2:
+        one = f"""        o_, a_, b_ = U(T[j, 1]), U(T[j, 2]), U(T[j, 3])
+        dx, dy = ops.{f}(V[a_], V[b_], reals[j], V[o_])
+        g = G[o_]
+        G[a_] += dx * g
+        G[b_] += dy * g
 """
     else:
-        one = f"""                            o_, a_ = U(T[j, 1]), U(T[j, 2])
-                            G[a_] += ops.{f}(V[a_], 0.0, reals[j], V[o_])[0] * G[o_]
+        one = f"""        o_, a_ = U(T[j, 1]), U(T[j, 2])
+        G[a_] += ops.{f}(V[a_], 0.0, reals[j], V[o_])[0] * G[o_]
 """
-        vec = f"""                if T[i, F_ASSIGN]:
-                    for e in range(U(n * B)):
-                        G[xx + e] = ops.{f}(V[xx + e], 0.0, wa, V[oo + e])[0] * G[oo + e]
-                else:
-                    for e in range(U(n * B)):
-                        G[xx + e] += ops.{f}(V[xx + e], 0.0, wa, V[oo + e])[0] * G[oo + e]
-"""
-    run = f"""                if n * B == 1:
-                    r = T[i, F_RUN_START]
-                    for j in range(i, r - 1, -1):
-                        if T[j, F_GRAD]:
-{one}                    i = r - 1
-                    continue
-"""
-    return f"""            elif c == {op.code}:  # {op.name}
-{run if runs else ""}                xx, yy, oo, wa = U(a * B), U(max(b, 0) * B), U(o * B), reals[i]
-{vec}"""
+    return f"""for j in range(i, r - 1, -1):
+    if T[j, F_GRAD]:
+{one}"""
 
 
 _digests: list = []
@@ -249,11 +261,13 @@ def source(feats: frozenset) -> str:
     """The text of the kernel module for a set of features."""
     losses = [f[5:] for f in LOSS_FEATURES if f in feats]
     ops_in = [op for op in ops.OPS if op.name in feats]
-    runs = RUNS in feats
     with open(TEMPLATE) as f:
         template = f.read()
     body = template[template.index("U = np.uint64") :]
-    body = _keep(body, set(feats) | ({"losses"} if losses else set()))
+    keep = (set(feats) if ops_in else set(feats) - {RUNS}) | ({"losses"} if losses else set())
+    if len(ops_in) > INLINE_OPS:
+        keep.add("op_calls")
+    body = _keep(body, keep)
     calls = "".join(
         f"                    {'if' if q == 0 else 'elif'} kind == {LOSSES.index(name)}:  # {name}\n"
         f"                        tl, bad = {_LOSS_CALL[name]}\n"
@@ -261,8 +275,17 @@ def source(feats: frozenset) -> str:
     )
     calls += "                    else:\n" + " " * 24 + "ctl[CTL_WHERE] = i\n" + " " * 24 + "return UNKNOWN\n"
     body = body.replace("#losses\n", calls)
-    body = body.replace("#forward\n", "".join(op_forward(op, runs) for op in ops_in))
-    body = body.replace("#backward\n", "".join(op_backward(op, runs) for op in ops_in))
+    body = body.replace("#forward_op\n", op_branches(ops_in, op_forward, " " * 4))
+    body = body.replace("#backward_op\n", op_branches(ops_in, op_backward, " " * 4))
+    if len(ops_in) <= INLINE_OPS:
+        pad = " " * 16
+        body = body.replace("#forward_ops\n", f"{pad}known = True\n" + op_branches(ops_in, op_forward, pad))
+        body = body.replace("#backward_ops\n", f"{pad}known = True\n" + op_branches(ops_in, op_backward, pad))
+    else:
+        body = body.replace("#forward_ops\n", " " * 16 + "known = forward_op(c, xx, yy, oo, wa, m, V)\n")
+        body = body.replace("#backward_ops\n", " " * 16 + "known = backward_op(c, xx, yy, oo, wa, m, assign, V, G)\n")
+    body = body.replace("#run_forward\n", op_branches(ops_in, run_forward, " " * 8))
+    body = body.replace("#run_backward\n", op_branches(ops_in, run_backward, " " * 8))
     what = describe(feats)
     body = body.replace("@jit()", f"@jit(cold_s={cold_seconds(feats):.0f}, what={what!r})")
     imports = template[template.index("from micrograd.compiler.") : template.index("U = np.uint64")]
@@ -379,9 +402,9 @@ class KernelStore:
         else written there first."""
         text = source(feats)
         name = "micrograd_kernel_" + hashlib.sha256(text.encode()).hexdigest()[:20]
-        for _, module in self.loaded:
-            if module.__name__ == name:
-                return module
+        for _, loaded in self.loaded:
+            if loaded.__name__ == name:
+                return loaded
         path = os.path.join(self.folder, name + ".py")
         if not os.path.exists(path):
             from micrograd._files import replacing

@@ -151,7 +151,7 @@ class CompiledModel:
         )
         lib = blas.library()
         self._ctl[5:7] = lib.gemm["d" if self.dtype == np.float64 else "f"], lib.abi
-        self._ctl_items = memoryview(self._ctl)  # per-call writes through it: half the cost of NumPy's
+        self._ctl_items = memoryview(self._ctl)  # type: ignore[arg-type]  # per-call writes: half NumPy's cost
         self._set_threads, self._get_threads = lib.set_local_threads, lib.get_threads or (lambda: 0)
         self._no_order = np.zeros(1, dtype=np.int64)
         self._no_out = np.zeros((1, max(self.n_outputs, 1)), dtype=self.dtype)

@@ -1,11 +1,15 @@
 """The kernel template: ``compiler.codegen`` writes one kernel module per set of features from this text.
 
 Lines between ``#if FEATURE`` (or ``#if A|B``: either) and ``#endif`` are kept
-only in kernels that have the feature; ``#forward`` and ``#backward`` become
-one branch per op-table op of the kernel (``codegen.op_forward``,
-``codegen.op_backward``), ``#losses`` one call per fused loss. This file is
-valid Python so linters read it, but it is never imported as a kernel: its
-``run`` is the generated one's source, nothing more.
+only in kernels that have the feature; ``#forward_op`` and ``#backward_op``
+become one branch per op-table op of the kernel (``codegen.op_branches``),
+``#forward_ops`` and ``#backward_ops`` run's call of them or, in a kernel of a
+few ops, the branches themselves (``codegen.INLINE_OPS``), ``#run_forward`` and ``#run_backward`` (with
+``runs``) one loop per op over a run of one-element instructions
+(``codegen.run_forward``, ``codegen.run_backward``), ``#losses`` one call per
+fused loss. This file is valid Python so linters read it, but it is never
+imported as a kernel: its functions are the generated ones' source, nothing
+more.
 
 ``run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl)``:
 
@@ -33,6 +37,7 @@ valid Python so linters read it, but it is never imported as a kernel: its
 import math
 
 import numpy as np
+from numba.extending import register_jitable
 
 from micrograd.compiler.codegen import (
     BAD_LABEL,
@@ -92,6 +97,66 @@ from micrograd.compiler.ir import (
 U = np.uint64
 
 
+#if op_calls
+@register_jitable
+def forward_op(c, xx, yy, oo, wa, m, V):
+    """One vector instruction of op c: V[oo + e] = op(V[xx + e], V[yy + e], wa) for e < m. False when this
+    kernel lacks op c. A kernel of many ops calls it; one of a few has these branches in run itself."""
+    known = True
+#forward_op
+    return known
+
+
+@register_jitable
+def backward_op(c, xx, yy, oo, wa, m, assign, V, G):
+    """The gradient of one vector instruction of op c into its operands' rows of G (assigned instead of
+    added when ``assign``: a unary op's input that nothing else reads). False when this kernel lacks op c."""
+    known = True
+#backward_op
+    return known
+
+
+#endif
+#if runs
+@register_jitable
+def forward_scalars(i, ni, B, V, T, reals):
+    """Instructions i, i+1, ... while they are one-element ops (a scalar graph at batch 1), a run of one op
+    at a time with no dispatch inside it. (the first instruction that is not one, True), or (an instruction
+    whose op this kernel lacks, False)."""
+    while i < ni:
+        c = T[i, 0]
+        if c >= DENSE or T[i, 4] * B != 1:
+            return i, True
+        r = T[i, F_RUN_END]
+        known = True
+#run_forward
+        if not known:
+            return i, False
+        i = r
+    return i, True
+
+
+@register_jitable
+def backward_scalars(i, B, V, G, T, reals):
+    """forward_scalars' gradients: instructions i, i-1, ... while they are one-element ops, those that need
+    a gradient."""
+    while i >= 0:
+        c = T[i, 0]
+        if c >= DENSE or T[i, 4] * B != 1:
+            return i, True
+        if not T[i, F_GRAD]:
+            i -= 1
+            continue
+        r = T[i, F_RUN_START]
+        known = True
+#run_backward
+        if not known:
+            return i, False
+        i = r - 1
+    return i, True
+
+
+#endif
 @jit()
 def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
     ni, S, nin, nout = code[H_NI], code[H_SLOTS], code[H_NIN], code[H_NOUT]
@@ -194,7 +259,20 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
 #endif
                         return BAD_LABEL
 #endif
-#forward
+            elif c < DENSE:  # an op of the op table
+#if runs
+                if n * B == 1:  # a scalar graph at batch 1
+                    i, known = forward_scalars(i, ni, B, V, T, reals)
+                    if not known:
+                        ctl[CTL_WHERE] = i
+                        return UNKNOWN
+                    continue
+#endif
+                xx, yy, oo, wa, m = U(a * B), U(max(b, 0) * B), U(o * B), reals[i], n * B
+#forward_ops
+                if not known:
+                    ctl[CTL_WHERE] = i
+                    return UNKNOWN
             else:
                 ctl[CTL_WHERE] = i
                 return UNKNOWN
@@ -249,7 +327,20 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
             elif c == LOSS:
                 pass  # it wrote its inputs' gradient rows in the forward pass
 #endif
-#backward
+            elif c < DENSE:
+#if runs
+                if n * B == 1:
+                    i, known = backward_scalars(i, B, V, G, T, reals)
+                    if not known:
+                        ctl[CTL_WHERE] = i
+                        return UNKNOWN
+                    continue
+#endif
+                xx, yy, oo, wa, m, assign = U(a * B), U(max(b, 0) * B), U(o * B), reals[i], n * B, T[i, F_ASSIGN]
+#backward_ops
+                if not known:
+                    ctl[CTL_WHERE] = i
+                    return UNKNOWN
             else:
                 ctl[CTL_WHERE] = i
                 return UNKNOWN
