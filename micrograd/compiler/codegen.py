@@ -219,9 +219,9 @@ def op_branches(ops_in: list, loop, pad: str) -> str:
 
 def run_forward(op: ops.Op) -> str:
     """forward_scalars' loop over a run of one-element instructions of one op, i .. r-1."""
-    y = "V[U(T[j, 3])]" if op.arity == 2 else "0.0"
+    y = "V[U(R[j, 2])]" if op.arity == 2 else "0.0"
     return f"""for j in range(i, r):
-    V[U(T[j, 1])] = ops.{op.forward.__name__}(V[U(T[j, 2])], {y}, reals[j])
+    V[U(R[j, 0])] = ops.{op.forward.__name__}(V[U(R[j, 1])], {y}, reals[j])
 """
 
 
@@ -229,18 +229,18 @@ def run_backward(op: ops.Op) -> str:
     """backward_scalars' loop over a run of one op: instructions i down to r, those that need a gradient."""
     f = op.backward.__name__
     if op.arity == 2:
-        one = f"""        o_, a_, b_ = U(T[j, 1]), U(T[j, 2]), U(T[j, 3])
+        one = f"""        o_, a_, b_ = U(R[j, 0]), U(R[j, 1]), U(R[j, 2])
         dx, dy = ops.{f}(V[a_], V[b_], reals[j], V[o_])
         g = G[o_]
         G[a_] += dx * g
         G[b_] += dy * g
 """
     else:
-        one = f"""        o_, a_ = U(T[j, 1]), U(T[j, 2])
+        one = f"""        o_, a_ = U(R[j, 0]), U(R[j, 1])
         G[a_] += ops.{f}(V[a_], 0.0, reals[j], V[o_])[0] * G[o_]
 """
     return f"""for j in range(i, r - 1, -1):
-    if T[j, F_GRAD]:
+    if R[j, 3]:
 {one}"""
 
 

@@ -61,13 +61,16 @@ INT_FIELDS = ("out", "a", "b", "n", "k", "p", "ld", "bs")
 DEBUG_VALIDATE = os.environ.get("MICROGRAD_VALIDATE", "") == "1"
 
 # ---------------------------------------------------------------- the packed form (Program.pack)
-# I (int64): a header of HEAD entries, the instruction table (n_instr rows of NF fields), then the slot tables.
+# I (int64): a header of HEAD entries, the instruction table (n_instr rows of NF fields), the slot tables, then
+# the scalar table (H_SCALARS).
 HEAD, NF = 24, 14
 # header entries
 H_NI, H_SLOTS, H_NIN, H_NOUT, H_NTGT, H_NCONST, H_NPARAM, H_NZERO = 0, 1, 2, 3, 4, 5, 6, 7
 H_VLOSS = 8  # slot of a loss built from Values, -1 when the loss is a LOSS instruction or absent
 H_ZERO_G, H_OUTS, H_TGTS, H_CONSTS, H_PARAMS, H_GIDX, H_ZERO_P = 9, 10, 11, 12, 13, 14, 15  # offsets
 H_INPUTS = 16  # 1: instructions other than a first DENSE read the input slots (Program.inputs_read)
+H_SCALARS = 17  # offset of the scalar table: per instruction out, a, b, F_GRAD (what a scalar run reads, in 32
+# bytes a row rather than the instruction table's NF * 8: a scalar graph's walk reads a quarter of the memory)
 # instruction fields, in this order: op out a b n k p ld bs, then
 F_RUN_END, F_RUN_START = 9, 10  # the run of one-element instructions of one opcode this one belongs to
 F_ASSIGN = 11  # 1: this instruction is the only reader of its x block, so backward assigns G[x] (no zeroing)
@@ -265,6 +268,7 @@ def _pack(prog: Program) -> tuple[np.ndarray, np.ndarray]:
         np.concatenate([prog.param_slots, prog.param_index]),
         prog.gidx,
         np.asarray(zero_p, dtype=np.int64),
+        T[:, [1, 2, 3, F_GRAD]].ravel(),
     ]
     head = np.zeros(HEAD, dtype=np.int64)
     head[[H_NI, H_SLOTS, H_NIN, H_NOUT, H_NTGT, H_NCONST, H_NPARAM, H_NZERO, H_VLOSS]] = (
@@ -273,7 +277,7 @@ def _pack(prog: Program) -> tuple[np.ndarray, np.ndarray]:
     )  # fmt: skip
     head[H_INPUTS] = prog.inputs_read
     offset = HEAD
-    for field, part in zip((None, H_ZERO_G, H_OUTS, H_TGTS, H_CONSTS, H_PARAMS, H_GIDX, H_ZERO_P), parts):
+    for field, part in zip((None, H_ZERO_G, H_OUTS, H_TGTS, H_CONSTS, H_PARAMS, H_GIDX, H_ZERO_P, H_SCALARS), parts):
         if field is not None:
             head[field] = offset
         offset += len(part)

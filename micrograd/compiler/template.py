@@ -16,7 +16,7 @@ more.
     mode    FORWARD: the outputs of rows s0*bs .. into out (N, n_outputs), batch after batch;
             GRAD: loss and gradient of one batch (all N rows); FIT: training steps s0 .. s1-1;
             EVAL: the outputs and the mean loss of one batch (no gradient: fit's validation)
-    code    the program, Program.pack(): int64 header, instruction table and slot tables
+    code    the program, Program.pack(): int64 header, instruction table, slot tables and scalar table
     reals   the program's float64 numbers: each instruction's arg, then the constants
     theta   (P,) the parameters, model order; gtheta (P,) their gradient (written by GRAD and FIT)
     X, Y    (N, n_inputs) inputs and (N, w) targets, C-contiguous, the kernel's dtype
@@ -84,6 +84,7 @@ from micrograd.compiler.ir import (
     H_NZERO,
     H_OUTS,
     H_PARAMS,
+    H_SCALARS,
     H_SLOTS,
     H_TGTS,
     H_VLOSS,
@@ -119,10 +120,10 @@ def backward_op(c, xx, yy, oo, wa, m, assign, V, G):
 #endif
 #if runs
 @register_jitable
-def forward_scalars(i, ni, B, V, T, reals):
+def forward_scalars(i, ni, B, V, T, R, reals):
     """Instructions i, i+1, ... while they are one-element ops (a scalar graph at batch 1), a run of one op
-    at a time with no dispatch inside it. (the first instruction that is not one, True), or (an instruction
-    whose op this kernel lacks, False)."""
+    at a time with no dispatch inside it, their slots read from the scalar table R. Returns (the first
+    instruction that is not one, True), or (an instruction whose op this kernel lacks, False)."""
     while i < ni:
         c = T[i, 0]
         if c >= DENSE or T[i, 4] * B != 1:
@@ -137,7 +138,7 @@ def forward_scalars(i, ni, B, V, T, reals):
 
 
 @register_jitable
-def backward_scalars(i, B, V, G, T, reals):
+def backward_scalars(i, B, V, G, T, R, reals):
     """forward_scalars' gradients: instructions i, i-1, ... while they are one-element ops, those that need
     a gradient."""
     while i >= 0:
@@ -161,6 +162,9 @@ def backward_scalars(i, B, V, G, T, reals):
 def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
     ni, S, nin, nout = code[H_NI], code[H_SLOTS], code[H_NIN], code[H_NOUT]
     T = code[HEAD : HEAD + ni * NF].reshape((ni, NF))
+#if runs
+    R = code[code[H_SCALARS] : code[H_SCALARS] + ni * 4].reshape((ni, 4))
+#endif
     outs = code[code[H_OUTS] : code[H_OUTS] + nout]
     s0, s1, bs = ctl[0], ctl[1], ctl[2]
     f, abi = ctl[5], ctl[6]
@@ -262,7 +266,7 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
             elif c < DENSE:  # an op of the op table
 #if runs
                 if n * B == 1:  # a scalar graph at batch 1
-                    i, known = forward_scalars(i, ni, B, V, T, reals)
+                    i, known = forward_scalars(i, ni, B, V, T, R, reals)
                     if not known:
                         ctl[CTL_WHERE] = i
                         return UNKNOWN
@@ -330,7 +334,7 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
             elif c < DENSE:
 #if runs
                 if n * B == 1:
-                    i, known = backward_scalars(i, B, V, G, T, reals)
+                    i, known = backward_scalars(i, B, V, G, T, R, reals)
                     if not known:
                         ctl[CTL_WHERE] = i
                         return UNKNOWN
