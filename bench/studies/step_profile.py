@@ -4,9 +4,10 @@
 
 For each workload: the hand-fused step and forward, the compiled ``fit`` per step, one
 ``fit(epochs=1)`` call, ``loss_and_grad`` and ``cm(X)`` per call, and the compiled kernel called as
-the runtime calls it (``_run`` in each mode, no argument checks). Rounds interleave every row so they
-share the machine's load; medians in microseconds, and each row's ratio to the hand-fused step. Not a
-benchmark (bench/run.py is): a profile to compare changes back to back.
+the runtime calls it (``_run`` in each mode, no argument checks; FIT also for one step, as
+``fit(epochs=1)`` runs it). Rounds interleave every row so they share the machine's load; medians in
+microseconds, and each row's ratio to the hand-fused step. Not a benchmark (bench/run.py is): a
+profile to compare changes back to back.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def rows(name: str) -> dict:
         "loss_and_grad": (timer(lambda: cm.loss_and_grad(X, y, loss=wl.loss, l2=wl.l2)), 1),
         "cm(X)": (timer(lambda: cm(X)), 1),
         "kernel FIT per step": (timer(raw(FIT, prog, steps)), steps),
+        "kernel FIT, one step": (timer(raw(FIT, prog, 1)), 1),
         "kernel GRAD": (timer(raw(GRAD, prog, 1)), 1),
         "kernel FORWARD": (timer(raw(FORWARD, cm.program, 1)), 1),
     }
