@@ -277,13 +277,12 @@ def source(feats: frozenset) -> str:
     body = body.replace("#losses\n", calls)
     body = body.replace("#forward_op\n", op_branches(ops_in, op_forward, " " * 4))
     body = body.replace("#backward_op\n", op_branches(ops_in, op_backward, " " * 4))
-    if len(ops_in) <= INLINE_OPS:
-        pad = " " * 16
-        body = body.replace("#forward_ops\n", f"{pad}known = True\n" + op_branches(ops_in, op_forward, pad))
-        body = body.replace("#backward_ops\n", f"{pad}known = True\n" + op_branches(ops_in, op_backward, pad))
-    else:
-        body = body.replace("#forward_ops\n", " " * 16 + "known = forward_op(c, xx, yy, oo, wa, m, V)\n")
-        body = body.replace("#backward_ops\n", " " * 16 + "known = backward_op(c, xx, yy, oo, wa, m, assign, V, G)\n")
+    pad = " " * 16
+    calls = (("forward", op_forward, "forward_op(c, xx, yy, oo, wa, m, V)"),
+             ("backward", op_backward, "backward_op(c, xx, yy, oo, wa, m, assign, V, G)"))  # fmt: skip
+    for where, loop, call in calls:
+        inline = f"{pad}known = True\n" + op_branches(ops_in, loop, pad)
+        body = body.replace(f"#{where}_ops\n", inline if len(ops_in) <= INLINE_OPS else f"{pad}known = {call}\n")
     body = body.replace("#run_forward\n", op_branches(ops_in, run_forward, " " * 8))
     body = body.replace("#run_backward\n", op_branches(ops_in, run_backward, " " * 8))
     what = describe(feats)
@@ -345,9 +344,9 @@ class KernelStore:
             for feats, module in self.loaded:
                 if needs <= feats and (module.__name__, d) in self._used:
                     return module
-            on_disk = [(len(f), f) for f, dtypes in self._index().values() if needs <= f and d in dtypes]
+            on_disk = [f for f, dtypes in self._index().values() if needs <= f and d in dtypes]
             if on_disk:
-                feats = min(on_disk, key=lambda e: e[0])[1]
+                feats = min(on_disk, key=len)
             else:
                 n = self.compiled.get(d, 0)
                 if n == 0:

@@ -4,10 +4,10 @@ Lines between ``#if FEATURE`` (or ``#if A|B``: either) and ``#endif`` are kept
 only in kernels that have the feature; ``#forward_op`` and ``#backward_op``
 become one branch per op-table op of the kernel (``codegen.op_branches``),
 ``#forward_ops`` and ``#backward_ops`` run's call of them or, in a kernel of a
-few ops, the branches themselves (``codegen.INLINE_OPS``), ``#run_forward`` and ``#run_backward`` (with
-``runs``) one loop per op over a run of one-element instructions
-(``codegen.run_forward``, ``codegen.run_backward``), ``#losses`` one call per
-fused loss. This file is valid Python so linters read it, but it is never
+few ops, the branches themselves (``codegen.INLINE_OPS``), ``#run_forward``
+and ``#run_backward`` (with ``runs``) one loop per op over a run of
+one-element instructions (``codegen.run_forward``, ``codegen.run_backward``),
+``#losses`` one call per fused loss. This file is valid Python so linters read it, but it is never
 imported as a kernel: its functions are the generated ones' source, nothing
 more.
 
