@@ -278,9 +278,9 @@ def source(feats: frozenset) -> str:
     body = body.replace("#forward_op\n", op_branches(ops_in, op_forward, " " * 4))
     body = body.replace("#backward_op\n", op_branches(ops_in, op_backward, " " * 4))
     pad = " " * 16
-    calls = (("forward", op_forward, "forward_op(c, xx, yy, oo, wa, m, V)"),
+    sites = (("forward", op_forward, "forward_op(c, xx, yy, oo, wa, m, V)"),
              ("backward", op_backward, "backward_op(c, xx, yy, oo, wa, m, assign, V, G)"))  # fmt: skip
-    for where, loop, call in calls:
+    for where, loop, call in sites:
         inline = f"{pad}known = True\n" + op_branches(ops_in, loop, pad)
         body = body.replace(f"#{where}_ops\n", inline if len(ops_in) <= INLINE_OPS else f"{pad}known = {call}\n")
     body = body.replace("#run_forward\n", op_branches(ops_in, run_forward, " " * 8))
