@@ -158,10 +158,13 @@ def test_kernels_written_before_are_found_through_the_index_for_their_dtypes(tmp
         return type(name, (), {"FEATURES": feats})
 
     later._load = load  # type: ignore[method-assign]
-    later._record = lambda *a: None  # type: ignore[method-assign]
+    recorded: list = []
+    later._record = lambda *a: recorded.append(a)  # type: ignore[method-assign]
     assert later.kernel(frozenset({"tanh", "train"})).FEATURES == MOONS | {"tanh"} and later.compiled == {}
+    assert recorded == []  # found through the index: nothing to write back
     later.kernel(frozenset({"tanh", "train"}), "float32")  # not compiled for float32 before: its own kernel
     assert loaded[1] == {"tanh", "train"} and later.compiled == {"float32": 1}
+    assert recorded == [(name, frozenset({"tanh", "train"}), "float32")]
     store._record(name, MOONS | {"tanh"}, "float32")
     assert store._index()[name][1] == {"float64", "float32"}
     # an index entry of other sources is ignored

@@ -359,7 +359,8 @@ class KernelStore:
             module = self._load(frozenset(feats))
             if (module.__name__, d) not in self._used:
                 self._used.add((module.__name__, d))
-                self._record(module.__name__, frozenset(feats), d)
+                if not on_disk:  # the index lists it for this dtype already when it came from there
+                    self._record(module.__name__, frozenset(feats), d)
             return module
 
     def _index_path(self) -> str:

@@ -7,9 +7,9 @@ become one branch per op-table op of the kernel (``codegen.op_branches``),
 few ops, the branches themselves (``codegen.INLINE_OPS``), ``#run_forward``
 and ``#run_backward`` (with ``runs``) one loop per op over a run of
 one-element instructions (``codegen.run_forward``, ``codegen.run_backward``),
-``#losses`` one call per fused loss. This file is valid Python so linters read it, but it is never
-imported as a kernel: its functions are the generated ones' source, nothing
-more.
+``#losses`` one call per fused loss. This file is valid Python so linters read
+it, but it is never imported as a kernel: its functions are the generated
+ones' source, nothing more.
 
 ``run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl)``:
 
