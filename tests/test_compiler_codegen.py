@@ -124,21 +124,28 @@ def test_a_process_compiles_what_it_needs_then_the_union_then_everything(tmp_pat
     assert store.written == [MOONS]
     assert store.kernel(frozenset({"relu"})) is first  # covered: nothing new
     store.kernel(frozenset({"tanh", "loss:mse", "train"}))
-    assert store.written[1] == MOONS | {"tanh", "loss:mse"}
+    assert store.written[1] == MOONS | {"tanh", "loss:mse"} | codegen.TRAINING  # it trains: all of training
     store.kernel(frozenset({"sigmoid"}))
     assert store.written[2] == codegen.FULL
     store.kernel(frozenset({"exp", "loss:cross_entropy", "adam", "gather", codegen.RUNS}))
     assert len(store.written) == 3  # the full kernel covers it
 
 
+def test_a_second_kernel_that_does_not_train_holds_no_training(tmp_path):
+    store = RecordingStore(tmp_path)
+    store.kernel(frozenset({"relu"}))
+    store.kernel(frozenset({"tanh"}))
+    assert store.written == [{"relu"}, {"relu", "tanh"}]
+
+
 def test_each_dtype_compiles_what_it_needs_not_the_other_dtypes_full_kernel(tmp_path):
     store = RecordingStore(tmp_path)
     for needs in (MOONS, MOONS | {"adam"}, frozenset({"sigmoid"})):
         store.kernel(needs)
-    assert store.written == [MOONS, MOONS | {"adam"}, codegen.FULL]
+    assert store.written == [MOONS, MOONS | codegen.TRAINING, codegen.FULL]
     first32 = store.kernel(MOONS, np.float32)  # float64's first kernel, now compiled for float32 too
     assert len(store.written) == 3 and first32.FEATURES == MOONS
-    assert store.kernel(MOONS | {"adam"}, "float32").FEATURES == MOONS | {"adam"}  # the union, not FULL
+    assert store.kernel(MOONS | {"adam"}, "float32").FEATURES == MOONS | codegen.TRAINING  # the union, not FULL
     assert store.kernel(frozenset({"relu"}), "float32").FEATURES == MOONS  # the smallest compiled for float32
     assert store.kernel(frozenset({"tanh"}), "float32").FEATURES == codegen.FULL
     assert len(store.written) == 3 and store.compiled == {"float64": 3, "float32": 3}

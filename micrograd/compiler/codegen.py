@@ -24,7 +24,9 @@ store counts per dtype what it compiles; what a new kernel holds, so that a
 process compiles a few kernels at most (docs/compiler.md, "What compiles when"):
 
 - the first for a dtype: exactly what the program needs;
-- the second: the union of everything needed so far for that dtype;
+- the second: the union of everything needed so far for that dtype and, when it trains, all of
+  training (both updates, clipping, shuffling: ``TRAINING``, about 1.5 s more), so that trying
+  Adam, or shuffled batches, after a first fit does not cost a third kernel;
 - from the third on: ``FULL``, every feature, which covers every later program.
 
 A kernel compiled before for a dtype (in this process, or on this machine: the
@@ -67,6 +69,7 @@ ST_HYPER = {"momentum": ST_MOMENTUM, "dampening": ST_DAMPENING, "nesterov": ST_N
 # ---------------------------------------------------------------- features
 MACHINERY = ("shuffle", "inputs", "targets", "consts", "params", "gather", "valueloss", "train", "clip")
 UPDATES = ("sgd", "adam")
+TRAINING = frozenset(("train", "clip", "shuffle", *UPDATES))  # what a second kernel that trains holds
 RUNS = "runs"  # the scalar-run fast path of every op: for graphs of many one-element instructions
 OP_FEATURES = tuple(op.name for op in ops.OPS)
 LOSS_FEATURES = tuple(f"loss:{name}" for name in LOSSES)
@@ -353,6 +356,8 @@ class KernelStore:
                     feats = needs
                 elif n == 1:
                     feats = needs.union(*(f for f, m in self.loaded if (m.__name__, d) in self._used))
+                    if "train" in feats:
+                        feats |= TRAINING
                 else:
                     feats = FULL | needs
                 self.compiled[d] = n + 1
