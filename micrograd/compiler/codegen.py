@@ -25,8 +25,8 @@ process compiles a few kernels at most (docs/compiler.md, "What compiles when"):
 
 - the first for a dtype: exactly what the program needs;
 - the second: the union of everything needed so far for that dtype and, when it trains, all of
-  training (both updates, clipping, shuffling: ``TRAINING``, about 1.5 s more), so that trying
-  Adam, or shuffled batches, after a first fit does not cost a third kernel;
+  training (every fused loss, both updates, clipping, shuffling: ``TRAINING``, about 2 s more), so
+  that another loss, Adam after SGD, or shuffled batches do not cost a third kernel;
 - from the third on: ``FULL``, every feature, which covers every later program.
 
 A kernel compiled before for a dtype (in this process, or on this machine: the
@@ -69,10 +69,10 @@ ST_HYPER = {"momentum": ST_MOMENTUM, "dampening": ST_DAMPENING, "nesterov": ST_N
 # ---------------------------------------------------------------- features
 MACHINERY = ("shuffle", "inputs", "targets", "consts", "params", "gather", "valueloss", "train", "clip")
 UPDATES = ("sgd", "adam")
-TRAINING = frozenset(("train", "clip", "shuffle", *UPDATES))  # what a second kernel that trains holds
 RUNS = "runs"  # the scalar-run fast path of every op: for graphs of many one-element instructions
 OP_FEATURES = tuple(op.name for op in ops.OPS)
 LOSS_FEATURES = tuple(f"loss:{name}" for name in LOSSES)
+TRAINING = frozenset(("train", "clip", "shuffle", *UPDATES, *LOSS_FEATURES))  # what a 2nd kernel that trains holds
 FULL = frozenset((*MACHINERY, *UPDATES, *OP_FEATURES, *LOSS_FEATURES, RUNS))  # every feature
 INLINE_OPS = 4  # a kernel of at most this many ops has their branches in run, not in forward_op (docs/benchmarks.md)
 RUNS_MIN = 64  # one-element op instructions from which a program gets the scalar-run fast path
