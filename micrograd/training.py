@@ -106,6 +106,14 @@ class History(np.ndarray):
         obj.epochs = len(obj) // obj.steps_per_epoch if epochs is None else int(epochs)
         return obj
 
+    @classmethod
+    def _of(cls, steps: np.ndarray, steps_per_epoch: int, epochs: int, batches: tuple[int, int]) -> History:
+        """History(steps, None, steps_per_epoch, epochs) of a float64 array, its per-epoch losses computed when
+        first read from its ``batches`` (rows, batch size): what run_fit returns, built in a third of the time."""
+        obj = steps.view(cls)
+        obj.steps_per_epoch, obj.epochs, obj._batches = steps_per_epoch, epochs, batches
+        return obj
+
     def __array_finalize__(self, obj) -> None:
         if isinstance(obj, History):  # else the class's defaults
             self._per_epoch, self._batches = obj._per_epoch, obj._batches
@@ -203,7 +211,7 @@ class _Interrupts:
         self._old: Any = None
 
     def __enter__(self) -> _Interrupts:
-        if threading.current_thread() is threading.main_thread():
+        if threading.get_ident() == threading.main_thread().ident:
             old = _signal.getsignal(SIGINT)
             if callable(old):
                 self._old = old
@@ -233,8 +241,8 @@ class _Progress:
     and stderr is a terminal; nothing without tqdm. The rate is measured after the first chunk (whose time
     holds one-off costs, such as loading the kernels), over at least MEASURE_S."""
 
-    def __init__(self, wanted: bool, total: int) -> None:
-        self.wanted, self.total = wanted, total
+    def __init__(self, total: int) -> None:
+        self.wanted, self.total = True, total
         self.start: tuple[float, int] | None = None  # (time, steps done) at the end of the first chunk
         self.bar: Any = None
 
@@ -297,18 +305,18 @@ def run_fit(
     spe = -(-N // bs)
     total = epochs * spe
     losses = stepper.history
-    callbacks = list(callbacks)
     per_epoch_work = bool(callbacks) or validation is not None
-    names = ("loss",) + (tuple("val_" + m for m in stepper.metrics) if validation is not None else ())
-    values = {k: np.full(epochs, np.nan) for k in names} if per_epoch_work else None  # per epoch, filled in order
-    run = Run(stepper, model, epochs, spe, names) if callbacks else None
+    values = run = None
+    if per_epoch_work:
+        names = ("loss",) + (tuple("val_" + m for m in stepper.metrics) if validation is not None else ())
+        values = {k: np.full(epochs, np.nan) for k in names}  # per epoch, filled in order
+        run = Run(stepper, model, epochs, spe, names) if callbacks else None
     done, per_step, logs = 0, 0.0, {}
-    bar = _Progress(progress and total > FIRST_CHUNK, total)  # a fit of one chunk shows no bar
+    bar = _Progress(total) if progress and total > FIRST_CHUNK else None  # a fit of one chunk shows no bar
 
     def history(n: int, epochs_done: int) -> History:
         if values is None:
-            h = History(losses[:n], None, spe, epochs_done)
-            h._batches = N, bs  # the epochs' losses when first read
+            h = History._of(losses[:n], spe, epochs_done, (N, bs))  # the epochs' losses when first read
         else:
             h = History(losses[:n], {k: v[:epochs_done] for k, v in values.items()}, spe, epochs_done)
         if run is not None:
@@ -343,7 +351,7 @@ def run_fit(
                     interrupts.deferring = True
                     if any(stop):
                         break
-                if bar.wanted or bar.bar is not None:
+                if bar is not None and (bar.wanted or bar.bar is not None):
                     bar.update(done, {"loss": losses[done - 1], **logs})
                 if interrupts.pending:
                     interrupts.raise_pending(interrupted(done, total, spe))
@@ -358,5 +366,6 @@ def run_fit(
         e.history = history(done, done // spe)  # type: ignore[attr-defined]
         raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         stepper.close()

@@ -2,6 +2,7 @@
 loss_and_grad and fit is refused by name and leaves the model as it was; label rules hold on both paths."""
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -145,3 +146,20 @@ def test_soft_cross_entropy_targets_must_be_distributions_on_both_paths(row, mat
     with pytest.raises(ValueError, match="y row 1 .*" + match):
         cm.loss_and_grad(X4, Y, loss="cross_entropy")
     cm.loss_and_grad(X4, np.array([[0.3, 0.7], [0.2, 0.8], [1.0, 0.0], [0.5, 0.5]]), loss="cross_entropy")
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("loss", sorted(losses.REGISTRY))
+def test_labels_as_a_float64_vector_are_taken_as_the_full_checks_take_them(loss, n_outputs):
+    from micrograd.compiler import arguments
+
+    y = np.array([1.0, 0.0, 1.0, 2.0])
+    try:  # the same labels as a list: the checks that convert them
+        want = arguments.targets(y.tolist(), 4, loss, n_outputs, None, np.dtype(np.float64))
+    except ValueError as e:
+        with pytest.raises(ValueError, match=re.escape(str(e))):
+            arguments.targets(y, 4, loss, n_outputs, None, np.dtype(np.float64))
+        return
+    Y, width = arguments.targets(y, 4, loss, n_outputs, None, np.dtype(np.float64))
+    assert width == want[1] and Y.shape == want[0].shape and Y.tolist() == want[0].tolist()
+    assert Y.base is y  # a view, not a copy

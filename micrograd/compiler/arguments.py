@@ -203,6 +203,11 @@ def targets(y, N: int, loss: LossArg, n_outputs: int, target_width: int | None, 
     """(Y as a C-contiguous (N, width) array of dtype, target_width for the program), following PyTorch's
     conventions. A named loss's labels are checked by its compiled kernel, in the same pass that reads them
     (``label_error`` words what it finds); here only their shape."""
+    spec = losses.REGISTRY.get(loss) if type(loss) is str else None
+    one_label = spec is not None and (spec.target == losses.SCALAR or (spec.target == losses.CLASS) == (n_outputs > 1))
+    if one_label and target_width is None and type(y) is np.ndarray and y.ndim == 1 and len(y) == N:
+        if y.dtype == dtype and y.flags.c_contiguous:  # the common case, as the checks below would find it
+            return y.reshape(N, 1), None
     name, spec = (loss, named_loss(loss)) if isinstance(loss, str) else ("", None)
     if spec is not None and target_width is not None:
         raise ValueError(f"target_width is for a loss function; the named loss {loss!r} knows its targets")

@@ -27,18 +27,21 @@ ORDER_ROWS = 1 << 18  # the row order of at most this many rows' worth of epochs
 class FitSteps:
     """One fit call's training state over a CompiledModel ``cm`` (arguments already checked)."""
 
+    __slots__ = ("cm", "prog", "plan", "X", "Y", "optimizer", "st", "n_rows", "batch_size", "gen", "per_epoch", "hs",
+                 "history", "loss", "t0", "_lr", "_rates", "done", "_order", "_first", "_next")  # fmt: skip
+
     def __init__(self, cm, prog, plan, X, Y, loss, optimizer, st, epochs, batch_size, gen):
         self.cm, self.prog, self.plan, self.X, self.Y, self.optimizer, self.st = cm, prog, plan, X, Y, optimizer, st
-        self.n_rows, self.batch_size, self.gen = X.shape[0], batch_size, gen  # gen None: rows in order
-        self.per_epoch = -(-self.n_rows // batch_size)
-        self.hs = np.empty((2, epochs * self.per_epoch))  # learning rates, batch losses
-        self.history = self.hs[1]
-        self.loss = loss
+        self.n_rows, self.batch_size, self.gen, self.loss = X.shape[0], batch_size, gen, loss  # gen None: in order
+        self.per_epoch = per_epoch = -(-self.n_rows // batch_size)
+        self.hs = hs = np.empty((2, epochs * per_epoch))  # learning rates, batch losses
+        self.history = hs[1]
         self.t0, self._lr = int(optimizer.t), optimizer.lr
-        self._rates = 0  # learning rates drawn: steps 0 .. _rates-1
-        if not callable(self._lr):
-            self.hs[0] = float(self._lr)
-            self._rates = self.hs.shape[1]
+        if callable(self._lr):
+            self._rates = 0  # learning rates drawn: steps 0 .. _rates-1
+        else:
+            hs[0].fill(self._lr)
+            self._rates = hs.shape[1]
         self.done = 0  # updates applied: the optimizer's step count is t0 + done
         self._order, self._first, self._next = cm._no_order, 0, 0  # the row order of epochs [_first, _next)
 
@@ -59,18 +62,17 @@ class FitSteps:
         if s1 > self._rates:  # a schedule: this chunk's rates, in order
             self.hs[0, self._rates : s1] = [self.lr(s) for s in range(self._rates, s1)]
             self._rates = s1
-        status = OK
-        block = max(1, ORDER_ROWS // self.n_rows) * self.per_epoch  # steps whose row order is drawn at once
+        cm, shuffled, status = self.cm, int(self.gen is not None), OK
+        block = max(1, ORDER_ROWS // self.n_rows) * self.per_epoch if shuffled else max(1, s1 - s0)
         for a in range(s0, s1, block):
             b = min(s1, a + block)
             order = self._rows(a, b)
-            status = self.cm._run(self.plan, FIT, self.prog, self.X, self.Y, order, self.cm._no_out, self.hs,
-                                  self.st, a, b, self.batch_size, int(self.gen is not None), self._first,
-                                  self.t0)  # fmt: skip
-            self.done = b if status == OK else self.cm._where
+            status = cm._run(self.plan, FIT, self.prog, self.X, self.Y, order, cm._no_out, self.hs, self.st, a, b,
+                             self.batch_size, shuffled, self._first, self.t0)  # fmt: skip
+            self.done = b if status == OK else cm._where
             if status != OK:
                 break
-        self.cm._binding.kernel_wrote(weights=True)
+        cm._binding.kernel_wrote(weights=True)
         return _STATUS[status], self.done
 
     def evaluate(self, X, Y) -> dict[str, float]:
