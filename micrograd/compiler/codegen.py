@@ -190,8 +190,8 @@ def op_forward(op: ops.Op) -> str:
 
 
 def op_backward(op: ops.Op) -> str:
-    """backward_op's loop for one op; a unary op over a block that nothing else reads assigns its input's
-    gradient rows (ir.F_ASSIGN) instead of accumulating into zeroed ones."""
+    """backward_op's loop for one op: its operands' gradient rows += the op's derivative times the output's
+    (rows that nothing else reads, ir.F_ASSIGN, are zeroed just before, in run)."""
     f = op.backward.__name__
     if op.arity == 2:
         return f"""for e in range(U(m)):
@@ -200,12 +200,8 @@ def op_backward(op: ops.Op) -> str:
     G[xx + e] += dx * g
     G[yy + e] += dy * g
 """
-    return f"""if assign:
-    for e in range(U(m)):
-        G[xx + e] = ops.{f}(V[xx + e], 0.0, wa, V[oo + e])[0] * G[oo + e]
-else:
-    for e in range(U(m)):
-        G[xx + e] += ops.{f}(V[xx + e], 0.0, wa, V[oo + e])[0] * G[oo + e]
+    return f"""for e in range(U(m)):
+    G[xx + e] += ops.{f}(V[xx + e], 0.0, wa, V[oo + e])[0] * G[oo + e]
 """
 
 
@@ -282,7 +278,7 @@ def source(feats: frozenset) -> str:
     body = body.replace("#backward_op\n", op_branches(ops_in, op_backward, " " * 4))
     pad = " " * 16
     sites = (("forward", op_forward, "forward_op(c, xx, yy, oo, wa, m, V)"),
-             ("backward", op_backward, "backward_op(c, xx, yy, oo, wa, m, assign, V, G)"))  # fmt: skip
+             ("backward", op_backward, "backward_op(c, xx, yy, oo, wa, m, V, G)"))  # fmt: skip
     for where, loop, call in sites:
         inline = f"{pad}known = True\n" + op_branches(ops_in, loop, pad)
         body = body.replace(f"#{where}_ops\n", inline if len(ops_in) <= INLINE_OPS else f"{pad}known = {call}\n")

@@ -109,9 +109,9 @@ def forward_op(c, xx, yy, oo, wa, m, V):
 
 
 @register_jitable
-def backward_op(c, xx, yy, oo, wa, m, assign, V, G):
-    """The gradient of one vector instruction of op c into its operands' rows of G (assigned instead of
-    added when ``assign``: a unary op's input that nothing else reads). False when this kernel lacks op c."""
+def backward_op(c, xx, yy, oo, wa, m, V, G):
+    """The gradient of one vector instruction of op c added into its operands' rows of G. False when this
+    kernel lacks op c."""
     known = True
 #backward_op
     return known
@@ -340,7 +340,10 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
                         return UNKNOWN
                     continue
 #endif
-                xx, yy, oo, wa, m, assign = U(a * B), U(max(b, 0) * B), U(o * B), reals[i], n * B, T[i, F_ASSIGN]
+                xx, yy, oo, wa, m = U(a * B), U(max(b, 0) * B), U(o * B), reals[i], n * B
+                if T[i, F_ASSIGN]:  # rows that nothing else reads, so not zeroed with the others: zeroed here
+                    for e in range(U(m)):
+                        G[xx + e] = 0.0
 #backward_ops
                 if not known:
                     ctl[CTL_WHERE] = i
