@@ -327,7 +327,6 @@ class CompiledModel:
         grad = self._binding.grad
         return float(self._hs[1, 0]), (grad.copy() if self._whole else grad[self._idx])
 
-    @_serialized
     def fit(
         self,
         X,
@@ -363,32 +362,34 @@ class CompiledModel:
         the trained weights (at once: they are the compiled vector) and the last step's gradients; the
         optimizer's state (``t``, momentum buffers or ``m``/``v``) is the kernel's, so the Value path
         continues where this stopped."""
-        X = arguments.features(X, self.n_inputs, self.dtype)
-        N = X.shape[0]
-        Y, width = arguments.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
-        epochs = arguments.integer("epochs", epochs, 0)
-        bs = min(N, arguments.integer("batch_size", batch_size, 1, none_ok=True) or N)
-        cbs = arguments.callbacks(callbacks)
-        progress = arguments.flag("progress", progress)
-        val = None
-        if validation is not None:
-            Xv, yv = arguments.pair("validation", validation)
-            Xv = arguments.features(Xv, self.n_inputs, self.dtype)
-            val = (Xv, arguments.targets(yv, Xv.shape[0], loss, self.n_outputs, target_width, self.dtype)[0])
-        update = self._update(optimizer)
-        st = optimizer.kernel_state(codegen.ST_STATE)
-        hyper = optimizer.kernel_hyper()
-        if self._hyper != (id(st), hyper):  # written when they change, not on every call
-            st[codegen.ST_KIND] = codegen.ST_KINDS[update]
-            for name, value in hyper.items():
-                st[codegen.ST_HYPER[name]] = value
-            self._hyper = (id(st), hyper)
-        st[codegen.ST_L2] = arguments.real("l2", l2)
-        st[codegen.ST_CLIP] = arguments.clip_norm(clip_norm)
-        shuffled = arguments.flag("shuffle", shuffle) and -(-N // bs) > 1
-        arguments.seed(rng)
-        gen = arguments.generator(rng) if shuffled else None
-        prog = self._training_program(loss, width)
-        plan = self._plan(prog, bs, Y.shape[1], True, update, shuffled, clip_norm is not None)
-        steps = FitSteps(self, prog, plan, X, Y, loss, optimizer, st, epochs, bs, gen)
-        return training.run_fit(steps, epochs, validation=val, callbacks=cbs, progress=progress, model=self)
+        with self._binding.lock:  # what _serialized does, written out (a call of 14 arguments: half a microsecond)
+            self._ready()
+            X = arguments.features(X, self.n_inputs, self.dtype)
+            N = X.shape[0]
+            Y, width = arguments.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
+            epochs = arguments.integer("epochs", epochs, 0)
+            bs = min(N, arguments.integer("batch_size", batch_size, 1, none_ok=True) or N)
+            cbs = arguments.callbacks(callbacks)
+            progress = arguments.flag("progress", progress)
+            val = None
+            if validation is not None:
+                Xv, yv = arguments.pair("validation", validation)
+                Xv = arguments.features(Xv, self.n_inputs, self.dtype)
+                val = (Xv, arguments.targets(yv, Xv.shape[0], loss, self.n_outputs, target_width, self.dtype)[0])
+            update = self._update(optimizer)
+            st = optimizer.kernel_state(codegen.ST_STATE)
+            hyper = optimizer.kernel_hyper()
+            if self._hyper != (id(st), hyper):  # written when they change, not on every call
+                st[codegen.ST_KIND] = codegen.ST_KINDS[update]
+                for name, value in hyper.items():
+                    st[codegen.ST_HYPER[name]] = value
+                self._hyper = (id(st), hyper)
+            st[codegen.ST_L2] = arguments.real("l2", l2)
+            st[codegen.ST_CLIP] = arguments.clip_norm(clip_norm)
+            shuffled = arguments.flag("shuffle", shuffle) and -(-N // bs) > 1
+            arguments.seed(rng)
+            gen = arguments.generator(rng) if shuffled else None
+            prog = self._training_program(loss, width)
+            plan = self._plan(prog, bs, Y.shape[1], True, update, shuffled, clip_norm is not None)
+            steps = FitSteps(self, prog, plan, X, Y, loss, optimizer, st, epochs, bs, gen)
+            return training.run_fit(steps, epochs, validation=val, callbacks=cbs, progress=progress, model=self)
