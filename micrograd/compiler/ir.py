@@ -73,7 +73,7 @@ H_SCALARS = 17  # offset of the scalar table: per instruction out, a, b, F_GRAD 
 # bytes a row rather than the instruction table's NF * 8: a scalar graph's walk reads a quarter of the memory)
 # instruction fields, in this order: op out a b n k p ld bs, then
 F_RUN_END, F_RUN_START = 9, 10  # the run of one-element instructions of one opcode this one belongs to
-F_ASSIGN = 11  # 1: this instruction is the only reader of its x block, so backward assigns G[x] (no zeroing)
+F_ASSIGN = 11  # 1: the only reader of its x block: its backward writes G[x] from zero (not zeroed with the rest)
 F_GRAD = 12  # 1: backward visits this instruction (a slot it writes requires a gradient)
 F_GRAD_X = 13  # 1: and computes its x block's gradient (a slot of the block requires one)
 
@@ -228,8 +228,8 @@ def _pack(prog: Program) -> tuple[np.ndarray, np.ndarray]:
         T[i, F_GRAD] = rg[o : o + (1 if op == LOSS else n)].any()
         if op == DENSE:
             T[i, F_GRAD_X] = rg[a : a + int(prog.k[i])].any()
-    # gradient rows backward assigns instead of accumulating: a unary op's or a DENSE's x block that nothing
-    # else reads (and that the loss does not seed), so those rows need no zeroing before backward
+    # gradient rows that their only reader's backward writes from zero: a unary op's (zeroed just before it) or
+    # a DENSE's (assigned) x block that nothing else reads and the loss does not seed, so not zeroed up front
     readers = _readers(prog)
     zero_g = prog.requires_grad.astype(np.int64)
     for i in range(ni):

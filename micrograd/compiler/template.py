@@ -170,7 +170,7 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
     f, abi = ctl[5], ctl[6]
     N = X.shape[0]
     w = Y.shape[1]
-    Xf, Yf = X.reshape(-1), Y.reshape(-1)
+    Xf, Yf, Of = X.reshape(-1), Y.reshape(-1), out.reshape(-1)
     V = W[: S * bs]
     G = W[S * bs : 2 * S * bs]
     per = (N + bs - 1) // bs
@@ -282,9 +282,10 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
                 return UNKNOWN
             i += 1
         if mode == FORWARD or mode == EVAL:
-            for j in range(nout):
-                for e in range(B):
-                    out[start + e, j] = V[outs[j] * B + e]
+            for e in range(B):  # a row of out at a time: its entries are neighbours (3x a column at a time)
+                r = U((start + e) * nout)
+                for j in range(nout):
+                    Of[r + U(j)] = V[U(outs[j] * B + e)]
             if mode == FORWARD:
                 continue
 #if train
