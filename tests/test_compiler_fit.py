@@ -82,20 +82,27 @@ def test_float32_close_to_float64():
 @pytest.mark.slow
 def test_blas_runs_on_more_threads_only_for_big_layers(monkeypatch):
     # OpenBLAS threads what is big enough; mid-sized products run on 1 thread, big ones on MICROGRAD_BLAS_THREADS,
-    # set for the calling thread only and restored after each kernel call
-    from micrograd.compiler import blas
+    # set by the kernel for the calling thread around each product and put back after it
+    import ctypes
+
+    from micrograd.compiler import blas, codegen
 
     monkeypatch.setattr(blas, "BLAS_THREADS", 2)
     assert blas.threads_for(blas.OPENBLAS_THREADS_FROM - 1) == 0
     assert blas.threads_for(blas.PARALLEL_WORK - 1) == 1
     assert blas.threads_for(blas.PARALLEL_WORK) == 2
-    setter = blas.library().set_local_threads or (lambda n: 1)  # SciPy's BLAS: no thread-local count to set
-    before = setter(3)
-    try:
-        cm = micrograd.compile(nn.MLP(784, [128, 10], rng=random.Random(0)))
-        seen: list = []
-        monkeypatch.setattr(cm, "_set_threads", lambda n: seen.append(n) or setter(n))
-        cm(np.zeros((256, 784)))
-        assert seen == [2, 3]  # this product's count, then the caller's again
-    finally:
-        setter(before)
+    cm = micrograd.compile(nn.MLP(784, [128, 10], rng=random.Random(0)))
+    seen, count = [], [3]  # the calling thread's count: 3
+
+    def setter(n):  # a stand-in for openblas_set_num_threads_local: returns the count it replaces
+        seen.append(n)
+        count[0], old = n, count[0]
+        return old
+
+    callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(setter)
+    cm._ctl[codegen.CTL_BLAS + 2] = ctypes.cast(callback, ctypes.c_void_p).value
+    X = np.random.default_rng(0).normal(size=(256, 784))
+    out = cm(X)
+    assert seen == [2, 3, 2, 3] and count == [3]  # each product on 2 threads, then the caller's 3 again
+    on_values = [[o.data for o in cm.model(x.tolist())] for x in X[:2]]
+    np.testing.assert_allclose(out[:2], on_values, rtol=1e-12, atol=1e-12)

@@ -51,7 +51,8 @@ def run(prog, theta, mode, features=EVERY_OP):
     kernel = codegen.STORE.kernel(frozenset(features))
     f, abi = blas.library().gemm["d"], blas.library().abi
     ctl = np.zeros(CTL_IDX + prog.n_params, dtype=np.int64)
-    ctl[:8] = [0, 1, 1, 0, 0, f, abi, 0]
+    ctl[:3] = 0, 1, 1  # steps 0 .. 1 of batches of 1
+    ctl[codegen.CTL_BLAS : codegen.CTL_BLAS + 2] = f, abi
     ctl[CTL_IDX:] = np.arange(prog.n_params)
     gtheta = np.full(prog.n_params, np.nan)
     out = np.zeros((1, len(prog.output_slots)))

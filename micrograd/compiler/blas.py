@@ -22,10 +22,10 @@ Threads: OpenBLAS threads a product once it is big enough
 (``OPENBLAS_THREADS_FROM``), and a mid-sized layer on two threads runs at
 either of two speeds from one process to the next (docs/benchmarks.md, Tuning
 decisions: ``PARALLEL_WORK``), so it gets one. ``threads_for(work)`` says how
-many threads products of ``work`` multiply-adds get; the runtime sets them for
-this thread only around a kernel call, when the thread's count differs
-(``Library.set_local_threads``, OpenBLAS's thread-local count, restored
-afterwards, so the user's own NumPy keeps its threads).
+many threads products of ``work`` multiply-adds get; the kernels set that count
+for the calling thread only around each product and put it back
+(``set_threads``: OpenBLAS's ``openblas_set_num_threads_local``, called by
+address like gemm), so the user's own NumPy keeps its threads.
 ``MICROGRAD_BLAS_THREADS`` (default: 2 on 2 or more cores) caps it; 1 is
 steadier on a busy machine; 0 leaves OpenBLAS's own setting alone. SciPy's
 BLAS (the fallback) keeps its own threads.
@@ -36,7 +36,6 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numba
@@ -112,6 +111,25 @@ def gemm(typingctx, f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta
     return sig, codegen
 
 
+@intrinsic
+def set_threads(typingctx, f, n):
+    """Call the C function ``int f(int)`` at address f with n (OpenBLAS's thread setter); its result."""
+    sig = types.int64(f, n)
+
+    def codegen(context, builder, sig, args):
+        fn = ir.FunctionType(_I32, [_I32])
+        fptr = builder.inttoptr(context.cast(builder, args[0], sig.args[0], types.int64), fn.as_pointer())
+        count = builder.trunc(context.cast(builder, args[1], sig.args[1], types.int64), _I32)
+        return builder.sext(builder.call(fptr, [count]), _I64)
+
+    return sig, codegen
+
+
+def _python_set_threads(f, n):
+    """set_threads through ctypes: what the kernels call under NUMBA_DISABLE_JIT=1."""
+    return ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(int(f))(int(n))
+
+
 def _python_gemm(f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc):
     """gemm in NumPy: what the kernels call under NUMBA_DISABLE_JIT=1, when they run as Python."""
     a = np.lib.stride_tricks.as_strided(A[ia:], (k, m) if ta else (m, k), (lda * A.itemsize, A.itemsize))
@@ -122,6 +140,7 @@ def _python_gemm(f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C
 
 if getattr(numba.config, "DISABLE_JIT", False):
     gemm = _python_gemm  # type: ignore[assignment]  # noqa: F811
+    set_threads = _python_set_threads  # type: ignore[assignment]  # noqa: F811
 
 
 class Library(NamedTuple):
@@ -129,8 +148,7 @@ class Library(NamedTuple):
 
     gemm: dict  # 'd' / 'f' -> address of ?gemm
     abi: int
-    set_local_threads: Callable[[int], int] | None  # OpenBLAS: set this thread's count, return the old one
-    get_threads: Callable[[], int] | None  # OpenBLAS: this thread's count
+    set_threads: int  # address of OpenBLAS's int openblas_set_num_threads_local(int) (the old count), or 0
     where: str  # the library file, for messages
 
 
@@ -141,8 +159,8 @@ def library() -> Library:
     """The BLAS the kernels call (found once): SciPy's OpenBLAS, else NumPy's, else SciPy's cython_blas."""
     if not _library:
         _library.append(
-            _openblas("scipy.libs", "scipy_{}gemm_", FORTRAN, "scipy_openblas_get_num_threads")
-            or _openblas("numpy.libs", "scipy_cblas_{}gemm64_", CBLAS64, "scipy_openblas_get_num_threads64_")
+            _openblas("scipy.libs", "scipy_{}gemm_", FORTRAN)
+            or _openblas("numpy.libs", "scipy_cblas_{}gemm64_", CBLAS64)
             or _scipy_blas()
         )
     return _library[0]
@@ -152,9 +170,8 @@ def _address(fn) -> int:
     return int(ctypes.cast(fn, ctypes.c_void_p).value or 0)
 
 
-def _openblas(folder: str, symbol: str, abi: int, getter: str) -> Library | None:
-    """The OpenBLAS a wheel ships in site-packages/<folder> (gemm named ``symbol`` of 'd' or 's', the thread
-    count read by ``getter``), or None."""
+def _openblas(folder: str, symbol: str, abi: int) -> Library | None:
+    """The OpenBLAS a wheel ships in site-packages/<folder> (gemm named ``symbol`` of 'd' or 's'), or None."""
     site = os.path.dirname(os.path.dirname(np.__file__))
     for path in sorted(glob.glob(os.path.join(site, folder, "libscipy_openblas*"))):
         try:
@@ -163,12 +180,7 @@ def _openblas(folder: str, symbol: str, abi: int, getter: str) -> Library | None
         except (OSError, AttributeError):
             continue
         setter = getattr(lib, "openblas_set_num_threads_local", None)
-        if setter is not None:
-            setter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
-        get = getattr(lib, getter, None)
-        if get is not None:
-            get.restype, get.argtypes = ctypes.c_int, []
-        return Library({"d": _address(dgemm), "f": _address(sgemm)}, abi, setter, get, path)
+        return Library({"d": _address(dgemm), "f": _address(sgemm)}, abi, _address(setter) if setter else 0, path)
     return None
 
 
@@ -181,7 +193,7 @@ def _scipy_blas() -> Library:
     pointer.restype, pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
     capi = cython_blas.__pyx_capi__
     found = {c: int(pointer(capi[f"{c}gemm"], name(capi[f"{c}gemm"]))) for c in "ds"}
-    return Library({"d": found["d"], "f": found["s"]}, FORTRAN, None, None, cython_blas.__file__)
+    return Library({"d": found["d"], "f": found["s"]}, FORTRAN, 0, cython_blas.__file__)
 
 
 def threads_for(work: int) -> int:

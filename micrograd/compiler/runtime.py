@@ -37,7 +37,9 @@ from micrograd.compiler import arguments, blas, codegen
 from micrograd.compiler.arguments import LossArg
 from micrograd.compiler.codegen import (
     BAD_LABEL,
+    CTL_BLAS,
     CTL_IDX,
+    CTL_T0,
     CTL_WHERE,
     DIVERGED,
     FORWARD,
@@ -119,6 +121,7 @@ class CompiledModel:
         self._kernels: dict = {}  # the features this model's calls needed -> the kernel that ran them
         self._buffers: dict = {}  # (id(program), batch, target width) -> workspace
         self._plans: dict = {}  # what a call needs, found once (_plan)
+        self._forward_plans: dict = {}  # cm(X)'s plans by batch size (a lookup a third of _plan's)
 
     def _trace(self) -> Program:
         return lower_model(self.model, self.n_inputs, self.model_params)[0]
@@ -150,9 +153,12 @@ class CompiledModel:
             (self._idx == np.arange(len(self.model_params))).all()
         )
         lib = blas.library()
-        self._ctl[5:7] = lib.gemm["d" if self.dtype == np.float64 else "f"], lib.abi
+        self._ctl[CTL_BLAS : CTL_BLAS + 3] = (
+            lib.gemm["d" if self.dtype == np.float64 else "f"],
+            lib.abi,
+            lib.set_threads,
+        )
         self._ctl_items = memoryview(self._ctl)  # type: ignore[arg-type]  # per-call writes: half NumPy's cost
-        self._set_threads, self._get_threads = lib.set_local_threads, lib.get_threads or (lambda: 0)
         self._no_order = np.zeros(1, dtype=np.int64)
         self._no_out = np.zeros((1, max(self.n_outputs, 1)), dtype=self.dtype)
         self._st = np.zeros(codegen.ST_STATE, dtype=np.float64)  # l2 and clip for calls without an optimizer
@@ -244,20 +250,13 @@ class CompiledModel:
         return plan
 
     def _run(self, plan, mode, prog, X, Y, order, out, hs, st, s0, s1, bs, shuffled, e0, t0) -> int:
-        """One kernel call, with the BLAS threads its products want. Returns OK, or DIVERGED / GRAD_DIVERGED
-        (fit's steps stopped at step ``self._where``); raises what else the kernel reports."""
+        """One kernel call, its products on the BLAS threads they want (set by the kernel). Returns OK, or
+        DIVERGED / GRAD_DIVERGED (fit's steps stopped at step ``self._where``); raises what else the kernel
+        reports."""
         run, ints, reals, W, nt = plan
-        ctl, c = self._ctl, self._ctl_items
-        c[0], c[1], c[2], c[3], c[4], c[7] = s0, s1, bs, shuffled, e0, t0
-        setter = self._set_threads if nt and nt != self._get_threads() else None  # only a different count
-        if setter is None:
-            status = run(mode, ints, reals, self.theta, self._gtheta, X, Y, order, W, out, hs, st, ctl)
-        else:
-            before = setter(nt)
-            try:
-                status = run(mode, ints, reals, self.theta, self._gtheta, X, Y, order, W, out, hs, st, ctl)
-            finally:
-                setter(before)
+        c = self._ctl_items
+        c[0], c[1], c[2], c[3], c[4], c[CTL_T0], c[CTL_BLAS + 3] = s0, s1, bs, shuffled, e0, t0, nt
+        status = run(mode, ints, reals, self.theta, self._gtheta, X, Y, order, W, out, hs, st, self._ctl)
         if status != OK and status != DIVERGED and status != GRAD_DIVERGED:
             self._fail(status, prog, Y)
         return status
@@ -300,7 +299,9 @@ class CompiledModel:
             prog = self.program
             N = X.shape[0]
             bs = min(N, FORWARD_ROWS)
-            plan = self._plan(prog, bs, 0)
+            plan = self._forward_plans.get(bs)
+            if plan is None or DEBUG_VALIDATE:
+                plan = self._forward_plans[bs] = self._plan(prog, bs, 0)
             out = np.empty((N, self.n_outputs), self.dtype)
             self._run(plan, FORWARD, prog, X, self._no_out, self._no_order, out, self._hs, self._st, 0, -(-N // bs),
                       bs, 0, 0, 0)  # fmt: skip

@@ -25,9 +25,10 @@ ones' source, nothing more.
     hs      (2, steps) float64: the learning rate of each step in row 0; the batch loss written in row 1
     st      float64: l2, clip_norm, optimizer kind, its hyper-parameters (ST_*), then its state (2 rows,
             one entry per trainable parameter)
-    ctl     int64: s0, s1, bs, shuffled, first epoch of order, gemm address, gemm ABI, t0 (steps taken
-            before this call), then what went wrong (CTL_WHERE), and the trainable parameters from
-            ctl[CTL_IDX] on
+    ctl     int64: s0, s1, bs, shuffled, first epoch of order, t0 (steps taken before this call), what
+            went wrong (CTL_WHERE), the BLAS settings (CTL_BLAS: gemm's address and ABI, OpenBLAS's
+            thread setter's address or 0, the threads this call's products get or 0), then the
+            trainable parameters from ctl[CTL_IDX] on
     returns OK, or UNKNOWN (instruction ctl[CTL_WHERE] has an opcode this kernel lacks), BAD_LABEL
     (row ctl[CTL_WHERE] has a label the loss refuses), DIVERGED or GRAD_DIVERGED (step ctl[CTL_WHERE]'s
     loss, or its gradient, is not finite: its update was not applied)
@@ -41,7 +42,9 @@ from numba.extending import register_jitable
 
 from micrograd.compiler.codegen import (
     BAD_LABEL,
+    CTL_BLAS,
     CTL_IDX,
+    CTL_T0,
     CTL_WHERE,
     DIVERGED,
     EVAL,
@@ -167,7 +170,7 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
 #endif
     outs = code[code[H_OUTS] : code[H_OUTS] + nout]
     s0, s1, bs = ctl[0], ctl[1], ctl[2]
-    f, abi = ctl[5], ctl[6]
+    bl = ctl[CTL_BLAS : CTL_BLAS + 4]
     N = X.shape[0]
     w = Y.shape[1]
     Xf, Yf, Of = X.reshape(-1), Y.reshape(-1), out.reshape(-1)
@@ -239,7 +242,7 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
         while i < ni:
             c, o, a, b, n = T[i, 0], T[i, 1], T[i, 2], T[i, 3], T[i, 4]
             if c == DENSE:
-                k.dense_forward(f, abi, theta, T[i, 6], T[i, 7], b, T[i, 8], Xs, xo + a, nin, a + T[i, 5] <= nin,
+                k.dense_forward(bl, theta, T[i, 6], T[i, 7], b, T[i, 8], Xs, xo + a, nin, a + T[i, 5] <= nin,
                                 V, a, o, n, T[i, 5], B)  # fmt: skip
 #if gather
             elif c == GATHER:
@@ -315,10 +318,10 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
                 continue
             if c == DENSE:
                 if a + T[i, 5] <= nin:
-                    k.dense_backward(f, abi, theta, gtheta, T[i, 6], T[i, 7], b, T[i, 8], Xs, xo + a, nin, 1, G, o,
+                    k.dense_backward(bl, theta, gtheta, T[i, 6], T[i, 7], b, T[i, 8], Xs, xo + a, nin, 1, G, o,
                                      n, T[i, 5], B, -1, 0)  # fmt: skip
                 else:
-                    k.dense_backward(f, abi, theta, gtheta, T[i, 6], T[i, 7], b, T[i, 8], V, a * B, B, 0, G, o, n,
+                    k.dense_backward(bl, theta, gtheta, T[i, 6], T[i, 7], b, T[i, 8], V, a * B, B, 0, G, o, n,
                                      T[i, 5], B, a if T[i, F_GRAD_X] else -1, T[i, F_ASSIGN])  # fmt: skip
 #if gather
             elif c == GATHER:
@@ -396,12 +399,12 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
             state = st[ST_STATE : ST_STATE + 2 * m]
 #if sgd
             if st[ST_KIND] != ST_ADAM:
-                k.sgd(theta, gtheta, idx, state[:m], hs[0, s], ctl[7] + s, st[ST_MOMENTUM], st[ST_DAMPENING],
+                k.sgd(theta, gtheta, idx, state[:m], hs[0, s], ctl[CTL_T0] + s, st[ST_MOMENTUM], st[ST_DAMPENING],
                       st[ST_NESTEROV] != 0.0, st[ST_WEIGHT_DECAY])  # fmt: skip
 #endif
 #if adam
             if st[ST_KIND] == ST_ADAM:
-                k.adam(theta, gtheta, idx, state[:m], state[m:], hs[0, s], ctl[7] + s, st[ST_BETA1], st[ST_BETA2],
+                k.adam(theta, gtheta, idx, state[:m], state[m:], hs[0, s], ctl[CTL_T0] + s, st[ST_BETA1], st[ST_BETA2],
                        st[ST_EPS], st[ST_WEIGHT_DECAY])  # fmt: skip
 #endif
 #endif
