@@ -23,9 +23,9 @@ PRODUCTS = {"B layer 1 (64x64, batch 128)": (64, 128, 64), "C layer 1 (128x784, 
 
 
 @njit(cache=False)
-def _products(f, abi, A, X, C, m, n, k, reps):
+def _products(bl, A, X, C, m, n, k, reps):
     for _ in range(reps):
-        blas.gemm(f, abi, 0, 1, m, n, k, 1.0, A, 0, k, X, 0, k, 0.0, C, 0, n)
+        blas.gemm(bl, 0, 1, m, n, k, 1.0, A, 0, k, X, 0, k, 0.0, C, 0, n)
 
 
 def main(argv=None) -> None:
@@ -46,7 +46,7 @@ def main(argv=None) -> None:
         for _ in range(args.rounds):
             for name, lib in libs.items():
                 t = time.perf_counter()
-                _products(lib.gemm["d"], lib.abi, A, X, C, m, n, k, reps)
+                _products(np.array([lib.gemm["d"], lib.abi, 0, 0]), A, X, C, m, n, k, reps)
                 best[name] = min(best[name], (time.perf_counter() - t) / reps * 1e6)
         print(what)
         for name, us in best.items():

@@ -6,7 +6,7 @@ The kernels keep values slot-major (a layer's outputs are m rows of the batch), 
 (B, k), so a first DENSE multiplies W (m, k) by X transposed: BLAS's ``NT`` product. Copying X into the
 input slots first (k, B) makes it ``NN``. For each size (batch B, k inputs, m outputs; default: B's first
 layer and its neighbours, C's) this prints, on one BLAS thread, the kernels' ``gemm`` both ways and the
-copy (``kernels.inputs_to_slots``), the numbers behind ``kernels.MID``; then the copy of a program's
+copy (``kernels.dense_forward``'s loop), the numbers behind ``kernels.MID``; then the copy of a program's
 outputs into ``out`` (N, nout), a column at a time and a row at a time (B's 10 outputs).
 """
 
@@ -22,28 +22,43 @@ import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
 from micrograd.compiler.blas import gemm, library  # noqa: E402
-from micrograd.compiler.kernels import inputs_to_slots  # noqa: E402
 
 SIZES = ("128,64,64", "128,64,10", "256,32,64", "256,64,64", "128,64,128", "256,784,128")
 
 
 @njit
-def _nt(n, f, abi, X, W, C, B, k, m):
-    for _ in range(n):
-        gemm(f, abi, 0, 1, m, B, k, 1.0, W, 0, k, X, 0, k, 0.0, C, 0, B)
+def inputs_to_slots(X, XT, B, k):
+    """kernels.dense_forward's copy of the inputs (B, k) into their slots (k, B), eight rows at a time."""
+    U = np.uint64
+    e0 = 0
+    while e0 + 8 <= B:
+        for j in range(k):
+            row = U(j * B + e0)
+            for d in range(8):
+                XT[row + U(d)] = X[U(j) + U(e0 + d) * U(k)]
+        e0 += 8
+    for e in range(e0, B):
+        for j in range(k):
+            XT[U(j * B + e)] = X[U(j) + U(e) * U(k)]
 
 
 @njit
-def _copy_nn(n, f, abi, X, W, C, XT, B, k, m):
+def _nt(n, bl, X, W, C, B, k, m):
     for _ in range(n):
-        inputs_to_slots(X, 0, k, XT, 0, k, B)
-        gemm(f, abi, 0, 0, m, B, k, 1.0, W, 0, k, XT, 0, B, 0.0, C, 0, B)
+        gemm(bl, 0, 1, m, B, k, 1.0, W, 0, k, X, 0, k, 0.0, C, 0, B)
+
+
+@njit
+def _copy_nn(n, bl, X, W, C, XT, B, k, m):
+    for _ in range(n):
+        inputs_to_slots(X, XT, B, k)
+        gemm(bl, 0, 0, m, B, k, 1.0, W, 0, k, XT, 0, B, 0.0, C, 0, B)
 
 
 @njit
 def _copy(n, X, XT, B, k):
     for _ in range(n):
-        inputs_to_slots(X, 0, k, XT, 0, k, B)
+        inputs_to_slots(X, XT, B, k)
 
 
 @njit
@@ -81,7 +96,7 @@ def main(argv=None) -> int:
     p.add_argument("sizes", nargs="*", default=list(SIZES), help="B,k,m")
     args = p.parse_args(argv)
     lib = library()
-    f, abi = lib.gemm["d"], lib.abi
+    bl = np.array([lib.gemm["d"], lib.abi, 0, 0])
     rng = np.random.default_rng(0)
     for size in args.sizes:
         B, k, m = (int(v) for v in size.split(","))
@@ -90,8 +105,8 @@ def main(argv=None) -> int:
         _copy(1, X, XT, B, k)
         assert (XT.reshape(k, B) == X.reshape(B, k).T).all()
         n = max(5, int(2000 * 64 * 64 * 128 / (B * k * m)))
-        nt = best(_nt, n, f, abi, X, W, C, B, k, m)
-        nn = best(_copy_nn, n, f, abi, X, W, C, XT, B, k, m)
+        nt = best(_nt, n, bl, X, W, C, B, k, m)
+        nn = best(_copy_nn, n, bl, X, W, C, XT, B, k, m)
         cp = best(_copy, n, X, XT, B, k)
         print(f"B={B} k={k} m={m} ({B * k * m:,} multiply-adds): NT {nt:.2f} us; copy + NN {nn:.2f} us "
               f"(the copy {cp:.2f} us)")  # fmt: skip

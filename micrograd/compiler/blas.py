@@ -1,12 +1,12 @@
 """Matrix products for the kernels: one gemm, called by address, and how many threads it gets.
 
-``gemm(f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc)``
+``gemm(bl, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc)``
 computes the row-major ``C = alpha op(A) op(B) + beta C`` on flat arrays from
 offsets ``ia``, ``ib``, ``ic`` with leading dimensions ``lda``, ``ldb``, ``ldc``,
-by calling the BLAS function whose address is ``f``. The address is a kernel
+by calling the BLAS function whose address is ``bl[0]``. The address is a kernel
 argument: compiled code holds no address, so Numba's disk cache stays valid in
 the next process, and no kernel compiles ``np.dot`` (whose typing alone costs
-seconds of a first run). ``abi`` says how to call it; ``library()`` takes the
+seconds of a first run). ``bl[1]`` says how to call it (the ABI); ``library()`` takes the
 first of these it finds, by file, through ctypes (no SciPy import):
 
 - ``FORTRAN``: ``scipy_?gemm_`` of the OpenBLAS that SciPy's wheels carry
@@ -22,10 +22,10 @@ Threads: OpenBLAS threads a product once it is big enough
 (``OPENBLAS_THREADS_FROM``), and a mid-sized layer on two threads runs at
 either of two speeds from one process to the next (docs/benchmarks.md, Tuning
 decisions: ``PARALLEL_WORK``), so it gets one. ``threads_for(work)`` says how
-many threads products of ``work`` multiply-adds get; the kernels set that count
-for the calling thread only around each product and put it back
-(``set_threads``: OpenBLAS's ``openblas_set_num_threads_local``, called by
-address like gemm), so the user's own NumPy keeps its threads.
+many threads products of ``work`` multiply-adds get (``bl[3]``); gemm sets that
+count for the calling thread only, around the product, and puts it back
+(OpenBLAS's ``openblas_set_num_threads_local``, by address ``bl[2]``), so the
+user's own NumPy keeps its threads.
 ``MICROGRAD_BLAS_THREADS`` (default: 2 on 2 or more cores) caps it; 1 is
 steadier on a busy machine; 0 leaves OpenBLAS's own setting alone. SciPy's
 BLAS (the fallback) keeps its own threads.
@@ -42,6 +42,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 CBLAS64, FORTRAN = 0, 1
@@ -55,14 +56,19 @@ _I32, _I64 = ir.IntType(32), ir.IntType(64)
 
 
 @intrinsic
-def gemm(typingctx, f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc):
-    """C[ic:] (m x n, row stride ldc) = alpha * op(A[ia:]) @ op(B[ib:]) + beta * C; op transposes when ta/tb."""
-    sig = types.void(f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc)
+def gemm(typingctx, bl, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc):
+    """C[ic:] (m x n, row stride ldc) = alpha * op(A[ia:]) @ op(B[ib:]) + beta * C; op transposes when ta/tb.
+    bl (int64): the function's address, its ABI, OpenBLAS's thread setter's address or 0, and the threads
+    the product gets or 0: when both, the calling thread's count is set for the call and put back after it."""
+    sig = types.void(bl, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc)
 
     def codegen(context, builder, sig, args):
         tys = sig.args
-        dt = tys[8].dtype
+        dt = tys[7].dtype
         real = context.get_value_type(dt)
+        settings = context.make_array(tys[0])(context, builder, value=args[0]).data
+        f, abi, setter, threads = (builder.load(builder.gep(settings, [ir.Constant(_I64, i)])) for i in range(4))
+        zero = ir.Constant(_I64, 0)
 
         def int64(i):
             return context.cast(builder, args[i], tys[i], types.int64)
@@ -75,10 +81,15 @@ def gemm(typingctx, f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta
             return context.cast(builder, args[i], tys[i], dt)
 
         def flag(i, yes, no):
-            return builder.select(builder.icmp_signed("!=", int64(i), ir.Constant(_I64, 0)), yes, no)
+            return builder.select(builder.icmp_signed("!=", int64(i), zero), yes, no)
 
-        fptr = builder.inttoptr(int64(0), _I8P)
-        with builder.if_else(builder.icmp_signed("==", int64(1), ir.Constant(_I64, CBLAS64))) as (cblas, fortran):
+        set_count = builder.inttoptr(setter, ir.FunctionType(_I32, [_I32]).as_pointer())
+        setting = builder.and_(builder.icmp_signed("!=", setter, zero), builder.icmp_signed(">", threads, zero))
+        before = cgutils.alloca_once_value(builder, threads)
+        with builder.if_then(setting):  # int openblas_set_num_threads_local(int): the count it replaces
+            builder.store(builder.sext(builder.call(set_count, [builder.trunc(threads, _I32)]), _I64), before)
+        fptr = builder.inttoptr(f, _I8P)
+        with builder.if_else(builder.icmp_signed("==", abi, ir.Constant(_I64, CBLAS64))) as (cblas, fortran):
             with cblas:  # cblas_?gemm(RowMajor, transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
                 t = ir.FunctionType(
                     ir.VoidType(), [_I32] * 3 + [_I64] * 3 + [real, _I8P, _I64, _I8P, _I64, real, _I8P, _I64]
@@ -86,8 +97,8 @@ def gemm(typingctx, f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta
                 tr = (ir.Constant(_I32, 112), ir.Constant(_I32, 111))  # CblasTrans, CblasNoTrans
                 builder.call(
                     builder.bitcast(fptr, t.as_pointer()),
-                    [ir.Constant(_I32, 101), flag(2, *tr), flag(3, *tr), int64(4), int64(5), int64(6), scalar(7),
-                     data(8), int64(10), data(11), int64(13), scalar(14), data(15), int64(17)],
+                    [ir.Constant(_I32, 101), flag(1, *tr), flag(2, *tr), int64(3), int64(4), int64(5), scalar(6),
+                     data(7), int64(9), data(10), int64(12), scalar(13), data(14), int64(16)],
                 )  # fmt: skip
             with fortran:  # column-major: C' = op(B)' op(A)', every argument by reference, 32-bit integers
 
@@ -103,35 +114,19 @@ def gemm(typingctx, f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta
                 t = ir.FunctionType(ir.VoidType(), [_I8P] * 13)
                 builder.call(
                     builder.bitcast(fptr, t.as_pointer()),
-                    [ref(flag(3, *tr)), ref(flag(2, *tr)), i32(5), i32(4), i32(6), ref(scalar(7)), data(11), i32(13),
-                     data(8), i32(10), ref(scalar(14)), data(15), i32(17)],
+                    [ref(flag(2, *tr)), ref(flag(1, *tr)), i32(4), i32(3), i32(5), ref(scalar(6)), data(10), i32(12),
+                     data(7), i32(9), ref(scalar(13)), data(14), i32(16)],
                 )  # fmt: skip
+        old = builder.load(before)
+        with builder.if_then(builder.and_(setting, builder.icmp_signed("!=", old, threads))):
+            builder.call(set_count, [builder.trunc(old, _I32)])
         return context.get_dummy_value()
 
     return sig, codegen
 
 
-@intrinsic
-def set_threads(typingctx, f, n):
-    """Call the C function ``int f(int)`` at address f with n (OpenBLAS's thread setter); its result."""
-    sig = types.int64(f, n)
-
-    def codegen(context, builder, sig, args):
-        fn = ir.FunctionType(_I32, [_I32])
-        fptr = builder.inttoptr(context.cast(builder, args[0], sig.args[0], types.int64), fn.as_pointer())
-        count = builder.trunc(context.cast(builder, args[1], sig.args[1], types.int64), _I32)
-        return builder.sext(builder.call(fptr, [count]), _I64)
-
-    return sig, codegen
-
-
-def _python_set_threads(f, n):
-    """set_threads through ctypes: what the kernels call under NUMBA_DISABLE_JIT=1."""
-    return ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(int(f))(int(n))
-
-
-def _python_gemm(f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc):
-    """gemm in NumPy: what the kernels call under NUMBA_DISABLE_JIT=1, when they run as Python."""
+def _python_gemm(bl, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc):
+    """gemm in NumPy (its own BLAS and threads): what the kernels call under NUMBA_DISABLE_JIT=1."""
     a = np.lib.stride_tricks.as_strided(A[ia:], (k, m) if ta else (m, k), (lda * A.itemsize, A.itemsize))
     b = np.lib.stride_tricks.as_strided(B[ib:], (n, k) if tb else (k, n), (ldb * B.itemsize, B.itemsize))
     c = np.lib.stride_tricks.as_strided(C[ic:], (m, n), (ldc * C.itemsize, C.itemsize))
@@ -140,7 +135,6 @@ def _python_gemm(f, abi, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C
 
 if getattr(numba.config, "DISABLE_JIT", False):
     gemm = _python_gemm  # type: ignore[assignment]  # noqa: F811
-    set_threads = _python_set_threads  # type: ignore[assignment]  # noqa: F811
 
 
 class Library(NamedTuple):

@@ -32,7 +32,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from micrograd import losses, ops, optim
-from micrograd.compiler.blas import gemm, set_threads
+from micrograd.compiler.blas import gemm
 from micrograd.compiler.jit import jit
 
 register_jitable(optim.sgd_update)
@@ -48,18 +48,6 @@ MID = 1 << 19  # m*k*B up to this: the inputs copied into their slots, so the pr
 
 
 @register_jitable
-def product(bl, ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc):
-    """blas.gemm with a call's BLAS settings bl = ctl[CTL_BLAS:]: gemm's address and ABI, then OpenBLAS's
-    thread setter and the threads this call's products get; when both are there the calling thread's count
-    is set for the product and put back after it (native calls: ~0.7 us less a call than from Python)."""
-    threads = bl[2] != 0 and bl[3] > 0
-    before = set_threads(bl[2], bl[3]) if threads else 0
-    gemm(bl[0], bl[1], ta, tb, m, n, k, alpha, A, ia, lda, B, ib, ldb, beta, C, ic, ldc)
-    if threads and before != bl[3]:
-        set_threads(bl[2], before)
-
-
-@register_jitable
 def dense_forward(bl, theta, p, ld, b, bs, Xs, xo, ldx, batch_major, V, a, o, m, k, B):
     """V[o:o+m] (m, B) = W (m, k) @ X + bias, W[r, j] = theta[p + r*ld + j], bias[r] = theta[b + r*bs].
     X: V's slots a .. a+k (k, B), or, when batch_major, the inputs (B, k) from Xs[xo] with row length ldx.
@@ -67,17 +55,22 @@ def dense_forward(bl, theta, p, ld, b, bs, Xs, xo, ldx, batch_major, V, a, o, m,
     to the bit; its inputs copied into their slots first); a bigger one through BLAS, in its own order (equal
     to round-off): a mid-sized one from its inputs copied into their slots (BLAS's product of two untransposed
     operands is the faster one there, by more than the copy), a big one reading the inputs where they are."""
-    if m * k * B < SMALL:
-        if batch_major:
+    small = m * k * B < SMALL
+    if batch_major and (small or m * k * B <= MID):  # the inputs into their slots, eight rows at a time
+        e0 = 0  # (each pass writes eight neighbours of every slot: 1.5x a slot at a time, at 128 x 64)
+        while e0 + 8 <= B:
             for j in range(k):
-                row = U((a + j) * B)
-                for e in range(U(B)):
-                    V[row + e] = Xs[U(xo + j) + e * U(ldx)]
+                row = U((a + j) * B + e0)
+                for d in range(8):
+                    V[row + U(d)] = Xs[U(xo + j) + U(e0 + d) * U(ldx)]
+            e0 += 8
+        for e in range(e0, B):
+            for j in range(k):
+                V[U((a + j) * B + e)] = Xs[U(xo + j) + U(e) * U(ldx)]
+        batch_major = False
+    if small:
         dense_forward_in_order(theta, p, ld, b, bs, V, a, o, m, k, B)
         return
-    if batch_major and m * k * B <= MID:
-        inputs_to_slots(Xs, xo, ldx, V, a, k, B)
-        batch_major = False
     beta = 0.0
     if b >= 0:
         beta = 1.0
@@ -87,25 +80,9 @@ def dense_forward(bl, theta, p, ld, b, bs, Xs, xo, ldx, batch_major, V, a, o, m,
             for e in range(U(B)):
                 V[row + e] = br
     if batch_major:
-        product(bl, 0, 1, m, B, k, 1.0, theta, p, ld, Xs, xo, ldx, beta, V, o * B, B)
+        gemm(bl, 0, 1, m, B, k, 1.0, theta, p, ld, Xs, xo, ldx, beta, V, o * B, B)
     else:
-        product(bl, 0, 0, m, B, k, 1.0, theta, p, ld, V, a * B, B, beta, V, o * B, B)
-
-
-@register_jitable
-def inputs_to_slots(Xs, xo, ldx, V, a, k, B):
-    """V's slots a .. a+k (k, B) = the inputs (B, k) from Xs[xo], row length ldx: eight rows at a time, so
-    each pass writes eight neighbouring entries of every slot (1.5x faster than a slot at a time at 128 x 64)."""
-    e0 = 0
-    while e0 + 8 <= B:
-        for j in range(k):
-            row = U((a + j) * B + e0)
-            for d in range(8):
-                V[row + U(d)] = Xs[U(xo + j) + U(e0 + d) * U(ldx)]
-        e0 += 8
-    for e in range(e0, B):
-        for j in range(k):
-            V[U((a + j) * B + e)] = Xs[U(xo + j) + U(e) * U(ldx)]
+        gemm(bl, 0, 0, m, B, k, 1.0, theta, p, ld, V, a * B, B, beta, V, o * B, B)
 
 
 @register_jitable
@@ -144,9 +121,9 @@ def dense_backward(bl, theta, gtheta, p, ld, b, bs, Xs, xo, ldx, batch_major, G,
                 s0 += G[row + e]
                 e += U(1)
             gtheta[b + r * bs] = (s0 + s1) + (s2 + s3)
-    product(bl, 0, 1 - batch_major, m, k, B, 1.0, G, o * B, B, Xs, xo, ldx, 0.0, gtheta, p, ld)
+    gemm(bl, 0, 1 - batch_major, m, k, B, 1.0, G, o * B, B, Xs, xo, ldx, 0.0, gtheta, p, ld)
     if gx >= 0:
-        product(bl, 1, 0, k, B, m, 1.0, theta, p, ld, G, o * B, B, 0.0 if assign else 1.0, G, gx * B, B)
+        gemm(bl, 1, 0, k, B, m, 1.0, theta, p, ld, G, o * B, B, 0.0 if assign else 1.0, G, gx * B, B)
 
 
 @register_jitable
