@@ -109,7 +109,7 @@ class History(np.ndarray):
     @classmethod
     def _of(cls, steps: np.ndarray, steps_per_epoch: int, epochs: int, batches: tuple[int, int]) -> History:
         """History(steps, None, steps_per_epoch, epochs) of a float64 array, its per-epoch losses computed when
-        first read from its ``batches`` (rows, batch size): what run_fit returns, built in a third of the time."""
+        first read from its ``batches`` (rows, batch size): what run_fit returns, without __new__'s conversions."""
         obj = steps.view(cls)
         obj.steps_per_epoch, obj.epochs, obj._batches = steps_per_epoch, epochs, batches
         return obj

@@ -285,7 +285,7 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
                 return UNKNOWN
             i += 1
         if mode == FORWARD or mode == EVAL:
-            for e in range(B):  # a row of out at a time: its entries are neighbours (3x a column at a time)
+            for e in range(B):  # a row of out at a time: its entries are neighbours (2x a column at a time)
                 r = U((start + e) * nout)
                 for j in range(nout):
                     Of[r + U(j)] = V[U(outs[j] * B + e)]
