@@ -105,9 +105,37 @@ def check_graph(spec, batch, seed):
     assume(np.all(np.isfinite(ref_grads)) and np.all(np.abs(ref_grads) < 1e100))
     cm = micrograd.compile(fn, n_inputs=n_in, params=params)
     assert_close(cm(X), ref_out, "outputs")
-    loss, grads = cm.loss_and_grad(X, y, loss=loss_fn)
-    assert_close(loss, ref_loss, "loss")
-    assert_close(grads, ref_grads, "grads")
+    for call in ("first", "second"):  # the second runs on the workspace the first left behind
+        loss, grads = cm.loss_and_grad(X, y, loss=loss_fn)
+        assert_close(loss, ref_loss, f"loss, {call} call")
+        assert_close(grads, ref_grads, f"grads, {call} call")
+
+
+def test_a_scalar_graph_gives_its_gradient_on_every_call():
+    # 240 one-element instructions run as scalar runs; each tanh's input is read by it alone, so its gradient
+    # row must start from zero on every call, not from what the call before left there
+    params = [Value(0.1 * (i + 1)) for i in range(10)]
+
+    def fn(xs):
+        acc = params[0]
+        for i in range(80):
+            acc = (acc * params[(i + 1) % 10]).tanh() + params[i % 10]
+        return [acc]
+
+    out = fn([])[0]
+    out.backward()
+    want = [p.grad for p in params]
+    cm = micrograd.compile(fn, n_inputs=0, params=params)
+    assert cm.program.counts() == {"add": 80, "mul": 80, "tanh": 80}
+    X, y = np.zeros((1, 0)), np.zeros(1)
+
+    def itself(out, target):  # the per-example loss: the output (one output: a Value); one program for every call
+        return out
+
+    for call in ("first", "second", "third"):
+        loss, grads = cm.loss_and_grad(X, y, loss=itself)
+        assert_close(loss, out.data, f"loss, {call} call")
+        assert_close(grads, want, f"grads, {call} call")
 
 
 @pytest.mark.slow

@@ -192,8 +192,8 @@ def op_forward(op: ops.Op) -> str:
 
 
 def op_backward(op: ops.Op) -> str:
-    """backward_op's loop for one op: its operands' gradient rows += the op's derivative times the output's
-    (rows that nothing else reads, ir.F_ASSIGN, are zeroed just before, in run)."""
+    """backward_op's loop for one op: its operands' gradient rows (zeroed before backward) += the op's
+    derivative times the output's."""
     f = op.backward.__name__
     if op.arity == 2:
         return f"""for e in range(U(m)):

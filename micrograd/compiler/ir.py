@@ -73,7 +73,7 @@ H_SCALARS = 17  # offset of the scalar table: per instruction out, a, b, F_GRAD 
 # bytes a row rather than the instruction table's NF * 8: a scalar graph's walk reads a quarter of the memory)
 # instruction fields, in this order: op out a b n k p ld bs, then
 F_RUN_END, F_RUN_START = 9, 10  # the run of one-element instructions of one opcode this one belongs to
-F_ASSIGN = 11  # 1: the only reader of its x block: its backward writes G[x] from zero (not zeroed with the rest)
+F_ASSIGN = 11  # 1: a DENSE, the only reader of its x block: its backward assigns G[x] (not zeroed with the rest)
 F_GRAD = 12  # 1: backward visits this instruction (a slot it writes requires a gradient)
 F_GRAD_X = 13  # 1: and computes its x block's gradient (a slot of the block requires one)
 
@@ -228,14 +228,14 @@ def _pack(prog: Program) -> tuple[np.ndarray, np.ndarray]:
         T[i, F_GRAD] = rg[o : o + (1 if op == LOSS else n)].any()
         if op == DENSE:
             T[i, F_GRAD_X] = rg[a : a + int(prog.k[i])].any()
-    # gradient rows that their only reader's backward writes from zero: a unary op's (zeroed just before it) or
-    # a DENSE's (assigned) x block that nothing else reads and the loss does not seed, so not zeroed up front
+    # gradient rows a DENSE's backward assigns (its x block, when nothing else reads it and the loss does not
+    # seed it), so not zeroed up front; every op of the table adds into its operands' rows, zeroed up front
     readers = _readers(prog)
     zero_g = prog.requires_grad.astype(np.int64)
     for i in range(ni):
         op, a, n = int(prog.op[i]), int(prog.a[i]), int(prog.n[i])
-        width = int(prog.k[i]) if op == DENSE else n
-        if op == DENSE or (op < NOPS and ops.OPS[op].arity == 1):
+        if op == DENSE:
+            width = int(prog.k[i])
             if a >= len(prog.input_slots) and (readers[a : a + width] == 1).all():
                 T[i, F_ASSIGN] = 1
                 zero_g[a : a + width] = 0

@@ -345,9 +345,6 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
                     continue
 #endif
                 xx, yy, oo, wa, m = U(a * B), U(max(b, 0) * B), U(o * B), reals[i], n * B
-                if T[i, F_ASSIGN]:  # rows that nothing else reads, so not zeroed with the others: zeroed here
-                    for e in range(U(m)):
-                        G[xx + e] = 0.0
 #backward_ops
                 if not known:
                     ctl[CTL_WHERE] = i
