@@ -23,7 +23,6 @@ from __future__ import annotations
 import _signal  # signal's C module: signal.signal converts to and from enums, 8 us a fit call against 1 us
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -54,6 +53,7 @@ class Stepper(Protocol):
     history: np.ndarray
     n_rows: int
     batch_size: int
+    done: int  # the steps applied so far (those an interrupted fit keeps)
 
     @property
     def metrics(self) -> tuple[str, ...]: ...
@@ -205,17 +205,20 @@ class _Interrupts:
     over a Python handler only (Python's default, Jupyter's): the handler found is what runs, deferred
     (the default raises KeyboardInterrupt, here with a message)."""
 
-    def __init__(self) -> None:
+    def __init__(self, defer: bool = True) -> None:
         self.pending = False
         self.deferring = True
+        self._defer = defer  # False: Ctrl-C raised where it comes (one kernel call, which records its steps)
         self._old: Any = None
 
     def __enter__(self) -> _Interrupts:
-        if threading.get_ident() == threading.main_thread().ident:
-            old = _signal.getsignal(SIGINT)
-            if callable(old):
-                self._old = old
+        old = _signal.getsignal(SIGINT) if self._defer else None
+        if callable(old):
+            try:
                 _signal.signal(SIGINT, self._handle)
+                self._old = old
+            except ValueError:  # not the main thread: Ctrl-C is the main thread's
+                pass
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -323,8 +326,9 @@ def run_fit(
             run.history = h
         return h
 
+    one_call = total <= FIRST_CHUNK and not per_epoch_work  # nothing of Python's runs between two steps
     try:
-        with _Interrupts() as interrupts:
+        with _Interrupts(defer=not one_call) as interrupts:
             for cb in callbacks:
                 if hasattr(cb, "set_model"):
                     cb.set_model(run)
@@ -363,7 +367,9 @@ def run_fit(
                     cb.on_train_end(dict(logs))
             return history(done, done // spe)
     except KeyboardInterrupt as e:
+        done = stepper.done
         e.history = history(done, done // spe)  # type: ignore[attr-defined]
+        e.args = e.args or (interrupted(done, total, spe),)
         raise
     finally:
         if bar is not None:

@@ -18,7 +18,7 @@ import micrograd
 from micrograd import losses, nn, optim
 from micrograd.callbacks import EarlyStopping
 from micrograd.training import DivergedError, History
-from tests.value_oracle import assert_close, twin_models, value_path
+from tests.value_oracle import assert_close, moons_like, twin_models, value_path
 
 
 def value_epochs(model, opt, X, y, loss_name, l2, epochs, batch_size, seed, clip=None, val=None):
@@ -213,7 +213,13 @@ def test_fit_refuses_bad_new_arguments():
         ({"callbacks": [1]}, TypeError, "callbacks"),
         ({"clip_norm": -1.0}, ValueError, "clip_norm"),
         ({"progress": "yes"}, TypeError, "progress"),
+        ({"epochs": True}, TypeError, "epochs"),  # equal to the good call's 1, and refused: checked as given
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"l2": float("nan")}, ValueError, "l2"),
+        ({"shuffle": "no"}, TypeError, "shuffle"),
+        ({"rng": -1}, TypeError, "rng"),
     ]:
+        cm.fit(X, y, "cross_entropy", opt, epochs=1, batch_size=None, l2=0.0, shuffle=True, rng=0)  # good ones
         with pytest.raises(error, match=match):
             cm.fit(X, y, "cross_entropy", opt, **kwargs)
 
@@ -273,6 +279,35 @@ def test_ctrl_c_stops_a_long_fit_within_half_a_second_with_what_was_learned():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("before", [False, True])
+def test_ctrl_c_as_a_one_call_fit_returns_keeps_its_step_and_just_before_it_keeps_nothing(dtype, before):
+    """A fit of one kernel call installs no handler: CPython raises a Ctrl-C that came while the kernel ran
+    as soon as it returns, or one that came just before it before it starts; both leave weights, optimizer
+    state and history agreeing (the kernel counts the steps it applied)."""
+    X, y = moons_like(16)
+    a, b = twin_models(lambda: nn.MLP(2, [5, 1], rng=random.Random(3)))
+    opt_b = optim.SGD(b.parameters(), lr=0.1, momentum=0.9)
+    if not before:
+        micrograd.compile(b, dtype=dtype).fit(X, y, "hinge", opt_b, 1)  # the step, not interrupted
+    cm = micrograd.compile(a, dtype=dtype)
+    opt = optim.SGD(a.parameters(), lr=0.1, momentum=0.9)
+    run = cm._run
+
+    def interrupted(*args):
+        if not before:
+            run(*args)
+        raise KeyboardInterrupt  # as the kernel returns, or as _run begins, before the kernel
+
+    cm._run = interrupted
+    steps = 0 if before else 1
+    with pytest.raises(KeyboardInterrupt, match=f"fit interrupted after {steps} of 1 steps") as info:
+        cm.fit(X, y, "hinge", opt, 1)
+    assert opt.t == opt_b.t == steps and len(info.value.history) == steps
+    np.testing.assert_array_equal([p.data for p in a.parameters()], [p.data for p in b.parameters()])
+    np.testing.assert_array_equal(opt.momentum_buffer, opt_b.momentum_buffer)
+
+
 def test_the_training_docs_run_as_written():
     """docs/training.md's Python blocks, in order, in one namespace."""
     import pathlib

@@ -48,6 +48,10 @@ class LinearSteps:
             self.w, self.t = self.w - self._lr * g, s + 1
         return OK, s1
 
+    @property
+    def done(self):
+        return self.t
+
     def evaluate(self, X, Y):
         if self.val_script is not None:  # scripted values, one per epoch
             self.evaluated += 1
@@ -151,6 +155,16 @@ def test_ctrl_c_during_a_chunk_is_raised_after_it_with_the_history():
     assert len(info.value.history) == b == st.t and st.closed
     np.testing.assert_array_equal(info.value.history, st.history[:b])
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_ctrl_c_in_a_fit_of_one_call_is_raised_where_it_comes_with_what_was_applied():
+    seen = []
+    st = stepper(epochs=1, batch_size=40, interrupt_at=0)  # one step: one call, nothing to defer to
+    st_steps = st.steps
+    st.steps = lambda s0, s1: (seen.append(signal.getsignal(signal.SIGINT)), st_steps(s0, s1))[1]
+    with pytest.raises(KeyboardInterrupt, match="fit interrupted after 0 of 1 steps") as info:
+        run_fit(st, 1)  # this stepper's Ctrl-C comes before its step: none applied
+    assert seen == [signal.default_int_handler] and st.t == 0 and st.closed and len(info.value.history) == 0
 
 
 def test_a_programs_own_sigint_handler_runs_deferred_to_the_end_of_the_chunk():

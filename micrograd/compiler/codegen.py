@@ -57,9 +57,9 @@ from micrograd.compiler.ir import GATHER, LOSS, LOSSES, NOPS, Program
 # ---------------------------------------------------------------- the calling convention of run (template.py)
 FORWARD, GRAD, FIT, EVAL = 0, 1, 2, 3  # modes
 OK, UNKNOWN, BAD_LABEL, DIVERGED, GRAD_DIVERGED = 0, 1, 2, 3, 4  # statuses
-CTL_T0, CTL_WHERE = 5, 6  # ctl: steps taken before this call; where a status points
-CTL_BLAS = 7  # ctl[7:11]: gemm's address, its ABI, OpenBLAS's thread setter's address (or 0), this call's threads
-CTL_IDX = 11  # ctl: the trainable parameters' positions from here on
+CTL_T0, CTL_WHERE, CTL_DONE = 5, 6, 7  # ctl: steps taken before this call; where a status points; steps applied
+CTL_BLAS = 8  # ctl[8:12]: gemm's address, its ABI, OpenBLAS's thread setter's address (or 0), this call's threads
+CTL_IDX = 12  # ctl: the trainable parameters' positions from here on
 ST_L2, ST_CLIP, ST_KIND, ST_MOMENTUM, ST_DAMPENING, ST_NESTEROV, ST_WEIGHT_DECAY = 0, 1, 2, 3, 4, 5, 6
 ST_BETA1, ST_BETA2, ST_EPS = 7, 8, 9
 ST_STATE = 16  # st: the optimizer's per-parameter state (two rows of P) from here on

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from micrograd import losses, training
-from micrograd.compiler.codegen import DIVERGED, EVAL, FIT, GRAD_DIVERGED, OK
+from micrograd.compiler.codegen import CTL_DONE, DIVERGED, EVAL, FIT, GRAD_DIVERGED, OK
 
 _STATUS = {OK: training.OK, DIVERGED: training.LOSS_NOT_FINITE, GRAD_DIVERGED: training.GRAD_NOT_FINITE}
 ORDER_ROWS = 1 << 18  # the row order of at most this many rows' worth of epochs at a time (2 MiB)
@@ -67,12 +67,17 @@ class FitSteps:
         for a in range(s0, s1, block):
             b = min(s1, a + block)
             order = self._rows(a, b)
-            status = cm._run(self.plan, FIT, self.prog, self.X, self.Y, order, cm._no_out, self.hs, self.st, a, b,
-                             self.batch_size, shuffled, self._first, self.t0)  # fmt: skip
-            self.done = b if status == OK else cm._where
+            cm._ctl_items[CTL_DONE], ran = a, False  # the kernel counts the steps it applies there
+            try:
+                status = cm._run(self.plan, FIT, self.prog, self.X, self.Y, order, cm._no_out, self.hs, self.st, a, b,
+                                 self.batch_size, shuffled, self._first, self.t0)  # fmt: skip
+                ran = True
+            finally:  # also when Ctrl-C is raised as the kernel returns (or before it starts)
+                self.done = cm._ctl_items[CTL_DONE]
+                if ran or self.done > a:
+                    cm._binding.kernel_wrote(weights=True)
             if status != OK:
                 break
-        cm._binding.kernel_wrote(weights=True)
         return _STATUS[status], self.done
 
     def evaluate(self, X, Y) -> dict[str, float]:

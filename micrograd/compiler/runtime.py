@@ -29,6 +29,7 @@ import copy
 import functools
 import warnings
 from collections.abc import Callable, Sequence
+from operator import is_ as _is
 
 import numpy as np
 
@@ -68,10 +69,6 @@ def _serialized(method):
             return method(self, *args, **kwargs)
 
     return serialized
-
-
-def _is(a, b) -> bool:
-    return a is b
 
 
 def with_loss(prog: Program, loss: str) -> Program:
@@ -122,6 +119,7 @@ class CompiledModel:
         self._buffers: dict = {}  # (id(program), batch, target width) -> workspace
         self._plans: dict = {}  # what a call needs, found once (_plan)
         self._forward_plans: dict = {}  # cm(X)'s plans by batch size (a lookup a third of _plan's)
+        self._fit_options: tuple = ()  # the last fit's options as given, and as checked (fit)
 
     def _trace(self) -> Program:
         return lower_model(self.model, self.n_inputs, self.model_params)[0]
@@ -274,6 +272,21 @@ class CompiledModel:
             raise ValueError(arguments.label_error(prog.fused_loss, Y, where, self.n_outputs))
         raise RuntimeError(f"compiled kernel returned status {status}")
 
+    def _fit_checks(self, Y, width, loss, epochs, batch_size, rng, l2, shuffle, target_width, clip_norm, progress,
+                    update) -> tuple:  # fmt: skip
+        """fit's options checked, its program and plan: (epochs, batch size, progress, l2, clip_norm as the kernel
+        takes it, whether it shuffles, program, plan)."""
+        N = Y.shape[0]
+        epochs = arguments.integer("epochs", epochs, 0)
+        bs = min(N, arguments.integer("batch_size", batch_size, 1, none_ok=True) or N)
+        progress = arguments.flag("progress", progress)
+        l2, clip = arguments.real("l2", l2), arguments.clip_norm(clip_norm)
+        shuffled = arguments.flag("shuffle", shuffle) and -(-N // bs) > 1
+        arguments.seed(rng)
+        prog = self._training_program(loss, width)
+        plan = self._plan(prog, bs, Y.shape[1], True, update, shuffled, clip_norm is not None)
+        return epochs, bs, progress, l2, clip, shuffled, prog, plan
+
     def _update(self, optimizer) -> str:
         """fit's optimizer checked (its parameters once per list it holds); the update it compiles."""
         seen = (id(optimizer), id(getattr(optimizer, "params", None)), len(getattr(optimizer, "params", ())))
@@ -368,16 +381,18 @@ class CompiledModel:
             X = arguments.features(X, self.n_inputs, self.dtype)
             N = X.shape[0]
             Y, width = arguments.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
-            epochs = arguments.integer("epochs", epochs, 0)
-            bs = min(N, arguments.integer("batch_size", batch_size, 1, none_ok=True) or N)
+            update = self._update(optimizer)
+            given = (loss, epochs, batch_size, rng, l2, shuffle, target_width, clip_norm, progress, update)
+            shapes, last = (N, Y.shape[1], width), self._fit_options
+            if not (last and last[0] == shapes and all(map(_is, given, last[1]))) or DEBUG_VALIDATE:
+                last = self._fit_options = (shapes, given, self._fit_checks(Y, width, *given))
+            epochs, bs, progress, l2, clip, shuffled, prog, plan = last[2]  # checked once per set of option objects
             cbs = arguments.callbacks(callbacks)
-            progress = arguments.flag("progress", progress)
             val = None
             if validation is not None:
                 Xv, yv = arguments.pair("validation", validation)
                 Xv = arguments.features(Xv, self.n_inputs, self.dtype)
                 val = (Xv, arguments.targets(yv, Xv.shape[0], loss, self.n_outputs, target_width, self.dtype)[0])
-            update = self._update(optimizer)
             st = optimizer.kernel_state(codegen.ST_STATE)
             hyper = optimizer.kernel_hyper()
             if self._hyper != (id(st), hyper):  # written when they change, not on every call
@@ -385,12 +400,7 @@ class CompiledModel:
                 for name, value in hyper.items():
                     st[codegen.ST_HYPER[name]] = value
                 self._hyper = (id(st), hyper)
-            st[codegen.ST_L2] = arguments.real("l2", l2)
-            st[codegen.ST_CLIP] = arguments.clip_norm(clip_norm)
-            shuffled = arguments.flag("shuffle", shuffle) and -(-N // bs) > 1
-            arguments.seed(rng)
+            st[codegen.ST_L2], st[codegen.ST_CLIP] = l2, clip
             gen = arguments.generator(rng) if shuffled else None
-            prog = self._training_program(loss, width)
-            plan = self._plan(prog, bs, Y.shape[1], True, update, shuffled, clip_norm is not None)
             steps = FitSteps(self, prog, plan, X, Y, loss, optimizer, st, epochs, bs, gen)
             return training.run_fit(steps, epochs, validation=val, callbacks=cbs, progress=progress, model=self)

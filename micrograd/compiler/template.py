@@ -43,6 +43,7 @@ from numba.extending import register_jitable
 from micrograd.compiler.codegen import (
     BAD_LABEL,
     CTL_BLAS,
+    CTL_DONE,
     CTL_IDX,
     CTL_T0,
     CTL_WHERE,
@@ -404,6 +405,7 @@ def run(mode, code, reals, theta, gtheta, X, Y, order, W, out, hs, st, ctl):
                 k.adam(theta, gtheta, idx, state[:m], state[m:], hs[0, s], ctl[CTL_T0] + s, st[ST_BETA1], st[ST_BETA2],
                        st[ST_EPS], st[ST_WEIGHT_DECAY])  # fmt: skip
 #endif
+            ctl[CTL_DONE] = s + 1  # the steps applied: what the caller records, even when interrupted as this returns
 #endif
 #endif
     return OK
