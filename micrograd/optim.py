@@ -153,6 +153,14 @@ class Optimizer:
         self.lr = lr
         self.t = 0  # steps taken so far
 
+    def __setattr__(self, name: str, value) -> None:
+        """Counts assignments (``_edits``), the step count's aside: the compiled path reads the state and
+        hyper-parameters again only when the count moved (a state list assigned, momentum changed, ...)."""
+        object.__setattr__(self, name, value)
+        if name != "t":
+            d = self.__dict__
+            d["_edits"] = d.get("_edits", 0) + 1
+
     def current_lr(self) -> float:
         """The learning rate of the next step: lr, or lr(t) for a schedule (t = 0 on the first step)."""
         return float(self.lr(self.t)) if callable(self.lr) else float(self.lr)

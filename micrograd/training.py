@@ -239,6 +239,9 @@ class _Interrupts:
             _signal.signal(SIGINT, self._old)
 
 
+_AT_ONCE = _Interrupts(defer=False)  # installs nothing, holds nothing: shared by fits of one kernel call
+
+
 class _Progress:
     """A tqdm bar over the steps, made when the rest of the fit is expected to take over PROGRESS_AFTER_S
     and stderr is a terminal; nothing without tqdm. The rate is measured after the first chunk (whose time
@@ -328,7 +331,7 @@ def run_fit(
 
     one_call = total <= FIRST_CHUNK and not per_epoch_work  # nothing of Python's runs between two steps
     try:
-        with _Interrupts(defer=not one_call) as interrupts:
+        with _AT_ONCE if one_call else _Interrupts() as interrupts:
             for cb in callbacks:
                 if hasattr(cb, "set_model"):
                     cb.set_model(run)
@@ -341,7 +344,7 @@ def run_fit(
                     h = history(step + 1, step // spe)  # the bad step's loss last; its epoch is not complete
                     gradient = status == GRAD_NOT_FINITE
                     raise diverged(step, step // spe, stepper.lr(step), float(losses[step]), gradient, h)
-                per_step = (time.perf_counter() - t0) / (s1 - done)
+                per_step = (time.perf_counter() - t0) / (s1 - done) if s1 < total else 0.0  # sizes the next chunk
                 done = s1
                 if per_epoch_work and done % spe == 0:
                     logs = {"loss": float(epoch_losses(losses[done - spe : done], N, bs)[0])}

@@ -106,3 +106,31 @@ def test_blas_runs_on_more_threads_only_for_big_layers(monkeypatch):
     assert seen == [2, 3, 2, 3] and count == [3]  # each product on 2 threads, then the caller's 3 again
     on_values = [[o.data for o in cm.model(x.tolist())] for x in X[:2]]
     np.testing.assert_allclose(out[:2], on_values, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda opt: setattr(opt, "momentum", 0.5),
+        lambda opt: setattr(opt, "nesterov", True),
+        lambda opt: setattr(opt, "momentum_buffer", [0.25] * len(opt.params)),
+    ],
+    ids=["momentum", "nesterov", "state-list"],
+)
+def test_an_optimizer_changed_between_fits_is_read_again(change):
+    """fit reads the optimizer's hyper-parameters and state once per change of it (assignments are counted):
+    a change between two fits takes effect, as it does for the Value path's step()."""
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(8, 3)), rng.integers(0, 3, 8)
+    ref, fast = twin_models(lambda: nn.MLP(3, [4, 3], rng=random.Random(6)))
+    opt_ref, opt_fast = (optim.SGD(m.parameters(), lr=0.1, momentum=0.9) for m in (ref, fast))
+    cm = micrograd.compile(fast)
+    want = value_loop(ref, opt_ref, X, y, "cross_entropy", 0.0, 2, 8, 0)
+    got = [cm.fit(X, y, "cross_entropy", opt_fast, 1), cm.fit(X, y, "cross_entropy", opt_fast, 1)]
+    change(opt_ref)
+    change(opt_fast)
+    want = np.append(want, value_loop(ref, opt_ref, X, y, "cross_entropy", 0.0, 1, 8, 0))
+    got.append(cm.fit(X, y, "cross_entropy", opt_fast, 1))
+    assert_close(np.concatenate(got), want, "loss history")
+    assert_close([p.data for p in fast.parameters()], [p.data for p in ref.parameters()], "weights")
+    assert_close(opt_fast.momentum_buffer, opt_ref.momentum_buffer, "momentum buffers")

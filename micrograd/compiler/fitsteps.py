@@ -66,7 +66,7 @@ class FitSteps:
         block = max(1, ORDER_ROWS // self.n_rows) * self.per_epoch if shuffled else max(1, s1 - s0)
         for a in range(s0, s1, block):
             b = min(s1, a + block)
-            order = self._rows(a, b)
+            order = self._rows(a, b) if shuffled else self._order
             cm._ctl_items[CTL_DONE], ran = a, False  # the kernel counts the steps it applies there
             try:
                 status = cm._run(self.plan, FIT, self.prog, self.X, self.Y, order, cm._no_out, self.hs, self.st, a, b,
@@ -102,7 +102,7 @@ class FitSteps:
         self.cm._binding.kernel_wrote(weights=True)
 
     def close(self) -> None:
-        self.optimizer.t = self.t0 + self.done
+        self.optimizer.__dict__["t"] = self.t0 + self.done  # what its __setattr__ does for t, without the call
 
     # ------------------------------------------------------------ the row order
     def _rows(self, s0: int, s1: int) -> np.ndarray:

@@ -162,7 +162,7 @@ class CompiledModel:
         self._st = np.zeros(codegen.ST_STATE, dtype=np.float64)  # l2 and clip for calls without an optimizer
         self._hs = np.zeros((2, 1), dtype=np.float64)
         self._checked_optimizer: tuple = ()
-        self._hyper: tuple = ()
+        self._optimizer_seen: tuple = (None, None, None)
         self._checked_update = ""
 
     def __repr__(self) -> str:
@@ -393,13 +393,14 @@ class CompiledModel:
                 Xv, yv = arguments.pair("validation", validation)
                 Xv = arguments.features(Xv, self.n_inputs, self.dtype)
                 val = (Xv, arguments.targets(yv, Xv.shape[0], loss, self.n_outputs, target_width, self.dtype)[0])
-            st = optimizer.kernel_state(codegen.ST_STATE)
-            hyper = optimizer.kernel_hyper()
-            if self._hyper != (id(st), hyper):  # written when they change, not on every call
+            seen = self._optimizer_seen  # (optimizer, its _edits, its state array) when last read
+            if seen[0] is not optimizer or seen[1] != optimizer.__dict__.get("_edits"):
+                st = optimizer.kernel_state(codegen.ST_STATE)
                 st[codegen.ST_KIND] = codegen.ST_KINDS[update]
-                for name, value in hyper.items():
+                for name, value in optimizer.kernel_hyper().items():
                     st[codegen.ST_HYPER[name]] = value
-                self._hyper = (id(st), hyper)
+                seen = self._optimizer_seen = (optimizer, optimizer.__dict__.get("_edits"), st)
+            st = seen[2]
             st[codegen.ST_L2], st[codegen.ST_CLIP] = l2, clip
             gen = arguments.generator(rng) if shuffled else None
             steps = FitSteps(self, prog, plan, X, Y, loss, optimizer, st, epochs, bs, gen)
