@@ -208,6 +208,12 @@ def _probe_error(p) -> str | None:
 
 def _compile(run: dict) -> list[str]:
     probes, lines = run["probes"], []
+    if probes.get("start-cold") is not None:
+        lines.append(
+            "- each start in a fresh process; cold: Numba's cache folder empty, and Python's bytecode of the "
+            "installed packages (NumPy, Numba, ...) present but not micrograd's, as on a first run after "
+            "`pip install`; warm: both filled"
+        )
     for kind in ("cold", "warm"):
         p = probes.get(f"start-{kind}")
         if p is None:

@@ -182,6 +182,15 @@ def _probe(args: list, cache: Path = None, timeout: int = PROBE_TIMEOUT_S, pycac
         out.unlink(missing_ok=True)
 
 
+def _forget_own_bytecode(pycache: Path) -> None:
+    """Remove this checkout's modules from a PYTHONPYCACHEPREFIX folder, keeping the installed packages': a
+    cold start then compiles micrograd's source, as a first run does, and reads NumPy's and Numba's bytecode,
+    as any run of an installed package does (pip writes it at install time)."""
+    import shutil
+
+    shutil.rmtree(pycache / HERE.parent.relative_to(HERE.parent.anchor), ignore_errors=True)
+
+
 def _probes(only: str, quick: bool, tmp: Path) -> dict:
     """Start-up is moons' story (A); memory and trace + lower are C's shapes; kernels: the workloads run."""
     from bench.probes import TRACE_SIZES
@@ -191,6 +200,9 @@ def _probes(only: str, quick: bool, tmp: Path) -> dict:
         _say("probe: start, warm cache")
         probes["start-warm"] = _probe(["start"], pycache=tmp / "pycache")
     elif "A" in only:
+        _say("probe: start, to fill Python's bytecode cache of NumPy, Numba, ... (not timed)")
+        _probe(["start"], tmp / "numba-cache-unused", pycache=tmp / "pycache")
+        _forget_own_bytecode(tmp / "pycache")
         for kind in ("cold", "warm"):  # an empty cache folder, then the same one, filled
             _say(f"probe: start, {kind} cache")
             probes[f"start-{kind}"] = _probe(["start"], tmp / "numba-cache-start", pycache=tmp / "pycache")
