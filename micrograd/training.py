@@ -205,14 +205,13 @@ class _Interrupts:
     over a Python handler only (Python's default, Jupyter's): the handler found is what runs, deferred
     (the default raises KeyboardInterrupt, here with a message)."""
 
-    def __init__(self, defer: bool = True) -> None:
+    def __init__(self) -> None:
         self.pending = False
         self.deferring = True
-        self._defer = defer  # False: Ctrl-C raised where it comes (one kernel call, which records its steps)
         self._old: Any = None
 
     def __enter__(self) -> _Interrupts:
-        old = _signal.getsignal(SIGINT) if self._defer else None
+        old = _signal.getsignal(SIGINT)
         if callable(old):
             try:
                 _signal.signal(SIGINT, self._handle)
@@ -237,9 +236,6 @@ class _Interrupts:
     def __exit__(self, *exc) -> None:
         if self._old is not None:
             _signal.signal(SIGINT, self._old)
-
-
-_AT_ONCE = _Interrupts(defer=False)  # installs nothing, holds nothing: shared by fits of one kernel call
 
 
 class _Progress:
@@ -312,6 +308,8 @@ def run_fit(
     total = epochs * spe
     losses = stepper.history
     per_epoch_work = bool(callbacks) or validation is not None
+    if total <= FIRST_CHUNK and not per_epoch_work:
+        return _one_call(stepper, total, spe)
     values = run = None
     if per_epoch_work:
         names = ("loss",) + (tuple("val_" + m for m in stepper.metrics) if validation is not None else ())
@@ -329,9 +327,8 @@ def run_fit(
             run.history = h
         return h
 
-    one_call = total <= FIRST_CHUNK and not per_epoch_work  # nothing of Python's runs between two steps
     try:
-        with _AT_ONCE if one_call else _Interrupts() as interrupts:
+        with _Interrupts() as interrupts:
             for cb in callbacks:
                 if hasattr(cb, "set_model"):
                     cb.set_model(run)
@@ -341,9 +338,7 @@ def run_fit(
                 t0 = time.perf_counter()
                 status, step = stepper.steps(done, s1)
                 if status != OK:
-                    h = history(step + 1, step // spe)  # the bad step's loss last; its epoch is not complete
-                    gradient = status == GRAD_NOT_FINITE
-                    raise diverged(step, step // spe, stepper.lr(step), float(losses[step]), gradient, h)
+                    raise _not_finite(stepper, status, step, spe, history)
                 per_step = (time.perf_counter() - t0) / (s1 - done) if s1 < total else 0.0  # sizes the next chunk
                 done = s1
                 if per_epoch_work and done % spe == 0:
@@ -370,11 +365,43 @@ def run_fit(
                     cb.on_train_end(dict(logs))
             return history(done, done // spe)
     except KeyboardInterrupt as e:
-        done = stepper.done
-        e.history = history(done, done // spe)  # type: ignore[attr-defined]
-        e.args = e.args or (interrupted(done, total, spe),)
+        _with_history(e, stepper, total, spe, history)
         raise
     finally:
         if bar is not None:
             bar.close()
         stepper.close()
+
+
+def _one_call(stepper: Stepper, total: int, spe: int) -> History:
+    """run_fit of steps that run in one call of ``stepper.steps`` with nothing per epoch: no chunks, and no
+    SIGINT handler (the loop's is there to raise Ctrl-C between chunks; here CPython raises it as the call
+    returns, and the stepper has recorded the steps it applied by then)."""
+    batches = (stepper.n_rows, stepper.batch_size)
+
+    def history(n: int, epochs_done: int) -> History:
+        return History._of(stepper.history[:n], spe, epochs_done, batches)
+
+    try:
+        status, step = stepper.steps(0, total)
+        if status != OK:
+            raise _not_finite(stepper, status, step, spe, history)
+        return History._of(stepper.history, spe, total // spe, batches)
+    except KeyboardInterrupt as e:
+        _with_history(e, stepper, total, spe, history)
+        raise
+    finally:
+        stepper.close()
+
+
+def _not_finite(stepper: Stepper, status: int, step: int, spe: int, history: Callable) -> DivergedError:
+    """The error of step ``step``, whose loss or gradient was not finite; its history ends with that loss."""
+    h = history(step + 1, step // spe)  # the bad step's loss last; its epoch is not complete
+    return diverged(step, step // spe, stepper.lr(step), float(stepper.history[step]), status == GRAD_NOT_FINITE, h)
+
+
+def _with_history(e: KeyboardInterrupt, stepper: Stepper, total: int, spe: int, history: Callable) -> None:
+    """A Ctrl-C's KeyboardInterrupt with the fit's history of the steps applied, and words to say so."""
+    done = stepper.done
+    e.history = history(done, done // spe)  # type: ignore[attr-defined]
+    e.args = e.args or (interrupted(done, total, spe),)
