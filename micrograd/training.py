@@ -8,7 +8,9 @@ Contract of ``run_fit``:
 - Steps run in chunks of compiled steps (``stepper.steps``), each sized from the measured step time
   to take about ``CHUNK_S``; with validation or callbacks a chunk also ends at each epoch's end.
   Between chunks: Ctrl-C (deferred while a chunk runs, then raised), the progress bar, the epoch's
-  values (``loss``; ``val_loss``, ``val_accuracy`` with ``validation``), the callbacks.
+  values (``loss``; ``val_loss``, ``val_accuracy`` with ``validation``), the callbacks. Steps that fit in
+  one chunk with nothing per epoch are one call, with no handler: Ctrl-C is raised as it returns, and
+  ``stepper.done`` says which steps it applied.
 - A non-finite batch loss or gradient stops training at that step, whose update is not applied:
   ``DivergedError`` (a ``FloatingPointError``) names the step, epoch and learning rate and what to try,
   and carries ``.history``; the model keeps the weights and optimizer state of the last finite step.
