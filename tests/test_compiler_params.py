@@ -242,6 +242,11 @@ def test_a_compiled_model_over_some_parameters_reads_the_others_where_they_are()
     assert [p.data for p in m.layers[0].parameters()] == before  # only the listed parameters train
     with pytest.raises(ValueError, match="compiled parameters"):
         cm.fit(X, y, optimizer=optim.SGD(m.parameters(), lr=0.1))
+    opt = optim.SGD(head, lr=0.1)
+    cm.fit(X, y, optimizer=opt)
+    opt.params = m.parameters()[: len(head)]  # another list of the same length, after a fit that checked
+    with pytest.raises(ValueError, match="compiled parameters"):
+        cm.fit(X, y, optimizer=opt)
 
 
 def test_calls_of_two_compiled_models_of_one_model_from_two_threads_lose_no_step():

@@ -56,7 +56,7 @@ def dense_forward(bl, theta, p, ld, b, bs, Xs, xo, ldx, batch_major, V, a, o, m,
     to round-off): a mid-sized one from its inputs copied into their slots (BLAS's product of two untransposed
     operands is the faster one there, by more than the copy), a big one reading the inputs where they are."""
     small = m * k * B < SMALL
-    if batch_major and (small or m * k * B <= MID):  # the inputs into their slots, eight rows at a time
+    if batch_major and m * k * B <= MID:  # the inputs into their slots (small ones too), eight rows at a time
         e0 = 0  # (each pass writes eight neighbours of every slot: 1.5x a slot at a time, at 128 x 64)
         while e0 + 8 <= B:
             for j in range(k):

@@ -161,7 +161,7 @@ class CompiledModel:
         self._no_out = np.zeros((1, max(self.n_outputs, 1)), dtype=self.dtype)
         self._st = np.zeros(codegen.ST_STATE, dtype=np.float64)  # l2 and clip for calls without an optimizer
         self._hs = np.zeros((2, 1), dtype=np.float64)
-        self._checked_optimizer: tuple = ()
+        self._checked_optimizer: tuple = (None, None)  # (optimizer, what _update saw of it)
         self._optimizer_seen: tuple = (None, None, None)
         self._checked_update = ""
 
@@ -288,11 +288,13 @@ class CompiledModel:
         return epochs, bs, progress, l2, clip, shuffled, prog, plan
 
     def _update(self, optimizer) -> str:
-        """fit's optimizer checked (its parameters once per list it holds); the update it compiles."""
-        seen = (id(optimizer), id(getattr(optimizer, "params", None)), len(getattr(optimizer, "params", ())))
-        if self._checked_optimizer != seen:
+        """fit's optimizer checked, again when it is another one, was assigned to (its ``_edits``: a new
+        parameter list) or its list changed length; the update it compiles."""
+        params = getattr(optimizer, "params", ())
+        now = (getattr(optimizer, "__dict__", {}).get("_edits"), id(params), len(params))
+        if self._checked_optimizer[0] is not optimizer or self._checked_optimizer[1] != now:
             self._checked_update = arguments.optimizer(optimizer, self.params)
-            self._checked_optimizer = seen
+            self._checked_optimizer = (optimizer, now)
         return self._checked_update
 
     def _ready(self) -> None:
