@@ -26,9 +26,9 @@ ones' source, nothing more.
     st      float64: l2, clip_norm, optimizer kind, its hyper-parameters (ST_*), then its state (2 rows,
             one entry per trainable parameter)
     ctl     int64: s0, s1, bs, shuffled, first epoch of order, t0 (steps taken before this call), what
-            went wrong (CTL_WHERE), the steps fit's mode applied (CTL_DONE), the BLAS settings (CTL_BLAS: gemm's address and ABI, OpenBLAS's
-            thread setter's address or 0, the threads this call's products get or 0), then the
-            trainable parameters from ctl[CTL_IDX] on
+            went wrong (CTL_WHERE), the steps fit's mode applied (CTL_DONE), the BLAS settings
+            (CTL_BLAS: gemm's address and ABI, OpenBLAS's thread setter's address or 0, the threads this
+            call's products get or 0), then the trainable parameters from ctl[CTL_IDX] on
     returns OK, or UNKNOWN (instruction ctl[CTL_WHERE] has an opcode this kernel lacks), BAD_LABEL
     (row ctl[CTL_WHERE] has a label the loss refuses), DIVERGED or GRAD_DIVERGED (step ctl[CTL_WHERE]'s
     loss, or its gradient, is not finite: its update was not applied)
