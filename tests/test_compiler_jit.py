@@ -172,6 +172,38 @@ def test_the_line_goes_to_the_current_sys_stderr(monkeypatch):
     assert captured.getvalue() == before
 
 
+def test_an_entry_point_compiles_without_full_collections_and_puts_the_thresholds_back(monkeypatch):
+    import gc
+
+    from numba.core import event
+
+    from micrograd.compiler.jit import NO_FULL_COLLECTION, jit
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    seen = []
+
+    class Probe(event.Listener):  # registered after jit's own listener: sees the collector as the compiler does
+        def on_start(self, ev):
+            seen.append(gc.get_threshold())
+
+        def on_end(self, ev):
+            pass
+
+    before = gc.get_threshold()
+    entry = jit(cold_s=1)(lambda a: a[0] * 2.0)
+    entry._cache.flush()
+    with event.install_listener("numba:compile", Probe()):
+        assert entry(np.ones(2)) == 2.0
+    assert seen == [(*before[:2], NO_FULL_COLLECTION)]
+    assert gc.get_threshold() == before
+    plain = jit()(lambda a: a[0] - 1.0)  # not an entry point: the collector is left alone
+    plain._cache.flush()
+    seen.clear()
+    with event.install_listener("numba:compile", Probe()):
+        assert plain(np.ones(2)) == 0.0
+    assert seen == [before]
+
+
 def test_without_a_writable_cache_the_line_says_every_run_compiles(monkeypatch):
     # a read-only install: Numba refuses cache=True at decoration ("no locator available"), jit() compiles in
     # memory, and the first-run line must not promise a cache

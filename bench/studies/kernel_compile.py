@@ -5,8 +5,9 @@
 SET is ``moons`` (relu, loss:hinge, train, sgd), ``full`` (every feature) or a comma-separated list of
 features (``python -m micrograd.compiler.codegen nothing`` names them). Each process, with an empty
 ``NUMBA_CACHE_DIR``, runs a small MLP's forward through a kernel holding the set (its own needs and the
-set) and prints the seconds of that first call, then the slowest functions Numba compiled inside it:
-``run`` and its callees (``forward_op``, ``forward_scalars``, the losses, ...), each with its own time.
+set) and prints the seconds of that first call, of them the seconds CPython's cyclic collector ran and
+its full passes, then the slowest functions Numba compiled inside it: ``run`` and its callees
+(``forward_op``, ``forward_scalars``, the losses, ...), each with its own time.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ SETS = {"moons": "relu,loss:hinge,train,sgd", "full": "FULL"}
 
 
 def child(features: str) -> None:
+    import gc
     import random
 
     import numpy as np
@@ -45,6 +47,16 @@ def child(features: str) -> None:
             times.append((time.perf_counter() - self.started.pop(), getattr(fn, "__name__", "?")))
 
     event.register("numba:compile", Timer())
+    collected = [0.0, 0, 0.0]  # seconds collecting, full passes, when the pass running began
+
+    def collector(phase, info):
+        if phase == "start":
+            collected[2] = time.perf_counter()
+        else:
+            collected[0] += time.perf_counter() - collected[2]
+            collected[1] += info["generation"] == 2
+
+    gc.callbacks.append(collector)
     extra = codegen.FULL if features == "FULL" else frozenset(features.split(","))
     needs = codegen.features
     codegen.features = lambda *a, **k: needs(*a, **k) | extra  # every kernel of this process holds the set
@@ -52,7 +64,8 @@ def child(features: str) -> None:
     t0 = time.perf_counter()
     cm(np.zeros((3, 2)))
     top = ", ".join(f"{name} {s:.2f}" for s, name in sorted(times, reverse=True)[:6])
-    print(f"{time.perf_counter() - t0:.2f} s  ({top})")
+    seconds = time.perf_counter() - t0
+    print(f"{seconds:.2f} s, collector {collected[0]:.2f} s in {collected[1]} full passes  ({top})")
 
 
 def main(argv=None) -> int:

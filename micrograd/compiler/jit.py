@@ -28,6 +28,13 @@ Callees compiled inside an entry point's compilation say nothing; a cache hit
 says nothing. The hook is Numba's "numba:compile" event, which fires on cache
 misses only, so a warm run costs nothing.
 
+While an entry point compiles, CPython's collector skips its full (oldest
+generation) passes: Numba's compiler keeps hundreds of thousands of objects
+alive while it works, and each full pass walks all of them (11 passes, 1.3 s of
+a 13 s compile of the kernel with every op). Young generations are collected
+as usual; the thresholds are put back when the compilation ends, and the next
+full pass frees what the compiler left.
+
 Importing this module registers the op table's functions with Numba
 (``register_jitable``), so kernels can call ``ops.mul``, ``ops.tanh_back`` ...
 directly: they stay plain Python functions for the Value path.
@@ -36,6 +43,7 @@ directly: they stay plain Python functions for the Value path.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 import warnings
@@ -130,10 +138,15 @@ _entry_points: dict = {}  # id(py_func) -> (seconds its cold compilation takes, 
 _uncached: set = set()  # id(py_func) of kernels compiled in memory (no writable cache folder)
 
 
+NO_FULL_COLLECTION = 1 << 30  # the oldest generation's threshold while an entry point compiles
+
+
 class _FirstRunNotice(_event.Listener):
-    """Prints the first-run line when an entry point starts compiling at top level (see the docstring)."""
+    """Prints the first-run line when an entry point starts compiling at top level, and holds off the
+    collector's full passes until it ends (see the docstring)."""
 
     depth = 0  # nested "numba:compile" events: callees compiled inside a caller's compilation
+    thresholds: tuple | None = None  # the collector's, while an entry point compiles
 
     def on_start(self, event) -> None:
         self.depth += 1
@@ -153,9 +166,14 @@ class _FirstRunNotice(_event.Listener):
                 file=sys.stderr,
                 flush=True,
             )
+            self.thresholds = gc.get_threshold()
+            gc.set_threshold(*self.thresholds[:2], NO_FULL_COLLECTION)
 
     def on_end(self, event) -> None:
         self.depth -= 1
+        if self.depth == 0 and self.thresholds is not None:
+            gc.set_threshold(*self.thresholds)
+            self.thresholds = None
 
 
 _event.register("numba:compile", _FirstRunNotice())
