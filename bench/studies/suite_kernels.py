@@ -17,7 +17,7 @@ import time
 from numba.core import event
 
 LINE = (
-    "numba compiled {count} functions in {seconds:.1f} s (top level, this process), {gc:.1f} s of it in the collector"
+    "numba compiled {count} functions in {seconds:.2f} s (top level, this process), {gc:.2f} s of it in the collector"
 )
 
 
