@@ -219,10 +219,12 @@ def op_branches(ops_in: list, loop, pad: str) -> str:
 
 
 def run_forward(op: ops.Op) -> str:
-    """forward_scalars' loop over a run of one-element instructions of one op, i .. r-1."""
-    y = "V[U(R[j, 2])]" if op.arity == 2 else "0.0"
-    return f"""for j in range(i, r):
-    V[U(R[j, 0])] = ops.{op.forward.__name__}(V[U(R[j, 1])], {y}, reals[j])
+    """forward_scalars' loop over a run of one-element instructions of one op: q walks their rows of the
+    flat scalar table R (out, a, b, F_GRAD; 4 entries an instruction) from instruction i's to r's."""
+    y = "V[U(R[q + 2])]" if op.arity == 2 else "0.0"
+    return f"""while q < qr:
+    V[U(R[q])] = ops.{op.forward.__name__}(V[U(R[q + 1])], {y}, reals[q >> 2])
+    q += 4
 """
 
 
@@ -230,19 +232,23 @@ def run_backward(op: ops.Op) -> str:
     """backward_scalars' loop over a run of one op: instructions i down to r, those that need a gradient."""
     f = op.backward.__name__
     if op.arity == 2:
-        one = f"""        o_, a_, b_ = U(R[j, 0]), U(R[j, 1]), U(R[j, 2])
-        dx, dy = ops.{f}(V[a_], V[b_], reals[j], V[o_])
+        one = f"""        o_ = U(R[q])
+        a_ = U(R[q + 1])
+        b_ = U(R[q + 2])
+        dx, dy = ops.{f}(V[a_], V[b_], reals[q >> 2], V[o_])
         g = G[o_]
         G[a_] += dx * g
         G[b_] += dy * g
 """
     else:
-        one = f"""        o_, a_ = U(R[j, 0]), U(R[j, 1])
-        G[a_] += ops.{f}(V[a_], 0.0, reals[j], V[o_])[0] * G[o_]
+        one = f"""        o_ = U(R[q])
+        a_ = U(R[q + 1])
+        G[a_] += ops.{f}(V[a_], 0.0, reals[q >> 2], V[o_])[0] * G[o_]
 """
-    return f"""for j in range(i, r - 1, -1):
-    if R[j, 3]:
-{one}"""
+    return f"""while q > qr:
+    if R[q + 3]:
+{one}    q -= 4
+"""
 
 
 _digests: list = []
