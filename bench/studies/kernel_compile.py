@@ -5,8 +5,8 @@
 SET is ``moons`` (relu, loss:hinge, train, sgd), ``full`` (every feature) or a comma-separated list of
 features (``python -m micrograd.compiler.codegen nothing`` names them). Each process, with an empty
 ``NUMBA_CACHE_DIR``, runs a small MLP's forward through a kernel holding the set (its own needs and the
-set) and prints the seconds of that first call, of them the seconds CPython's cyclic collector ran and
-its full passes, then the slowest functions Numba compiled inside it: ``run`` and its callees
+set) and prints the seconds of that first call, how many of them CPython's cyclic collector took (and
+in how many full passes), then the slowest functions Numba compiled inside it: ``run`` and its callees
 (``forward_op``, ``forward_scalars``, the losses, ...), each with its own time.
 """
 
