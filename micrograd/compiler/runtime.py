@@ -71,6 +71,13 @@ def _serialized(method):
     return serialized
 
 
+def _assignments(optimizer) -> tuple:
+    """What fit's memo of an optimizer compares: its assignment count (``Optimizer._edits``) and its
+    parameter list's identity and length (a list changed in place)."""
+    params = getattr(optimizer, "params", ())
+    return getattr(optimizer, "__dict__", {}).get("_edits"), id(params), len(params)
+
+
 def with_loss(prog: Program, loss: str) -> Program:
     """The training program of a named loss: the forward program, a GATHER when its outputs are not one
     block of slots, and one LOSS instruction over them (no re-tracing, the parameter layout unchanged)."""
@@ -161,9 +168,7 @@ class CompiledModel:
         self._no_out = np.zeros((1, max(self.n_outputs, 1)), dtype=self.dtype)
         self._st = np.zeros(codegen.ST_STATE, dtype=np.float64)  # l2 and clip for calls without an optimizer
         self._hs = np.zeros((2, 1), dtype=np.float64)
-        self._checked_optimizer: tuple = (None, None)  # (optimizer, what _update saw of it)
-        self._optimizer_seen: tuple = (None, None, None)
-        self._checked_update = ""
+        self._optimizer_seen: tuple = (None, None, "", None)  # fit's optimizer as checked and read (_optimizer)
 
     def __repr__(self) -> str:
         model = repr(self.model)
@@ -287,15 +292,25 @@ class CompiledModel:
         plan = self._plan(prog, bs, Y.shape[1], True, update, shuffled, clip_norm is not None)
         return epochs, bs, progress, l2, clip, shuffled, prog, plan
 
-    def _update(self, optimizer) -> str:
-        """fit's optimizer checked, again when it is another one, was assigned to (its ``_edits``: a new
-        parameter list) or its list changed length; the update it compiles."""
-        params = getattr(optimizer, "params", ())
-        now = (getattr(optimizer, "__dict__", {}).get("_edits"), id(params), len(params))
-        if self._checked_optimizer[0] is not optimizer or self._checked_optimizer[1] != now:
-            self._checked_update = arguments.optimizer(optimizer, self.params)
-            self._checked_optimizer = (optimizer, now)
-        return self._checked_update
+    def _optimizer(self, optimizer) -> str:
+        """fit's optimizer checked, again when it is another one, was assigned to (its ``_edits``: a parameter
+        list, a state list, momentum, ...) or its list changed length; the update it compiles."""
+        seen = self._optimizer_seen  # (optimizer, _assignments when its state was read, update, state array)
+        if seen[0] is not optimizer or seen[1] != _assignments(optimizer):
+            seen = self._optimizer_seen = (optimizer, None, arguments.optimizer(optimizer, self.params), None)
+        return seen[2]
+
+    def _optimizer_state(self) -> np.ndarray:
+        """The state array of the optimizer ``_optimizer`` checked (``kernel_state``), its kind and
+        hyper-parameters written: read once per check, after fit's other arguments are checked."""
+        optimizer, _, update, st = self._optimizer_seen
+        if st is None:
+            st = optimizer.kernel_state(codegen.ST_STATE)  # may assign its state lists: the count after it
+            st[codegen.ST_KIND] = codegen.ST_KINDS[update]
+            for name, value in optimizer.kernel_hyper().items():
+                st[codegen.ST_HYPER[name]] = value
+            self._optimizer_seen = (optimizer, _assignments(optimizer), update, st)
+        return st
 
     def _ready(self) -> None:
         """Before a kernel call: follow a changed model; bind the parameters again if another binding took
@@ -383,7 +398,7 @@ class CompiledModel:
             X = arguments.features(X, self.n_inputs, self.dtype)
             N = X.shape[0]
             Y, width = arguments.targets(y, N, loss, self.n_outputs, target_width, self.dtype)
-            update = self._update(optimizer)
+            update = self._optimizer(optimizer)
             given = (loss, epochs, batch_size, rng, l2, shuffle, target_width, clip_norm, progress, update)
             shapes, last = (N, Y.shape[1], width), self._fit_options
             if not (last and last[0] == shapes and all(map(_is, given, last[1]))) or DEBUG_VALIDATE:
@@ -395,14 +410,7 @@ class CompiledModel:
                 Xv, yv = arguments.pair("validation", validation)
                 Xv = arguments.features(Xv, self.n_inputs, self.dtype)
                 val = (Xv, arguments.targets(yv, Xv.shape[0], loss, self.n_outputs, target_width, self.dtype)[0])
-            seen = self._optimizer_seen  # (optimizer, its _edits, its state array) when last read
-            if seen[0] is not optimizer or seen[1] != optimizer.__dict__.get("_edits"):
-                st = optimizer.kernel_state(codegen.ST_STATE)
-                st[codegen.ST_KIND] = codegen.ST_KINDS[update]
-                for name, value in optimizer.kernel_hyper().items():
-                    st[codegen.ST_HYPER[name]] = value
-                seen = self._optimizer_seen = (optimizer, optimizer.__dict__.get("_edits"), st)
-            st = seen[2]
+            st = self._optimizer_state()
             st[codegen.ST_L2], st[codegen.ST_CLIP] = l2, clip
             gen = arguments.generator(rng) if shuffled else None
             steps = FitSteps(self, prog, plan, X, Y, loss, optimizer, st, epochs, bs, gen)
