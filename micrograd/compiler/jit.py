@@ -134,8 +134,9 @@ def _where_cached(dispatcher) -> None:
         )
 
 
-_entry_points: dict = {}  # id(py_func) -> (seconds its cold compilation takes, what it is for)
-_uncached: set = set()  # id(py_func) of kernels compiled in memory (no writable cache folder)
+# keyed by the functions themselves, not their ids: a freed function's id is reused by a later one
+_entry_points: dict = {}  # py_func -> (seconds its cold compilation takes, what it is for)
+_uncached: set = set()  # py_func of kernels compiled in memory (no writable cache folder)
 
 
 NO_FULL_COLLECTION = 1 << 30  # the oldest generation's threshold while an entry point compiles
@@ -153,12 +154,12 @@ class _FirstRunNotice(_event.Listener):
         if self.depth != 1:
             return
         py_func = getattr(event.data.get("dispatcher"), "py_func", None)
-        entry = _entry_points.get(id(py_func))
+        entry = _entry_points.get(py_func)
         if entry is not None:
             seconds, what = entry
             later = (
                 "no cache folder is writable, so every run compiles it"
-                if id(py_func) in _uncached
+                if py_func in _uncached
                 else "Numba caches it for the next runs"
             )
             print(
@@ -190,7 +191,7 @@ def jit(cold_s: float | None = None, what: str = "", **options):
         if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the plain Python function, for debuggers and coverage
             return fn
         if cold_s is not None:
-            _entry_points[id(fn)] = (cold_s, what or fn.__qualname__)
+            _entry_points[fn] = (cold_s, what or fn.__qualname__)
         try:
             dispatcher = numba.njit(cache=True, **options)(fn)
         except RuntimeError as e:  # "cannot cache function ...: no locator available"
@@ -204,7 +205,7 @@ def jit(cold_s: float | None = None, what: str = "", **options):
                 f"micrograd: Numba cannot write its cache ({why}); compiling in memory. "
                 f"Set NUMBA_CACHE_DIR to a writable folder to keep kernels between runs.",
             )
-            _uncached.add(id(fn))
+            _uncached.add(fn)
             return numba.njit(cache=False, **options)(fn)
         dispatcher._cache = RecoveringCache(dispatcher.py_func)  # what enable_caching() built, made robust
         _where_cached(dispatcher)
